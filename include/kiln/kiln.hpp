@@ -1,0 +1,122 @@
+// kiln public API: parse a network, build an engine for a target, save/load it as a plan, run it.
+// The vocabulary is TensorRT's: Builder, BuilderConfig, Network, Engine, ExecutionContext.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kiln/tensor.hpp"
+#include "kiln/types.hpp"
+
+namespace kiln {
+
+std::string_view version();  // "MAJOR.MINOR.PATCH"
+
+enum class Backend : uint8_t { kCpu = 1, kCuda = 2 };
+std::string_view to_string(Backend b);
+
+enum class LogSeverity { kError = 0, kWarning = 1, kInfo = 2, kVerbose = 3 };
+
+// Receives kiln's diagnostics. The default writes warnings and errors to stderr.
+class Logger {
+ public:
+  virtual ~Logger() = default;
+  virtual void log(LogSeverity severity, std::string_view message) = 0;
+};
+// Routes every kiln message at or below `max_severity` to `logger` (nullptr: back to stderr).
+void set_logger(Logger* logger, LogSeverity max_severity = LogSeverity::kWarning);
+
+// A network description: a graph of layers with named inputs and outputs.
+class Network {
+ public:
+  ~Network();
+  Network(Network&&) noexcept;
+  Network& operator=(Network&&) noexcept;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
+  explicit Network(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses an ONNX model file (external-data weights are read next to it). Throws Error naming the
+// file on malformed input, and one Error listing every unsupported node.
+Network parse_onnx_file(const std::string& path);
+Network parse_onnx_bytes(std::string_view bytes, const std::string& name = "<memory>");
+
+struct BuilderConfig {
+  Backend backend = Backend::kCpu;
+  bool tf32 = true;   // allow TF32 for FP32 matrix work on GPUs
+  bool fp16 = false;  // allow FP16 layers
+  bool bf16 = false;  // allow BF16 layers
+  int optimization_level = 3;
+  size_t workspace_limit = size_t{1} << 30;
+  std::string timing_cache_path;
+};
+
+struct TensorDesc {
+  std::string name;
+  DataType dtype = DataType::kFloat32;
+  std::vector<int64_t> dims;           // -1 for a dimension fixed only at run time
+  std::vector<std::string> dim_names;  // symbolic names of those dimensions ("" if none)
+};
+
+// One executed layer, as `kiln inspect` lists it.
+struct LayerInfo {
+  std::string name;
+  std::string op;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  std::vector<std::string> origins;  // ONNX nodes the layer came from
+  std::map<std::string, std::string> attributes;
+};
+
+class ExecutionContext;
+
+// An optimized network for one target. Immutable and shareable: weights are held once and every
+// execution context reads them.
+class Engine {
+ public:
+  ~Engine();
+
+  // Loads a plan file. Refuses (Error kInvalidPlan) a corrupt, truncated or foreign file, or one
+  // written by another kiln version or for another target, saying which.
+  static std::unique_ptr<Engine> load(const std::string& path);
+  static std::unique_ptr<Engine> deserialize(std::string_view bytes);
+  void save(const std::string& path) const;
+  std::vector<uint8_t> serialize() const;
+
+  Backend backend() const;
+  const std::vector<TensorDesc>& inputs() const;
+  const std::vector<TensorDesc>& outputs() const;
+  std::vector<LayerInfo> layers() const;
+  std::unique_ptr<ExecutionContext> create_execution_context() const;
+
+  struct Impl;
+  explicit Engine(std::shared_ptr<const Impl> impl);
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config);
+
+// Per-run state (activations, kernel scratch). One context per concurrent run.
+class ExecutionContext {
+ public:
+  virtual ~ExecutionContext() = default;
+  // Runs the engine on host tensors, given by input name; returns the outputs in the order of
+  // Engine::outputs(). Throws Error naming the tensor on a missing, unknown or mis-shaped input.
+  virtual std::vector<Tensor> execute(const std::map<std::string, Tensor>& inputs) = 0;
+};
+
+}  // namespace kiln

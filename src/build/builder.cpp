@@ -1,0 +1,54 @@
+// Network parsing and engine building: import, optimize, check every layer can run on the
+// target, and package the result as an engine.
+#include <filesystem>
+#include <sstream>
+
+#include "backends/cpu/kernel.hpp"
+#include "core/error.hpp"
+#include "onnx/importer.hpp"
+#include "runtime/engine_impl.hpp"
+
+namespace kiln {
+
+Network parse_onnx_file(const std::string& path) {
+  auto impl = std::make_unique<Network::Impl>();
+  impl->graph = onnx::import_model_file(path);
+  return Network(std::move(impl));
+}
+
+Network parse_onnx_bytes(std::string_view bytes, const std::string& name) {
+  auto impl = std::make_unique<Network::Impl>();
+  impl->graph = onnx::import_model_bytes(bytes, ".", name);
+  return Network(std::move(impl));
+}
+
+namespace {
+
+void check_backend_support(const ir::Graph& g, Backend backend) {
+  if (backend != Backend::kCpu) {
+    fail(ErrorCode::kUnsupported, "this kiln build has no ", to_string(backend), " backend");
+  }
+  std::ostringstream missing;
+  int count = 0;
+  for (const auto& n : g.nodes()) {
+    if (!cpu::CpuKernelRegistry::instance().has(n->op)) {
+      missing << "\n  - " << n->describe();
+      ++count;
+    }
+  }
+  if (count) {
+    fail(ErrorCode::kUnsupported, count, " layer(s) have no ", to_string(backend),
+         " kernel:", missing.str());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
+  std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
+  g->remove_unused();
+  check_backend_support(*g, config.backend);
+  return std::make_unique<Engine>(make_engine_impl(std::move(g), config.backend));
+}
+
+}  // namespace kiln

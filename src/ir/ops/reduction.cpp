@@ -1,0 +1,10 @@
+// Inference for the reduction op family.
+#include "ir/op_registry.hpp"
+#include "ir/ops/families.hpp"
+#include "ir/shape_inference.hpp"
+
+namespace kiln::ir {
+
+void register_reduction_ops(OpRegistry& r) {}
+
+}  // namespace kiln::ir

@@ -1,0 +1,341 @@
+// Reads a ModelProto and converts its graph: initializers and Constant nodes become constant
+// values, every other node becomes an IR node passed through its op's import function. All
+// unsupported nodes are collected and reported together.
+#include "onnx/importer.hpp"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "core/logging.hpp"
+#include "ir/op_registry.hpp"
+#include "onnx.pb.h"
+#include "onnx/import_context.hpp"
+#include "onnx/tensor_proto.hpp"
+
+namespace kiln::onnx {
+namespace {
+
+namespace pb = ::onnx;
+
+bool is_default_domain(const std::string& d) {
+  return d.empty() || d == "ai.onnx";
+}
+
+ir::AttrValue convert_attribute(const pb::AttributeProto& a, const std::string& base_dir,
+                                const std::string& owner) {
+  std::string what = owner + " attribute '" + a.name() + "'";
+  if (!a.ref_attr_name().empty()) {
+    fail(ErrorCode::kUnsupported, what,
+         " refers to a function attribute, which kiln does not support");
+  }
+  switch (a.type()) {
+    case pb::AttributeProto::INT:
+      return a.i();
+    case pb::AttributeProto::FLOAT:
+      return a.f();
+    case pb::AttributeProto::STRING:
+      return a.s();
+    case pb::AttributeProto::INTS:
+      return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+    case pb::AttributeProto::FLOATS:
+      return std::vector<float>(a.floats().begin(), a.floats().end());
+    case pb::AttributeProto::STRINGS:
+      return std::vector<std::string>(a.strings().begin(), a.strings().end());
+    case pb::AttributeProto::TENSOR:
+      return tensor_from_proto(a.t(), base_dir, what);
+    case pb::AttributeProto::GRAPH:
+    case pb::AttributeProto::GRAPHS:
+      fail(ErrorCode::kUnsupported, what, " is a subgraph; kiln does not support control flow");
+    default:
+      fail(ErrorCode::kUnsupported, what, " has attribute type ",
+           pb::AttributeProto::AttributeType_Name(a.type()), ", which kiln does not support");
+  }
+}
+
+std::optional<ir::SymShape> shape_from_type(const pb::TypeProto& type) {
+  if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return std::nullopt;
+  ir::SymShape s;
+  for (const auto& d : type.tensor_type().shape().dim()) {
+    if (d.has_dim_value() && d.dim_value() >= 0) {
+      s.emplace_back(d.dim_value());
+    } else if (d.has_dim_param()) {
+      s.push_back(ir::Dim::symbolic(d.dim_param()));
+    } else {
+      s.emplace_back();
+    }
+  }
+  return s;
+}
+
+struct Unsupported {
+  std::string node;
+  std::string op;
+  std::string domain;
+  int opset;
+  std::string reason;
+};
+
+class GraphImporter {
+ public:
+  GraphImporter(const pb::ModelProto& model, std::string base_dir, std::string source)
+      : model_(model), base_dir_(std::move(base_dir)), source_(std::move(source)) {}
+
+  std::unique_ptr<ir::Graph> run() {
+    read_opsets();
+    const pb::GraphProto& g = model_.graph();
+    graph_->name = g.name();
+    for (const auto& init : g.initializer()) {
+      if (values_.count(init.name())) {
+        fail(ErrorCode::kInvalidModel, source_, ": initializer '", init.name(),
+             "' is defined twice");
+      }
+      values_[init.name()] = graph_->add_constant(
+          init.name(), tensor_from_proto(init, base_dir_, "initializer '" + init.name() + "'"));
+    }
+    if (g.sparse_initializer_size() > 0) {
+      fail(ErrorCode::kUnsupported, source_, ": sparse initializers are not supported");
+    }
+    for (const auto& in : g.input()) {
+      if (values_.count(in.name())) continue;  // an initializer listed as input (old exporters)
+      graph_->inputs().push_back(declare(in));
+    }
+    for (const auto& vi : g.value_info()) shapes_[vi.name()] = &vi;
+    for (const auto& node : g.node()) import_node(node);
+    report_unsupported();
+    for (const auto& out : g.output()) {
+      auto it = values_.find(out.name());
+      if (it == values_.end()) {
+        fail(ErrorCode::kInvalidModel, source_, ": graph output '", out.name(),
+             "' is never produced");
+      }
+      ir::Value* v = it->second;
+      if (!v->shape) v->shape = shape_from_type(out.type());
+      graph_->outputs().push_back(v);
+    }
+    graph_->sort_topologically();
+    ir::infer_graph(*graph_);
+    return std::move(graph_);
+  }
+
+ private:
+  void read_opsets() {
+    for (const auto& o : model_.opset_import()) {
+      if (is_default_domain(o.domain())) opset_ = static_cast<int>(o.version());
+      opsets_[o.domain()] = static_cast<int>(o.version());
+    }
+    if (model_.opset_import_size() == 0) opset_ = 1;  // ONNX's rule for IR v2 models
+    if (opset_ > kMaxOpset) {
+      log(Severity::kWarning, cat(source_, ": opset ", opset_, " is newer than kiln knows (",
+                                  kMaxOpset, "); importing with the newest semantics"));
+    }
+  }
+
+  ir::Value* declare(const pb::ValueInfoProto& in) {
+    if (!in.type().has_tensor_type()) {
+      fail(ErrorCode::kUnsupported, source_, ": input '", in.name(),
+           "' is not a tensor (sequences, maps and optionals are not supported)");
+    }
+    int32_t et = in.type().tensor_type().elem_type();
+    auto dtype = from_onnx_dtype(et);
+    if (!dtype) {
+      fail(ErrorCode::kUnsupported, source_, ": input '", in.name(), "' has element type ",
+           onnx_dtype_name(et), ", which kiln does not support");
+    }
+    ir::Value* v = graph_->add_value(in.name(), *dtype, shape_from_type(in.type()));
+    values_[in.name()] = v;
+    return v;
+  }
+
+  ir::Value* lookup_input(const std::string& name) {
+    if (name.empty()) return nullptr;
+    auto it = values_.find(name);
+    if (it != values_.end()) return it->second;
+    // Produced by a later node (the file is not topologically sorted): forward-declare it.
+    ir::Value* v = graph_->add_value(name);
+    values_[name] = v;
+    pending_.insert(name);
+    return v;
+  }
+
+  std::string node_label(const pb::NodeProto& node, int index) {
+    return node.name().empty() ? cat(node.op_type(), "_", index) : node.name();
+  }
+
+  void import_node(const pb::NodeProto& proto) {
+    int index = node_index_++;
+    std::string name = node_label(proto, index);
+    const std::string& domain = proto.domain();
+    int opset = is_default_domain(domain) ? opset_ : (opsets_.count(domain) ? opsets_[domain] : 0);
+    if (!is_default_domain(domain)) {
+      unsupported_.push_back({name, proto.op_type(), domain, opset, "custom domain"});
+      declare_outputs(proto, nullptr);
+      return;
+    }
+    if (proto.op_type() == "Constant") {
+      import_constant(proto, name);
+      return;
+    }
+    if (!ir::OpRegistry::instance().find(proto.op_type())) {
+      unsupported_.push_back({name, proto.op_type(), "ai.onnx", opset, "no implementation"});
+      declare_outputs(proto, nullptr);
+      return;
+    }
+    std::vector<ir::Value*> ins;
+    for (const auto& i : proto.input()) ins.push_back(lookup_input(i));
+    ir::Node* node = graph_->add_node(proto.op_type(), name, ins, {});
+    node->origins.push_back(name);
+    declare_outputs(proto, node);
+    try {
+      for (const auto& a : proto.attribute()) {
+        node->attrs.set(a.name(), convert_attribute(a, base_dir_, node->describe()));
+      }
+      if (ImportFn fn = ImporterTable::instance().find(proto.op_type())) {
+        ImportContext ctx{*graph_, opset};
+        fn(ctx, *node);
+      }
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnsupported) throw;
+      unsupported_.push_back({name, proto.op_type(), "ai.onnx", opset, e.what()});
+    }
+  }
+
+  void declare_outputs(const pb::NodeProto& proto, ir::Node* node) {
+    for (const auto& o : proto.output()) {
+      if (o.empty()) {
+        if (node) node->outputs.push_back(nullptr);
+        continue;
+      }
+      ir::Value* v;
+      if (pending_.count(o)) {
+        v = values_[o];
+        pending_.erase(o);
+      } else if (values_.count(o)) {
+        fail(ErrorCode::kInvalidModel, source_, ": tensor '", o,
+             "' is produced twice (second time by node '", proto.name(), "')");
+      } else {
+        v = graph_->add_value(o);
+        values_[o] = v;
+      }
+      auto vi = shapes_.find(o);
+      if (vi != shapes_.end()) {
+        v->shape = shape_from_type(vi->second->type());
+        if (auto dt = from_onnx_dtype(vi->second->type().tensor_type().elem_type())) v->dtype = *dt;
+      }
+      if (node) {
+        node->outputs.push_back(v);
+        v->producer = node;
+      }
+    }
+  }
+
+  void import_constant(const pb::NodeProto& proto, const std::string& name) {
+    if (proto.output_size() != 1 || proto.attribute_size() != 1) {
+      fail(ErrorCode::kInvalidModel, source_, ": Constant node '", name,
+           "' must have one output and one attribute");
+    }
+    const auto& a = proto.attribute(0);
+    std::string what = cat("Constant node '", name, "'");
+    Tensor t;
+    if (a.name() == "value") {
+      t = tensor_from_proto(a.t(), base_dir_, what);
+    } else if (a.name() == "value_float") {
+      t = Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{a.f()});
+    } else if (a.name() == "value_floats") {
+      std::vector<float> v(a.floats().begin(), a.floats().end());
+      t = Tensor::from_vector(DataType::kFloat32, {static_cast<int64_t>(v.size())}, v);
+    } else if (a.name() == "value_int") {
+      t = Tensor::from_vector(DataType::kInt64, {}, std::vector<int64_t>{a.i()});
+    } else if (a.name() == "value_ints") {
+      std::vector<int64_t> v(a.ints().begin(), a.ints().end());
+      t = Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(v.size())}, v);
+    } else {
+      unsupported_.push_back({name, "Constant", "ai.onnx", opset_, "attribute '" + a.name() + "'"});
+      declare_outputs(proto, nullptr);
+      return;
+    }
+    const std::string& out = proto.output(0);
+    if (pending_.count(out)) {
+      ir::Value* v = values_[out];
+      v->dtype = t.dtype();
+      v->shape = ir::to_sym_shape(t.shape());
+      v->constant = std::move(t);
+      pending_.erase(out);
+    } else {
+      if (values_.count(out))
+        fail(ErrorCode::kInvalidModel, source_, ": tensor '", out, "' is produced twice");
+      values_[out] = graph_->add_constant(out, std::move(t));
+    }
+  }
+
+  void report_unsupported() {
+    if (!pending_.empty() && unsupported_.empty()) {
+      fail(ErrorCode::kInvalidModel, source_, ": tensor '", *pending_.begin(),
+           "' is used but no node, input or initializer produces it");
+    }
+    if (unsupported_.empty()) return;
+    std::ostringstream os;
+    os << source_ << ": " << unsupported_.size() << " node(s) cannot be imported:\n";
+    for (const auto& u : unsupported_) {
+      os << "  - node '" << u.node << "': op " << u.domain << "::" << u.op << " (opset " << u.opset
+         << "): " << u.reason << "\n";
+    }
+    os << "Remove or replace these nodes (kiln surgeon), or provide the op as a kiln plugin.";
+    throw Error(ErrorCode::kUnsupported, os.str());
+  }
+
+  const pb::ModelProto& model_;
+  std::string base_dir_;
+  std::string source_;
+  std::unique_ptr<ir::Graph> graph_ = std::make_unique<ir::Graph>();
+  std::unordered_map<std::string, ir::Value*> values_;
+  std::unordered_map<std::string, const pb::ValueInfoProto*> shapes_;
+  std::set<std::string> pending_;
+  std::vector<Unsupported> unsupported_;
+  std::map<std::string, int> opsets_;
+  int opset_ = 0;
+  int node_index_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ir::Graph> import_model_bytes(std::string_view bytes, const std::string& base_dir,
+                                              const std::string& source) {
+  if (bytes.size() > kMaxModelFileBytes) {
+    fail(ErrorCode::kInvalidModel, source, " is ", bytes.size(),
+         " bytes; an ONNX file over 2 GiB must keep its weights in external data");
+  }
+  pb::ModelProto model;
+  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                static_cast<int>(bytes.size()));
+  stream.SetTotalBytesLimit(static_cast<int>(kMaxModelFileBytes));
+  stream.SetRecursionLimit(64);
+  if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
+    fail(ErrorCode::kInvalidModel, source, " is not a valid ONNX model (protobuf parsing failed)");
+  }
+  if (!model.has_graph()) fail(ErrorCode::kInvalidModel, source, " has no graph");
+  return GraphImporter(model, base_dir, source).run();
+}
+
+std::unique_ptr<ir::Graph> import_model_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) fail(ErrorCode::kIo, "cannot open model file '", path, "'");
+  auto size = static_cast<uint64_t>(f.tellg());
+  if (size > kMaxModelFileBytes) {
+    fail(ErrorCode::kInvalidModel, "'", path, "' is ", size,
+         " bytes; an ONNX file over 2 GiB must keep its weights in external data");
+  }
+  std::string bytes(size, '\0');
+  f.seekg(0);
+  if (!f.read(bytes.data(), static_cast<std::streamsize>(size))) {
+    fail(ErrorCode::kIo, "cannot read model file '", path, "'");
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return import_model_bytes(bytes, dir.empty() ? "." : dir, "'" + path + "'");
+}
+
+}  // namespace kiln::onnx

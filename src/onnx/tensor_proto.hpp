@@ -1,0 +1,23 @@
+// Conversion between ONNX TensorProto and kiln tensors, bounds-checked against hostile input.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "kiln/tensor.hpp"
+#include "onnx.pb.h"
+
+namespace kiln::onnx {
+
+// The kiln dtype of an ONNX TensorProto.DataType code; nullopt where kiln has none (string,
+// complex, int4, other fp8 variants).
+std::optional<DataType> from_onnx_dtype(int32_t onnx_type);
+int32_t to_onnx_dtype(DataType t);
+std::string onnx_dtype_name(int32_t onnx_type);
+
+// `base_dir` resolves external data; `what` names the tensor in errors ("initializer 'w'").
+Tensor tensor_from_proto(const ::onnx::TensorProto& proto, const std::string& base_dir,
+                         const std::string& what);
+void tensor_to_proto(const Tensor& t, const std::string& name, ::onnx::TensorProto& proto);
+
+}  // namespace kiln::onnx

@@ -1,0 +1,128 @@
+// Engine: descriptors, layer listing, contexts, and plan save/load.
+#include <fstream>
+
+#include "core/error.hpp"
+#include "core/logging.hpp"
+#include "plan/plan_file.hpp"
+#include "runtime/cpu_execution_context.hpp"
+#include "runtime/engine_impl.hpp"
+
+namespace kiln {
+
+std::string_view version() {
+  return KILN_VERSION;
+}
+
+std::string_view to_string(Backend b) {
+  switch (b) {
+    case Backend::kCpu:
+      return "cpu";
+    case Backend::kCuda:
+      return "cuda";
+  }
+  return "unknown";
+}
+
+namespace {
+Logger* g_logger = nullptr;
+void forward_to_logger(Severity s, std::string_view m, void*) {
+  if (g_logger) g_logger->log(static_cast<LogSeverity>(s), m);
+}
+}  // namespace
+
+void set_logger(Logger* logger, LogSeverity max_severity) {
+  g_logger = logger;
+  set_log_sink(logger ? forward_to_logger : nullptr, nullptr);
+  set_log_level(static_cast<Severity>(max_severity));
+}
+
+TensorDesc describe_value(const ir::Value& v) {
+  TensorDesc d;
+  d.name = v.name;
+  d.dtype = v.dtype;
+  if (v.shape) {
+    for (const ir::Dim& dim : *v.shape) {
+      d.dims.push_back(dim.known() ? dim.value : -1);
+      d.dim_names.push_back(dim.symbol);
+    }
+  }
+  return d;
+}
+
+std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
+                                                     Backend backend) {
+  auto impl = std::make_shared<Engine::Impl>();
+  impl->backend = backend;
+  for (const ir::Value* v : graph->inputs()) impl->inputs.push_back(describe_value(*v));
+  for (const ir::Value* v : graph->outputs()) impl->outputs.push_back(describe_value(*v));
+  impl->graph = std::move(graph);
+  return impl;
+}
+
+Network::Network(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Network::~Network() = default;
+Network::Network(Network&&) noexcept = default;
+Network& Network::operator=(Network&&) noexcept = default;
+
+Engine::Engine(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+Backend Engine::backend() const {
+  return impl_->backend;
+}
+const std::vector<TensorDesc>& Engine::inputs() const {
+  return impl_->inputs;
+}
+const std::vector<TensorDesc>& Engine::outputs() const {
+  return impl_->outputs;
+}
+
+std::vector<LayerInfo> Engine::layers() const {
+  std::vector<LayerInfo> out;
+  for (const auto& n : impl_->graph->nodes()) {
+    LayerInfo l;
+    l.name = n->name;
+    l.op = n->op;
+    for (const ir::Value* v : n->inputs) l.inputs.push_back(v ? v->name : "");
+    for (const ir::Value* v : n->outputs) l.outputs.push_back(v ? v->name : "");
+    l.origins = n->origins;
+    for (const auto& [k, v] : n->attrs.all()) l.attributes[k] = ir::attr_value_to_string(v);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
+  switch (impl_->backend) {
+    case Backend::kCpu:
+      return std::make_unique<CpuExecutionContext>(impl_);
+    case Backend::kCuda:
+      break;
+  }
+  fail(ErrorCode::kUnsupported, "this kiln build cannot run engines for the ",
+       to_string(impl_->backend), " backend");
+}
+
+std::vector<uint8_t> Engine::serialize() const {
+  return plan::write_plan(*impl_->graph, impl_->backend);
+}
+
+void Engine::save(const std::string& path) const {
+  std::vector<uint8_t> bytes = serialize();
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) fail(ErrorCode::kIo, "cannot open '", path, "' for writing");
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!f) fail(ErrorCode::kIo, "cannot write plan file '", path, "'");
+}
+
+std::unique_ptr<Engine> Engine::load(const std::string& path) {
+  plan::LoadedPlan p = plan::read_plan_file(path);
+  return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
+}
+
+std::unique_ptr<Engine> Engine::deserialize(std::string_view bytes) {
+  plan::LoadedPlan p = plan::read_plan_bytes(bytes, "<memory>");
+  return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
+}
+
+}  // namespace kiln

@@ -1,0 +1,26 @@
+// What an Engine holds: the optimized graph (with its weights) and the target it was built for.
+#pragma once
+
+#include <memory>
+
+#include "ir/graph.hpp"
+#include "kiln/kiln.hpp"
+
+namespace kiln {
+
+struct Network::Impl {
+  std::unique_ptr<ir::Graph> graph;
+};
+
+struct Engine::Impl {
+  std::shared_ptr<const ir::Graph> graph;
+  Backend backend = Backend::kCpu;
+  std::vector<TensorDesc> inputs;
+  std::vector<TensorDesc> outputs;
+};
+
+TensorDesc describe_value(const ir::Value& v);
+std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
+                                                     Backend backend);
+
+}  // namespace kiln

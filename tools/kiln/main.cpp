@@ -1,0 +1,4 @@
+// kiln command-line tool entry point.
+int main() {
+  return 0;
+}
