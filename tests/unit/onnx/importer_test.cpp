@@ -109,7 +109,8 @@ TEST(Importer, AcceptsNodesOutOfTopologicalOrder) {
 }
 
 TEST(Importer, RejectsBytesThatAreNotAModel) {
-  Error e = error_of([] { import_model_bytes("this is not protobuf \xff\xff\xff", ".", "junk.onnx"); });
+  Error e =
+      error_of([] { import_model_bytes("this is not protobuf \xff\xff\xff", ".", "junk.onnx"); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
   EXPECT_NE(std::string(e.what()).find("junk.onnx"), std::string::npos);
 }
@@ -156,7 +157,8 @@ TEST(Importer, ListsEveryUnsupportedNodeInOneError) {
   Error e = error_of([&] { import(m); });
   EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
   std::string msg = e.what();
-  for (const char* expected : {"n_MadeUpOp", "n_AnotherMadeUpOp", "com.example::Fancy", "opset 17", "plugin"}) {
+  for (const char* expected :
+       {"n_MadeUpOp", "n_AnotherMadeUpOp", "com.example::Fancy", "opset 17", "plugin"}) {
     EXPECT_NE(msg.find(expected), std::string::npos) << "missing '" << expected << "' in: " << msg;
   }
 }
