@@ -182,19 +182,28 @@ std::optional<double> conv_transpose_flops(const Node& n) {
   return 2 * macs + (n.input(2) && out ? *out : 0);
 }
 
+// The size of one dimension (negative: from the back), if it is known.
+std::optional<double> dim_of(const Value* v, int64_t axis) {
+  if (!v || !v->shape) return std::nullopt;
+  auto rank = static_cast<int64_t>(v->shape->size());
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank || !(*v->shape)[axis].known()) return std::nullopt;
+  return static_cast<double>((*v->shape)[axis].value);
+}
+
+// Only the reduced dimension K of A matters besides the output, so A's other dims may be symbolic.
 std::optional<double> gemm_flops(const Node& n) {
-  auto a = shape_of(n.input(0));
+  auto k = dim_of(n.input(0), n.attrs.get_int("transA", 0) ? 0 : 1);
   auto out = numel_of(n.output(0));
-  if (!a || a->size() != 2 || !out) return std::nullopt;
-  double k = static_cast<double>(n.attrs.get_int("transA", 0) ? (*a)[0] : (*a)[1]);
-  return 2 * *out * k + (n.input(2) ? *out : 0);
+  if (!k || !out) return std::nullopt;
+  return 2 * *out * *k + (n.input(2) ? *out : 0);
 }
 
 std::optional<double> matmul_flops(const Node& n) {
-  auto a = shape_of(n.input(0));
+  auto k = dim_of(n.input(0), -1);
   auto out = numel_of(n.output(0));
-  if (!a || a->empty() || !out) return std::nullopt;
-  return 2 * *out * static_cast<double>(a->back());
+  if (!k || !out) return std::nullopt;
+  return 2 * *out * *k;
 }
 
 // Einsum: with one or two operands and no ellipsis, the work is one multiply-add per point of

@@ -1,5 +1,6 @@
 // `kiln build`: ONNX model -> optimized engine -> plan file.
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include "commands.hpp"
@@ -38,7 +39,16 @@ struct LoggerScope {
 };
 
 std::string mebibytes(uint64_t bytes) {
-  return cat(static_cast<double>(bytes) / (1 << 20), " MiB");
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f MiB (%llu bytes)", static_cast<double>(bytes) / (1 << 20),
+                static_cast<unsigned long long>(bytes));
+  return buf;
+}
+
+std::string secs(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f s", s);
+  return buf;
 }
 
 }  // namespace
@@ -96,8 +106,8 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
       << "  inputs:  " << engine->inputs().size() << ", outputs: " << engine->outputs().size()
       << "\n"
       << "  plan:    " << mebibytes(std::filesystem::file_size(output)) << "\n"
-      << "  time:    " << seconds_since(start) << " s (import " << import_s << " s, build "
-      << build_s << " s, save " << save_s << " s)\n";
+      << "  time:    " << secs(seconds_since(start)) << " (import " << secs(import_s) << ", build "
+      << secs(build_s) << ", save " << secs(save_s) << ")\n";
 }
 
 }  // namespace kiln::tools

@@ -51,15 +51,17 @@ std::vector<std::pair<std::string, int64_t>> sorted_histogram(const ir::GraphSta
 }
 
 std::string human(double v, const char* unit) {
-  const char* prefixes[] = {"", " K", " M", " G", " T", " P"};
+  const char* prefixes[] = {"", "K", "M", "G", "T", "P"};
   int i = 0;
   while (v >= 1000 && i < 5) {
     v /= 1000;
     ++i;
   }
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%.3g%s%s", v, prefixes[i], unit);
-  return buf;
+  std::snprintf(buf, sizeof(buf), "%.3g %s%s", v, prefixes[i], unit);
+  std::string r = buf;
+  while (!r.empty() && r.back() == ' ') r.pop_back();
+  return r;
 }
 
 std::string join(const std::vector<std::string>& items) {

@@ -1,6 +1,7 @@
 // `kiln run`: run a plan or an ONNX model (built in memory for the CPU) on given or random inputs,
 // summarize every output and optionally save it as .npy.
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -14,6 +15,15 @@
 #include "tensor_summary.hpp"
 
 namespace kiln::tools {
+namespace {
+
+std::string milliseconds(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f ms", ms);
+  return buf;
+}
+
+}  // namespace
 
 CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   CLI::App* sub = app.add_subcommand(
@@ -45,7 +55,7 @@ void run_command(const RunOptions& o, std::ostream& out, std::ostream& err) {
   out << "model  " << o.model << " ("
       << (format == ModelFormat::kPlan ? "plan" : "ONNX, built in memory") << ", "
       << to_string(engine->backend()) << ", " << engine->layers().size() << " layers, loaded in "
-      << load_ms << " ms)\n";
+      << milliseconds(load_ms) << ")\n";
 
   RunInputOptions input_opts{o.inputs, o.shapes, o.seed};
   std::map<std::string, Tensor> inputs =
@@ -55,7 +65,7 @@ void run_command(const RunOptions& o, std::ostream& out, std::ostream& err) {
   t = Clock::now();
   std::vector<Tensor> outputs = context->execute(inputs);
   double run_ms = std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-  out << "ran in " << run_ms << " ms\n";
+  out << "ran in " << milliseconds(run_ms) << "\n";
 
   if (!o.output_dir.empty()) {
     std::error_code ec;

@@ -1,0 +1,79 @@
+// `kiln build`: writes a plan that loads back, and refuses bad models with one error line.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "plan/plan_file.hpp"
+#include "unit/temp_dir_util.hpp"
+#include "unit/tools/kiln/cli_test_util.hpp"
+
+namespace kiln::test {
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(BuildCommand, WritesALoadablePlan) {
+  TempDir dir;
+  std::string model = dir.file("pass.onnx");
+  write_model(model, passthrough_model());
+  CliResult r = run_kiln({"build", model, "-o", dir.file("out.plan")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "layers:  0")) << r.out;
+  EXPECT_TRUE(contains(r.out, "plan:")) << r.out;
+  plan::LoadedPlan p = plan::read_plan_file(dir.file("out.plan"), Backend::kCpu);
+  ASSERT_EQ(p.graph->inputs().size(), 2u);
+  EXPECT_EQ(p.graph->inputs()[0]->name, "x");
+  // Without -o the plan goes next to the model.
+  ASSERT_EQ(run_kiln({"build", model}).code, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("pass.plan")));
+}
+
+TEST(BuildCommand, RefusesBadModels) {
+  TempDir dir;
+  CliResult r = run_kiln({"build", dir.file("nope.onnx"), "-o", dir.file("x.plan")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(r.err.starts_with("kiln build: error: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "nope.onnx")) << r.err;
+
+  write_file(dir.file("garbage.onnx"), std::string("\xff\xff\xff\xff garbage", 13));
+  r = run_kiln({"build", dir.file("garbage.onnx"), "-o", dir.file("x.plan")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "garbage.onnx")) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.plan")));
+
+  // An op no one implements: the importer's report names the node.
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {2});
+  auto y = value_info("y", ::onnx::TensorProto::FLOAT, {2});
+  write_model(dir.file("weird.onnx"),
+              make_model({make_node("FrobnicateXYZ", {"x"}, {"y"}, "frob")}, {x}, {y}));
+  r = run_kiln({"build", dir.file("weird.onnx")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "frob")) << r.err;
+  EXPECT_TRUE(contains(r.err, "FrobnicateXYZ")) << r.err;
+
+  // A plan is not an input of build.
+  write_model(dir.file("pass.onnx"), passthrough_model());
+  ASSERT_EQ(run_kiln({"build", dir.file("pass.onnx"), "-o", dir.file("p.plan")}).code, 0);
+  r = run_kiln({"build", dir.file("p.plan"), "-o", dir.file("q.plan")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "already a kiln plan")) << r.err;
+
+  // Unwritable output.
+  r = run_kiln({"build", dir.file("pass.onnx"), "-o", dir.file("no/such/dir/p.plan")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "no/such/dir")) << r.err;
+}
+
+TEST(BuildCommand, BackendOption) {
+  TempDir dir;
+  write_model(dir.file("pass.onnx"), passthrough_model());
+  EXPECT_EQ(run_kiln({"build", dir.file("pass.onnx"), "--backend", "tpu"}).code, 2);
+  CliResult help = run_kiln({"build", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_TRUE(contains(help.out, "Examples:")) << help.out;
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -1,0 +1,143 @@
+// `kiln inspect`: text and JSON views of ONNX models and plans, format detection by content.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "ir/graph.hpp"
+#include "kiln/kiln.hpp"
+#include "plan/plan_file.hpp"
+#include "unit/temp_dir_util.hpp"
+#include "unit/tools/kiln/cli_test_util.hpp"
+
+namespace kiln::test {
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// A plan with real layers (op names need no kernels to be inspected): a Gemm on a weight and a
+// Relu, with origins.
+std::string write_layered_plan(const TempDir& dir, const std::string& name) {
+  ir::Graph g;
+  g.name = "mlp";
+  ir::Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{ir::Dim::symbolic("N"), 4});
+  ir::Value* w = g.add_constant("w", Tensor(DataType::kFloat32, {4, 8}));
+  ir::Value* b = g.add_constant("b", Tensor(DataType::kFloat32, {8}));
+  ir::Value* h = g.add_value("h", DataType::kFloat32, ir::SymShape{2, 8});
+  ir::Value* y = g.add_value("y", DataType::kFloat32, ir::SymShape{2, 8});
+  g.inputs() = {x};
+  g.add_node("Gemm", "fc", {x, w, b}, {h})->origins = {"onnx_gemm"};
+  g.add_node("Relu", "act", {h}, {y})->origins = {"onnx_relu"};
+  g.outputs() = {y};
+  std::string path = dir.file(name);
+  write_file(path, plan::write_plan(g, Backend::kCpu));
+  return path;
+}
+
+TEST(InspectCommand, PlanAsText) {
+  TempDir dir;
+  std::string plan = write_layered_plan(dir, "mlp.plan");
+  CliResult r = run_kiln({"inspect", plan});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "kiln plan for the cpu backend")) << r.out;
+  EXPECT_TRUE(contains(r.out, "x: float32[N,4]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "parameters: 40")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Gemm: 1")) << r.out;
+  EXPECT_TRUE(contains(r.out, "fc (Gemm): x, w, b -> h  [from onnx_gemm]")) << r.out;
+}
+
+TEST(InspectCommand, PlanAsJson) {
+  TempDir dir;
+  std::string plan = write_layered_plan(dir, "mlp.plan");
+  CliResult r = run_kiln({"inspect", plan, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "plan");
+  EXPECT_EQ(j["backend"], "cpu");
+  EXPECT_EQ(j["inputs"][0]["name"], "x");
+  EXPECT_EQ(j["inputs"][0]["shape"], nlohmann::json::parse(R"(["N", 4])"));
+  EXPECT_EQ(j["parameters"], 40);
+  // Gemm 2x8 over K=4: 2*2*8*4 MACs-as-FLOPs + 16 bias adds; Relu 16.
+  EXPECT_EQ(j["flops"], 2 * 2 * 8 * 4 + 16 + 16);
+  EXPECT_EQ(j["op_histogram"]["Relu"], 1);
+  ASSERT_EQ(j["layers"].size(), 2u);
+  EXPECT_EQ(j["layers"][0]["name"], "fc");
+  EXPECT_EQ(j["layers"][0]["inputs"], nlohmann::json::parse(R"(["x", "w", "b"])"));
+  EXPECT_EQ(j["layers"][1]["origins"][0], "onnx_relu");
+}
+
+TEST(InspectCommand, DetectsFormatByContentNotName) {
+  TempDir dir;
+  std::string plan = write_layered_plan(dir, "actually_a_plan.onnx");
+  CliResult r = run_kiln({"inspect", plan, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["format"], "plan");
+
+  write_model(dir.file("actually_onnx.plan"), passthrough_model());
+  r = run_kiln({"inspect", dir.file("actually_onnx.plan"), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "onnx");
+  EXPECT_EQ(j["inputs"][1]["dtype"], "int64");
+  EXPECT_EQ(j["inputs"][1]["shape"], nlohmann::json::parse(R"(["batch", 2])"));
+  EXPECT_EQ(j["layers"].size(), 0u);
+}
+
+TEST(InspectCommand, ReportsEveryUnsupportedOp) {
+  TempDir dir;
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {2});
+  auto z = value_info("z", ::onnx::TensorProto::FLOAT, {2});
+  write_model(dir.file("m.onnx"), make_model({make_node("FooOp", {"x"}, {"y"}, "first"),
+                                              make_node("BarOp", {"y"}, {"z"}, "second")},
+                                             {x}, {z}));
+  CliResult r = run_kiln({"inspect", dir.file("m.onnx")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(r.err.starts_with("kiln inspect: error: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "FooOp") && contains(r.err, "BarOp")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(InspectCommand, RefusesCorruptPlanAndMissingFile) {
+  TempDir dir;
+  std::string plan = write_layered_plan(dir, "mlp.plan");
+  std::vector<uint8_t> bytes = read_file(plan);
+  bytes[200] ^= 1;
+  write_file(plan, bytes);
+  CliResult r = run_kiln({"inspect", plan, "--json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "mlp.plan") && contains(r.err, "checksum")) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  r = run_kiln({"inspect", dir.file("gone.plan")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "gone.plan")) << r.err;
+}
+
+// The installed binary behaves like kiln_main: exit codes, one error line, no crash.
+TEST(KilnBinary, ExitCodesAndErrors) {
+  const char* bin_dir = std::getenv("KILN_BINARY_DIR");
+  if (!bin_dir) GTEST_SKIP() << "KILN_BINARY_DIR is set by ctest";
+  std::string kiln = std::string(bin_dir) + "/kiln";
+  TempDir dir;
+  auto status = [&](const std::string& args) {
+    std::string cmd = kiln + " " + args + " >" + dir.file("out.txt") + " 2>" + dir.file("err.txt");
+    int s = std::system(cmd.c_str());
+    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+  };
+  auto err_text = [&]() {
+    auto b = read_file(dir.file("err.txt"));
+    return std::string(b.begin(), b.end());
+  };
+  EXPECT_EQ(status("--help"), 0);
+  EXPECT_EQ(status("inspect --help"), 0);
+  EXPECT_EQ(status("run " + dir.file("missing.plan")), 1);
+  EXPECT_EQ(err_text(), "kiln run: error: '" + dir.file("missing.plan") + "' does not exist\n");
+  EXPECT_EQ(status("build"), 2);
+  write_file(dir.file("bad.plan"), std::string("KILNPLAN but nothing else"));
+  EXPECT_EQ(status("inspect " + dir.file("bad.plan")), 1);
+  EXPECT_TRUE(contains(err_text(), "truncated")) << err_text();
+}
+
+}  // namespace
+}  // namespace kiln::test
