@@ -181,8 +181,11 @@ void infer_flatten(InferenceContext& ctx) {
     ctx.set_output(0, in.dtype, SymShape{Dim(), Dim()});
     return;
   }
-  auto axis = static_cast<size_t>(
-      normalize_axis(ctx, ctx.attrs().get_int("axis", 1), in.rank(), /*allow_end=*/true));
+  // Flatten's axis lies in [-r, r] and a negative one counts from r (not r + 1, as Unsqueeze's).
+  int64_t raw = ctx.attrs().get_int("axis", 1);
+  if (raw < -in.rank() || raw > in.rank())
+    ctx.fail("axis ", raw, " is out of range [", -in.rank(), ", ", in.rank(), "]");
+  auto axis = static_cast<size_t>(raw < 0 ? raw + in.rank() : raw);
   const SymShape& s = *in.shape;
   ctx.set_output(0, in.dtype,
                  SymShape{dim_product(ctx, s, 0, axis), dim_product(ctx, s, axis, s.size())});
