@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "op_test_util.hpp"
+#include "unit/op_test_util.hpp"
 
 namespace kiln {
 namespace {
