@@ -139,5 +139,17 @@ TEST(BatchNormalization, WrongScaleLengthIsAClearError) {
   }
 }
 
+TEST(LayerNormalization, ScaleThatDoesNotBroadcastIsAClearError) {
+  ir::Attributes a;
+  a.set("axis", int64_t{-1});
+  try {
+    run_op("LayerNormalization", a,
+           {runtime(f32({2, 3}, {1, 2, 3, 4, 5, 6})), constant(f32({2, 3}, {1, 1, 1, 1, 1, 1}))});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("normalized shape"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace kiln
