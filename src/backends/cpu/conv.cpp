@@ -300,9 +300,10 @@ class ConvKernel final : public CpuKernel {
  private:
   void run_onednn(KernelContext& ctx, const ConvGeometry& g, const Tensor& x, const Tensor& w,
                   const Tensor* b, Tensor& y) {
-    auto it = cache_.find(x.shape());
+    auto key = std::make_pair(x.shape(), w.shape());
+    auto it = cache_.find(key);
     if (it == cache_.end()) {
-      it = cache_.emplace(x.shape(), make_onednn_conv(g, transpose_, b != nullptr)).first;
+      it = cache_.emplace(key, make_onednn_conv(g, transpose_, b != nullptr)).first;
     }
     OnednnConv& c = it->second;
     auto& eng = onednn_engine();
@@ -333,7 +334,7 @@ class ConvKernel final : public CpuKernel {
 
   bool transpose_;
   bool constant_weights_;
-  std::map<Shape, OnednnConv> cache_;
+  std::map<std::pair<Shape, Shape>, OnednnConv> cache_;  // by input and weight shape
 };
 
 }  // namespace

@@ -69,8 +69,7 @@ struct EinsumAccOf {
   using type = double;
 };
 template <typename T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-struct EinsumAccOf<T> {
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) struct EinsumAccOf<T> {
   using type = std::make_unsigned_t<T>;
 };
 template <>

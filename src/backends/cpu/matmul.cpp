@@ -26,7 +26,7 @@ struct MatAccOf {
   using type = compute_t<T>;
 };
 template <typename T>
-  requires std::is_integral_v<T>
+requires std::is_integral_v<T>
 struct MatAccOf<T> {
   using type = std::make_unsigned_t<T>;
 };

@@ -82,8 +82,17 @@ void infer_layer_norm(InferenceContext& ctx) {
     if (ctx.input(i).dtype != x.dtype)
       ctx.fail("input ", i, " has dtype ", to_string(ctx.input(i).dtype), ", X has ",
                to_string(x.dtype));
-    // Scale and B broadcast (one way) to the normalized dims.
-    if (ctx.input(i).shape) broadcast_shapes(ctx, {normalized, ctx.input(i).shape});
+    // Scale and B broadcast one way, to the normalized dims.
+    if (!ctx.input(i).shape) continue;
+    const SymShape& s = *ctx.input(i).shape;
+    bool ok = s.size() <= normalized.size();
+    for (size_t k = 0; ok && k < s.size(); ++k) {
+      const Dim& n = normalized[normalized.size() - s.size() + k];
+      ok = !s[k].known() || s[k].value == 1 || !n.known() || s[k].value == n.value;
+    }
+    if (!ok)
+      ctx.fail("input ", i, " of shape ", sym_shape_to_string(s),
+               " does not broadcast to the normalized shape ", sym_shape_to_string(normalized));
   }
   SymShape stats(x.shape->begin(), x.shape->begin() + axis);
   stats.resize(x.shape->size(), Dim(1));

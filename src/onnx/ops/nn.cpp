@@ -8,7 +8,8 @@
 namespace kiln::onnx {
 namespace {
 
-[[noreturn]] void unsupported(const ir::Node& node, const std::string& why) {
+// The importer prefixes the node's name and op to the reason.
+[[noreturn]] void unsupported(const std::string& why) {
   fail(ErrorCode::kUnsupported, why);
 }
 
@@ -32,7 +33,7 @@ void import_batch_norm(ImportContext& ctx, ir::Node& node) {
   node.attrs.erase("consumed_inputs");
   if (node.attrs.has("spatial")) {
     if (node.attrs.get_int("spatial") == 0)
-      unsupported(node, "spatial=0 (per-activation statistics) is not supported");
+      unsupported("spatial=0 (per-activation statistics) is not supported");
     node.attrs.erase("spatial");
   }
   bool is_test = node.attrs.get_int("is_test", ctx.opset >= 7 ? 1 : 0) != 0;
@@ -52,7 +53,7 @@ void import_batch_norm(ImportContext& ctx, ir::Node& node) {
   }
   for (size_t i = 3; i < node.outputs.size(); ++i) {
     if (node.outputs[i])
-      unsupported(node, "training-mode outputs saved_mean and saved_var are not supported");
+      unsupported("training-mode outputs saved_mean and saved_var are not supported");
   }
   node.outputs.resize(std::min<size_t>(node.outputs.size(), 3));
   node.attrs.set("training_mode", int64_t{1});
@@ -79,8 +80,7 @@ void import_lp_pool(ImportContext& ctx, ir::Node& node) {
   const ir::AttrValue& v = node.attrs.all().at("p");
   if (const float* f = std::get_if<float>(&v)) {
     auto p = static_cast<int64_t>(*f);
-    if (static_cast<float>(p) != *f)
-      unsupported(node, "LpPool with a non-integer p is not supported");
+    if (static_cast<float>(p) != *f) unsupported("LpPool with a non-integer p is not supported");
     node.attrs.set("p", p);
   }
 }

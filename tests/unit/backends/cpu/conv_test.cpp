@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "core/float_types.hpp"
 #include "unit/op_test_util.hpp"
 
 namespace kiln {
@@ -79,8 +80,7 @@ TEST_P(Conv2dTest, MatchesDirectLoop) {
   attrs.set("dilations", c.dilations);
   attrs.set("pads", c.pads);
   auto to_tensor = [&](const std::vector<float>& v, const Shape& s) {
-    if (dtype == DataType::kFloat64)
-      return make(dtype, s, std::vector<double>(v.begin(), v.end()));
+    if (dtype == DataType::kFloat64) return make(dtype, s, std::vector<double>(v.begin(), v.end()));
     return make(dtype, s, v);
   };
   std::vector<test::OpInput> ins{runtime(to_tensor(xv, c.x)), constant(to_tensor(wv, c.w))};
@@ -191,8 +191,7 @@ TEST_P(ConvTransposeTest, StridesGroupsDilationsOutputPadding) {
   // out = 3 * (5 - 1) + 1 + (3 - 1) * 2 + 1 - 1 - 2 = 15
   auto expected = conv_transpose1d_loop(xv, xs, wv, ws, 2, 3, 2, 1, 15);
   auto tensor = [&](const std::vector<float>& v, const Shape& s) {
-    if (dtype == DataType::kFloat64)
-      return make(dtype, s, std::vector<double>(v.begin(), v.end()));
+    if (dtype == DataType::kFloat64) return make(dtype, s, std::vector<double>(v.begin(), v.end()));
     return make(dtype, s, v);
   };
   Tensor y = run_op("ConvTranspose", attrs, {runtime(tensor(xv, xs)), constant(tensor(wv, ws))})[0];
