@@ -250,7 +250,11 @@ void one_hot(KernelContext& ctx) {
   visit_dtype(indices.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = indices.data<T>();
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(load(p[i]));
+    for (size_t i = 0; i < idx.size(); ++i) {
+      // Float indices truncate; NaN or huge ones are out of range (an all-off row), not UB.
+      auto f = static_cast<double>(load(p[i]));
+      idx[i] = f > -9.0e18 && f < 9.0e18 ? static_cast<int64_t>(f) : depth;
+    }
   });
   int64_t outer = dims_product(indices.shape(), 0, axis);
   int64_t inner = dims_product(indices.shape(), axis, indices.shape().size());

@@ -30,11 +30,18 @@ void range(KernelContext& ctx) {
     } else {
       auto start = load(ctx.input(0).data<T>()[0]);
       auto delta = load(ctx.input(2).data<T>()[0]);
-      using C = decltype(start);
       T* dst = out.data<T>();
-      // start + i * delta rather than a running sum, so float error does not accumulate.
-      for (int64_t i = 0; i < out.numel(); ++i)
-        dst[i] = store<T>(static_cast<C>(start + static_cast<C>(i) * delta));
+      // start + i * delta rather than a running sum, so float error does not accumulate; integers
+      // in 64 bits, since i may not fit the element type (int8 ranges of 255 elements).
+      for (int64_t i = 0; i < out.numel(); ++i) {
+        if constexpr (std::is_integral_v<T>) {
+          dst[i] = static_cast<T>(static_cast<uint64_t>(start) +
+                                  static_cast<uint64_t>(i) * static_cast<uint64_t>(delta));
+        } else {
+          using C = decltype(start);
+          dst[i] = store<T>(static_cast<C>(start + static_cast<C>(i) * delta));
+        }
+      }
     }
   });
 }

@@ -126,6 +126,7 @@ void infer_gather_nd(InferenceContext& ctx) {
   const TensorType& idx = ctx.input(1);
   if (idx.dtype != DataType::kInt64) ctx.fail("indices must be int64, got ", to_string(idx.dtype));
   int64_t b = ctx.attrs().get_int("batch_dims", 0);
+  if (idx.shape && idx.shape->empty()) ctx.fail("indices must have rank >= 1");
   if (!data.shape || !idx.shape || idx.shape->empty() || !idx.shape->back().known()) {
     ctx.set_output(0, data.dtype, std::nullopt);
     return;
@@ -159,7 +160,8 @@ void infer_scatter_nd(InferenceContext& ctx) {
   if (upd.dtype != data.dtype)
     ctx.fail("updates must be ", to_string(data.dtype), " like data, got ", to_string(upd.dtype));
   check_reduction(ctx);
-  if (data.shape && idx.shape && upd.shape && !idx.shape->empty() && idx.shape->back().known()) {
+  if (idx.shape && idx.shape->empty()) ctx.fail("indices must have rank >= 1");
+  if (data.shape && idx.shape && upd.shape && idx.shape->back().known()) {
     int64_t k = idx.shape->back().value, r = data.rank(), q = idx.rank();
     if (k < 1 || k > r) ctx.fail("the last dimension of indices (", k, ") must be in [1, ", r, "]");
     // updates must have shape indices.shape[:-1] + data.shape[k:].

@@ -429,6 +429,8 @@ void infer_dropout(InferenceContext& ctx) {
   auto ratio = ctx.input_doubles(1);
   if (ratio && (ratio->size() != 1 || (*ratio)[0] < 0 || (*ratio)[0] >= 1))
     ctx.fail("ratio must be one value in [0, 1)");
+  if (ctx.has_input(2) && ctx.input(2).dtype != DataType::kBool)
+    ctx.fail("training_mode must be bool, got ", to_string(ctx.input(2).dtype));
   ctx.set_output(0, in.dtype, in.shape);
   ctx.set_output(1, DataType::kBool, in.shape);
 }
