@@ -11,7 +11,7 @@ namespace kiln::onnx {
 
 // Opsets of the default domain kiln imports.
 constexpr int kMinOpset = 7;
-constexpr int kMaxOpset = 25;
+constexpr int kMaxOpset = 28;
 // Largest model file read (protobuf cannot parse a message over 2 GiB; bigger models keep their
 // weights in external data files, which are mapped, not read).
 constexpr uint64_t kMaxModelFileBytes = (uint64_t{2} << 30) - 1;

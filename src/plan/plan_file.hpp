@@ -1,9 +1,11 @@
 // The plan file: everything the runtime needs to run an engine, in one versioned, checksummed
-// file whose weights are aligned so the file can be memory-mapped.
+// file whose weights are aligned so the file can be memory-mapped. The byte layout is described
+// in plan_header.hpp (header) and plan_schema.fbs (metadata); the weights section follows.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,13 +16,22 @@
 namespace kiln::plan {
 
 struct LoadedPlan {
-  std::unique_ptr<ir::Graph> graph;  // constants borrow from the mapped file
+  std::unique_ptr<ir::Graph> graph;  // constants borrow from the mapped file (or loaded bytes)
   Backend backend = Backend::kCpu;
 };
 
+// Serializes `graph` for `backend`. Throws Error(kInternal) if the graph refers to values it does
+// not own.
 std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend);
-// Both throw Error(kInvalidPlan) naming the file and what is wrong with it.
-LoadedPlan read_plan_file(const std::string& path);
-LoadedPlan read_plan_bytes(std::string_view bytes, const std::string& source);
+
+// Both throw Error(kInvalidPlan) naming the file and what is wrong with it: truncated, corrupt,
+// not a plan, another format or kiln version, or (if `expected` is given) another target.
+// read_plan_file maps the file; constant tensors point into the mapping, which they keep alive.
+LoadedPlan read_plan_file(const std::string& path, std::optional<Backend> expected = std::nullopt);
+// Copies `bytes` once into an aligned buffer that the constants then borrow from.
+LoadedPlan read_plan_bytes(std::string_view bytes, const std::string& source,
+                           std::optional<Backend> expected = std::nullopt);
+// True if `bytes` begin with the plan magic (used to tell plans from ONNX models).
+bool looks_like_plan(std::string_view bytes);
 
 }  // namespace kiln::plan
