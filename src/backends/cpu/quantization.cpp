@@ -1,5 +1,5 @@
 // CPU kernels for QuantizeLinear and DequantizeLinear: per-tensor, per-axis and blocked scales,
-// integer and float8 quantized types, round half to even, saturation.
+// integer and float8 quantized types, round half to even, saturation; DynamicQuantizeLinear.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -152,11 +152,33 @@ void dequantize_kernel(KernelContext& ctx) {
   });
 }
 
+// uint8 quantization with the scale and zero point chosen from the data's range (widened to
+// include 0), computed in float32 as the ONNX reference does.
+void dynamic_quantize_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  const float* in = x.data<float>();
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    lo = std::min(lo, in[i]);
+    hi = std::max(hi, in[i]);
+  }
+  float scale = (hi == lo ? 1.0f : hi - lo) / 255.0f;
+  float zp = std::nearbyint(std::clamp(0.0f - lo / scale, 0.0f, 255.0f));
+  uint8_t* out = ctx.output(0).data<uint8_t>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    float v = std::nearbyint(in[i] / scale) + zp;
+    out[i] = static_cast<uint8_t>(std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 255.0f));
+  }
+  ctx.output(1).data<float>()[0] = scale;
+  ctx.output(2).data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+}
+
 }  // namespace
 
 void register_quantization_kernels(CpuKernelRegistry& r) {
   r.add("QuantizeLinear", quantize_kernel);
   r.add("DequantizeLinear", dequantize_kernel);
+  r.add("DynamicQuantizeLinear", dynamic_quantize_kernel);
 }
 
 }  // namespace kiln::cpu

@@ -236,11 +236,18 @@ void run_resize(KernelContext& ctx, const ResizeAttrs& at, const std::vector<dou
     T* dst = y.data<T>();
     std::vector<double> cur(static_cast<size_t>(x.numel()));
     for (size_t i = 0; i < cur.size(); ++i) cur[i] = static_cast<double>(load(src[i]));
-    Shape shape = in;
+    // The passes commute; shrinking axes go first so intermediates stay small.
+    std::vector<size_t> order;
     for (size_t a = 0; a < r; ++a) {
-      if (active[a])
-        cur = resize_axis(cur, shape, a, out_shape[a], taps[a], at.extrapolation_value);
+      if (active[a]) order.push_back(a);
     }
+    std::stable_sort(order.begin(), order.end(), [&](size_t p, size_t q) {
+      return static_cast<double>(out_shape[p]) / static_cast<double>(in[p]) <
+             static_cast<double>(out_shape[q]) / static_cast<double>(in[q]);
+    });
+    Shape shape = in;
+    for (size_t a : order)
+      cur = resize_axis(cur, shape, a, out_shape[a], taps[a], at.extrapolation_value);
     // Nearest taps copy values, and integers beyond 2^53 must not go through double.
     bool exact_copy = at.mode == "nearest" && !at.exclude_outside &&
                       (std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t>);

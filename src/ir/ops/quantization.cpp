@@ -1,5 +1,5 @@
 // Inference for the quantization op family: QuantizeLinear and DequantizeLinear with per-tensor,
-// per-axis and blocked scales.
+// per-axis and blocked scales, and DynamicQuantizeLinear.
 #include "ir/op_registry.hpp"
 #include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
@@ -142,11 +142,21 @@ void infer_dequantize(InferenceContext& ctx) {
   ctx.set_output(0, out, x.shape);
 }
 
+// Scale and zero point come from the data: y uint8 like x, scale and zero point scalars.
+void infer_dynamic_quantize(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  if (x.dtype != DataType::kFloat32) ctx.fail("input must be float32, not ", to_string(x.dtype));
+  ctx.set_output(0, DataType::kUInt8, x.shape);
+  ctx.set_output(1, DataType::kFloat32, SymShape{});
+  ctx.set_output(2, DataType::kUInt8, SymShape{});
+}
+
 }  // namespace
 
 void register_quantization_ops(OpRegistry& r) {
   r.add({"QuantizeLinear", 2, 3, 1, 1, infer_quantize});
   r.add({"DequantizeLinear", 2, 3, 1, 1, infer_dequantize});
+  r.add({"DynamicQuantizeLinear", 1, 1, 3, 3, infer_dynamic_quantize});
 }
 
 }  // namespace kiln::ir

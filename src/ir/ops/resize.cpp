@@ -21,6 +21,9 @@ ResizeGeometry resize_geometry(const Shape& input, const std::vector<double>* sc
       double s = (*scales)[i];
       if (!(s > 0)) fail(code, who, ": scales must be positive, got ", s);
       auto a = static_cast<size_t>(axes[i]);
+      if (static_cast<double>(input[a]) * s >= 0x1p62)
+        fail(code, who, ": scale ", s, " makes axis ", axes[i], " of size ", input[a],
+             " too large");
       g.scales[a] = s;
       // ONNX: output_dimension = floor(input_dimension * scale).
       g.output[a] = static_cast<int64_t>(std::floor(static_cast<double>(input[a]) * s));

@@ -125,5 +125,19 @@ TEST(DequantizeLinearTest, ZeroPointTypeMustMatch) {
       Error);
 }
 
+TEST(DynamicQuantizeLinearTest, RangeIncludesZero) {
+  Tensor x = make<float>(DataType::kFloat32, {4}, {1, 2, 3, 51});
+  auto out = test::run_op("DynamicQuantizeLinear", {}, {runtime(x)}, 3);
+  // Range [0, 51]: scale 0.2, zero point 0; 1 / 0.2 = 5, 51 / 0.2 = 255.
+  EXPECT_FLOAT_EQ(test::values<float>(out[1])[0], 0.2f);
+  EXPECT_EQ(test::values<uint8_t>(out[2])[0], 0);
+  EXPECT_EQ(test::values<uint8_t>(out[0]), (std::vector<uint8_t>{5, 10, 15, 255}));
+  Tensor neg = make<float>(DataType::kFloat32, {2}, {-2.55f, 0});
+  auto n = test::run_op("DynamicQuantizeLinear", {}, {runtime(neg)}, 3);
+  // Range [-2.55, 0]: scale 0.01, zero point 255.
+  EXPECT_EQ(test::values<uint8_t>(n[2])[0], 255);
+  EXPECT_EQ(test::values<uint8_t>(n[0]), (std::vector<uint8_t>{0, 255}));
+}
+
 }  // namespace
 }  // namespace kiln
