@@ -1,0 +1,103 @@
+// `kiln build`: ONNX model -> optimized engine -> plan file.
+#include <chrono>
+#include <filesystem>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "ir/printer.hpp"
+#include "kiln/kiln.hpp"
+#include "model_source.hpp"
+#include "runtime/engine_impl.hpp"
+
+namespace kiln::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Sends kiln's diagnostics to the tool's error stream while --verbose is on.
+class StreamLogger final : public Logger {
+ public:
+  explicit StreamLogger(std::ostream& os) : os_(os) {}
+  void log(LogSeverity s, std::string_view message) override {
+    static const char* kNames[] = {"error", "warning", "info", "verbose"};
+    os_ << "[" << kNames[static_cast<int>(s)] << "] " << message << "\n";
+  }
+
+ private:
+  std::ostream& os_;
+};
+
+// Restores the default logger however the build ends.
+struct LoggerScope {
+  LoggerScope(Logger* l, LogSeverity s) { set_logger(l, s); }
+  ~LoggerScope() { set_logger(nullptr); }
+};
+
+std::string mebibytes(uint64_t bytes) {
+  return cat(static_cast<double>(bytes) / (1 << 20), " MiB");
+}
+
+}  // namespace
+
+CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
+  CLI::App* sub = app.add_subcommand("build",
+                                     "Build an optimized engine from an ONNX model and "
+                                     "save it as a plan file");
+  sub->add_option("model", o.model, "ONNX model file")->required();
+  sub->add_option("-o,--output", o.output, "plan file to write (default: MODEL with .plan)");
+  sub->add_option("--backend", o.backend, "target backend")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  sub->add_flag("--fp16", o.fp16, "allow FP16 layers where the target supports them");
+  sub->add_flag("--bf16", o.bf16, "allow BF16 layers where the target supports them");
+  sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
+  sub->footer(
+      "Examples:\n"
+      "  kiln build resnet50.onnx -o resnet50.plan\n"
+      "  kiln build bert.onnx -o bert_fp16.plan --backend cuda --fp16\n"
+      "  kiln build model.onnx --verbose        # writes model.plan, prints every layer");
+  return sub;
+}
+
+void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) {
+  if (detect_model_format(o.model) == ModelFormat::kPlan) {
+    fail(ErrorCode::kInvalidArgument, "'", o.model,
+         "' is already a kiln plan; build takes an ONNX model");
+  }
+  std::string output = o.output;
+  if (output.empty()) output = std::filesystem::path(o.model).replace_extension(".plan").string();
+
+  StreamLogger logger(err);
+  LoggerScope scope(o.verbose ? &logger : nullptr, LogSeverity::kVerbose);
+
+  BuilderConfig config;
+  config.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
+  config.fp16 = o.fp16;
+  config.bf16 = o.bf16;
+
+  auto start = Clock::now();
+  Network network = parse_onnx_file(o.model);
+  double import_s = seconds_since(start);
+  auto t = Clock::now();
+  std::unique_ptr<Engine> engine = build_engine(network, config);
+  double build_s = seconds_since(t);
+  t = Clock::now();
+  engine->save(output);
+  double save_s = seconds_since(t);
+
+  if (o.verbose) out << ir::print_graph(*engine->impl().graph);
+  out << "built '" << output << "' from '" << o.model << "' for the " << to_string(config.backend)
+      << " backend\n"
+      << "  layers:  " << engine->layers().size() << "\n"
+      << "  inputs:  " << engine->inputs().size() << ", outputs: " << engine->outputs().size()
+      << "\n"
+      << "  plan:    " << mebibytes(std::filesystem::file_size(output)) << "\n"
+      << "  time:    " << seconds_since(start) << " s (import " << import_s << " s, build "
+      << build_s << " s, save " << save_s << " s)\n";
+}
+
+}  // namespace kiln::tools

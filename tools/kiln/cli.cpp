@@ -1,0 +1,66 @@
+// kiln_main: the command-line front end shared by the executable and the tests. Every failure ends
+// as one line on stderr and an exit code; nothing escapes as an exception.
+#include <exception>
+#include <new>
+
+#include "commands.hpp"
+#include "kiln/kiln.hpp"
+
+namespace kiln::tools {
+
+int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"kiln: build, run and inspect optimized inference engines from ONNX models", "kiln"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(version()));
+  app.footer(
+      "Examples:\n"
+      "  kiln build model.onnx -o model.plan\n"
+      "  kiln run model.plan --input x=x.npy --output-dir out\n"
+      "  kiln inspect model.onnx --json\n"
+      "Run 'kiln SUBCOMMAND --help' for the options of each.");
+  BuildOptions build_opts;
+  RunOptions run_opts;
+  InspectOptions inspect_opts;
+  CLI::App* build = add_build_command(app, build_opts);
+  CLI::App* run = add_run_command(app, run_opts);
+  CLI::App* inspect = add_inspect_command(app, inspect_opts);
+
+  try {
+    app.parse(argc, const_cast<char**>(argv));
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+      return app.exit(e, out, err);  // --help, --version
+    }
+    std::string who = "kiln";
+    for (const CLI::App* sub : app.get_subcommands()) who += " " + sub->get_name();
+    err << who << ": usage error: " << e.what() << "\nRun '" << who << " --help' for usage.\n";
+    return 2;
+  }
+
+  std::string who = "kiln";
+  try {
+    if (build->parsed()) {
+      who = "kiln build";
+      build_command(build_opts, out, err);
+    } else if (run->parsed()) {
+      who = "kiln run";
+      run_command(run_opts, out, err);
+    } else if (inspect->parsed()) {
+      who = "kiln inspect";
+      inspect_command(inspect_opts, out, err);
+    }
+  } catch (const Error& e) {
+    err << who << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    err << who << ": error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    // Library code throws kiln::Error; anything else (filesystem, streams) still gets one line.
+    err << who << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace kiln::tools

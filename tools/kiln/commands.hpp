@@ -1,0 +1,47 @@
+// The `kiln` subcommands as functions, so tests call them directly. Each `add_*` registers the
+// subcommand's options on a CLI11 app; each `*_command` does the work, printing results to `out`
+// and notes to `err`, and throws kiln::Error on bad input. kiln_main ties them together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace kiln::tools {
+
+struct BuildOptions {
+  std::string model;
+  std::string output;  // default: the model path with extension .plan
+  std::string backend = "cpu";
+  bool fp16 = false;
+  bool bf16 = false;
+  bool verbose = false;
+};
+CLI::App* add_build_command(CLI::App& app, BuildOptions& opts);
+void build_command(const BuildOptions& opts, std::ostream& out, std::ostream& err);
+
+struct RunOptions {
+  std::string model;
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  std::vector<std::string> shapes;  // NAME=1x3x224x224
+  std::string output_dir;           // empty: outputs are only summarized
+  uint64_t seed = 0;
+};
+CLI::App* add_run_command(CLI::App& app, RunOptions& opts);
+void run_command(const RunOptions& opts, std::ostream& out, std::ostream& err);
+
+struct InspectOptions {
+  std::string model;
+  bool json = false;
+};
+CLI::App* add_inspect_command(CLI::App& app, InspectOptions& opts);
+void inspect_command(const InspectOptions& opts, std::ostream& out, std::ostream& err);
+
+// The whole tool: parses argv, runs one subcommand. Returns the exit code: 0 on success, 1 when
+// the subcommand fails (after printing "kiln <subcommand>: error: <message>" to err), 2 on a
+// usage error.
+int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace kiln::tools

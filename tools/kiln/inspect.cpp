@@ -1,0 +1,172 @@
+// `kiln inspect`: what a model or plan holds — inputs, outputs, op histogram, parameters, FLOPs
+// and layers — as text or as one JSON object.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "ir/graph_stats.hpp"
+#include "kiln/kiln.hpp"
+#include "model_source.hpp"
+
+namespace kiln::tools {
+namespace {
+
+using nlohmann::json;
+
+// Known dims as numbers, symbolic ones as their name, anonymous unknown ones as null;
+// an unknown rank is null.
+json shape_json(const std::optional<ir::SymShape>& shape) {
+  if (!shape) return nullptr;
+  json dims = json::array();
+  for (const ir::Dim& d : *shape) {
+    if (d.known()) {
+      dims.push_back(d.value);
+    } else if (!d.symbol.empty()) {
+      dims.push_back(d.symbol);
+    } else {
+      dims.push_back(nullptr);
+    }
+  }
+  return dims;
+}
+
+json tensor_json(const ir::Value& v) {
+  return {
+      {"name", v.name}, {"dtype", std::string(to_string(v.dtype))}, {"shape", shape_json(v.shape)}};
+}
+
+std::vector<std::string> names(const std::vector<ir::Value*>& vs) {
+  std::vector<std::string> out;
+  for (const ir::Value* v : vs) out.push_back(v ? v->name : "");
+  return out;
+}
+
+// Ops by descending count, then by name.
+std::vector<std::pair<std::string, int64_t>> sorted_histogram(const ir::GraphStats& s) {
+  std::vector<std::pair<std::string, int64_t>> h(s.op_histogram.begin(), s.op_histogram.end());
+  std::stable_sort(h.begin(), h.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  return h;
+}
+
+std::string human(double v, const char* unit) {
+  const char* prefixes[] = {"", " K", " M", " G", " T", " P"};
+  int i = 0;
+  while (v >= 1000 && i < 5) {
+    v /= 1000;
+    ++i;
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.3g%s%s", v, prefixes[i], unit);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string s;
+  for (size_t i = 0; i < items.size(); ++i)
+    s += (i ? ", " : "") + (items[i].empty() ? "-" : items[i]);
+  return s;
+}
+
+json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphStats& s) {
+  const ir::Graph& g = *m.graph;
+  json j;
+  j["model"] = path;
+  j["format"] = m.format == ModelFormat::kPlan ? "plan" : "onnx";
+  if (m.format == ModelFormat::kPlan) j["backend"] = std::string(to_string(m.backend));
+  j["file_bytes"] = m.file_bytes;
+  j["graph_name"] = g.name;
+  j["inputs"] = json::array();
+  for (const ir::Value* v : g.inputs()) j["inputs"].push_back(tensor_json(*v));
+  j["outputs"] = json::array();
+  for (const ir::Value* v : g.outputs()) j["outputs"].push_back(tensor_json(*v));
+  j["op_histogram"] = json::object();
+  for (const auto& [op, count] : s.op_histogram) j["op_histogram"][op] = count;
+  j["parameters"] = s.parameters;
+  j["flops"] = s.flops;
+  j["flops_uncounted_layers"] = json::array();
+  for (const ir::Node* n : s.uncounted) j["flops_uncounted_layers"].push_back(n->name);
+  j["layers"] = json::array();
+  for (const auto& n : g.nodes()) {
+    json attrs = json::object();
+    for (const auto& [k, v] : n->attrs.all()) attrs[k] = ir::attr_value_to_string(v);
+    j["layers"].push_back({{"name", n->name},
+                           {"op", n->op},
+                           {"domain", n->domain},
+                           {"inputs", names(n->inputs)},
+                           {"outputs", names(n->outputs)},
+                           {"origins", n->origins},
+                           {"attributes", attrs}});
+  }
+  return j;
+}
+
+void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphStats& s,
+                  std::ostream& out) {
+  const ir::Graph& g = *m.graph;
+  out << "model:      " << path << " (";
+  if (m.format == ModelFormat::kPlan) {
+    out << "kiln plan for the " << to_string(m.backend) << " backend";
+  } else {
+    out << "ONNX, as imported";
+  }
+  out << ", " << human(static_cast<double>(m.file_bytes), "B") << ")\n";
+  if (!g.name.empty()) out << "graph:      " << g.name << "\n";
+  out << "inputs:\n";
+  for (const ir::Value* v : g.inputs()) {
+    out << "  " << v->name << ": " << to_string(v->dtype) << ir::sym_shape_to_string(v->shape)
+        << "\n";
+  }
+  out << "outputs:\n";
+  for (const ir::Value* v : g.outputs()) {
+    out << "  " << v->name << ": " << to_string(v->dtype) << ir::sym_shape_to_string(v->shape)
+        << "\n";
+  }
+  out << "parameters: " << s.parameters << " (" << human(static_cast<double>(s.parameters), "")
+      << ")\n";
+  out << "FLOPs:      " << human(s.flops, "FLOP");
+  if (!s.uncounted.empty()) {
+    out << " (not counted: " << s.uncounted.size()
+        << " layer(s) with unknown shapes or no formula, e.g. " << s.uncounted[0]->describe()
+        << ")";
+  }
+  out << "\nops (" << g.nodes().size() << " layers):\n";
+  for (const auto& [op, count] : sorted_histogram(s)) out << "  " << op << ": " << count << "\n";
+  out << "layers:\n";
+  for (const auto& n : g.nodes()) {
+    out << "  " << n->name << " (" << (n->domain.empty() ? "" : n->domain + ".") << n->op
+        << "): " << join(names(n->inputs)) << " -> " << join(names(n->outputs));
+    if (!n->origins.empty() && !(n->origins.size() == 1 && n->origins[0] == n->name)) {
+      out << "  [from " << join(n->origins) << "]";
+    }
+    out << "\n";
+  }
+}
+
+}  // namespace
+
+CLI::App* add_inspect_command(CLI::App& app, InspectOptions& o) {
+  CLI::App* sub = app.add_subcommand(
+      "inspect", "Show a model's or plan's inputs, outputs, ops, parameters, FLOPs and layers");
+  sub->add_option("model", o.model, "plan file or ONNX model")->required();
+  sub->add_flag("--json", o.json, "print one JSON object (with a \"layers\" list) instead of text");
+  sub->footer(
+      "Plans and ONNX models are told apart by their first bytes, not by the file name.\n"
+      "Examples:\n"
+      "  kiln inspect model.onnx\n"
+      "  kiln inspect model.plan --json | jq '.layers[] | .op'");
+  return sub;
+}
+
+void inspect_command(const InspectOptions& o, std::ostream& out, std::ostream& err) {
+  ModelGraph m = load_model_graph(o.model);
+  ir::GraphStats s = ir::graph_stats(*m.graph);
+  if (o.json) {
+    out << inspect_json(o.model, m, s).dump(2) << "\n";
+  } else {
+    inspect_text(o.model, m, s, out);
+  }
+}
+
+}  // namespace kiln::tools

@@ -1,0 +1,31 @@
+// What the subcommands accept as a model: an ONNX file or a kiln plan, told apart by the plan's
+// magic bytes rather than the file name.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ir/graph.hpp"
+#include "kiln/kiln.hpp"
+
+namespace kiln::tools {
+
+enum class ModelFormat { kOnnx, kPlan };
+
+// Throws Error(kIo) naming the path if it does not exist or is not a readable file.
+ModelFormat detect_model_format(const std::string& path);
+
+// A plan is loaded as is; an ONNX model is imported and built in memory with `config`.
+std::unique_ptr<Engine> load_engine(const std::string& path, const BuilderConfig& config);
+
+// The graph a model describes, for inspection: the plan's optimized graph, or the graph the
+// importer makes of an ONNX model (not yet built).
+struct ModelGraph {
+  ModelFormat format = ModelFormat::kOnnx;
+  std::unique_ptr<ir::Graph> graph;
+  Backend backend = Backend::kCpu;  // plans only
+  uint64_t file_bytes = 0;
+};
+ModelGraph load_model_graph(const std::string& path);
+
+}  // namespace kiln::tools
