@@ -6,6 +6,7 @@
 #include "backends/cpu/kernel.hpp"
 #include "core/error.hpp"
 #include "onnx/importer.hpp"
+#include "passes/pass_manager.hpp"
 #include "runtime/engine_impl.hpp"
 
 namespace kiln {
@@ -46,7 +47,7 @@ void check_backend_support(const ir::Graph& g, Backend backend) {
 
 std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
-  g->remove_unused();
+  passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
   check_backend_support(*g, config.backend);
   return std::make_unique<Engine>(make_engine_impl(std::move(g), config.backend));
 }

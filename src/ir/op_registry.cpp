@@ -184,7 +184,14 @@ void infer_graph(Graph& graph) {
       Value* v = node->outputs[i];
       if (!v || !outs[i]) continue;
       v->dtype = outs[i]->dtype;
-      v->shape = outs[i]->shape;
+      // Keep what the model declared (value_info) where inference knows less.
+      std::optional<SymShape> inferred = outs[i]->shape;
+      if (inferred && v->shape && v->shape->size() == inferred->size()) {
+        for (size_t d = 0; d < inferred->size(); ++d) {
+          if (!(*inferred)[d].known() && (*inferred)[d].symbol.empty()) (*inferred)[d] = (*v->shape)[d];
+        }
+      }
+      if (inferred || !v->shape) v->shape = std::move(inferred);
     }
   }
 }

@@ -4,7 +4,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
-#include "ir/op_registry.hpp"
+#include "backends/cpu/run_node.hpp"
 
 namespace kiln {
 namespace {
@@ -88,47 +88,20 @@ void CpuExecutionContext::bind_inputs(const std::map<std::string, Tensor>& input
 std::vector<Tensor> CpuExecutionContext::execute(const std::map<std::string, Tensor>& inputs) {
   std::vector<Tensor> slots(slot_values_.size());
   bind_inputs(inputs, slots);
+  std::vector<const Tensor*> ins;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const ir::Node& node = *nodes_[i];
-    std::vector<std::optional<ir::TensorType>> types;
-    cpu::KernelContext ctx{node, {}, {}};
-    for (size_t s : node_inputs_[i]) {
-      if (s == kNone) {
-        types.emplace_back();
-        ctx.inputs.push_back(nullptr);
-        continue;
-      }
-      const Tensor& t = slots[s];
-      types.push_back(ir::TensorType{t.dtype(), ir::to_sym_shape(t.shape()), &t});
-      ctx.inputs.push_back(&t);
-    }
-    auto out_types = ir::infer_node(node, std::move(types), ErrorCode::kInvalidArgument);
-    ctx.outputs.resize(node.outputs.size());
-    for (size_t o = 0; o < out_types.size(); ++o) {
-      if (!out_types[o] || !out_types[o]->shape) continue;
-      auto shape = ir::to_concrete(*out_types[o]->shape);
-      if (!shape) continue;  // data-dependent: the kernel allocates it
-      size_t bytes = static_cast<size_t>(shape_numel(*shape)) * element_size(out_types[o]->dtype);
-      if (bytes > kMaxTensorBytes) {
-        fail(ErrorCode::kInvalidArgument, node.describe(), ": output ", o, " would be ", bytes,
-             " bytes (shape ", shape_to_string(*shape), "), over kiln's limit of ", kMaxTensorBytes,
-             " bytes for one tensor");
-      }
-      ctx.outputs[o] = Tensor(out_types[o]->dtype, *shape);
-    }
-    kernels_[i]->run(ctx);
+    ins.clear();
+    for (size_t s : node_inputs_[i]) ins.push_back(s == kNone ? nullptr : &slots[s]);
+    std::vector<Tensor> outs = cpu::run_node(*kernels_[i], node, ins);
     for (size_t o = 0; o < node_outputs_[i].size(); ++o) {
       size_t s = node_outputs_[i][o];
-      if (s == kNone) continue;
-      if (o >= ctx.outputs.size() || !ctx.outputs[o].defined()) {
-        fail(ErrorCode::kInternal, node.describe(), ": kernel did not produce output ", o);
-      }
-      slots[s] = std::move(ctx.outputs[o]);
+      if (s != kNone) slots[s] = std::move(outs[o]);
     }
     if (observer_) {
-      std::vector<Tensor> outs;
-      for (size_t s : node_outputs_[i]) outs.push_back(s == kNone ? Tensor() : slots[s]);
-      observer_(node, outs, observer_user_);
+      std::vector<Tensor> layer_outputs;
+      for (size_t s : node_outputs_[i]) layer_outputs.push_back(s == kNone ? Tensor() : slots[s]);
+      observer_(node, layer_outputs, observer_user_);
     }
     for (size_t s : release_after_[i]) slots[s] = Tensor();
   }

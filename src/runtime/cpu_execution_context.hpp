@@ -10,9 +10,6 @@
 
 namespace kiln {
 
-// Refuses to allocate a single tensor larger than this (a hostile model asking for petabytes).
-constexpr size_t kMaxTensorBytes = size_t{64} << 30;
-
 class CpuExecutionContext final : public ExecutionContext {
  public:
   explicit CpuExecutionContext(std::shared_ptr<const Engine::Impl> engine);

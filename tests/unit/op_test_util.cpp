@@ -1,5 +1,5 @@
 // One-op graph runner for op tests.
-#include "op_test_util.hpp"
+#include "unit/op_test_util.hpp"
 
 #include <map>
 

@@ -1,9 +1,16 @@
-// CPU kernels for the nn op family.
-#include "backends/cpu/dispatch.hpp"
+// CPU kernels for the nn op family: registers each kernel group (see nn_kernels.hpp).
 #include "backends/cpu/kernel.hpp"
+#include "backends/cpu/nn_kernels.hpp"
 
 namespace kiln::cpu {
 
-void register_nn_kernels(CpuKernelRegistry& r) {}
+void register_nn_kernels(CpuKernelRegistry& r) {
+  register_conv_kernels(r);
+  register_pool_kernels(r);
+  register_matmul_kernels(r);
+  register_einsum_kernels(r);
+  register_normalization_kernels(r);
+  register_softmax_kernels(r);
+}
 
 }  // namespace kiln::cpu

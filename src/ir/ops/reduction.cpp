@@ -1,10 +1,178 @@
-// Inference for the reduction op family.
+// Inference for the reduction op family: Reduce*, ArgMax/ArgMin, TopK, CumSum,
+// NonMaxSuppression (Resize/Upsample are registered from here but live in resize.cpp).
+#include <algorithm>
+
 #include "ir/op_registry.hpp"
 #include "ir/ops/families.hpp"
+#include "ir/ops/resize.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
+namespace {
 
-void register_reduction_ops(OpRegistry& r) {}
+const char* const kReduceOps[] = {"ReduceMean",      "ReduceSum",      "ReduceMax", "ReduceMin",
+                                  "ReduceProd",      "ReduceL1",       "ReduceL2",  "ReduceLogSum",
+                                  "ReduceLogSumExp", "ReduceSumSquare"};
+
+void require_numeric(const InferenceContext& ctx, size_t i, bool allow_bool) {
+  DataType t = ctx.input(i).dtype;
+  if (t == DataType::kBool && !allow_bool)
+    ctx.fail("input ", i, " has type bool, which ", ctx.node().op, " does not accept");
+}
+
+// The reduced axes of a Reduce* node, normalized and sorted; nullopt when the axes input is not
+// known yet. Empty means "no axes given" (reduce all, or nothing with noop_with_empty_axes).
+std::optional<std::vector<int64_t>> reduce_axes(const InferenceContext& ctx, int64_t rank) {
+  std::vector<int64_t> raw;
+  if (ctx.has_input(1)) {
+    auto v = ctx.input_ints(1);
+    if (!v) return std::nullopt;
+    raw = *v;
+  } else if (ctx.attrs().has("axes")) {
+    raw = ctx.attrs().get_ints("axes");
+  }
+  std::vector<int64_t> axes;
+  for (int64_t a : raw) axes.push_back(normalize_axis(ctx, a, rank));
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+    ctx.fail("axes must not repeat an axis");
+  return axes;
+}
+
+void infer_reduce(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  std::string op = ctx.node().op;
+  require_numeric(ctx, 0, op == "ReduceMax" || op == "ReduceMin");
+  if (ctx.has_input(1) && ctx.input(1).dtype != DataType::kInt64)
+    ctx.fail("axes (input 1) must be int64, not ", to_string(ctx.input(1).dtype));
+  bool keepdims = ctx.attrs().get_int("keepdims", 1) != 0;
+  bool noop = ctx.attrs().get_int("noop_with_empty_axes", 0) != 0;
+  if (!x.shape) {
+    ctx.set_output(0, x.dtype, std::nullopt);
+    return;
+  }
+  auto rank = static_cast<int64_t>(x.shape->size());
+  auto axes = reduce_axes(ctx, rank);
+  if (!axes) {
+    // Axes come at run time: with keepdims the rank is still known.
+    ctx.set_output(0, x.dtype,
+                   keepdims ? std::optional<SymShape>(SymShape(x.shape->size())) : std::nullopt);
+    return;
+  }
+  if (axes->empty()) {
+    if (noop) {
+      ctx.set_output(0, x.dtype, x.shape);
+      return;
+    }
+    for (int64_t i = 0; i < rank; ++i) axes->push_back(i);
+  }
+  SymShape out;
+  for (int64_t i = 0; i < rank; ++i) {
+    bool reduced = std::binary_search(axes->begin(), axes->end(), i);
+    if (!reduced)
+      out.push_back((*x.shape)[static_cast<size_t>(i)]);
+    else if (keepdims)
+      out.push_back(Dim(1));
+  }
+  ctx.set_output(0, x.dtype, out);
+}
+
+void infer_arg_reduce(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  require_numeric(ctx, 0, false);
+  bool keepdims = ctx.attrs().get_int("keepdims", 1) != 0;
+  if (!x.shape) {
+    ctx.set_output(0, DataType::kInt64, std::nullopt);
+    return;
+  }
+  int64_t axis = normalize_axis(ctx, ctx.attrs().get_int("axis", 0), x.rank());
+  const Dim& d = (*x.shape)[static_cast<size_t>(axis)];
+  if (d.known() && d.value == 0) ctx.fail("cannot take ", ctx.node().op, " over empty axis ", axis);
+  SymShape out = *x.shape;
+  if (keepdims)
+    out[static_cast<size_t>(axis)] = Dim(1);
+  else
+    out.erase(out.begin() + axis);
+  ctx.set_output(0, DataType::kInt64, out);
+}
+
+void infer_topk(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  require_numeric(ctx, 0, false);
+  if (ctx.input(1).dtype != DataType::kInt64)
+    ctx.fail("K (input 1) must be int64, not ", to_string(ctx.input(1).dtype));
+  if (!x.shape) {
+    ctx.set_output(0, x.dtype, std::nullopt);
+    ctx.set_output(1, DataType::kInt64, std::nullopt);
+    return;
+  }
+  int64_t axis = normalize_axis(ctx, ctx.attrs().get_int("axis", -1), x.rank());
+  SymShape out = *x.shape;
+  Dim kdim;
+  if (auto k = ctx.input_ints(1)) {
+    if (k->size() != 1) ctx.fail("K (input 1) must hold exactly one value, got ", k->size());
+    int64_t kv = (*k)[0];
+    const Dim& d = out[static_cast<size_t>(axis)];
+    if (kv < 0) ctx.fail("K must not be negative, got ", kv);
+    if (d.known() && kv > d.value)
+      ctx.fail("K = ", kv, " is larger than axis ", axis, " of size ", d.value);
+    kdim = Dim(kv);
+  }
+  out[static_cast<size_t>(axis)] = kdim;
+  ctx.set_output(0, x.dtype, out);
+  ctx.set_output(1, DataType::kInt64, out);
+}
+
+void infer_cumsum(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  require_numeric(ctx, 0, false);
+  DataType at = ctx.input(1).dtype;
+  if (at != DataType::kInt32 && at != DataType::kInt64)
+    ctx.fail("axis (input 1) must be int32 or int64, not ", to_string(at));
+  if (auto axis = ctx.input_ints(1)) {
+    if (axis->size() != 1) ctx.fail("axis (input 1) must hold one value, got ", axis->size());
+    if (x.shape) normalize_axis(ctx, (*axis)[0], x.rank());
+  }
+  ctx.set_output(0, x.dtype, x.shape);
+}
+
+void infer_nms(InferenceContext& ctx) {
+  const TensorType& boxes = ctx.input(0);
+  const TensorType& scores = ctx.input(1);
+  if (!is_floating(boxes.dtype) || boxes.dtype != scores.dtype)
+    ctx.fail("boxes and scores must be float tensors of one type, got ", to_string(boxes.dtype),
+             " and ", to_string(scores.dtype));
+  if (boxes.shape &&
+      (boxes.shape->size() != 3 || ((*boxes.shape)[2].known() && (*boxes.shape)[2].value != 4)))
+    ctx.fail("boxes must have shape [batch, boxes, 4], got ", sym_shape_to_string(boxes.shape));
+  if (scores.shape && scores.shape->size() != 3)
+    ctx.fail("scores must have shape [batch, classes, boxes], got ",
+             sym_shape_to_string(scores.shape));
+  if (boxes.shape && scores.shape) {
+    auto same = [](const Dim& a, const Dim& b) { return !a.known() || !b.known() || a == b; };
+    if (!same((*boxes.shape)[0], (*scores.shape)[0]) ||
+        !same((*boxes.shape)[1], (*scores.shape)[2]))
+      ctx.fail("boxes ", sym_shape_to_string(boxes.shape), " and scores ",
+               sym_shape_to_string(scores.shape), " disagree on batch or box count");
+  }
+  if (ctx.has_input(2) && ctx.input(2).dtype != DataType::kInt64)
+    ctx.fail("max_output_boxes_per_class (input 2) must be int64");
+  int64_t cpb = ctx.attrs().get_int("center_point_box", 0);
+  if (cpb != 0 && cpb != 1) ctx.fail("center_point_box must be 0 or 1, got ", cpb);
+  // The number of selected boxes depends on the data: the kernel allocates the output.
+  ctx.set_output(0, DataType::kInt64, SymShape{Dim(), Dim(3)});
+}
+
+}  // namespace
+
+void register_reduction_ops(OpRegistry& r) {
+  for (const char* op : kReduceOps) r.add({op, 1, 2, 1, 1, infer_reduce});
+  r.add({"ArgMax", 1, 1, 1, 1, infer_arg_reduce});
+  r.add({"ArgMin", 1, 1, 1, 1, infer_arg_reduce});
+  r.add({"TopK", 2, 2, 2, 2, infer_topk});
+  r.add({"CumSum", 2, 2, 1, 1, infer_cumsum});
+  r.add({"NonMaxSuppression", 2, 5, 1, 1, infer_nms});
+  register_resize_ops(r);
+}
 
 }  // namespace kiln::ir

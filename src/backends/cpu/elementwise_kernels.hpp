@@ -1,0 +1,91 @@
+// Pieces shared by the elementwise kernel files: their registration functions (called from
+// elementwise.cpp) and the generic kernel that runs one unary functor over any accepted type.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <string_view>
+
+#include "backends/cpu/elementwise_loops.hpp"
+#include "backends/cpu/kernel.hpp"
+
+namespace kiln::cpu {
+
+void register_unary_kernels(CpuKernelRegistry& r);       // unary.cpp: math, predicates
+void register_activation_kernels(CpuKernelRegistry& r);  // activation.cpp: Relu.., Clip, PRelu
+void register_binary_kernels(CpuKernelRegistry& r);      // binary.cpp: arithmetic, compare, logic
+void register_variadic_kernels(CpuKernelRegistry& r);    // variadic.cpp: Sum, Mean, Max, Min, Where
+void register_cast_kernels(CpuKernelRegistry& r);        // cast.cpp: Cast, CastLike
+
+// Integer arithmetic that wraps modulo 2^bits instead of overflowing (signed overflow is undefined
+// in C++, and narrow unsigned types promote to int, which can overflow too).
+template <typename T>
+using wide_unsigned_t = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
+
+template <typename T>
+T wrap_add(T a, T b) {
+  using W = wide_unsigned_t<T>;
+  return static_cast<T>(static_cast<W>(a) + static_cast<W>(b));
+}
+template <typename T>
+T wrap_sub(T a, T b) {
+  using W = wide_unsigned_t<T>;
+  return static_cast<T>(static_cast<W>(a) - static_cast<W>(b));
+}
+template <typename T>
+T wrap_mul(T a, T b) {
+  using W = wide_unsigned_t<T>;
+  return static_cast<T>(static_cast<W>(a) * static_cast<W>(b));
+}
+template <typename T>
+T wrap_neg(T a) {
+  return wrap_sub(T{0}, a);
+}
+
+// Float to integer conversion, truncating toward zero. C++ leaves NaN and out-of-range values
+// undefined (ONNX does too); kiln maps NaN to 0 and saturates at the type's limits.
+template <typename I, typename F>
+I float_to_int(F v) {
+  if (std::isnan(v)) return I{0};
+  if (v <= static_cast<F>(std::numeric_limits<I>::lowest()))
+    return std::numeric_limits<I>::lowest();
+  // max() may round up in F (2^63 - 1 becomes 2^63), so compare against that bound exclusively.
+  if (v >= static_cast<F>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
+  return static_cast<I>(v);
+}
+
+[[noreturn]] inline void fail_dtype(const KernelContext& ctx, size_t input, DataType t) {
+  ctx.fail(ErrorCode::kUnsupported, "the CPU kernel of ", ctx.node.op, " does not accept input ",
+           input, " of type ", to_string(t));
+}
+
+// An op functor with attributes builds itself with `static Op make(const ir::Node&)`; one without
+// is default-constructed.
+template <typename Op>
+Op make_op(const ir::Node& node) {
+  if constexpr (requires { Op::make(node); }) {
+    return Op::make(node);
+  } else {
+    return Op{};
+  }
+}
+
+// Runs Op over input 0 into output 0 (same type). Op declares the types it takes with
+// `template <typename T> static constexpr bool kAccepts`, and computes `C operator()(C x)` in the
+// compute type of the element (float for fp16/bf16, which are rounded once on store).
+template <typename Op>
+void unary_kernel(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  const Op op = make_op<Op>(ctx.node);
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (Op::template kAccepts<T>) {
+      map_unary(x.data<T>(), y.data<T>(), x.numel(), op);
+    } else {
+      fail_dtype(ctx, 0, x.dtype());
+    }
+  });
+}
+
+}  // namespace kiln::cpu

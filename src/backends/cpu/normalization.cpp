@@ -1,0 +1,263 @@
+// Normalization kernels on the CPU: BatchNormalization (inference and training mode),
+// LayerNormalization (with Mean/InvStdDev), InstanceNormalization, GroupNormalization and
+// LpNormalization. Statistics accumulate in double so reduced-precision inputs stay accurate.
+#include <cmath>
+
+#include "backends/cpu/broadcast.hpp"
+#include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/kernel.hpp"
+#include "backends/cpu/nn_kernels.hpp"
+
+namespace kiln::cpu {
+namespace {
+
+// Calls f with T for the float dtypes the normalization ops take.
+template <typename F>
+void visit_norm_dtype(const KernelContext& ctx, DataType t, F&& f) {
+  visit_dtype(t, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                  std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+      f(tag);
+    } else {
+      ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(t), " is not supported");
+    }
+  });
+}
+
+// The tensor's values as doubles (any float dtype).
+std::vector<double> as_doubles(const KernelContext& ctx, const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  visit_norm_dtype(ctx, t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = t.data<T>();
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(load(p[i]));
+  });
+  return v;
+}
+
+template <typename T>
+void store_doubles(T* out, size_t i, double v) {
+  out[i] = store<T>(static_cast<compute_t<T>>(v));
+}
+
+void write_doubles(const KernelContext& ctx, Tensor& t, const std::vector<double>& v) {
+  visit_norm_dtype(ctx, t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data<T>();
+    for (size_t i = 0; i < v.size(); ++i) store_doubles(p, i, v[i]);
+  });
+}
+
+struct MeanVar {
+  double mean = 0, var = 0;
+};
+
+// Population mean and variance of n values starting at p with stride 1 (two passes).
+template <typename T>
+MeanVar mean_var(const T* p, int64_t n) {
+  MeanVar r;
+  if (n == 0) return r;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(load(p[i]));
+  r.mean = sum / static_cast<double>(n);
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double d = static_cast<double>(load(p[i])) - r.mean;
+    sq += d * d;
+  }
+  r.var = sq / static_cast<double>(n);
+  return r;
+}
+
+void run_batch_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  double eps = ctx.node.attrs.get_float("epsilon", 1e-5f);
+  double momentum = ctx.node.attrs.get_float("momentum", 0.9f);
+  bool training = ctx.node.attrs.get_int("training_mode", 0) != 0;
+  std::vector<double> scale = as_doubles(ctx, ctx.input(1)), bias = as_doubles(ctx, ctx.input(2));
+  std::vector<double> mean = as_doubles(ctx, ctx.input(3)), var = as_doubles(ctx, ctx.input(4));
+  int64_t n = x.dim(0), c = x.dim(1);
+  int64_t spatial = n * c == 0 ? 0 : x.numel() / (n * c);
+  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    if (training) {
+      // Batch statistics over N and the spatial axes; the running ones blend in with momentum.
+      std::vector<double> running_mean(mean.size()), running_var(var.size());
+      for (int64_t ch = 0; ch < c; ++ch) {
+        double sum = 0, sq = 0;
+        for (int64_t b = 0; b < n; ++b) {
+          const T* p = xp + (b * c + ch) * spatial;
+          for (int64_t i = 0; i < spatial; ++i) sum += static_cast<double>(load(p[i]));
+        }
+        double count = static_cast<double>(n * spatial);
+        double m = count > 0 ? sum / count : 0.0;
+        for (int64_t b = 0; b < n; ++b) {
+          const T* p = xp + (b * c + ch) * spatial;
+          for (int64_t i = 0; i < spatial; ++i) {
+            double d = static_cast<double>(load(p[i])) - m;
+            sq += d * d;
+          }
+        }
+        double v = count > 0 ? sq / count : 0.0;
+        auto k = static_cast<size_t>(ch);
+        running_mean[k] = mean[k] * momentum + m * (1 - momentum);
+        running_var[k] = var[k] * momentum + v * (1 - momentum);
+        mean[k] = m;
+        var[k] = v;
+      }
+      if (ctx.has_output(1)) write_doubles(ctx, ctx.output(1), running_mean);
+      if (ctx.has_output(2)) write_doubles(ctx, ctx.output(2), running_var);
+    }
+    T* yp = y.data<T>();
+#pragma omp parallel for collapse(2)
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        auto k = static_cast<size_t>(ch);
+        double mul = scale[k] / std::sqrt(var[k] + eps);
+        double add = bias[k] - mean[k] * mul;
+        int64_t base = (b * c + ch) * spatial;
+        for (int64_t i = 0; i < spatial; ++i)
+          store_doubles(yp, static_cast<size_t>(base + i),
+                        static_cast<double>(load(xp[base + i])) * mul + add);
+      }
+    }
+  });
+}
+
+// Normalizes `rows` contiguous rows of `cols` values: y = (x - mean) / sqrt(var + eps) * scale + b
+// with scale and bias given per (row, col) by the callbacks' indices.
+template <typename T, typename Affine>
+void normalize_rows(const T* x, T* y, int64_t rows, int64_t cols, double eps, Affine affine,
+                    std::vector<double>* means = nullptr, std::vector<double>* inv_stds = nullptr) {
+#pragma omp parallel for
+  for (int64_t r = 0; r < rows; ++r) {
+    MeanVar mv = mean_var(x + r * cols, cols);
+    double inv = 1.0 / std::sqrt(mv.var + eps);
+    if (means) (*means)[static_cast<size_t>(r)] = mv.mean;
+    if (inv_stds) (*inv_stds)[static_cast<size_t>(r)] = inv;
+    for (int64_t i = 0; i < cols; ++i) {
+      double v = (static_cast<double>(load(x[r * cols + i])) - mv.mean) * inv;
+      store_doubles(y, static_cast<size_t>(r * cols + i), affine(r, i, v));
+    }
+  }
+}
+
+// A per-column vector broadcast from `t` to the normalized shape.
+std::vector<double> expand_to(const KernelContext& ctx, const Tensor& t, const Shape& shape) {
+  std::vector<double> src = as_doubles(ctx, t);
+  std::vector<double> out;
+  out.reserve(static_cast<size_t>(shape_numel(shape)));
+  for (StridedWalk w(shape, {broadcast_strides(t.shape(), shape)}); !w.done(); w.next())
+    out.push_back(src[static_cast<size_t>(w.offset(0))]);
+  return out;
+}
+
+void run_layer_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  int64_t axis = ctx.node.attrs.get_int("axis", -1);
+  if (axis < 0) axis += x.rank();
+  double eps = ctx.node.attrs.get_float("epsilon", 1e-5f);
+  Shape normalized(x.shape().begin() + axis, x.shape().end());
+  int64_t cols = shape_numel(normalized);
+  int64_t rows = cols == 0 ? 0 : x.numel() / cols;
+  if (cols == 0) return;
+  std::vector<double> scale = expand_to(ctx, ctx.input(1), normalized);
+  std::vector<double> bias = ctx.has_input(2) ? expand_to(ctx, ctx.input(2), normalized)
+                                              : std::vector<double>(scale.size(), 0.0);
+  std::vector<double> means(static_cast<size_t>(rows)), inv_stds(static_cast<size_t>(rows));
+  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    normalize_rows(
+        x.data<T>(), y.data<T>(), rows, cols, eps,
+        [&](int64_t, int64_t i, double v) {
+          return v * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)];
+        },
+        &means, &inv_stds);
+  });
+  if (ctx.has_output(1)) write_doubles(ctx, ctx.output(1), means);
+  if (ctx.has_output(2)) write_doubles(ctx, ctx.output(2), inv_stds);
+}
+
+void run_instance_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  double eps = ctx.node.attrs.get_float("epsilon", 1e-5f);
+  std::vector<double> scale = as_doubles(ctx, ctx.input(1)), bias = as_doubles(ctx, ctx.input(2));
+  int64_t c = x.dim(1), rows = x.dim(0) * c;
+  int64_t cols = rows == 0 ? 0 : x.numel() / rows;
+  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    normalize_rows(x.data<T>(), y.data<T>(), rows, cols, eps, [&](int64_t r, int64_t, double v) {
+      auto ch = static_cast<size_t>(r % c);
+      return v * scale[ch] + bias[ch];
+    });
+  });
+}
+
+void run_group_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  double eps = ctx.node.attrs.get_float("epsilon", 1e-5f);
+  int64_t groups = ctx.node.attrs.get_int("num_groups");
+  bool per_group = ctx.node.attrs.get_int("scale_per_group", 0) != 0;
+  std::vector<double> scale = as_doubles(ctx, ctx.input(1)), bias = as_doubles(ctx, ctx.input(2));
+  int64_t c = x.dim(1), rows = x.dim(0) * groups;
+  int64_t cols = rows == 0 ? 0 : x.numel() / rows;  // (C / groups) * spatial
+  int64_t per_channel = c == 0 ? 0 : cols * groups / c;
+  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    normalize_rows(x.data<T>(), y.data<T>(), rows, cols, eps, [&](int64_t r, int64_t i, double v) {
+      int64_t g = r % groups;
+      auto k = static_cast<size_t>(per_group ? g : g * (c / groups) + i / per_channel);
+      return v * scale[k] + bias[k];
+    });
+  });
+}
+
+void run_lp_norm(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  int64_t axis = ctx.node.attrs.get_int("axis", -1);
+  if (axis < 0) axis += x.rank();
+  int64_t p = ctx.node.attrs.get_int("p", 2);
+  int64_t n = x.dim(axis), inner = 1;
+  for (int64_t i = axis + 1; i < x.rank(); ++i) inner *= x.dim(i);
+  int64_t outer = n * inner == 0 ? 0 : x.numel() / (n * inner);
+  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+#pragma omp parallel for collapse(2)
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t in = 0; in < inner; ++in) {
+        int64_t base = o * n * inner + in;
+        double norm = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          double v = static_cast<double>(load(xp[base + i * inner]));
+          norm += p == 1 ? std::fabs(v) : v * v;
+        }
+        if (p == 2) norm = std::sqrt(norm);
+        for (int64_t i = 0; i < n; ++i) {
+          double v = static_cast<double>(load(xp[base + i * inner]));
+          store_doubles(yp, static_cast<size_t>(base + i * inner), norm > 0 ? v / norm : 0.0);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void register_normalization_kernels(CpuKernelRegistry& r) {
+  r.add("BatchNormalization", run_batch_norm);
+  r.add("LayerNormalization", run_layer_norm);
+  r.add("InstanceNormalization", run_instance_norm);
+  r.add("GroupNormalization", run_group_norm);
+  r.add("LpNormalization", run_lp_norm);
+}
+
+}  // namespace kiln::cpu

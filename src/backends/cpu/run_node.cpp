@@ -1,0 +1,44 @@
+// Concrete inference, allocation and kernel call for one node.
+#include "backends/cpu/run_node.hpp"
+
+#include "ir/op_registry.hpp"
+
+namespace kiln::cpu {
+
+std::vector<Tensor> run_node(CpuKernel& kernel, const ir::Node& node,
+                             const std::vector<const Tensor*>& inputs) {
+  std::vector<std::optional<ir::TensorType>> types;
+  types.reserve(inputs.size());
+  for (const Tensor* t : inputs) {
+    if (!t) {
+      types.emplace_back();
+      continue;
+    }
+    types.push_back(ir::TensorType{t->dtype(), ir::to_sym_shape(t->shape()), t});
+  }
+  auto out_types = ir::infer_node(node, std::move(types), ErrorCode::kInvalidArgument);
+  KernelContext ctx{node, inputs, std::vector<Tensor>(node.outputs.size())};
+  for (size_t o = 0; o < out_types.size(); ++o) {
+    if (!out_types[o] || !out_types[o]->shape) continue;
+    auto shape = ir::to_concrete(*out_types[o]->shape);
+    if (!shape) continue;  // data-dependent: the kernel allocates it
+    size_t bytes = static_cast<size_t>(shape_numel(*shape)) * element_size(out_types[o]->dtype);
+    if (bytes > kMaxTensorBytes) {
+      fail(ErrorCode::kInvalidArgument, node.describe(), ": output ", o, " would be ", bytes,
+           " bytes (shape ", shape_to_string(*shape), "), over kiln's limit of ", kMaxTensorBytes,
+           " bytes for one tensor");
+    }
+    ctx.outputs[o] = Tensor(out_types[o]->dtype, *shape);
+  }
+  kernel.run(ctx);
+  for (size_t o = 0; o < node.outputs.size(); ++o) {
+    if (!node.outputs[o]) continue;
+    if (o >= ctx.outputs.size() || !ctx.outputs[o].defined()) {
+      fail(ErrorCode::kInternal, node.describe(), ": kernel did not produce output ", o);
+    }
+  }
+  ctx.outputs.resize(node.outputs.size());
+  return std::move(ctx.outputs);
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,128 @@
+// Inference for Conv and ConvTranspose: output channels from the weight, spatial sizes from the
+// window geometry; the batch dim keeps its symbol.
+#include "ir/op_registry.hpp"
+#include "ir/ops/nn_families.hpp"
+#include "ir/ops/window.hpp"
+#include "ir/shape_inference.hpp"
+
+namespace kiln::ir {
+namespace {
+
+struct ConvOperands {
+  const SymShape* x = nullptr;
+  const SymShape* w = nullptr;
+  int64_t group = 1;
+  size_t spatial = 0;
+};
+
+// Checks dtypes, ranks and the bias; returns nullopt-like (x == nullptr) when ranks are unknown.
+ConvOperands check_conv_operands(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  const TensorType& w = ctx.input(1);
+  if (w.dtype != x.dtype)
+    ctx.fail("weight dtype ", to_string(w.dtype), " differs from input dtype ", to_string(x.dtype));
+  if (!is_floating(x.dtype))
+    ctx.fail("input dtype ", to_string(x.dtype), " is not a floating-point type");
+  ConvOperands r;
+  r.group = ctx.attrs().get_int("group", 1);
+  if (r.group <= 0) ctx.fail("attribute 'group' must be positive, got ", r.group);
+  if (ctx.has_input(2)) {
+    const TensorType& b = ctx.input(2);
+    if (b.dtype != x.dtype)
+      ctx.fail("bias dtype ", to_string(b.dtype), " differs from input dtype ", to_string(x.dtype));
+    if (b.shape && b.shape->size() != 1)
+      ctx.fail("bias must be 1-D, got shape ", sym_shape_to_string(b.shape));
+  }
+  if (!x.shape || !w.shape) return r;
+  if (x.shape->size() < 3)
+    ctx.fail("input must have rank 3 or more (N, C, spatial...), got shape ",
+             sym_shape_to_string(x.shape));
+  if (w.shape->size() != x.shape->size())
+    ctx.fail("weight shape ", sym_shape_to_string(w.shape), " must have the rank of input shape ",
+             sym_shape_to_string(x.shape));
+  r.x = &*x.shape;
+  r.w = &*w.shape;
+  r.spatial = x.shape->size() - 2;
+  return r;
+}
+
+WindowFail window_fail(const InferenceContext& ctx) {
+  return [&ctx](const std::string& m) { ctx.fail(m); };
+}
+
+std::vector<int64_t> weight_kernel(const SymShape& w) {
+  std::vector<int64_t> k;
+  for (size_t i = 2; i < w.size(); ++i) k.push_back(w[i].value);
+  return k;
+}
+
+void check_bias_length(InferenceContext& ctx, const Dim& channels) {
+  if (!ctx.has_input(2) || !ctx.input(2).shape || !channels.known()) return;
+  const Dim& b = (*ctx.input(2).shape)[0];
+  if (b.known() && b.value != channels.value)
+    ctx.fail("bias has ", b.value, " values; the output has ", channels.value, " channels");
+}
+
+void infer_conv(InferenceContext& ctx) {
+  ConvOperands ops = check_conv_operands(ctx);
+  DataType dtype = ctx.input(0).dtype;
+  if (!ops.x) {
+    ctx.set_output(0, dtype, std::nullopt);
+    return;
+  }
+  const SymShape& x = *ops.x;
+  const SymShape& w = *ops.w;
+  if (x[1].known() && w[1].known() && x[1].value != w[1].value * ops.group) {
+    ctx.fail("input has ", x[1].value, " channels but the weight expects ", w[1].value, " x group ",
+             ops.group, " = ", w[1].value * ops.group);
+  }
+  if (w[0].known() && w[0].value % ops.group != 0)
+    ctx.fail("weight has ", w[0].value, " output channels, not divisible by group ", ops.group);
+  WindowSpec spec = read_window_spec(ctx.node(), ops.spatial, weight_kernel(w), window_fail(ctx));
+  for (size_t i = 0; i < ops.spatial; ++i) {
+    if (spec.kernel[i] >= 0 && w[i + 2].known() && w[i + 2].value != spec.kernel[i])
+      ctx.fail("kernel_shape ", spec.kernel[i], " on spatial axis ", i,
+               " differs from the weight's ", w[i + 2].value);
+  }
+  SymShape out{x[0], w[0]};
+  for (size_t i = 0; i < ops.spatial; ++i) {
+    AxisWindow a = forward_window(ctx.node(), spec, i, x[i + 2].value, window_fail(ctx));
+    out.push_back(a.out >= 0 ? Dim(a.out) : Dim());
+  }
+  check_bias_length(ctx, w[0]);
+  ctx.set_output(0, dtype, out);
+}
+
+void infer_conv_transpose(InferenceContext& ctx) {
+  ConvOperands ops = check_conv_operands(ctx);
+  DataType dtype = ctx.input(0).dtype;
+  if (!ops.x) {
+    ctx.set_output(0, dtype, std::nullopt);
+    return;
+  }
+  const SymShape& x = *ops.x;
+  const SymShape& w = *ops.w;
+  if (x[1].known() && w[0].known() && x[1].value != w[0].value) {
+    ctx.fail("input has ", x[1].value, " channels but the weight expects ", w[0].value);
+  }
+  if (w[0].known() && w[0].value % ops.group != 0)
+    ctx.fail("weight has ", w[0].value, " input channels, not divisible by group ", ops.group);
+  WindowSpec spec = read_window_spec(ctx.node(), ops.spatial, weight_kernel(w), window_fail(ctx));
+  Dim channels = w[1].known() ? Dim(w[1].value * ops.group) : Dim();
+  SymShape out{x[0], channels};
+  for (size_t i = 0; i < ops.spatial; ++i) {
+    AxisWindow a = transpose_window(ctx.node(), spec, i, x[i + 2].value, window_fail(ctx));
+    out.push_back(a.out >= 0 ? Dim(a.out) : Dim());
+  }
+  check_bias_length(ctx, channels);
+  ctx.set_output(0, dtype, out);
+}
+
+}  // namespace
+
+void register_conv_ops(OpRegistry& r) {
+  r.add({"Conv", 2, 3, 1, 1, infer_conv});
+  r.add({"ConvTranspose", 2, 3, 1, 1, infer_conv_transpose});
+}
+
+}  // namespace kiln::ir

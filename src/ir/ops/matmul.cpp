@@ -1,0 +1,144 @@
+// Inference for MatMul (numpy matmul: batched, broadcasting, 1-D operands), Gemm and Einsum.
+// Batch dims broadcast symbolically; M and N keep their symbols.
+#include "ir/op_registry.hpp"
+#include "ir/ops/einsum_equation.hpp"
+#include "ir/ops/nn_families.hpp"
+#include "ir/shape_inference.hpp"
+
+namespace kiln::ir {
+namespace {
+
+bool is_matmul_dtype(DataType t) {
+  switch (t) {
+    case DataType::kFloat32:
+    case DataType::kFloat64:
+    case DataType::kFloat16:
+    case DataType::kBFloat16:
+    case DataType::kInt32:
+    case DataType::kInt64:
+    case DataType::kUInt32:
+    case DataType::kUInt64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void check_same_dim(InferenceContext& ctx, const Dim& a, const Dim& b, const char* what) {
+  if (a.known() && b.known() && a.value != b.value)
+    ctx.fail(what, " of the operands differ: ", a.value, " vs ", b.value, " (shapes ",
+             sym_shape_to_string(ctx.input(0).shape), " and ",
+             sym_shape_to_string(ctx.input(1).shape), ")");
+}
+
+void infer_matmul(InferenceContext& ctx) {
+  const TensorType& a = ctx.input(0);
+  const TensorType& b = ctx.input(1);
+  if (a.dtype != b.dtype)
+    ctx.fail("operand dtypes differ: ", to_string(a.dtype), " and ", to_string(b.dtype));
+  if (!is_matmul_dtype(a.dtype)) ctx.fail("dtype ", to_string(a.dtype), " is not supported");
+  if (!a.shape || !b.shape) {
+    ctx.set_output(0, a.dtype, std::nullopt);
+    return;
+  }
+  SymShape sa = *a.shape, sb = *b.shape;
+  if (sa.empty() || sb.empty()) ctx.fail("operands must have rank 1 or more");
+  bool a_vector = sa.size() == 1, b_vector = sb.size() == 1;
+  if (a_vector) sa.insert(sa.begin(), Dim(1));
+  if (b_vector) sb.push_back(Dim(1));
+  check_same_dim(ctx, sa.back(), sb[sb.size() - 2], "inner dims (K)");
+  auto batch = broadcast_shapes(
+      ctx, {SymShape(sa.begin(), sa.end() - 2), SymShape(sb.begin(), sb.end() - 2)});
+  SymShape out = *batch;
+  if (!a_vector) out.push_back(sa[sa.size() - 2]);
+  if (!b_vector) out.push_back(sb.back());
+  ctx.set_output(0, a.dtype, out);
+}
+
+void infer_gemm(InferenceContext& ctx) {
+  const TensorType& a = ctx.input(0);
+  const TensorType& b = ctx.input(1);
+  if (a.dtype != b.dtype)
+    ctx.fail("operand dtypes differ: ", to_string(a.dtype), " and ", to_string(b.dtype));
+  if (!is_matmul_dtype(a.dtype)) ctx.fail("dtype ", to_string(a.dtype), " is not supported");
+  if (ctx.has_input(2) && ctx.input(2).dtype != a.dtype)
+    ctx.fail("C dtype ", to_string(ctx.input(2).dtype), " differs from ", to_string(a.dtype));
+  if (!a.shape || !b.shape) {
+    ctx.set_output(0, a.dtype, std::nullopt);
+    return;
+  }
+  if (a.shape->size() != 2 || b.shape->size() != 2)
+    ctx.fail("A and B must be 2-D, got shapes ", sym_shape_to_string(a.shape), " and ",
+             sym_shape_to_string(b.shape));
+  bool ta = ctx.attrs().get_int("transA", 0) != 0;
+  bool tb = ctx.attrs().get_int("transB", 0) != 0;
+  const SymShape& sa = *a.shape;
+  const SymShape& sb = *b.shape;
+  Dim m = ta ? sa[1] : sa[0], ka = ta ? sa[0] : sa[1];
+  Dim kb = tb ? sb[1] : sb[0], n = tb ? sb[0] : sb[1];
+  check_same_dim(ctx, ka, kb, "inner dims (K)");
+  SymShape out{m, n};
+  if (ctx.has_input(2) && ctx.input(2).shape) {
+    const SymShape& c = *ctx.input(2).shape;
+    if (c.size() > 2) ctx.fail("C must have rank 2 or less, got ", sym_shape_to_string(c));
+    // C broadcasts one way, to (M, N).
+    for (size_t i = 0; i < c.size(); ++i) {
+      const Dim& cd = c[i];
+      const Dim& od = out[out.size() - c.size() + i];
+      if (cd.known() && cd.value != 1 && od.known() && cd.value != od.value)
+        ctx.fail("C of shape ", sym_shape_to_string(c),
+                 " cannot broadcast to (M, N) = ", sym_shape_to_string(out));
+    }
+  }
+  ctx.set_output(0, a.dtype, out);
+}
+
+void infer_einsum(InferenceContext& ctx) {
+  DataType dtype = ctx.input(0).dtype;
+  std::vector<int64_t> ranks;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    const TensorType& t = ctx.input(i);
+    if (t.dtype != dtype)
+      ctx.fail("input ", i, " has dtype ", to_string(t.dtype), ", input 0 has ", to_string(dtype));
+    if (!t.shape) {
+      ctx.set_output(0, dtype, std::nullopt);
+      return;
+    }
+    ranks.push_back(static_cast<int64_t>(t.shape->size()));
+  }
+  EinsumEquation eq = parse_einsum(ctx.attrs().get_string("equation"), ranks,
+                                   [&ctx](const std::string& m) { ctx.fail(m); });
+  std::vector<Dim> sizes(static_cast<size_t>(eq.num_labels), Dim(1));
+  std::vector<bool> seen(sizes.size(), false);
+  for (size_t k = 0; k < eq.operands.size(); ++k) {
+    const SymShape& s = *ctx.input(k).shape;
+    for (size_t ax = 0; ax < s.size(); ++ax) {
+      auto l = static_cast<size_t>(eq.operands[k][ax]);
+      const Dim& d = s[ax];
+      bool broadcast = static_cast<int>(l) < eq.ellipsis_rank;
+      if (!seen[l] || (broadcast && sizes[l].known() && sizes[l].value == 1)) {
+        sizes[l] = d;
+      } else if (d.known() && sizes[l].known() && d.value != sizes[l].value &&
+                 !(broadcast && d.value == 1)) {
+        ctx.fail("label sizes disagree: input ", k, " axis ", ax, " has size ", d.value,
+                 ", elsewhere ", sizes[l].value);
+      } else if (!sizes[l].known() && d.known() && !(broadcast && d.value == 1)) {
+        sizes[l] = d;
+      }
+      seen[l] = true;
+    }
+  }
+  SymShape out;
+  for (int l : eq.output) out.push_back(sizes[static_cast<size_t>(l)]);
+  ctx.set_output(0, dtype, out);
+}
+
+}  // namespace
+
+void register_matmul_ops(OpRegistry& r) {
+  r.add({"MatMul", 2, 2, 1, 1, infer_matmul});
+  r.add({"Gemm", 2, 3, 1, 1, infer_gemm});
+  r.add({"Einsum", 1, OpSchema::kVariadic, 1, 1, infer_einsum});
+}
+
+}  // namespace kiln::ir

@@ -1,0 +1,85 @@
+// Inference for the pooling ops: MaxPool (with its optional Indices), AveragePool, LpPool and the
+// global pools. Spatial sizes come from the window geometry; N and C keep their symbols.
+#include "ir/op_registry.hpp"
+#include "ir/ops/nn_families.hpp"
+#include "ir/ops/window.hpp"
+#include "ir/shape_inference.hpp"
+
+namespace kiln::ir {
+namespace {
+
+// The input's shape, checked to be (N, C, spatial...); nullopt when the rank is unknown.
+const SymShape* pool_input(InferenceContext& ctx, bool allow_integers) {
+  const TensorType& x = ctx.input(0);
+  if (!is_floating(x.dtype) &&
+      !(allow_integers && (x.dtype == DataType::kInt8 || x.dtype == DataType::kUInt8))) {
+    ctx.fail("input dtype ", to_string(x.dtype), " is not supported by ", ctx.node().op);
+  }
+  if (!x.shape) return nullptr;
+  if (x.shape->size() < 3)
+    ctx.fail("input must have rank 3 or more (N, C, spatial...), got shape ",
+             sym_shape_to_string(x.shape));
+  return &*x.shape;
+}
+
+void infer_window_pool(InferenceContext& ctx, bool allow_integers) {
+  const SymShape* x = pool_input(ctx, allow_integers);
+  DataType dtype = ctx.input(0).dtype;
+  if (!x) {
+    ctx.set_output(0, dtype, std::nullopt);
+    ctx.set_output(1, DataType::kInt64, std::nullopt);
+    return;
+  }
+  size_t spatial = x->size() - 2;
+  if (!ctx.attrs().has("kernel_shape")) ctx.fail("attribute 'kernel_shape' is required");
+  WindowFail fail = [&ctx](const std::string& m) { ctx.fail(m); };
+  WindowSpec spec = read_window_spec(ctx.node(), spatial, {}, fail);
+  SymShape out{(*x)[0], (*x)[1]};
+  for (size_t i = 0; i < spatial; ++i) {
+    AxisWindow a = forward_window(ctx.node(), spec, i, (*x)[i + 2].value, fail);
+    out.push_back(a.out >= 0 ? Dim(a.out) : Dim());
+  }
+  ctx.set_output(0, dtype, out);
+  ctx.set_output(1, DataType::kInt64, out);
+}
+
+void infer_max_pool(InferenceContext& ctx) {
+  int64_t order = ctx.attrs().get_int("storage_order", 0);
+  if (order != 0 && order != 1) ctx.fail("attribute 'storage_order' must be 0 or 1, got ", order);
+  infer_window_pool(ctx, true);
+}
+
+void infer_average_pool(InferenceContext& ctx) {
+  infer_window_pool(ctx, false);
+}
+
+void infer_lp_pool(InferenceContext& ctx) {
+  if (ctx.attrs().get_int("p", 2) <= 0)
+    ctx.fail("attribute 'p' must be positive, got ", ctx.attrs().get_int("p", 2));
+  infer_window_pool(ctx, false);
+}
+
+void infer_global_pool(InferenceContext& ctx) {
+  const SymShape* x = pool_input(ctx, false);
+  DataType dtype = ctx.input(0).dtype;
+  if (!x) {
+    ctx.set_output(0, dtype, std::nullopt);
+    return;
+  }
+  SymShape out{(*x)[0], (*x)[1]};
+  out.resize(x->size(), Dim(1));
+  ctx.set_output(0, dtype, out);
+}
+
+}  // namespace
+
+void register_pool_ops(OpRegistry& r) {
+  r.add({"MaxPool", 1, 1, 1, 2, infer_max_pool});
+  r.add({"AveragePool", 1, 1, 1, 1, infer_average_pool});
+  r.add({"LpPool", 1, 1, 1, 1, infer_lp_pool});
+  r.add({"GlobalAveragePool", 1, 1, 1, 1, infer_global_pool});
+  r.add({"GlobalMaxPool", 1, 1, 1, 1, infer_global_pool});
+  r.add({"GlobalLpPool", 1, 1, 1, 1, infer_global_pool});
+}
+
+}  // namespace kiln::ir

@@ -1,0 +1,103 @@
+// Constant folding: a node whose inputs are all constant is evaluated once, at build time, with the
+// CPU reference kernels, and its outputs become constants. Shape and Size of tensors whose shape is
+// static fold too, which collapses the Shape->Gather->Unsqueeze->Concat->Reshape chains PyTorch
+// exports once shapes are known.
+#include <algorithm>
+
+#include "backends/cpu/kernel.hpp"
+#include "backends/cpu/run_node.hpp"
+#include "core/logging.hpp"
+#include "ir/op_registry.hpp"
+#include "passes/passes.hpp"
+
+namespace kiln::passes {
+namespace {
+
+// Folding must not turn a small graph into a huge plan (e.g. ConstantOfShape of a large shape).
+constexpr size_t kMaxFoldedBytes = size_t{16} << 20;
+
+bool is_deterministic(const std::string& op) {
+  return op.rfind("Random", 0) != 0 && op != "Multinomial" && op != "Bernoulli";
+}
+
+std::optional<Tensor> fold_shape_query(const ir::Node& n) {
+  const ir::Value* in = n.input(0);
+  if (!in || !in->shape) return std::nullopt;
+  auto shape = ir::to_concrete(*in->shape);
+  if (n.op == "Size") {
+    if (!shape) return std::nullopt;
+    return Tensor::from_vector(DataType::kInt64, {}, std::vector<int64_t>{shape_numel(*shape)});
+  }
+  auto rank = static_cast<int64_t>(in->shape->size());
+  auto clamp = [&](int64_t a) { return std::clamp(a < 0 ? a + rank : a, int64_t{0}, rank); };
+  int64_t start = clamp(n.attrs.get_int("start", 0));
+  int64_t end = clamp(n.attrs.get_int("end", rank));
+  std::vector<int64_t> dims;
+  for (int64_t i = start; i < end; ++i) {
+    const ir::Dim& d = (*in->shape)[static_cast<size_t>(i)];
+    if (!d.known()) return std::nullopt;
+    dims.push_back(d.value);
+  }
+  return Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(dims.size())}, dims);
+}
+
+// Turns the node's outputs into constants holding `values` and removes the node.
+void replace_with_constants(ir::Graph& graph, ir::Node* n, std::vector<Tensor> values) {
+  for (size_t i = 0; i < n->outputs.size(); ++i) {
+    ir::Value* v = n->outputs[i];
+    if (!v) continue;
+    v->dtype = values[i].dtype();
+    v->shape = ir::to_sym_shape(values[i].shape());
+    v->constant = std::move(values[i]);
+    v->producer = nullptr;
+  }
+  graph.remove_node(n);
+}
+
+}  // namespace
+
+bool fold_constants(ir::Graph& graph) {
+  bool changed = false;
+  const auto& kernels = cpu::CpuKernelRegistry::instance();
+  for (ir::Node* n : graph.node_list()) {
+    if (n->op == "Shape" || n->op == "Size") {
+      if (auto t = fold_shape_query(*n)) {
+        replace_with_constants(graph, n, {std::move(*t)});
+        changed = true;
+        continue;
+      }
+    }
+    bool all_constant = !n->inputs.empty();
+    std::vector<const Tensor*> inputs;
+    for (const ir::Value* v : n->inputs) {
+      if (v && !v->is_constant()) all_constant = false;
+      inputs.push_back(v ? &*v->constant : nullptr);
+    }
+    if (!all_constant || !is_deterministic(n->op) || !kernels.has(n->op)) continue;
+    bool too_big = std::any_of(n->outputs.begin(), n->outputs.end(), [&](const ir::Value* o) {
+      if (!o || !o->shape) return false;
+      auto s = ir::to_concrete(*o->shape);
+      return s && static_cast<size_t>(shape_numel(*s)) * element_size(o->dtype) > kMaxFoldedBytes;
+    });
+    if (too_big) continue;
+    try {
+      auto kernel = kernels.create(*n);
+      std::vector<Tensor> outs = cpu::run_node(*kernel, *n, inputs);
+      size_t bytes = 0;
+      for (const Tensor& t : outs) bytes += t.defined() ? t.nbytes() : 0;
+      if (bytes > kMaxFoldedBytes) continue;
+      replace_with_constants(graph, n, std::move(outs));
+      changed = true;
+    } catch (const Error& e) {
+      // Leave the node: the same error will be reported, with its inputs, when it runs.
+      log(Severity::kVerbose, cat("not folding ", n->describe(), ": ", e.what()));
+    }
+  }
+  if (changed) {
+    graph.remove_unused();
+    ir::infer_graph(graph);  // later shapes may now be known, enabling more folding
+  }
+  return changed;
+}
+
+}  // namespace kiln::passes

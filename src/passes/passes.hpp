@@ -1,0 +1,18 @@
+// The individual passes; each lives in its own file of this folder.
+#pragma once
+
+#include "ir/graph.hpp"
+
+namespace kiln::passes {
+
+// Removes Identity and inference-mode Dropout, and Cast/Reshape/Transpose/Expand/Squeeze/
+// Unsqueeze/Flatten that provably leave their input unchanged.
+bool eliminate_noops(ir::Graph& graph);
+// Evaluates nodes whose inputs are all constant, and Shape/Size of statically shaped tensors.
+bool fold_constants(ir::Graph& graph);
+// Merges nodes that compute the same op on the same inputs with the same attributes.
+bool eliminate_common_subexpressions(ir::Graph& graph);
+// Drops nodes whose outputs nobody uses, and unused values.
+bool eliminate_dead_code(ir::Graph& graph);
+
+}  // namespace kiln::passes

@@ -1,0 +1,20 @@
+// Output replacement that preserves graph output names.
+#include "passes/rewrite.hpp"
+
+namespace kiln::passes {
+
+bool replace_node_output(ir::Graph& graph, ir::Node* node, size_t out_index,
+                         ir::Value* replacement) {
+  ir::Value* out = node->outputs.at(out_index);
+  if (!out || out == replacement) return false;
+  if (graph.is_graph_output(out)) {
+    if (graph.is_graph_input(replacement) || graph.is_graph_output(replacement)) return false;
+    std::string name = out->name;
+    out->name = graph.unique_value_name(name + "_replaced");
+    replacement->name = name;
+  }
+  graph.replace_all_uses(out, replacement);
+  return true;
+}
+
+}  // namespace kiln::passes
