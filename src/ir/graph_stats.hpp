@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,11 @@ namespace kiln::ir {
 // FLOPs of one node. Matrix work (Conv, ConvTranspose, Gemm, MatMul, two-operand Einsum) counts a
 // multiply-add as 2; elementwise ops count ~1 per output element; normalizations, softmax,
 // reductions and pooling a few per element. 0 for pure data movement (Reshape, Transpose...).
-// nullopt when the shapes the formula needs are not known (symbolic or not inferred), or when the
-// node is a compute op kiln has no formula for.
-std::optional<double> node_flops(const Node& node);
+// nullopt when the shapes the formula needs are not known, or when the node is a compute op kiln
+// has no formula for. With `symbols_as_one`, unknown dimensions of known-rank shapes count as 1
+// and their symbols ("?" if anonymous) are added to the set; without it they make the result
+// nullopt.
+std::optional<double> node_flops(const Node& node, std::set<std::string>* symbols_as_one = nullptr);
 
 struct GraphStats {
   std::map<std::string, int64_t> op_histogram;  // op name -> number of nodes
@@ -26,7 +29,8 @@ struct GraphStats {
   // axes and indices, not parameters.
   int64_t parameters = 0;
   double flops = 0;
-  std::vector<const Node*> uncounted;  // compute nodes whose FLOPs could not be estimated
+  std::set<std::string> symbols_as_one;  // symbolic dims taken as 1 in `flops` ("batch")
+  std::vector<const Node*> uncounted;    // compute nodes whose FLOPs could not be estimated
 };
 
 GraphStats graph_stats(const Graph& graph);

@@ -87,6 +87,7 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
   for (const auto& [op, count] : s.op_histogram) j["op_histogram"][op] = count;
   j["parameters"] = s.parameters;
   j["flops"] = s.flops;
+  j["flops_symbols_as_one"] = s.symbols_as_one;
   j["flops_uncounted_layers"] = json::array();
   for (const ir::Node* n : s.uncounted) j["flops_uncounted_layers"].push_back(n->name);
   j["layers"] = json::array();
@@ -128,6 +129,11 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
   out << "parameters: " << s.parameters << " (" << human(static_cast<double>(s.parameters), "")
       << ")\n";
   out << "FLOPs:      " << human(s.flops, "FLOP");
+  if (!s.symbols_as_one.empty()) {
+    std::string dims;
+    for (const std::string& d : s.symbols_as_one) dims += (dims.empty() ? "" : ", ") + d + "=1";
+    out << " (with " << dims << ")";
+  }
   if (!s.uncounted.empty()) {
     out << " (not counted: " << s.uncounted.size()
         << " layer(s) with unknown shapes or no formula, e.g. " << s.uncounted[0]->describe()

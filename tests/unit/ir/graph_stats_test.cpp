@@ -61,9 +61,13 @@ TEST(GraphStats, ElementwiseDataMovementAndUnknownShapes) {
   EXPECT_EQ(node_flops(*g.add_node("Reshape", "reshape", {y}, {z})), 0.0);
   Value* s = g.add_value("s", DataType::kFloat32, SymShape{Dim::symbolic("N"), 3});
   Value* t = g.add_value("t", DataType::kFloat32, SymShape{Dim::symbolic("N"), 3});
-  EXPECT_EQ(node_flops(*g.add_node("Add", "add", {s, s}, {t})), std::nullopt);
+  Node* add = g.add_node("Add", "add", {s, s}, {t});
+  EXPECT_EQ(node_flops(*add), std::nullopt);
+  std::set<std::string> as_one;
+  EXPECT_EQ(node_flops(*add, &as_one), 3.0);  // per unit of N
+  EXPECT_EQ(as_one, std::set<std::string>{"N"});
   Value* u = g.add_value("u", DataType::kFloat32);
-  EXPECT_EQ(node_flops(*g.add_node("MatMul", "mm", {t, t}, {u})), std::nullopt);
+  EXPECT_EQ(node_flops(*g.add_node("MatMul", "mm", {t, t}, {u}), &as_one), std::nullopt);
   EXPECT_EQ(node_flops(*g.add_node("MysteryOp", "m", {x}, {u})), std::nullopt);
 }
 
@@ -89,6 +93,7 @@ TEST(GraphStats, TotalsHistogramAndParameters) {
   EXPECT_EQ(s.op_histogram.at("Reshape"), 1);
   EXPECT_EQ(s.flops, 2 * (2.0 * 6 * 4) + 0 + 6);
   EXPECT_TRUE(s.uncounted.empty());
+  EXPECT_TRUE(s.symbols_as_one.empty());
 }
 
 }  // namespace

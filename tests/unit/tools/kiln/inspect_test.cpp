@@ -61,6 +61,7 @@ TEST(InspectCommand, PlanAsJson) {
   EXPECT_EQ(j["parameters"], 40);
   // Gemm 2x8 over K=4: 2*2*8*4 MACs-as-FLOPs + 16 bias adds; Relu 16.
   EXPECT_EQ(j["flops"], 2 * 2 * 8 * 4 + 16 + 16);
+  EXPECT_EQ(j["flops_uncounted_layers"].size(), 0u);
   EXPECT_EQ(j["op_histogram"]["Relu"], 1);
   ASSERT_EQ(j["layers"].size(), 2u);
   EXPECT_EQ(j["layers"][0]["name"], "fc");
