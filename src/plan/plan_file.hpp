@@ -31,6 +31,11 @@ LoadedPlan read_plan_file(const std::string& path, std::optional<Backend> expect
 // Copies `bytes` once into an aligned buffer that the constants then borrow from.
 LoadedPlan read_plan_bytes(std::string_view bytes, const std::string& source,
                            std::optional<Backend> expected = std::nullopt);
+// Checks that a loaded graph can be run: every op known with a valid arity, unique names, every
+// tensor defined before use (ir::verify_graph). Throws Error(kInvalidPlan) naming `source`. Plan
+// reading itself does not need the op registry; engines call this after reading.
+void verify_plan_graph(const ir::Graph& graph, const std::string& source);
+
 // True if `bytes` begin with the plan magic (used to tell plans from ONNX models).
 bool looks_like_plan(std::string_view bytes);
 

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "ir/verifier.hpp"
 #include "plan/plan_file.hpp"
 #include "plan/plan_header.hpp"
 #include "plan_schema_generated.h"
@@ -328,6 +329,14 @@ struct FileDescriptor {
 };
 
 }  // namespace
+
+void verify_plan_graph(const ir::Graph& graph, const std::string& source) {
+  try {
+    ir::verify_graph(graph, ErrorCode::kInvalidPlan);
+  } catch (const Error& e) {
+    refuse(source, "is invalid: ", e.what());
+  }
+}
 
 bool looks_like_plan(std::string_view bytes) {
   return has_magic({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});

@@ -117,11 +117,13 @@ void Engine::save(const std::string& path) const {
 
 std::unique_ptr<Engine> Engine::load(const std::string& path) {
   plan::LoadedPlan p = plan::read_plan_file(path);
+  plan::verify_plan_graph(*p.graph, path);
   return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
 }
 
 std::unique_ptr<Engine> Engine::deserialize(std::string_view bytes) {
   plan::LoadedPlan p = plan::read_plan_bytes(bytes, "<memory>");
+  plan::verify_plan_graph(*p.graph, "<memory>");
   return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
 }
 

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "kiln/kiln.hpp"
 #include "plan/plan_header.hpp"
 #include "plan_schema_generated.h"
 #include "unit/temp_dir_util.hpp"
@@ -514,6 +515,56 @@ TEST(PlanFile, LooksLikePlan) {
   EXPECT_TRUE(looks_like_plan({reinterpret_cast<const char*>(bytes.data()), 16}));
   EXPECT_FALSE(looks_like_plan("KILNPLA"));
   EXPECT_FALSE(looks_like_plan("\x08\x07"));
+}
+
+}  // namespace
+}  // namespace kiln::plan
+
+namespace kiln::plan {
+namespace {
+
+// Engines verify what they load: a structurally valid plan whose layers cannot run is refused.
+void expect_engine_refuses(const ir::Graph& g, const std::string& part) {
+  TempDir dir;
+  std::string path = dir.file("bad_layers.plan");
+  test::write_file(path, write_plan(g, Backend::kCpu));
+  try {
+    Engine::load(path);
+    ADD_FAILURE() << "loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidPlan) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad_layers.plan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+TEST(EngineLoad, RefusesUnknownOpsAndBadArity) {
+  {
+    ir::Graph g;
+    ir::Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{2});
+    ir::Value* y = g.add_value("y", DataType::kFloat32, ir::SymShape{2});
+    g.inputs() = {x};
+    g.add_node("NoSuchOpAnywhere", "mystery", {x}, {y});
+    g.outputs() = {y};
+    expect_engine_refuses(g, "NoSuchOpAnywhere");
+  }
+  {
+    ir::Graph g;
+    ir::Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{2});
+    ir::Value* y = g.add_value("y", DataType::kFloat32, ir::SymShape{2});
+    g.inputs() = {x};
+    g.add_node("Relu", "relu", {x, x, x}, {y});
+    g.outputs() = {y};
+    expect_engine_refuses(g, "3 inputs");
+  }
+  {
+    ir::Graph g;
+    ir::Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{2});
+    ir::Value* y = g.add_value("y", DataType::kFloat32, ir::SymShape{2});
+    g.inputs() = {x};
+    g.outputs() = {y};  // nothing produces y
+    expect_engine_refuses(g, "never produced");
+  }
 }
 
 }  // namespace
