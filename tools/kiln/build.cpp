@@ -32,10 +32,16 @@ class StreamLogger final : public Logger {
   std::ostream& os_;
 };
 
-// Restores the default logger however the build ends.
+// With --verbose, routes every diagnostic to `logger` until the build ends, however it ends;
+// otherwise leaves kiln's default (warnings and errors to stderr) alone.
 struct LoggerScope {
-  LoggerScope(Logger* l, LogSeverity s) { set_logger(l, s); }
-  ~LoggerScope() { set_logger(nullptr); }
+  LoggerScope(Logger* logger, bool verbose) : active(verbose) {
+    if (active) set_logger(logger, LogSeverity::kVerbose);
+  }
+  ~LoggerScope() {
+    if (active) set_logger(nullptr);
+  }
+  bool active;
 };
 
 std::string mebibytes(uint64_t bytes) {
@@ -82,7 +88,7 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   if (output.empty()) output = std::filesystem::path(o.model).replace_extension(".plan").string();
 
   StreamLogger logger(err);
-  LoggerScope scope(o.verbose ? &logger : nullptr, LogSeverity::kVerbose);
+  LoggerScope scope(&logger, o.verbose);
 
   BuilderConfig config;
   config.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;

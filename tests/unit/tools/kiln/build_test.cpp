@@ -66,6 +66,20 @@ TEST(BuildCommand, RefusesBadModels) {
   EXPECT_TRUE(contains(r.err, "no/such/dir")) << r.err;
 }
 
+TEST(BuildCommand, VerboseShowsLayersAndDiagnosticsQuietDoesNot) {
+  TempDir dir;
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {2});
+  auto y = value_info("y", ::onnx::TensorProto::FLOAT, {2});
+  write_model(dir.file("relu.onnx"), make_model({make_node("Relu", {"x"}, {"y"}, "r")}, {x}, {y}));
+  CliResult quiet = run_kiln({"build", dir.file("relu.onnx")});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_TRUE(quiet.err.empty()) << quiet.err;
+  EXPECT_FALSE(contains(quiet.out, "Relu(")) << quiet.out;
+  CliResult verbose = run_kiln({"build", dir.file("relu.onnx"), "--verbose"});
+  ASSERT_EQ(verbose.code, 0) << verbose.err;
+  EXPECT_TRUE(contains(verbose.out, "Relu(")) << verbose.out;
+}
+
 TEST(BuildCommand, BackendOption) {
   TempDir dir;
   write_model(dir.file("pass.onnx"), passthrough_model());
