@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Everything kiln does on the GPU machine, in one run (device time is scarce): unpack the carried
+# build (scripts/pack_for_gpu.sh), then the stages named on the command line (default: all):
+#   coverage  export the model suite from PyTorch with both exporters and check kiln's CPU
+#             outputs against ONNX Runtime on each (tests/models/torch_coverage.py)
+# Results go to $OUT (or ./out when run elsewhere).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
+stages=${*:-coverage}
+
+KILN_HOME=/tmp/kiln
+rm -rf "$KILN_HOME" && mkdir -p /tmp && tar -C /tmp -xJf .carry/kiln.tar.xz
+export LD_LIBRARY_PATH="$KILN_HOME/lib:${LD_LIBRARY_PATH:-}"
+KILN="$KILN_HOME/bin/kiln"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc; uname -r;
+  python3 -c 'import torch, torchvision, onnx, onnxruntime, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__, "transformers", transformers.__version__)'; } \
+  2>&1 | tee "$OUT/machine.txt"
+"$KILN" --help >/dev/null || { echo "the carried kiln does not run here"; exit 1; }
+
+if [[ " $stages " == *" coverage "* ]]; then
+  models=/tmp/kiln_models
+  mkdir -p "$models"
+  names=$(python3 -c 'import sys; sys.path.insert(0, "bench"); import torch_models as t; print(" ".join(t.MODELS))')
+  # Eight exporter processes of two threads each: the suite exports in a few minutes.
+  i=0
+  for exporter in torchscript dynamo; do
+    for chunk in 0 1 2 3; do
+      sel=$(echo $names | tr ' ' '\n' | awk -v c=$chunk 'NR % 4 == c' | tr '\n' ' ')
+      OMP_NUM_THREADS=2 timeout 300 python3 -c "import torch; torch.set_num_threads(2); import runpy, sys; sys.argv=['torch_models.py', '$models', '--exporter', '$exporter', '--only'] + '$sel'.split(); runpy.run_path('bench/torch_models.py', run_name='__main__')" \
+        > "$OUT/export_${exporter}_$chunk.jsonl" 2> "/tmp/export_${exporter}_$chunk.log" &
+      i=$((i + 1))
+    done
+  done
+  wait
+  cat "$OUT"/export_*.jsonl > "$OUT/exports.jsonl"; rm -f "$OUT"/export_*_*.jsonl
+  grep -h '"ok": false' "$OUT/exports.jsonl" | cut -c1-300
+  timeout 280 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
+fi
