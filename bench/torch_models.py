@@ -98,21 +98,28 @@ MODELS = {
 }
 
 DETECTION = {n for n in MODELS if "rcnn" in n or "retinanet" in n or "ssd" in n}
+HUGGINGFACE = {"bert_base", "gpt2", "hf_vit_base"}
 
 
 def export(name, exporter, out_dir, batch):
     model, inputs = MODELS[name]()
     if batch != 1:
         inputs = {k: v.repeat(batch, *([1] * (v.dim() - 1))) for k, v in inputs.items()}
-    args = tuple(inputs.values())
+    args, kwargs = tuple(inputs.values()), {}
     if name in DETECTION:
         args = ([args[0][0]],)  # detection models take a list of images
+    elif name in HUGGINGFACE:
+        args, kwargs = (), dict(inputs)  # forward() takes these by keyword
     path = os.path.join(out_dir, f"{name}.{exporter}.onnx")
+    # nn.MultiheadAttention's fused inference path has no ONNX symbolic in the TorchScript exporter.
+    torch.backends.mha.set_fastpath_enabled(False)
     with torch.no_grad():
         if exporter == "torchscript":
-            torch.onnx.export(model, args, path, input_names=list(inputs), opset_version=17, dynamo=False)
+            torch.onnx.export(model, args, path, kwargs=kwargs, input_names=list(inputs),
+                              opset_version=17, dynamo=False)
         else:
-            prog = torch.onnx.export(model, args, input_names=list(inputs), dynamo=True, optimize=True)
+            prog = torch.onnx.export(model, args, kwargs=kwargs, input_names=list(inputs),
+                                     dynamo=True, optimize=True)
             prog.save(path)
     return path
 

@@ -22,7 +22,8 @@ bool is_noop(const ir::Graph& graph, const ir::Node& n) {
   if (n.op == "Identity") return true;
   if (n.op == "Dropout") {
     // The mask output (if used) is not a pass-through; training_mode must be a constant false.
-    if (n.output(1) && (!graph.consumers(n.output(1)).empty() || graph.is_graph_output(n.output(1)))) {
+    if (n.output(1) &&
+        (!graph.consumers(n.output(1)).empty() || graph.is_graph_output(n.output(1)))) {
       return false;
     }
     const ir::Value* training = n.input(2);

@@ -21,7 +21,9 @@ std::vector<PassRecord> PassManager::run(ir::Graph& graph) const {
       r.layers_before = graph.nodes().size();
       auto start = std::chrono::steady_clock::now();
       r.changed = pass.run(graph);
-      r.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      r.milliseconds =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       r.layers_after = graph.nodes().size();
       if (r.changed) ir::verify_graph(graph);
       any |= r.changed;

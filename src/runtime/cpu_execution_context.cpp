@@ -3,8 +3,8 @@
 
 #include <unordered_map>
 
-#include "core/error.hpp"
 #include "backends/cpu/run_node.hpp"
+#include "core/error.hpp"
 
 namespace kiln {
 namespace {
