@@ -110,6 +110,22 @@ class Engine {
 
 std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config);
 
+// The TensorRT-style entry point: parse a network, then build it into an engine or a plan.
+class Builder {
+ public:
+  // Routes kiln's diagnostics to `logger` (nullptr keeps the current sink).
+  explicit Builder(Logger* logger = nullptr, LogSeverity max_severity = LogSeverity::kWarning);
+
+  Network parse_onnx_file(const std::string& path) const { return kiln::parse_onnx_file(path); }
+  std::unique_ptr<Engine> build(const Network& network, const BuilderConfig& config) const {
+    return build_engine(network, config);
+  }
+  // Builds and serializes in one step: the bytes of a plan file.
+  std::vector<uint8_t> build_serialized(const Network& network, const BuilderConfig& config) const {
+    return build_engine(network, config)->serialize();
+  }
+};
+
 // Per-run state (activations, kernel scratch). One context per concurrent run.
 class ExecutionContext {
  public:

@@ -5,6 +5,7 @@
 
 #include "backends/cpu/kernel.hpp"
 #include "core/error.hpp"
+#include "core/logging.hpp"
 #include "onnx/importer.hpp"
 #include "passes/pass_manager.hpp"
 #include "runtime/engine_impl.hpp"
@@ -45,8 +46,16 @@ void check_backend_support(const ir::Graph& g, Backend backend) {
 
 }  // namespace
 
+Builder::Builder(Logger* logger, LogSeverity max_severity) {
+  if (logger) set_logger(logger, max_severity);
+}
+
 std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
+  if (config.backend == Backend::kCpu && (config.fp16 || config.bf16)) {
+    log(Severity::kWarning,
+        "the CPU backend computes in FP32; FP16/BF16 precision flags apply to GPU builds");
+  }
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
   check_backend_support(*g, config.backend);
   return std::make_unique<Engine>(make_engine_impl(std::move(g), config.backend));

@@ -291,5 +291,25 @@ TEST_F(ExternalData, RejectsRangesBeyondTheFile) {
   EXPECT_EQ(e.code(), ErrorCode::kIo);
 }
 
+TEST_F(ExternalData, ImportsWeightsBeyondTwoGigabytesWithoutReadingThem) {
+  // A sparse 2.5 GB weights file: the model proto stays small, as ONNX requires for models over
+  // 2 GB, and kiln maps the weights instead of reading them into memory.
+  constexpr int64_t kElements = int64_t{5} << 27;  // 640 Mi floats = 2.5 GiB
+  {
+    std::ofstream f(dir_ / "big.bin", std::ios::binary);
+    f.seekp(kElements * 4 - 4);
+    float last = 7.0f;
+    f.write(reinterpret_cast<const char*>(&last), 4);
+  }
+  pb::ModelProto m = model("big.bin", 0, kElements * 4);
+  m.mutable_graph()->mutable_initializer(0)->set_dims(0, kElements);
+  auto g = import(m, dir_.string());
+  const ir::Value* v = g->find_value("ext");
+  ASSERT_TRUE(v && v->is_constant());
+  EXPECT_EQ(v->constant->numel(), kElements);
+  EXPECT_EQ(v->constant->data<float>()[kElements - 1], 7.0f);
+  EXPECT_EQ(v->constant->data<float>()[0], 0.0f);
+}
+
 }  // namespace
 }  // namespace kiln::onnx
