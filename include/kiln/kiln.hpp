@@ -133,6 +133,15 @@ class ExecutionContext {
   // Runs the engine on host tensors, given by input name; returns the outputs in the order of
   // Engine::outputs(). Throws Error naming the tensor on a missing, unknown or mis-shaped input.
   virtual std::vector<Tensor> execute(const std::map<std::string, Tensor>& inputs) = 0;
+
+  // GPU engines: launches the whole engine on `stream` (a cudaStream_t) with no allocation, host
+  // synchronisation or host-device copy. `device_bindings` maps every input and output name to
+  // device memory of the engine's static shape. CPU contexts throw Error(kUnsupported).
+  virtual void enqueue(const std::map<std::string, void*>& device_bindings, void* stream);
+
+  // GPU engines: capture enqueue() into a CUDA graph on first use and replay it afterwards, which
+  // removes per-layer launch overhead. Off by default.
+  virtual void set_cuda_graph(bool enabled);
 };
 
 }  // namespace kiln

@@ -9,6 +9,9 @@
 #include "onnx/importer.hpp"
 #include "passes/pass_manager.hpp"
 #include "runtime/engine_impl.hpp"
+#ifdef KILN_WITH_CUDA
+#include "backends/cuda/cuda_execution_context.hpp"
+#endif
 
 namespace kiln {
 
@@ -27,8 +30,13 @@ Network parse_onnx_bytes(std::string_view bytes, const std::string& name) {
 namespace {
 
 void check_backend_support(const ir::Graph& g, Backend backend) {
-  if (backend != Backend::kCpu) {
-    fail(ErrorCode::kUnsupported, "this kiln build has no ", to_string(backend), " backend");
+  if (backend == Backend::kCuda) {
+#ifdef KILN_WITH_CUDA
+    cuda::check_cuda_support(g);
+    return;
+#else
+    fail(ErrorCode::kUnsupported, "this kiln build has no CUDA backend (it was built without the CUDA toolkit)");
+#endif
   }
   std::ostringstream missing;
   int count = 0;

@@ -6,6 +6,9 @@
 #include "plan/plan_file.hpp"
 #include "runtime/cpu_execution_context.hpp"
 #include "runtime/engine_impl.hpp"
+#ifdef KILN_WITH_CUDA
+#include "backends/cuda/cuda_execution_context.hpp"
+#endif
 
 namespace kiln {
 
@@ -92,15 +95,27 @@ std::vector<LayerInfo> Engine::layers() const {
   return out;
 }
 
+void ExecutionContext::enqueue(const std::map<std::string, void*>&, void*) {
+  fail(ErrorCode::kUnsupported, "enqueue() runs GPU engines; this engine runs on the CPU: use execute()");
+}
+
+void ExecutionContext::set_cuda_graph(bool) {
+  fail(ErrorCode::kUnsupported, "CUDA graphs apply to GPU engines; this engine runs on the CPU");
+}
+
 std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
   switch (impl_->backend) {
     case Backend::kCpu:
       return std::make_unique<CpuExecutionContext>(impl_);
     case Backend::kCuda:
+#ifdef KILN_WITH_CUDA
+      return std::make_unique<cuda::CudaExecutionContext>(impl_);
+#else
       break;
+#endif
   }
   fail(ErrorCode::kUnsupported, "this kiln build cannot run engines for the ",
-       to_string(impl_->backend), " backend");
+       to_string(impl_->backend), " backend (it was built without it)");
 }
 
 std::vector<uint8_t> Engine::serialize() const {

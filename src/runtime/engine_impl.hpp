@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
@@ -17,6 +18,10 @@ struct Engine::Impl {
   Backend backend = Backend::kCpu;
   std::vector<TensorDesc> inputs;
   std::vector<TensorDesc> outputs;
+  // Backend state every context of this engine shares (weights in device memory), made once, on
+  // the first context's creation.
+  mutable std::mutex shared_state_mutex;
+  mutable std::shared_ptr<const void> shared_state;
 };
 
 TensorDesc describe_value(const ir::Value& v);

@@ -1,0 +1,230 @@
+// CUDA executor: static planning at creation, launch-only enqueue, optional CUDA graph replay.
+#include "backends/cuda/cuda_execution_context.hpp"
+
+#include <sstream>
+#include <unordered_map>
+
+#include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/device_weights.hpp"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr size_t kAlignment = 256;
+
+size_t align_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+Shape static_shape(const ir::Value& v) {
+  auto s = v.shape ? ir::to_concrete(*v.shape) : std::nullopt;
+  if (!s) {
+    fail(ErrorCode::kInvalidArgument, "tensor '", v.name, "' has shape ",
+         ir::sym_shape_to_string(v.shape),
+         "; CUDA engines need static shapes: build with every input shape given");
+  }
+  return *s;
+}
+
+}  // namespace
+
+bool device_available() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+}
+
+void check_cuda_support(const ir::Graph& graph) {
+  std::ostringstream missing;
+  int count = 0;
+  for (const auto& n : graph.nodes()) {
+    if (!CudaKernelRegistry::instance().has(n->op)) {
+      missing << "\n  - " << n->describe();
+      ++count;
+    }
+  }
+  if (count) {
+    fail(ErrorCode::kUnsupported, count, " layer(s) have no CUDA kernel:", missing.str());
+  }
+  for (const auto& v : graph.values()) static_shape(*v);
+}
+
+CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine)
+    : engine_(std::move(engine)) {
+  if (!device_available()) {
+    fail(ErrorCode::kUnsupported, "no CUDA device is available to run this engine");
+  }
+  const ir::Graph& g = *engine_->graph;
+  check_cuda_support(g);
+  KILN_CUDA_CHECK(cudaGetDevice(&libs_.device));
+  cudaDeviceProp prop{};
+  KILN_CUDA_CHECK(cudaGetDeviceProperties(&prop, libs_.device));
+  libs_.sm_count = prop.multiProcessorCount;
+  libs_.compute_capability = prop.major * 10 + prop.minor;
+  KILN_CUBLAS_CHECK(cublasLtCreate(&libs_.cublaslt));
+  KILN_CUDNN_CHECK(cudnnCreate(&libs_.cudnn));
+  KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  weights_ = device_weights_for(*engine_);
+
+  // Activation slots: every value a layer produces that is not a graph output (those are bound
+  // by the caller). A simple bump layout for now; the memory planner packs them by lifetime.
+  std::unordered_map<const ir::Value*, size_t> offset;
+  size_t arena_bytes = 0;
+  for (const auto& n : g.nodes()) {
+    for (const ir::Value* o : n->outputs) {
+      if (!o || g.is_graph_output(o)) continue;
+      offset[o] = arena_bytes;
+      arena_bytes += align_up(std::max<size_t>(shape_numel(static_shape(*o)) * element_size(o->dtype), 1));
+    }
+  }
+  arena_ = DeviceBuffer(arena_bytes);
+
+  std::unordered_map<const ir::Value*, std::vector<BindingUse>> uses;
+  auto view = [&](const ir::Value* v, size_t layer, bool is_output, size_t index) {
+    DeviceTensor t;
+    if (!v) return t;
+    t.dtype = v->dtype;
+    t.shape = static_shape(*v);
+    if (v->is_constant()) {
+      t.data = weights_->find(v);
+    } else if (auto it = offset.find(v); it != offset.end()) {
+      t.data = static_cast<char*>(arena_.get()) + it->second;
+    } else {
+      uses[v].push_back({layer, is_output, index});  // graph input or output: bound per call
+    }
+    return t;
+  };
+  size_t workspace_bytes = 0;
+  for (const auto& n : g.nodes()) {
+    size_t layer = contexts_.size();
+    CudaKernelContext ctx{*n, {}, {}, stream_, nullptr, 0, &libs_};
+    for (size_t i = 0; i < n->inputs.size(); ++i) ctx.inputs.push_back(view(n->inputs[i], layer, false, i));
+    for (size_t i = 0; i < n->outputs.size(); ++i) ctx.outputs.push_back(view(n->outputs[i], layer, true, i));
+    kernels_.push_back(CudaKernelRegistry::instance().create(*n));
+    workspace_bytes = std::max(workspace_bytes, kernels_.back()->prepare(ctx));
+    contexts_.push_back(std::move(ctx));
+  }
+  workspace_ = DeviceBuffer(workspace_bytes);
+  for (auto& ctx : contexts_) {
+    ctx.workspace = workspace_.get();
+    ctx.workspace_bytes = workspace_bytes;
+  }
+  for (const ir::Value* v : g.inputs()) binding_uses_.emplace_back(v, uses[v]);
+  for (const ir::Value* v : g.outputs()) {
+    if (v->is_constant()) {
+      passthrough_outputs_.emplace_back(v, weights_->find(v));
+    } else if (g.is_graph_input(v)) {
+      passthrough_outputs_.emplace_back(v, nullptr);
+    }
+    binding_uses_.emplace_back(v, uses[v]);
+  }
+}
+
+CudaExecutionContext::~CudaExecutionContext() {
+  if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+  if (stream_) cudaStreamDestroy(stream_);
+  if (libs_.cudnn) cudnnDestroy(libs_.cudnn);
+  if (libs_.cublaslt) cublasLtDestroy(libs_.cublaslt);
+}
+
+void CudaExecutionContext::bind(const std::map<std::string, void*>& device_bindings) {
+  for (auto& [value, list] : binding_uses_) {
+    auto it = device_bindings.find(value->name);
+    if (it == device_bindings.end() || !it->second) {
+      fail(ErrorCode::kInvalidArgument, "no device buffer bound for tensor '", value->name, "'");
+    }
+    for (const BindingUse& u : list) {
+      auto& slot = u.is_output ? contexts_[u.layer].outputs[u.index] : contexts_[u.layer].inputs[u.index];
+      slot.data = it->second;
+    }
+  }
+  bound_ = device_bindings;
+}
+
+void CudaExecutionContext::launch_layers(cudaStream_t stream) {
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    contexts_[i].stream = stream;
+    kernels_[i]->enqueue(contexts_[i]);
+  }
+  for (const auto& [value, source] : passthrough_outputs_) {
+    const void* src = source ? source : bound_.at(value->name);
+    size_t bytes = shape_numel(static_shape(*value)) * element_size(value->dtype);
+    KILN_CUDA_CHECK(cudaMemcpyAsync(bound_.at(value->name), src, bytes, cudaMemcpyDeviceToDevice, stream));
+  }
+  KILN_CUDA_CHECK(cudaGetLastError());
+}
+
+void CudaExecutionContext::enqueue(const std::map<std::string, void*>& device_bindings, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  if (!use_graph_) {
+    bind(device_bindings);
+    launch_layers(s);
+    return;
+  }
+  // A captured graph bakes in the buffers and stream it was captured with; capture again when
+  // either changes.
+  if (!graph_exec_ || device_bindings != graph_bindings_ || s != graph_stream_) {
+    if (graph_exec_) {
+      KILN_CUDA_CHECK(cudaGraphExecDestroy(graph_exec_));
+      graph_exec_ = nullptr;
+    }
+    bind(device_bindings);
+    cudaGraph_t graph = nullptr;
+    KILN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    try {
+      launch_layers(s);
+    } catch (...) {
+      cudaStreamEndCapture(s, &graph);
+      if (graph) cudaGraphDestroy(graph);
+      throw;
+    }
+    KILN_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+    cudaError_t status = cudaGraphInstantiate(&graph_exec_, graph, 0);
+    cudaGraphDestroy(graph);
+    KILN_CUDA_CHECK(status);
+    graph_bindings_ = device_bindings;
+    graph_stream_ = s;
+  }
+  KILN_CUDA_CHECK(cudaGraphLaunch(graph_exec_, s));
+}
+
+std::vector<Tensor> CudaExecutionContext::execute(const std::map<std::string, Tensor>& inputs) {
+  const ir::Graph& g = *engine_->graph;
+  std::map<std::string, void*> bindings;
+  auto staging = [&](const ir::Value* v) {
+    auto& buf = staging_[v->name];
+    size_t bytes = shape_numel(static_shape(*v)) * element_size(v->dtype);
+    if (buf.size() < std::max<size_t>(bytes, 1)) buf = DeviceBuffer(std::max<size_t>(bytes, 1));
+    bindings[v->name] = buf.get();
+    return std::pair<void*, size_t>{buf.get(), bytes};
+  };
+  for (const auto& [name, t] : inputs) {
+    bool known = false;
+    for (const ir::Value* v : g.inputs()) known |= v->name == name;
+    if (!known) fail(ErrorCode::kInvalidArgument, "'", name, "' is not an input of this engine");
+  }
+  for (const ir::Value* v : g.inputs()) {
+    auto it = inputs.find(v->name);
+    if (it == inputs.end()) fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
+    const Tensor& t = it->second;
+    Shape want = static_shape(*v);
+    if (t.dtype() != v->dtype || t.shape() != want) {
+      fail(ErrorCode::kInvalidArgument, "input '", v->name, "' must be ", to_string(v->dtype),
+           shape_to_string(want), " (the shape the engine was built for), got ",
+           to_string(t.dtype()), shape_to_string(t.shape()));
+    }
+    auto [dst, bytes] = staging(v);
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, t.raw(), bytes, cudaMemcpyHostToDevice, stream_));
+  }
+  for (const ir::Value* v : g.outputs()) {
+    if (!bindings.count(v->name)) staging(v);
+  }
+  enqueue(bindings, stream_);
+  std::vector<Tensor> result;
+  for (const ir::Value* v : g.outputs()) {
+    Tensor t(v->dtype, static_shape(*v));
+    KILN_CUDA_CHECK(cudaMemcpyAsync(t.raw(), bindings.at(v->name), t.nbytes(), cudaMemcpyDeviceToHost, stream_));
+    result.push_back(std::move(t));
+  }
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return result;
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,63 @@
+// Runs an engine on a CUDA GPU. Everything that can be decided once is decided when the context is
+// created: shapes (CUDA engines are built with static shapes), device memory for activations (one
+// arena) and kernel workspace, kernel algorithms. enqueue() then only launches kernels, so it can
+// be captured in a CUDA graph. Weights are uploaded once per engine and shared by its contexts.
+#pragma once
+
+#include <memory>
+
+#include "backends/cuda/cuda_kernel.hpp"
+#include "backends/cuda/device_buffer.hpp"
+#include "runtime/engine_impl.hpp"
+
+namespace kiln::cuda {
+
+// True when a CUDA device is present and usable.
+bool device_available();
+
+// Throws Error(kUnsupported) listing every layer without a CUDA kernel, and Error(kInvalidArgument)
+// naming a tensor whose shape is not static.
+void check_cuda_support(const ir::Graph& graph);
+
+class DeviceWeights;
+
+class CudaExecutionContext final : public ExecutionContext {
+ public:
+  explicit CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine);
+  ~CudaExecutionContext() override;
+
+  std::vector<Tensor> execute(const std::map<std::string, Tensor>& inputs) override;
+  void enqueue(const std::map<std::string, void*>& device_bindings, void* stream) override;
+  void set_cuda_graph(bool enabled) override { use_graph_ = enabled; }
+
+ private:
+  void bind(const std::map<std::string, void*>& device_bindings);
+  void launch_layers(cudaStream_t stream);
+
+  std::shared_ptr<const Engine::Impl> engine_;
+  std::shared_ptr<const DeviceWeights> weights_;
+  CudaLibraries libs_;
+  DeviceBuffer arena_;
+  DeviceBuffer workspace_;
+  std::vector<std::unique_ptr<CudaKernel>> kernels_;
+  std::vector<CudaKernelContext> contexts_;
+  // Where each graph input/output appears in the kernel contexts, to patch at bind time.
+  struct BindingUse {
+    size_t layer;
+    bool is_output;
+    size_t index;
+  };
+  std::vector<std::pair<const ir::Value*, std::vector<BindingUse>>> binding_uses_;
+  std::map<std::string, void*> bound_;
+  // Graph outputs that no layer writes (constants, inputs passed through): copied at the end.
+  std::vector<std::pair<const ir::Value*, const void*>> passthrough_outputs_;
+  // execute() stages host tensors through these.
+  std::map<std::string, DeviceBuffer> staging_;
+  cudaStream_t stream_ = nullptr;
+  bool use_graph_ = false;
+  cudaGraphExec_t graph_exec_ = nullptr;
+  std::map<std::string, void*> graph_bindings_;
+  cudaStream_t graph_stream_ = nullptr;
+};
+
+}  // namespace kiln::cuda

@@ -1,0 +1,92 @@
+// The CUDA kernel interface. A kernel object is made per node per execution context. prepare()
+// runs once when the context is created, with the static shapes (choose an algorithm, size the
+// workspace, build library plans); enqueue() launches work on the context's stream and must not
+// allocate, synchronise with the host, or copy between host and device, so that a whole engine
+// can be captured in a CUDA graph.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "ir/graph.hpp"
+
+namespace kiln::cuda {
+
+// A view of a tensor in device memory.
+struct DeviceTensor {
+  DataType dtype = DataType::kFloat32;
+  Shape shape;
+  void* data = nullptr;  // nullptr for an omitted optional input
+
+  int64_t numel() const { return shape_numel(shape); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * element_size(dtype); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data);
+  }
+};
+
+// Library handles and device facts shared by the kernels of one execution context.
+struct CudaLibraries {
+  cublasLtHandle_t cublaslt = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  int device = 0;
+  int sm_count = 0;
+  int compute_capability = 0;  // 90 for Hopper
+};
+
+struct CudaKernelContext {
+  const ir::Node& node;
+  std::vector<DeviceTensor> inputs;
+  std::vector<DeviceTensor> outputs;
+  cudaStream_t stream = nullptr;
+  void* workspace = nullptr;  // at least what prepare() asked for
+  size_t workspace_bytes = 0;
+  CudaLibraries* libs = nullptr;
+
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i].data != nullptr; }
+  // The host copy of a constant input (shape, axes, pads...): kernels read these at prepare time.
+  const Tensor* constant_input(size_t i) const {
+    const ir::Value* v = node.input(i);
+    return v && v->constant ? &*v->constant : nullptr;
+  }
+  template <typename... Parts>
+  [[noreturn]] void fail(ErrorCode code, const Parts&... parts) const {
+    kiln::fail(code, node.describe(), ": ", parts...);
+  }
+};
+
+class CudaKernel {
+ public:
+  virtual ~CudaKernel() = default;
+  // Returns the workspace bytes enqueue() needs. Data pointers are not valid yet.
+  virtual size_t prepare(const CudaKernelContext& ctx) { return 0; }
+  virtual void enqueue(const CudaKernelContext& ctx) = 0;
+};
+
+using CudaKernelFactory = std::unique_ptr<CudaKernel> (*)(const ir::Node&);
+
+class CudaKernelRegistry {
+ public:
+  static const CudaKernelRegistry& instance();
+  void add(const std::string& op, CudaKernelFactory factory);
+  bool has(const std::string& op) const;
+  std::unique_ptr<CudaKernel> create(const ir::Node& node) const;
+
+ private:
+  std::vector<std::pair<std::string, CudaKernelFactory>> entries_;
+};
+
+// One registration function per kernel family, each in src/backends/cuda/<family>.cpp.
+void register_data_movement_kernels(CudaKernelRegistry& r);  // Reshape, Transpose, Concat, ...
+void register_elementwise_kernels(CudaKernelRegistry& r);    // unary, binary, Where, Cast, ...
+void register_library_kernels(CudaKernelRegistry& r);        // Conv (cuDNN), MatMul/Gemm (cuBLASLt)
+void register_reduction_kernels(CudaKernelRegistry& r);      // Reduce*, Softmax, norms, pooling
+
+}  // namespace kiln::cuda
