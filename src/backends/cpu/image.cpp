@@ -63,6 +63,9 @@ void run_roi_align(KernelContext& ctx) {
       ctx.fail(ErrorCode::kInvalidArgument, "batch_indices[", n, "] = ", batch[n],
                " is outside the batch of ", x.dim(0));
   }
+  if (n_rois > 0 && channels > 0 && (height == 0 || width == 0))
+    ctx.fail(ErrorCode::kInvalidArgument, "X of shape ", shape_to_string(x.shape()),
+             " has an empty feature map to sample from");
   std::vector<double> out(static_cast<size_t>(y.numel()));
   const double offset = half_pixel ? 0.5 : 0.0;
 #pragma omp parallel for
@@ -171,6 +174,9 @@ void run_grid_sample(KernelContext& ctx) {
   Shape dims(x.shape().begin() + 2, x.shape().end());
   int64_t in_plane = shape_numel(dims);
   Tensor& y = ctx.output(0);
+  if (in_plane == 0 && y.numel() > 0)
+    ctx.fail(ErrorCode::kInvalidArgument, "X of shape ", shape_to_string(x.shape()),
+             " has no pixels to sample from");
   int64_t points = n == 0 ? 0 : grid.numel() / (n * r);
   std::vector<double> g = to_doubles(grid), xv = to_doubles(x), out(static_cast<size_t>(y.numel()));
   const bool grid_double = grid.dtype() == DataType::kFloat64;
