@@ -120,6 +120,7 @@ const OpRegistry& OpRegistry::instance() {
     register_reduction_ops(r);
     register_shape_ops(r);
     register_quantization_ops(r);
+    register_extra_ops(r);
     return r;
   }();
   return registry;

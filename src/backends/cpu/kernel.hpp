@@ -66,5 +66,6 @@ void register_nn_kernels(CpuKernelRegistry& r);
 void register_reduction_kernels(CpuKernelRegistry& r);
 void register_shape_kernels(CpuKernelRegistry& r);
 void register_quantization_kernels(CpuKernelRegistry& r);
+void register_extra_kernels(CpuKernelRegistry& r);
 
 }  // namespace kiln::cpu
