@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
 # Everything kiln does on the GPU machine, in one run (device time is scarce): unpack the carried
 # build (scripts/pack_for_gpu.sh), then the stages named on the command line (default: all):
+#   gputests  the unit tests, GPU ones included (every CUDA kernel against the CPU reference)
 #   coverage  export the model suite from PyTorch with both exporters and check kiln's CPU
 #             outputs against ONNX Runtime on each (tests/models/torch_coverage.py)
+#   layers    layer counts and activation memory of the builder on torchvision/transformers
+#             models (bench/layer_counts.py)
 # Results go to $OUT (or ./out when run elsewhere).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
-stages=${*:-coverage}
+stages=${*:-gputests coverage layers}
 
 KILN_HOME=/tmp/kiln
 rm -rf "$KILN_HOME" && mkdir -p /tmp && tar -C /tmp -xJf .carry/kiln.tar.xz
 export LD_LIBRARY_PATH="$KILN_HOME/lib:${LD_LIBRARY_PATH:-}"
+# cuDNN, cuBLASLt and NVRTC: from the system if the loader finds them, else from the wheels that
+# PyTorch installed.
+for pkg in cudnn cublas cuda_nvrtc cuda_runtime; do
+  dir=$(python3 -c "import importlib, os; m = importlib.import_module('nvidia.$pkg'); print(os.path.join(list(m.__path__)[0], 'lib'))" 2>/dev/null) &&
+    [ -d "$dir" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$dir"
+done
 KILN="$KILN_HOME/bin/kiln"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc; uname -r;
   python3 -c 'import torch, torchvision, onnx, onnxruntime, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__, "transformers", transformers.__version__)'; } \
   2>&1 | tee "$OUT/machine.txt"
-"$KILN" --help >/dev/null || { echo "the carried kiln does not run here"; exit 1; }
+"$KILN" --help >/dev/null || { ldd "$KILN" | grep "not found"; echo "the carried kiln does not run here"; exit 1; }
+
+if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" ]; then
+  # Tests find the kiln binary through KILN_BINARY_DIR; the conformance data is not carried.
+  mkdir -p /tmp/kiln_bin && ln -sf "$KILN" /tmp/kiln_bin/kiln
+  (cd /tmp && KILN_BINARY_DIR=/tmp/kiln_bin timeout 400 "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 \
+     > "$OUT/unit_tests.log" 2>&1)
+  echo "unit tests exit code $?"
+  grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests? from .* ran" "$OUT/unit_tests.log" | tail -40
+fi
 
 if [[ " $stages " == *" coverage "* ]]; then
   models=/tmp/kiln_models
@@ -38,4 +56,8 @@ if [[ " $stages " == *" coverage "* ]]; then
   cat "$OUT"/export_*.jsonl > "$OUT/exports.jsonl"; rm -f "$OUT"/export_*_*.jsonl
   grep -h '"ok": false' "$OUT/exports.jsonl" | cut -c1-300
   timeout 280 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
+fi
+
+if [[ " $stages " == *" layers "* ]] && [ -f bench/layer_counts.py ]; then
+  timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work /tmp/kiln_layers | tee "$OUT/layer_counts.md"
 fi

@@ -5,26 +5,11 @@
 #include <numeric>
 
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/kernel_helpers.hpp"
 #include "backends/cpu/reduction_family.hpp"
 
 namespace kiln::cpu {
 namespace {
-
-// A tensor seen as [outer, axis, inner] around one axis.
-struct AxisView {
-  int64_t outer = 1, len = 1, inner = 1;
-};
-
-AxisView axis_view(const Shape& s, int64_t axis) {
-  AxisView v;
-  for (int64_t i = 0; i < static_cast<int64_t>(s.size()); ++i) {
-    int64_t d = s[static_cast<size_t>(i)];
-    if (i < axis) v.outer *= d;
-    if (i == axis) v.len = d;
-    if (i > axis) v.inner *= d;
-  }
-  return v;
-}
 
 int64_t norm_axis(int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
@@ -47,7 +32,7 @@ void arg_reduce_kernel(KernelContext& ctx) {
   int64_t axis = norm_axis(ctx.node.attrs.get_int("axis", 0), x.rank());
   bool last = ctx.node.attrs.get_int("select_last_index", 0) != 0;
   bool is_max = ctx.node.op == "ArgMax";
-  AxisView v = axis_view(x.shape(), axis);
+  AxisSplit v = split_at_axis(x.shape(), axis);
   int64_t* out = y.data<int64_t>();
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -80,7 +65,7 @@ void topk_kernel(KernelContext& ctx) {
   // sorted=0 leaves the order unspecified; sorted order is a valid answer, so always sort.
   Tensor& values = ctx.output(0);
   Tensor& indices = ctx.output(1);
-  AxisView v = axis_view(x.shape(), axis);
+  AxisSplit v = split_at_axis(x.shape(), axis);
   int64_t* idx_out = indices.data<int64_t>();
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -118,7 +103,7 @@ void cumsum_kernel(KernelContext& ctx) {
   int64_t axis = norm_axis(raw, x.rank());
   bool exclusive = ctx.node.attrs.get_int("exclusive", 0) != 0;
   bool reverse = ctx.node.attrs.get_int("reverse", 0) != 0;
-  AxisView v = axis_view(x.shape(), axis);
+  AxisSplit v = split_at_axis(x.shape(), axis);
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, bool>) {

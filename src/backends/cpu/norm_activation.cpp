@@ -5,22 +5,10 @@
 #include <cmath>
 
 #include "backends/cpu/extra_kernels.hpp"
+#include "backends/cpu/kernel_helpers.hpp"
 
 namespace kiln::cpu {
 namespace {
-
-template <typename F>
-void visit_float(const KernelContext& ctx, DataType t, F&& f) {
-  visit_dtype(t, [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                  std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-      f(tag);
-    } else {
-      ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(t), " is not supported");
-    }
-  });
-}
 
 DataType stash_dtype(int64_t stash) {
   switch (stash) {
@@ -168,7 +156,7 @@ double swish(double x, double neg_alpha) {
 void run_swish(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   double alpha = ctx.node.attrs.get_float("alpha", 1.0f);
-  visit_float(ctx, x.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     double neg_alpha = round_to<T>(-alpha);
     const T* xp = x.data<T>();
@@ -187,7 +175,7 @@ void run_swiglu(KernelContext& ctx) {
     ctx.fail(ErrorCode::kInvalidArgument, "A ", shape_to_string(a.shape()), " and B ",
              shape_to_string(b.shape()), " must have the same shape");
   double alpha = ctx.node.attrs.get_float("alpha", 1.0f);
-  visit_float(ctx, a.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     double neg_alpha = round_to<T>(-alpha);
     const T* ap = a.data<T>();

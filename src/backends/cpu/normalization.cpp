@@ -6,29 +6,16 @@
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
+#include "backends/cpu/kernel_helpers.hpp"
 #include "backends/cpu/nn_kernels.hpp"
 
 namespace kiln::cpu {
 namespace {
 
-// Calls f with T for the float dtypes the normalization ops take.
-template <typename F>
-void visit_norm_dtype(const KernelContext& ctx, DataType t, F&& f) {
-  visit_dtype(t, [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> ||
-                  std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-      f(tag);
-    } else {
-      ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(t), " is not supported");
-    }
-  });
-}
-
 // The tensor's values as doubles (any float dtype).
 std::vector<double> as_doubles(const KernelContext& ctx, const Tensor& t) {
   std::vector<double> v(static_cast<size_t>(t.numel()));
-  visit_norm_dtype(ctx, t.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = t.data<T>();
     for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(load(p[i]));
@@ -42,7 +29,7 @@ void store_doubles(T* out, size_t i, double v) {
 }
 
 void write_doubles(const KernelContext& ctx, Tensor& t, const std::vector<double>& v) {
-  visit_norm_dtype(ctx, t.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, t.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
     for (size_t i = 0; i < v.size(); ++i) store_doubles(p, i, v[i]);
@@ -80,7 +67,7 @@ void run_batch_norm(KernelContext& ctx) {
   std::vector<double> mean = as_doubles(ctx, ctx.input(3)), var = as_doubles(ctx, ctx.input(4));
   int64_t n = x.dim(0), c = x.dim(1);
   int64_t spatial = n * c == 0 ? 0 : x.numel() / (n * c);
-  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
     if (training) {
@@ -169,7 +156,7 @@ void run_layer_norm(KernelContext& ctx) {
   std::vector<double> bias = ctx.has_input(2) ? expand_to(ctx, ctx.input(2), normalized)
                                               : std::vector<double>(scale.size(), 0.0);
   std::vector<double> means(static_cast<size_t>(rows)), inv_stds(static_cast<size_t>(rows));
-  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     normalize_rows(
         x.data<T>(), y.data<T>(), rows, cols, eps,
@@ -189,7 +176,7 @@ void run_instance_norm(KernelContext& ctx) {
   std::vector<double> scale = as_doubles(ctx, ctx.input(1)), bias = as_doubles(ctx, ctx.input(2));
   int64_t c = x.dim(1), rows = x.dim(0) * c;
   int64_t cols = rows == 0 ? 0 : x.numel() / rows;
-  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     normalize_rows(x.data<T>(), y.data<T>(), rows, cols, eps, [&](int64_t r, int64_t, double v) {
       auto ch = static_cast<size_t>(r % c);
@@ -208,7 +195,7 @@ void run_group_norm(KernelContext& ctx) {
   int64_t c = x.dim(1), rows = x.dim(0) * groups;
   int64_t cols = rows == 0 ? 0 : x.numel() / rows;  // (C / groups) * spatial
   int64_t per_channel = c == 0 ? 0 : cols * groups / c;
-  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     normalize_rows(x.data<T>(), y.data<T>(), rows, cols, eps, [&](int64_t r, int64_t i, double v) {
       int64_t g = r % groups;
@@ -227,7 +214,7 @@ void run_lp_norm(KernelContext& ctx) {
   int64_t n = x.dim(axis), inner = 1;
   for (int64_t i = axis + 1; i < x.rank(); ++i) inner *= x.dim(i);
   int64_t outer = n * inner == 0 ? 0 : x.numel() / (n * inner);
-  visit_norm_dtype(ctx, x.dtype(), [&](auto tag) {
+  visit_float_dtype(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data<T>();
     T* yp = y.data<T>();

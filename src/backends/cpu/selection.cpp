@@ -7,25 +7,10 @@
 #include <numeric>
 
 #include "backends/cpu/extra_kernels.hpp"
+#include "backends/cpu/kernel_helpers.hpp"
 
 namespace kiln::cpu {
 namespace {
-
-// (outer, axis length, inner) of a tensor split at `axis`.
-struct AxisSplit {
-  int64_t outer = 1, len = 1, inner = 1;
-};
-
-AxisSplit split_at(const Shape& s, int64_t axis) {
-  AxisSplit r;
-  for (int64_t k = 0; k < static_cast<int64_t>(s.size()); ++k) {
-    int64_t d = s[static_cast<size_t>(k)];
-    if (k < axis) r.outer *= d;
-    if (k == axis) r.len = d;
-    if (k > axis) r.inner *= d;
-  }
-  return r;
-}
 
 int64_t axis_input(const KernelContext& ctx, size_t i, int64_t rank) {
   const Tensor& t = ctx.input(i);
@@ -40,7 +25,7 @@ int64_t axis_input(const KernelContext& ctx, size_t i, int64_t rank) {
 void run_cumprod(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   if (x.rank() == 0) ctx.fail(ErrorCode::kInvalidArgument, "x must have rank 1 or more");
-  AxisSplit s = split_at(x.shape(), axis_input(ctx, 1, x.rank()));
+  AxisSplit s = split_at_axis(x.shape(), axis_input(ctx, 1, x.rank()));
   const bool exclusive = ctx.node.attrs.get_int("exclusive", 0) != 0;
   const bool reverse = ctx.node.attrs.get_int("reverse", 0) != 0;
   visit_dtype(x.dtype(), [&](auto tag) {
@@ -90,7 +75,7 @@ void run_unique(KernelContext& ctx) {
   if (has_axis) {
     axis = ctx.node.attrs.get_int("axis");
     if (axis < 0) axis += x.rank();
-    s = split_at(x.shape(), axis);
+    s = split_at_axis(x.shape(), axis);
   }
   const int64_t n = s.len;
   visit_dtype(x.dtype(), [&](auto tag) {
@@ -173,7 +158,7 @@ void run_compress(KernelContext& ctx) {
   if (has_axis) {
     axis = ctx.node.attrs.get_int("axis");
     if (axis < 0) axis += x.rank();
-    s = split_at(x.shape(), axis);
+    s = split_at_axis(x.shape(), axis);
   }
   if (cond.numel() > s.len)
     ctx.fail(ErrorCode::kInvalidArgument, "condition has ", cond.numel(),
