@@ -33,6 +33,7 @@ const ImporterTable& ImporterTable::instance() {
     register_reduction_importers(t);
     register_shape_importers(t);
     register_quantization_importers(t);
+    register_control_flow_importers(t);
     return t;
   }();
   return table;

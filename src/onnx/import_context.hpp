@@ -44,5 +44,6 @@ void register_nn_importers(ImporterTable& t);
 void register_reduction_importers(ImporterTable& t);
 void register_shape_importers(ImporterTable& t);
 void register_quantization_importers(ImporterTable& t);
+void register_control_flow_importers(ImporterTable& t);
 
 }  // namespace kiln::onnx

@@ -43,6 +43,7 @@ const CpuKernelRegistry& CpuKernelRegistry::instance() {
     register_reduction_kernels(r);
     register_shape_kernels(r);
     register_quantization_kernels(r);
+    register_control_flow_kernels(r);
     std::sort(r.entries_.begin(), r.entries_.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return r;

@@ -10,5 +10,6 @@ void register_nn_ops(OpRegistry& r);            // Conv, Gemm, MatMul, pooling, 
 void register_reduction_ops(OpRegistry& r);     // Reduce*, ArgMax/Min, TopK, CumSum, NMS
 void register_shape_ops(OpRegistry& r);         // Reshape, Transpose, Concat, Gather, Slice, ...
 void register_quantization_ops(OpRegistry& r);  // QuantizeLinear, DequantizeLinear
+void register_control_flow_ops(OpRegistry& r);  // If, Loop, Scan (ops with subgraphs)
 
 }  // namespace kiln::ir
