@@ -229,9 +229,8 @@ class GraphImporter {
     int index = node_index_++;
     std::string name = node_label(proto, index);
     const std::string& domain = proto.domain();
-    int opset = is_default_domain(domain)
-                    ? m_.opset
-                    : (m_.opsets.count(domain) ? m_.opsets[domain] : 0);
+    int opset =
+        is_default_domain(domain) ? m_.opset : (m_.opsets.count(domain) ? m_.opsets[domain] : 0);
     if (!is_default_domain(domain)) {
       m_.unsupported.push_back({scope_ + name, proto.op_type(), domain, opset, "custom domain"});
       declare_outputs(proto, nullptr);

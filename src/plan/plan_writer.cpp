@@ -72,7 +72,8 @@ class MetadataWriter {
     for (const auto& v : g.values()) {
       values.push_back(value(*v));
       if (v->constant) {
-        constants.push_back(fb::CreateConstant(fbb_, scope.index.at(v.get()), tensor(*v->constant)));
+        constants.push_back(
+            fb::CreateConstant(fbb_, scope.index.at(v.get()), tensor(*v->constant)));
       }
     }
     std::vector<fbs::Offset<fb::Node>> nodes;

@@ -69,8 +69,8 @@ class LoopKernel final : public CpuKernel {
     size_t n_carried = ctx.inputs.size() - 2 - captures;
     size_t n_outputs = ctx.node.outputs.size();
     if (n_outputs < n_carried) {
-      ctx.fail(ErrorCode::kInvalidArgument, "has ", n_carried,
-               " loop-carried values but only ", n_outputs, " outputs");
+      ctx.fail(ErrorCode::kInvalidArgument, "has ", n_carried, " loop-carried values but only ",
+               n_outputs, " outputs");
     }
     size_t n_scan = n_outputs - n_carried;
     const ir::Graph& body = body_.graph();
@@ -114,8 +114,8 @@ class LoopKernel final : public CpuKernel {
       }
       // Without a condition input the body's condition output is ignored (ONNX Loop spec).
       if (has_cond) {
-        cond = read_condition(ctx, out[0], cat("the condition the body returned in iteration ",
-                                               iteration));
+        cond = read_condition(ctx, out[0],
+                              cat("the condition the body returned in iteration ", iteration));
       }
       for (size_t i = 0; i < n_carried; ++i) {
         if (out[1 + i].dtype() != in[2 + i].dtype()) {

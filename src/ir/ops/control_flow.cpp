@@ -92,8 +92,7 @@ std::optional<TensorType> scalar_type(const Graph& body, size_t i, DataType dtyp
   return TensorType{dtype, shape, nullptr};
 }
 
-void check_single_element(const InferenceContext& ctx, size_t i, DataType dtype,
-                          const char* what) {
+void check_single_element(const InferenceContext& ctx, size_t i, DataType dtype, const char* what) {
   if (!ctx.has_input(i)) return;
   const TensorType& t = ctx.input(i);
   if (t.dtype != dtype) {
@@ -102,8 +101,7 @@ void check_single_element(const InferenceContext& ctx, size_t i, DataType dtype,
   if (t.shape) {
     auto s = to_concrete(*t.shape);
     if (s && shape_numel(*s) != 1) {
-      ctx.fail(what, " (input ", i, ") must hold one element, but has shape ",
-               shape_to_string(*s));
+      ctx.fail(what, " (input ", i, ") must hold one element, but has shape ", shape_to_string(*s));
     }
   }
 }

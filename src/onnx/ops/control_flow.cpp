@@ -10,8 +10,9 @@ namespace {
 
 void import_scan(ImportContext& ctx, ir::Node& node) {
   if (ctx.opset < 9) {
-    fail(ErrorCode::kUnsupported, node.describe(), ": Scan of opset ", ctx.opset,
-         " (with a batch axis and sequence_lens) is not supported; re-export with opset 9 or newer");
+    fail(
+        ErrorCode::kUnsupported, node.describe(), ": Scan of opset ", ctx.opset,
+        " (with a batch axis and sequence_lens) is not supported; re-export with opset 9 or newer");
   }
 }
 

@@ -32,11 +32,10 @@ TEST(PlanSubgraphs, RoundTripNestedSubgraphs) {
 
 TEST(PlanSubgraphs, LoadedEngineRunsTheSame) {
   auto engine = test::build_cpu_engine(test::loop_with_nested_if());
-  auto loaded = Engine::deserialize(
-      [&] {
-        auto b = engine->serialize();
-        return std::string(b.begin(), b.end());
-      }());
+  auto loaded = Engine::deserialize([&] {
+    auto b = engine->serialize();
+    return std::string(b.begin(), b.end());
+  }());
   std::map<std::string, Tensor> feeds{{"M", test::scalar_i64(5)},
                                       {"x", test::floats({3}, {1, 2, 3})},
                                       {"acc0", test::floats({3}, {0, 1, 2})}};
@@ -63,8 +62,8 @@ std::unique_ptr<ir::Graph> nested_ifs(int depth) {
   for (int level = 0; level < depth; ++level) {
     test::GraphBuilder b("level" + std::to_string(level));
     ir::Value* c = b.constant("c", test::scalar_bool(true));
-    b.output(b.op("If", {c}, "o",
-                  test::attrs({{"then_branch", inner}, {"else_branch", leaf_graph()}})));
+    b.output(
+        b.op("If", {c}, "o", test::attrs({{"then_branch", inner}, {"else_branch", leaf_graph()}})));
     inner = b.subgraph();
   }
   return inner->clone();  // the outermost level becomes the main graph (level 0)

@@ -60,9 +60,9 @@ TEST(IfKernel, RefusesAConditionThatIsNotOneBool) {
   else_b.output(else_b.constant("b", floats({}, {2})));
   GraphBuilder main("g");
   ir::Value* cond = main.input("cond", DataType::kBool, std::nullopt);  // rank unknown
-  main.output(main.op("If", {cond}, "out",
-                      attrs({{"then_branch", then_b.subgraph()},
-                             {"else_branch", else_b.subgraph()}})));
+  main.output(
+      main.op("If", {cond}, "out",
+              attrs({{"then_branch", then_b.subgraph()}, {"else_branch", else_b.subgraph()}})));
   auto g = main.finish();
   Tensor two = Tensor::from_vector(DataType::kBool, {2}, std::vector<uint8_t>{1, 0});
   std::string msg = error_of([&] { run_graph(std::move(g), {{"cond", two}}); });
@@ -107,15 +107,15 @@ TEST(LoopKernel, StopsAtTheTripCount) {
 }
 
 TEST(LoopKernel, ZeroTripsGiveTheInitialValuesAndEmptyScans) {
-  auto counted = run_graph(loop_with_nested_if(), {{"M", scalar_i64(0)},
-                                                   {"x", floats({3}, {1, 2, 3})},
-                                                   {"acc0", floats({3}, {4, 5, 6})}});
+  auto counted = run_graph(
+      loop_with_nested_if(),
+      {{"M", scalar_i64(0)}, {"x", floats({3}, {1, 2, 3})}, {"acc0", floats({3}, {4, 5, 6})}});
   EXPECT_EQ(values<float>(counted[0]), (std::vector<float>{4, 5, 6}));
   EXPECT_EQ(counted[1].shape(), (Shape{0, 3}));  // the slice shape comes from the body
 
-  auto negative = run_graph(loop_with_nested_if(), {{"M", scalar_i64(-5)},
-                                                    {"x", floats({3}, {1, 2, 3})},
-                                                    {"acc0", floats({3}, {4, 5, 6})}});
+  auto negative = run_graph(
+      loop_with_nested_if(),
+      {{"M", scalar_i64(-5)}, {"x", floats({3}, {1, 2, 3})}, {"acc0", floats({3}, {4, 5, 6})}});
   EXPECT_EQ(negative[1].shape(), (Shape{0, 3}));
 
   auto not_started = run_graph(loop_doubling_until(), {{"M", scalar_i64(10)},
@@ -157,7 +157,9 @@ std::unique_ptr<ir::Graph> pass_through_loop(bool with_m, bool with_cond) {
 }
 
 TEST(LoopKernel, RefusesALoopThatCannotEnd) {
-  std::string msg = error_of([] { run_graph(pass_through_loop(false, false), {{"v0", floats({2}, {1, 2})}}); });
+  std::string msg = error_of([] {
+    run_graph(pass_through_loop(false, false), {{"v0", floats({2}, {1, 2})}});
+  });
   EXPECT_NE(msg.find("(Loop)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("never end"), std::string::npos) << msg;
 
@@ -237,8 +239,8 @@ std::unique_ptr<ir::Graph> reverse_suffix_sum_scan() {
 TEST(ScanKernel, ScansAxesInReverseAndStacksAlongOutputAxes) {
   auto g = reverse_suffix_sum_scan();
   EXPECT_EQ(ir::sym_shape_to_string(g->outputs()[1]->shape), "[2,3]");
-  auto out = run_graph(std::move(g), {{"s0", floats({2}, {0, 100})},
-                                      {"x", floats({2, 3}, {1, 2, 3, 4, 5, 6})}});
+  auto out = run_graph(std::move(g),
+                       {{"s0", floats({2}, {0, 100})}, {"x", floats({2, 3}, {1, 2, 3, 4, 5, 6})}});
   EXPECT_EQ(values<float>(out[0]), (std::vector<float>{6, 115}));
   EXPECT_EQ(values<float>(out[1]), (std::vector<float>{6, 5, 3, 115, 111, 106}));
 }
@@ -247,7 +249,8 @@ TEST(ScanKernel, EmptySequenceGivesInitialStateAndEmptyOutputs) {
   auto g = reverse_suffix_sum_scan();
   g->inputs()[1]->shape = ir::SymShape{2, ir::Dim()};
   ir::infer_graph(*g);
-  auto out = run_graph(std::move(g), {{"s0", floats({2}, {7, 8})}, {"x", Tensor(DataType::kFloat32, {2, 0})}});
+  auto out = run_graph(std::move(g),
+                       {{"s0", floats({2}, {7, 8})}, {"x", Tensor(DataType::kFloat32, {2, 0})}});
   EXPECT_EQ(values<float>(out[0]), (std::vector<float>{7, 8}));
   EXPECT_EQ(out[1].shape(), (Shape{2, 0}));
 }

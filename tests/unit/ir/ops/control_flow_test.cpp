@@ -112,8 +112,8 @@ TEST(IfInference, ABranchThatCannotBeInferredLeavesTheOtherOneTyping) {
   EXPECT_EQ(sym_shape_to_string(g->outputs()[0]->shape), "[2,3]");
   // Taking the broken branch fails with the inner node's error.
   std::string msg = error_of([&] {
-    test::run_graph(std::move(g), {{"cond", test::scalar_bool(true)},
-                                   {"x", Tensor(DataType::kFloat32, {2, 3})}});
+    test::run_graph(std::move(g),
+                    {{"cond", test::scalar_bool(true)}, {"x", Tensor(DataType::kFloat32, {2, 3})}});
   });
   EXPECT_NE(msg.find("MatMul"), std::string::npos) << msg;
 }
@@ -129,8 +129,7 @@ TEST(LoopInference, TypesCarriedAndScanOutputs) {
     if (n->op == "If") inner = n.get();
   }
   ASSERT_NE(inner, nullptr);
-  EXPECT_EQ(sym_shape_to_string(inner->attrs.get_graph("then_branch")->outputs()[0]->shape),
-            "[3]");
+  EXPECT_EQ(sym_shape_to_string(inner->attrs.get_graph("then_branch")->outputs()[0]->shape), "[3]");
   EXPECT_EQ(sym_shape_to_string(g->outputs()[1]->shape), "[?,3]");
   verify_graph(*g);
 }
@@ -170,8 +169,7 @@ TEST(LoopInference, RefusesABodyOfTheWrongArity) {
   Value* v0 = main.input("v0", DataType::kFloat32, SymShape{2});
   main.op("Loop", {m, nullptr, v0}, "v", attrs({{"body", body.subgraph()}}));
   std::string msg = error_of([&] { main.finish(); });
-  EXPECT_NE(msg.find("subgraph 'body' takes 2 inputs, but the node gives it 3"),
-            std::string::npos)
+  EXPECT_NE(msg.find("subgraph 'body' takes 2 inputs, but the node gives it 3"), std::string::npos)
       << msg;
 }
 

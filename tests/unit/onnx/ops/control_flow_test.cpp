@@ -14,8 +14,7 @@ namespace {
 
 namespace pb = ::onnx;
 
-void typed(pb::ValueInfoProto* v, const std::string& name, int elem,
-           std::vector<int64_t> dims) {
+void typed(pb::ValueInfoProto* v, const std::string& name, int elem, std::vector<int64_t> dims) {
   v->set_name(name);
   v->mutable_type()->mutable_tensor_type()->set_elem_type(elem);
   auto* s = v->mutable_type()->mutable_tensor_type()->mutable_shape();
@@ -195,9 +194,10 @@ TEST(ControlFlowImport, UntypedBodyInputsTakeTheirTypesFromTheLoop) {
   node(body, "Identity", {"prev"}, {"emitted"});
   for (const char* o : {"go_out", "current", "emitted"}) body->add_output()->set_name(o);
   g->add_output()->set_name("range");
-  auto out = run(m, {{"start", Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{1})},
-                     {"delta", Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{.5f})},
-                     {"n", Tensor::from_vector(DataType::kInt64, {}, std::vector<int64_t>{4})}});
+  auto out =
+      run(m, {{"start", Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{1})},
+              {"delta", Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{.5f})},
+              {"n", Tensor::from_vector(DataType::kInt64, {}, std::vector<int64_t>{4})}});
   EXPECT_EQ(as_floats(out[0]), (std::vector<float>{1, 1.5f, 2, 2.5f}));
 }
 
