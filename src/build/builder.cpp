@@ -40,12 +40,21 @@ void check_backend_support(const ir::Graph& g, Backend backend) {
   }
   std::ostringstream missing;
   int count = 0;
-  for (const auto& n : g.nodes()) {
-    if (!cpu::CpuKernelRegistry::instance().has(n->op)) {
-      missing << "\n  - " << n->describe();
-      ++count;
+  // Layers inside subgraphs (If branches, Loop bodies) need kernels too.
+  auto check = [&](const ir::Graph& graph, const std::string& scope, auto& self) -> void {
+    for (const auto& n : graph.nodes()) {
+      if (!cpu::CpuKernelRegistry::instance().has(n->op)) {
+        missing << "\n  - " << scope << n->describe();
+        ++count;
+      }
+      for (const auto& [attr, value] : n->attrs.all()) {
+        if (const auto* sub = std::get_if<ir::GraphAttr>(&value); sub && *sub) {
+          self(**sub, cat(scope, "in '", attr, "' of ", n->describe(), ": "), self);
+        }
+      }
     }
-  }
+  };
+  check(g, "", check);
   if (count) {
     fail(ErrorCode::kUnsupported, count, " layer(s) have no ", to_string(backend),
          " kernel:", missing.str());

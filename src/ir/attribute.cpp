@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.hpp"
+#include "ir/graph.hpp"
 
 namespace kiln::ir {
 
@@ -25,6 +26,11 @@ std::string attr_value_to_string(const AttrValue& v) {
     }
     std::string operator()(const Tensor& t) const {
       return cat("tensor<", to_string(t.dtype()), shape_to_string(t.shape()), ">");
+    }
+    std::string operator()(const GraphAttr& g) const {
+      if (!g) return "graph<null>";
+      return cat("graph<", g->name.empty() ? "<unnamed>" : g->name, ": ", g->inputs().size(),
+                 " inputs, ", g->nodes().size(), " nodes, ", g->outputs().size(), " outputs>");
     }
   };
   return std::visit(Printer{}, v);
@@ -85,6 +91,11 @@ std::vector<std::string> Attributes::get_strings(const std::string& name) const 
 }
 const Tensor& Attributes::get_tensor(const std::string& name) const {
   return typed<Tensor>(name, "a tensor");
+}
+const GraphAttr& Attributes::get_graph(const std::string& name) const {
+  const GraphAttr& g = typed<GraphAttr>(name, "a graph");
+  if (!g) fail(ErrorCode::kInvalidModel, owner_, " attribute '", name, "' is an empty graph");
+  return g;
 }
 
 namespace {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -11,8 +12,15 @@
 
 namespace kiln::ir {
 
+class Graph;
+
+// A subgraph (If branches, Loop/Scan bodies) is an immutable, closed function: it reads only its
+// own inputs and constants (the importer turns outer-scope references into extra inputs), so an
+// attribute can share it between graph copies. Code that refines one builds a new Graph.
+using GraphAttr = std::shared_ptr<const Graph>;
+
 using AttrValue = std::variant<int64_t, float, std::string, std::vector<int64_t>,
-                               std::vector<float>, std::vector<std::string>, Tensor>;
+                               std::vector<float>, std::vector<std::string>, Tensor, GraphAttr>;
 
 std::string attr_value_to_string(const AttrValue& v);
 
@@ -38,7 +46,10 @@ class Attributes {
   std::vector<float> get_floats(const std::string& name, std::vector<float> fallback) const;
   std::vector<std::string> get_strings(const std::string& name) const;
   const Tensor& get_tensor(const std::string& name) const;
+  // Never null: a null subgraph attribute is reported like a missing one.
+  const GraphAttr& get_graph(const std::string& name) const;
 
+  // Subgraphs compare by identity (the same Graph object), not by structure.
   bool operator==(const Attributes& other) const;
 
  private:

@@ -40,6 +40,14 @@ std::string Node::describe() const {
   return cat("node '", name, "' (", domain.empty() ? "" : domain + ".", op, ")");
 }
 
+std::vector<const Graph*> subgraphs_of(const Node& node) {
+  std::vector<const Graph*> out;
+  for (const auto& [name, v] : node.attrs.all()) {
+    if (const GraphAttr* g = std::get_if<GraphAttr>(&v); g && *g) out.push_back(g->get());
+  }
+  return out;
+}
+
 Value* Graph::add_value(const std::string& name, DataType dtype, std::optional<SymShape> shape) {
   auto v = std::make_unique<Value>();
   v->name = name;

@@ -62,6 +62,9 @@ struct Node {
   Value* output(size_t i) const { return i < outputs.size() ? outputs[i] : nullptr; }
 };
 
+// The node's subgraph attributes (If branches, Loop and Scan bodies), in attribute-name order.
+std::vector<const Graph*> subgraphs_of(const Node& node);
+
 class Graph {
  public:
   Graph() = default;

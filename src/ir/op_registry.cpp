@@ -121,6 +121,7 @@ const OpRegistry& OpRegistry::instance() {
     register_shape_ops(r);
     register_quantization_ops(r);
     register_extra_ops(r);
+    register_control_flow_ops(r);
     return r;
   }();
   return registry;
@@ -172,6 +173,8 @@ std::vector<std::optional<TensorType>> infer_node(const Node& node,
 
 void infer_graph(Graph& graph) {
   for (Node* node : graph.node_list()) {
+    const OpSchema* schema = OpRegistry::instance().find(node->op);
+    if (schema && schema->bind_subgraphs) schema->bind_subgraphs(*node);
     std::vector<std::optional<TensorType>> ins;
     for (Value* v : node->inputs) {
       if (!v) {

@@ -59,6 +59,10 @@ class InferenceContext {
 };
 
 using InferFn = void (*)(InferenceContext&);
+// For ops with subgraphs (If, Loop, Scan): gives the node's subgraph attributes input types that
+// match the node's current input types (captured outer values, loop-carried values, scan slices)
+// and re-infers them, replacing each subgraph attribute with the refined copy.
+using BindSubgraphsFn = void (*)(Node&);
 
 struct OpSchema {
   std::string name;
@@ -67,6 +71,7 @@ struct OpSchema {
   int min_outputs = 1;
   int max_outputs = 1;
   InferFn infer = nullptr;
+  BindSubgraphsFn bind_subgraphs = nullptr;  // only for ops with subgraph attributes
 
   static constexpr int kVariadic = 1 << 20;
 };
@@ -89,7 +94,8 @@ std::vector<std::optional<TensorType>> infer_node(const Node& node,
                                                   std::vector<std::optional<TensorType>> inputs,
                                                   ErrorCode error_code = ErrorCode::kInvalidModel);
 
-// Runs inference over the whole graph in order and stores dtypes and shapes on its values.
+// Runs inference over the whole graph in order and stores dtypes and shapes on its values. Nodes
+// with subgraphs first get their subgraphs re-typed from their inputs (OpSchema::bind_subgraphs).
 void infer_graph(Graph& graph);
 
 }  // namespace kiln::ir

@@ -56,6 +56,18 @@ void verify_graph(const Graph& graph, ErrorCode code) {
       }
       if (!defined.insert(v).second) fail(code, "tensor '", v->name, "' is produced twice");
     }
+    // Subgraphs are closed functions (outer values arrive as their inputs), so each one is
+    // checked on its own by the same rules.
+    for (const auto& [attr, value] : n->attrs.all()) {
+      const auto* sub = std::get_if<GraphAttr>(&value);
+      if (!sub) continue;
+      if (!*sub) fail(code, n->describe(), " attribute '", attr, "' is an empty graph");
+      try {
+        verify_graph(**sub, code);
+      } catch (const Error& e) {
+        fail(code, "in subgraph '", attr, "' of ", n->describe(), ": ", e.what());
+      }
+    }
   }
   for (const Value* v : graph.outputs()) {
     if (!defined.count(v)) fail(code, "graph output '", v->name, "' is never produced");

@@ -34,6 +34,7 @@ const ImporterTable& ImporterTable::instance() {
     register_shape_importers(t);
     register_quantization_importers(t);
     register_extra_importers(t);
+    register_control_flow_importers(t);
     return t;
   }();
   return table;

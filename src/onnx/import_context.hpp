@@ -45,5 +45,6 @@ void register_reduction_importers(ImporterTable& t);
 void register_shape_importers(ImporterTable& t);
 void register_quantization_importers(ImporterTable& t);
 void register_extra_importers(ImporterTable& t);
+void register_control_flow_importers(ImporterTable& t);
 
 }  // namespace kiln::onnx

@@ -1,9 +1,11 @@
 // Reads a ModelProto and converts its graph: initializers and Constant nodes become constant
-// values, every other node becomes an IR node passed through its op's import function. All
-// unsupported nodes are collected and reported together.
+// values, every other node becomes an IR node passed through its op's import function, and
+// subgraphs (If, Loop, Scan) become closed subgraph attributes. All unsupported nodes, in
+// subgraphs too, are collected and reported together.
 #include "onnx/importer.hpp"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -15,6 +17,7 @@
 #include "ir/op_registry.hpp"
 #include "onnx.pb.h"
 #include "onnx/import_context.hpp"
+#include "onnx/subgraph_scope.hpp"
 #include "onnx/tensor_proto.hpp"
 
 namespace kiln::onnx {
@@ -48,9 +51,8 @@ ir::AttrValue convert_attribute(const pb::AttributeProto& a, const std::string& 
       return std::vector<std::string>(a.strings().begin(), a.strings().end());
     case pb::AttributeProto::TENSOR:
       return tensor_from_proto(a.t(), base_dir, what);
-    case pb::AttributeProto::GRAPH:
     case pb::AttributeProto::GRAPHS:
-      fail(ErrorCode::kUnsupported, what, " is a subgraph; kiln does not support control flow");
+      fail(ErrorCode::kUnsupported, what, " is a list of graphs, which no op kiln runs takes");
     default:
       fail(ErrorCode::kUnsupported, what, " has attribute type ",
            pb::AttributeProto::AttributeType_Name(a.type()), ", which kiln does not support");
@@ -80,70 +82,127 @@ struct Unsupported {
   std::string reason;
 };
 
+// What the importers of the main graph and of all its subgraphs share.
+struct ModelState {
+  const pb::ModelProto& model;
+  std::string base_dir;
+  std::string source;
+  std::map<std::string, int> opsets;
+  int opset = 0;                         // of the default domain
+  std::vector<Unsupported> unsupported;  // gathered over every graph, reported once
+};
+
+// Imports one graph: the model's main graph, or a subgraph. A subgraph becomes a closed function:
+// the outer values it reads (its free names) become extra inputs after its own, or constants of
+// its own when the outer value is a constant; the owning node passes those values as its last
+// inputs and records how many in its `num_captures` attribute.
 class GraphImporter {
  public:
-  GraphImporter(const pb::ModelProto& model, std::string base_dir, std::string source)
-      : model_(model), base_dir_(std::move(base_dir)), source_(std::move(source)) {}
+  // `scope` prefixes node names in the report of unsupported nodes ("loop1/body/").
+  GraphImporter(ModelState& model, std::string scope) : m_(model), scope_(std::move(scope)) {}
 
   std::unique_ptr<ir::Graph> run() {
     read_opsets();
-    const pb::GraphProto& g = model_.graph();
-    graph_->name = g.name();
-    for (const auto& init : g.initializer()) {
-      if (values_.count(init.name())) {
-        fail(ErrorCode::kInvalidModel, source_, ": initializer '", init.name(),
-             "' is defined twice");
-      }
-      values_[init.name()] = graph_->add_constant(
-          init.name(), tensor_from_proto(init, base_dir_, "initializer '" + init.name() + "'"));
-    }
-    if (g.sparse_initializer_size() > 0) {
-      fail(ErrorCode::kUnsupported, source_, ": sparse initializers are not supported");
-    }
-    for (const auto& in : g.input()) {
-      if (values_.count(in.name())) continue;  // an initializer listed as input (old exporters)
-      graph_->inputs().push_back(declare(in));
-    }
-    for (const auto& vi : g.value_info()) shapes_[vi.name()] = &vi;
-    for (const auto& node : g.node()) import_node(node);
+    const pb::GraphProto& g = m_.model.graph();
+    import_body(g, /*is_subgraph=*/false);
     report_unsupported();
-    for (const auto& out : g.output()) {
-      auto it = values_.find(out.name());
-      if (it == values_.end()) {
-        fail(ErrorCode::kInvalidModel, source_, ": graph output '", out.name(),
-             "' is never produced");
-      }
-      ir::Value* v = it->second;
-      if (!v->shape) v->shape = shape_from_type(out.type());
-      graph_->outputs().push_back(v);
-    }
+    finish_outputs(g);
     graph_->sort_topologically();
     ir::infer_graph(*graph_);
     return std::move(graph_);
   }
 
- private:
-  void read_opsets() {
-    for (const auto& o : model_.opset_import()) {
-      if (is_default_domain(o.domain())) opset_ = static_cast<int>(o.version());
-      opsets_[o.domain()] = static_cast<int>(o.version());
+  // `captures` are the outer values passed as inputs after the subgraph's own (each named as in
+  // the outer scope); `outer` resolves the subgraph's other free names, which are constants.
+  // The subgraph's types are settled later, by the owner's inference (OpSchema::bind_subgraphs).
+  std::unique_ptr<ir::Graph> run_subgraph(const pb::GraphProto& g,
+                                          const std::vector<ir::Value*>& captures,
+                                          GraphImporter& outer) {
+    for (const ir::Value* c : captures) {
+      ir::Value* in = graph_->add_value(c->name, c->dtype, c->shape);
+      values_[c->name] = in;
     }
-    if (model_.opset_import_size() == 0) opset_ = 1;  // ONNX's rule for IR v2 models
-    if (opset_ > kMaxOpset) {
-      log(Severity::kWarning, cat(source_, ": opset ", opset_, " is newer than kiln knows (",
+    for (const std::string& name : free_names(g)) {
+      if (values_.count(name)) continue;
+      const ir::Value* v = outer.lookup_input(name);
+      values_[name] = graph_->add_constant(name, *v->constant);
+    }
+    import_body(g, /*is_subgraph=*/true);
+    for (const ir::Value* c : captures) graph_->inputs().push_back(values_.at(c->name));
+    if (!pending_.empty() && m_.unsupported.empty()) {
+      fail(ErrorCode::kInvalidModel, m_.source, ": tensor '", *pending_.begin(), "' is used in ",
+           scope_, " but nothing produces it");
+    }
+    finish_outputs(g);
+    graph_->sort_topologically();
+    return std::move(graph_);
+  }
+
+ private:
+  void import_body(const pb::GraphProto& g, bool is_subgraph) {
+    graph_->name = g.name();
+    for (const auto& init : g.initializer()) {
+      if (values_.count(init.name())) {
+        fail(ErrorCode::kInvalidModel, m_.source, ": initializer '", init.name(),
+             "' is defined twice");
+      }
+      values_[init.name()] = graph_->add_constant(
+          init.name(), tensor_from_proto(init, m_.base_dir, "initializer '" + init.name() + "'"));
+    }
+    if (g.sparse_initializer_size() > 0) {
+      fail(ErrorCode::kUnsupported, m_.source, ": sparse initializers are not supported");
+    }
+    for (const auto& in : g.input()) {
+      if (values_.count(in.name())) continue;  // an initializer listed as input (old exporters)
+      graph_->inputs().push_back(declare(in, is_subgraph));
+    }
+    for (const auto& vi : g.value_info()) shapes_[vi.name()] = &vi;
+    for (const auto& node : g.node()) import_node(node);
+  }
+
+  void finish_outputs(const pb::GraphProto& g) {
+    for (const auto& out : g.output()) {
+      auto it = values_.find(out.name());
+      if (it == values_.end()) {
+        fail(ErrorCode::kInvalidModel, m_.source, ": ", scope_.empty() ? "graph" : scope_,
+             " output '", out.name(), "' is never produced");
+      }
+      ir::Value* v = it->second;
+      if (!v->shape) v->shape = shape_from_type(out.type());
+      graph_->outputs().push_back(v);
+    }
+  }
+
+  void read_opsets() {
+    for (const auto& o : m_.model.opset_import()) {
+      if (is_default_domain(o.domain())) m_.opset = static_cast<int>(o.version());
+      m_.opsets[o.domain()] = static_cast<int>(o.version());
+    }
+    if (m_.model.opset_import_size() == 0) m_.opset = 1;  // ONNX's rule for IR v2 models
+    if (m_.opset > kMaxOpset) {
+      log(Severity::kWarning, cat(m_.source, ": opset ", m_.opset, " is newer than kiln knows (",
                                   kMaxOpset, "); importing with the newest semantics"));
     }
   }
 
-  ir::Value* declare(const pb::ValueInfoProto& in) {
+  // A subgraph may leave its inputs' types out (the owning op defines them); they get a
+  // placeholder here that the owner's bind_subgraphs replaces.
+  ir::Value* declare(const pb::ValueInfoProto& in, bool is_subgraph) {
+    bool untyped = in.type().value_case() == pb::TypeProto::VALUE_NOT_SET ||
+                   (in.type().has_tensor_type() && in.type().tensor_type().elem_type() == 0);
+    if (is_subgraph && untyped) {
+      ir::Value* v = graph_->add_value(in.name(), DataType::kFloat32, shape_from_type(in.type()));
+      values_[in.name()] = v;
+      return v;
+    }
     if (!in.type().has_tensor_type()) {
-      fail(ErrorCode::kUnsupported, source_, ": input '", in.name(),
+      fail(ErrorCode::kUnsupported, m_.source, ": input '", in.name(),
            "' is not a tensor (sequences, maps and optionals are not supported)");
     }
     int32_t et = in.type().tensor_type().elem_type();
     auto dtype = from_onnx_dtype(et);
     if (!dtype) {
-      fail(ErrorCode::kUnsupported, source_, ": input '", in.name(), "' has element type ",
+      fail(ErrorCode::kUnsupported, m_.source, ": input '", in.name(), "' has element type ",
            onnx_dtype_name(et), ", which kiln does not support");
     }
     ir::Value* v = graph_->add_value(in.name(), *dtype, shape_from_type(in.type()));
@@ -170,9 +229,10 @@ class GraphImporter {
     int index = node_index_++;
     std::string name = node_label(proto, index);
     const std::string& domain = proto.domain();
-    int opset = is_default_domain(domain) ? opset_ : (opsets_.count(domain) ? opsets_[domain] : 0);
+    int opset =
+        is_default_domain(domain) ? m_.opset : (m_.opsets.count(domain) ? m_.opsets[domain] : 0);
     if (!is_default_domain(domain)) {
-      unsupported_.push_back({name, proto.op_type(), domain, opset, "custom domain"});
+      m_.unsupported.push_back({scope_ + name, proto.op_type(), domain, opset, "custom domain"});
       declare_outputs(proto, nullptr);
       return;
     }
@@ -181,7 +241,8 @@ class GraphImporter {
       return;
     }
     if (!ir::OpRegistry::instance().find(proto.op_type())) {
-      unsupported_.push_back({name, proto.op_type(), "ai.onnx", opset, "no implementation"});
+      m_.unsupported.push_back(
+          {scope_ + name, proto.op_type(), "ai.onnx", opset, "no implementation"});
       declare_outputs(proto, nullptr);
       return;
     }
@@ -191,8 +252,10 @@ class GraphImporter {
     node->origins.push_back(name);
     declare_outputs(proto, node);
     try {
+      import_subgraphs(proto, *node);
       for (const auto& a : proto.attribute()) {
-        node->attrs.set(a.name(), convert_attribute(a, base_dir_, node->describe()));
+        if (a.type() == pb::AttributeProto::GRAPH) continue;  // done by import_subgraphs
+        node->attrs.set(a.name(), convert_attribute(a, m_.base_dir, node->describe()));
       }
       if (ImportFn fn = ImporterTable::instance().find(proto.op_type())) {
         ImportContext ctx{*graph_, opset};
@@ -200,8 +263,34 @@ class GraphImporter {
       }
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kUnsupported) throw;
-      unsupported_.push_back({name, proto.op_type(), "ai.onnx", opset, e.what()});
+      m_.unsupported.push_back({scope_ + name, proto.op_type(), "ai.onnx", opset, e.what()});
     }
+  }
+
+  // Imports the node's graph attributes as closed subgraphs. The non-constant outer values any of
+  // them reads are captured once for all (an If's two branches take the same captures) and
+  // appended to the node's inputs.
+  void import_subgraphs(const pb::NodeProto& proto, ir::Node& node) {
+    std::vector<ir::Value*> captures;
+    bool any = false;
+    for (const auto& a : proto.attribute()) {
+      if (a.type() != pb::AttributeProto::GRAPH) continue;
+      any = true;
+      for (const std::string& name : free_names(a.g())) {
+        ir::Value* v = lookup_input(name);
+        if (!v->is_constant() && std::find(captures.begin(), captures.end(), v) == captures.end()) {
+          captures.push_back(v);
+        }
+      }
+    }
+    if (!any) return;
+    for (const auto& a : proto.attribute()) {
+      if (a.type() != pb::AttributeProto::GRAPH) continue;
+      GraphImporter sub(m_, cat(scope_, node.name, "/", a.name(), "/"));
+      node.attrs.set(a.name(), ir::GraphAttr(sub.run_subgraph(a.g(), captures, *this)));
+    }
+    node.inputs.insert(node.inputs.end(), captures.begin(), captures.end());
+    node.attrs.set("num_captures", static_cast<int64_t>(captures.size()));
   }
 
   void declare_outputs(const pb::NodeProto& proto, ir::Node* node) {
@@ -215,7 +304,7 @@ class GraphImporter {
         v = values_[o];
         pending_.erase(o);
       } else if (values_.count(o)) {
-        fail(ErrorCode::kInvalidModel, source_, ": tensor '", o,
+        fail(ErrorCode::kInvalidModel, m_.source, ": tensor '", o,
              "' is produced twice (second time by node '", proto.name(), "')");
       } else {
         v = graph_->add_value(o);
@@ -235,14 +324,14 @@ class GraphImporter {
 
   void import_constant(const pb::NodeProto& proto, const std::string& name) {
     if (proto.output_size() != 1 || proto.attribute_size() != 1) {
-      fail(ErrorCode::kInvalidModel, source_, ": Constant node '", name,
+      fail(ErrorCode::kInvalidModel, m_.source, ": Constant node '", name,
            "' must have one output and one attribute");
     }
     const auto& a = proto.attribute(0);
     std::string what = cat("Constant node '", name, "'");
     Tensor t;
     if (a.name() == "value") {
-      t = tensor_from_proto(a.t(), base_dir_, what);
+      t = tensor_from_proto(a.t(), m_.base_dir, what);
     } else if (a.name() == "value_float") {
       t = Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{a.f()});
     } else if (a.name() == "value_floats") {
@@ -254,7 +343,8 @@ class GraphImporter {
       std::vector<int64_t> v(a.ints().begin(), a.ints().end());
       t = Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(v.size())}, v);
     } else {
-      unsupported_.push_back({name, "Constant", "ai.onnx", opset_, "attribute '" + a.name() + "'"});
+      m_.unsupported.push_back(
+          {scope_ + name, "Constant", "ai.onnx", m_.opset, "attribute '" + a.name() + "'"});
       declare_outputs(proto, nullptr);
       return;
     }
@@ -267,20 +357,20 @@ class GraphImporter {
       pending_.erase(out);
     } else {
       if (values_.count(out))
-        fail(ErrorCode::kInvalidModel, source_, ": tensor '", out, "' is produced twice");
+        fail(ErrorCode::kInvalidModel, m_.source, ": tensor '", out, "' is produced twice");
       values_[out] = graph_->add_constant(out, std::move(t));
     }
   }
 
   void report_unsupported() {
-    if (!pending_.empty() && unsupported_.empty()) {
-      fail(ErrorCode::kInvalidModel, source_, ": tensor '", *pending_.begin(),
+    if (!pending_.empty() && m_.unsupported.empty()) {
+      fail(ErrorCode::kInvalidModel, m_.source, ": tensor '", *pending_.begin(),
            "' is used but no node, input or initializer produces it");
     }
-    if (unsupported_.empty()) return;
+    if (m_.unsupported.empty()) return;
     std::ostringstream os;
-    os << source_ << ": " << unsupported_.size() << " node(s) cannot be imported:\n";
-    for (const auto& u : unsupported_) {
+    os << m_.source << ": " << m_.unsupported.size() << " node(s) cannot be imported:\n";
+    for (const auto& u : m_.unsupported) {
       os << "  - node '" << u.node << "': op " << u.domain << "::" << u.op << " (opset " << u.opset
          << "): " << u.reason << "\n";
     }
@@ -288,16 +378,12 @@ class GraphImporter {
     throw Error(ErrorCode::kUnsupported, os.str());
   }
 
-  const pb::ModelProto& model_;
-  std::string base_dir_;
-  std::string source_;
+  ModelState& m_;
+  std::string scope_;
   std::unique_ptr<ir::Graph> graph_ = std::make_unique<ir::Graph>();
   std::unordered_map<std::string, ir::Value*> values_;
   std::unordered_map<std::string, const pb::ValueInfoProto*> shapes_;
   std::set<std::string> pending_;
-  std::vector<Unsupported> unsupported_;
-  std::map<std::string, int> opsets_;
-  int opset_ = 0;
   int node_index_ = 0;
 };
 
@@ -318,7 +404,8 @@ std::unique_ptr<ir::Graph> import_model_bytes(std::string_view bytes, const std:
     fail(ErrorCode::kInvalidModel, source, " is not a valid ONNX model (protobuf parsing failed)");
   }
   if (!model.has_graph()) fail(ErrorCode::kInvalidModel, source, " has no graph");
-  return GraphImporter(model, base_dir, source).run();
+  ModelState state{model, base_dir, source, {}, 0, {}};
+  return GraphImporter(state, "").run();
 }
 
 std::unique_ptr<ir::Graph> import_model_file(const std::string& path) {

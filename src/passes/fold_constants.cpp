@@ -16,8 +16,15 @@ namespace {
 // Folding must not turn a small graph into a huge plan (e.g. ConstantOfShape of a large shape).
 constexpr size_t kMaxFoldedBytes = size_t{16} << 20;
 
-bool is_deterministic(const std::string& op) {
-  return op.rfind("Random", 0) != 0 && op != "Multinomial" && op != "Bernoulli";
+// Subgraphs count: an If or Loop whose body draws random numbers must not be folded either.
+bool is_deterministic(const ir::Node& n) {
+  if (n.op.rfind("Random", 0) == 0 || n.op == "Multinomial" || n.op == "Bernoulli") return false;
+  for (const ir::Graph* g : ir::subgraphs_of(n)) {
+    for (const auto& inner : g->nodes()) {
+      if (!is_deterministic(*inner)) return false;
+    }
+  }
+  return true;
 }
 
 std::optional<Tensor> fold_shape_query(const ir::Node& n) {
@@ -73,7 +80,7 @@ bool fold_constants(ir::Graph& graph) {
       if (v && !v->is_constant()) all_constant = false;
       inputs.push_back(v ? &*v->constant : nullptr);
     }
-    if (!all_constant || !is_deterministic(n->op) || !kernels.has(n->op)) continue;
+    if (!all_constant || !is_deterministic(*n) || !kernels.has(n->op)) continue;
     bool too_big = std::any_of(n->outputs.begin(), n->outputs.end(), [&](const ir::Value* o) {
       if (!o || !o->shape) return false;
       auto s = ir::to_concrete(*o->shape);

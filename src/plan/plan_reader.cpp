@@ -23,6 +23,10 @@ namespace {
 
 namespace fbs = flatbuffers;
 
+// Deepest nesting of subgraphs (a Loop body holding an If holding ...) a plan may have; real
+// models nest a few levels, and the bound keeps a hostile file from exhausting the stack.
+constexpr int kMaxSubgraphDepth = 16;
+
 template <typename... Parts>
 [[noreturn]] void refuse(const std::string& source, const Parts&... parts) {
   fail(ErrorCode::kInvalidPlan, "plan file '", source, "' ", parts...);
@@ -102,7 +106,36 @@ class GraphDecoder {
         weights_size_(weights_size),
         keep_alive_(std::move(keep_alive)) {}
 
-  std::unique_ptr<ir::Graph> decode(const fb::PlanGraph& root) {
+  std::unique_ptr<ir::Graph> decode(const fb::PlanGraph& root) { return decode_graph(root, 0); }
+
+ private:
+  // A subgraph has its own values; the enclosing graph's decoding state is set aside meanwhile.
+  struct GraphState {
+    std::vector<ir::Value*> values;
+    std::set<const ir::Value*> consumed;
+    std::set<const ir::Value*> is_graph_input;
+    int depth = 0;
+  };
+
+  std::unique_ptr<ir::Graph> decode_graph(const fb::PlanGraph& root, int depth) {
+    if (depth > kMaxSubgraphDepth) {
+      refuse(source_, "is invalid: its subgraphs nest more than ", kMaxSubgraphDepth,
+             " levels deep");
+    }
+    GraphState outer{std::move(values_), std::move(consumed_), std::move(is_graph_input_), depth_};
+    values_.clear();
+    consumed_.clear();
+    is_graph_input_.clear();
+    depth_ = depth;
+    std::unique_ptr<ir::Graph> g = decode_body(root);
+    values_ = std::move(outer.values);
+    consumed_ = std::move(outer.consumed);
+    is_graph_input_ = std::move(outer.is_graph_input);
+    depth_ = outer.depth;
+    return g;
+  }
+
+  std::unique_ptr<ir::Graph> decode_body(const fb::PlanGraph& root) {
     auto g = std::make_unique<ir::Graph>();
     g->name = str(root.name());
     size_t n_values = count(root.values());
@@ -123,7 +156,6 @@ class GraphDecoder {
     return g;
   }
 
- private:
   void spend(uint64_t bytes) {
     if (bytes > budget_) {
       refuse(source_, "is invalid: its metadata refers to the same data over and over");
@@ -253,6 +285,9 @@ class GraphDecoder {
         return strings(a->strings());
       case fb::AttributeKind_Tensor:
         return tensor(a->tensor(), what);
+      case fb::AttributeKind_Graph:
+        if (!a->graph()) refuse(source_, "is invalid: ", what, " has no graph");
+        return ir::GraphAttr(decode_graph(*a->graph(), depth_ + 1));
     }
     refuse(source_, "is invalid: ", what, " has unknown kind ", int(a->kind()));
   }
@@ -299,6 +334,7 @@ class GraphDecoder {
   std::vector<ir::Value*> values_;
   std::set<const ir::Value*> consumed_;
   std::set<const ir::Value*> is_graph_input_;
+  int depth_ = 0;  // of the graph being decoded: 0 for the main graph
 };
 
 // `file` must stay valid as long as `keep_alive` lives; constants point into it.
@@ -308,7 +344,10 @@ LoadedPlan parse(std::span<uint8_t> file, std::shared_ptr<void> keep_alive,
   const uint8_t* metadata = file.data() + h.metadata_offset;
   // Every table counts against max_tables, which bounds the verifier's work on a hostile buffer
   // that references one table many times.
-  fbs::Verifier verifier(metadata, h.metadata_size, /*max_depth=*/64, /*max_tables=*/1u << 26);
+  // Each level of subgraph nesting adds five levels of FlatBuffers depth (graph, node list, node,
+  // attribute list, attribute), so the depth bound leaves room for kMaxSubgraphDepth levels.
+  fbs::Verifier verifier(metadata, h.metadata_size, /*max_depth=*/8 + 5 * (kMaxSubgraphDepth + 1),
+                         /*max_tables=*/1u << 26);
   if (h.metadata_size < 8 || !fb::VerifyPlanGraphBuffer(verifier)) {
     refuse(source, "is corrupt: its metadata section is not a valid plan graph");
   }

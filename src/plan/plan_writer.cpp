@@ -1,6 +1,6 @@
 // Serializes a graph into a plan file: header, FlatBuffers metadata, then the weights section with
-// every tensor 64-byte aligned. Tensors that share a buffer (clones of one constant) are stored
-// once.
+// every tensor 64-byte aligned. Tensors that share a buffer (clones of one constant, a constant a
+// subgraph captured) are stored once. Subgraphs are written recursively.
 #include <cstring>
 #include <map>
 #include <unordered_map>
@@ -47,48 +47,57 @@ class WeightsLayout {
 
 class MetadataWriter {
  public:
-  explicit MetadataWriter(const ir::Graph& g) : graph_(g) {
-    for (const auto& v : g.values()) {
-      index_.emplace(v.get(), static_cast<int32_t>(index_.size()));
-    }
-  }
-
   // Builds the metadata and lays out the weights; returns the finished FlatBuffer.
-  fbs::DetachedBuffer build() {
-    std::vector<fbs::Offset<fb::Value>> values;
-    std::vector<fbs::Offset<fb::Constant>> constants;
-    for (const auto& v : graph_.values()) {
-      values.push_back(value(*v));
-      if (v->constant) {
-        constants.push_back(fb::CreateConstant(fbb_, index_.at(v.get()), tensor(*v->constant)));
-      }
-    }
-    std::vector<fbs::Offset<fb::Node>> nodes;
-    for (const auto& n : graph_.nodes()) nodes.push_back(node(*n));
-    auto root = fb::CreatePlanGraph(fbb_, fbb_.CreateString(graph_.name), fbb_.CreateVector(values),
-                                    fbb_.CreateVector(constants), fbb_.CreateVector(nodes),
-                                    fbb_.CreateVector(indices(graph_.inputs(), "graph input")),
-                                    fbb_.CreateVector(indices(graph_.outputs(), "graph output")));
-    fbb_.Finish(root);
+  fbs::DetachedBuffer build(const ir::Graph& g) {
+    fbb_.Finish(graph(g));
     return fbb_.Release();
   }
 
   const WeightsLayout& weights() const { return weights_; }
 
  private:
-  int32_t index_of(const ir::Value* v, const char* what) const {
+  // The graph being written: value indices are per graph (subgraphs have their own values).
+  struct Scope {
+    const ir::Graph& graph;
+    std::unordered_map<const ir::Value*, int32_t> index;
+  };
+
+  fbs::Offset<fb::PlanGraph> graph(const ir::Graph& g) {
+    Scope scope{g, {}};
+    for (const auto& v : g.values()) {
+      scope.index.emplace(v.get(), static_cast<int32_t>(scope.index.size()));
+    }
+    std::vector<fbs::Offset<fb::Value>> values;
+    std::vector<fbs::Offset<fb::Constant>> constants;
+    for (const auto& v : g.values()) {
+      values.push_back(value(*v));
+      if (v->constant) {
+        constants.push_back(
+            fb::CreateConstant(fbb_, scope.index.at(v.get()), tensor(*v->constant)));
+      }
+    }
+    std::vector<fbs::Offset<fb::Node>> nodes;
+    for (const auto& n : g.nodes()) nodes.push_back(node(scope, *n));
+    return fb::CreatePlanGraph(fbb_, fbb_.CreateString(g.name), fbb_.CreateVector(values),
+                               fbb_.CreateVector(constants), fbb_.CreateVector(nodes),
+                               fbb_.CreateVector(indices(scope, g.inputs(), "graph input")),
+                               fbb_.CreateVector(indices(scope, g.outputs(), "graph output")));
+  }
+
+  int32_t index_of(const Scope& scope, const ir::Value* v, const char* what) const {
     if (!v) return -1;
-    auto it = index_.find(v);
-    if (it == index_.end()) {
+    auto it = scope.index.find(v);
+    if (it == scope.index.end()) {
       fail(ErrorCode::kInternal, "cannot write plan: ", what, " '", v->name,
-           "' is not a value of graph '", graph_.name, "'");
+           "' is not a value of graph '", scope.graph.name, "'");
     }
     return it->second;
   }
 
-  std::vector<int32_t> indices(const std::vector<ir::Value*>& vs, const char* what) const {
+  std::vector<int32_t> indices(const Scope& scope, const std::vector<ir::Value*>& vs,
+                               const char* what) const {
     std::vector<int32_t> out;
-    for (const ir::Value* v : vs) out.push_back(index_of(v, what));
+    for (const ir::Value* v : vs) out.push_back(index_of(scope, v, what));
     return out;
   }
 
@@ -146,22 +155,25 @@ class MetadataWriter {
         auto t = w.tensor(x);
         return fb::CreateAttribute(w.fbb_, key, fb::AttributeKind_Tensor, 0, 0, 0, 0, 0, 0, t);
       }
+      fbs::Offset<fb::Attribute> operator()(const ir::GraphAttr& x) const {
+        if (!x) fail(ErrorCode::kInternal, "cannot write plan: attribute is an empty graph");
+        auto g = w.graph(*x);
+        return fb::CreateAttribute(w.fbb_, key, fb::AttributeKind_Graph, 0, 0, 0, 0, 0, 0, 0, g);
+      }
     };
     return std::visit(Visitor{*this, key}, a);
   }
 
-  fbs::Offset<fb::Node> node(const ir::Node& n) {
+  fbs::Offset<fb::Node> node(const Scope& scope, const ir::Node& n) {
     std::vector<fbs::Offset<fb::Attribute>> attrs;
     for (const auto& [k, v] : n.attrs.all()) attrs.push_back(attribute(k, v));
     return fb::CreateNode(fbb_, fbb_.CreateString(n.name), fbb_.CreateString(n.op),
                           fbb_.CreateString(n.domain),
-                          fbb_.CreateVector(indices(n.inputs, "an input of a node")),
-                          fbb_.CreateVector(indices(n.outputs, "an output of a node")),
+                          fbb_.CreateVector(indices(scope, n.inputs, "an input of a node")),
+                          fbb_.CreateVector(indices(scope, n.outputs, "an output of a node")),
                           fbb_.CreateVector(attrs), fbb_.CreateVectorOfStrings(n.origins));
   }
 
-  const ir::Graph& graph_;
-  std::unordered_map<const ir::Value*, int32_t> index_;
   fbs::FlatBufferBuilder fbb_{1 << 16};
   WeightsLayout weights_;
 };
@@ -169,8 +181,8 @@ class MetadataWriter {
 }  // namespace
 
 std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend) {
-  MetadataWriter writer(graph);
-  fbs::DetachedBuffer metadata = writer.build();
+  MetadataWriter writer;
+  fbs::DetachedBuffer metadata = writer.build(graph);
 
   PlanHeader h;
   h.kiln_version = std::string(version());

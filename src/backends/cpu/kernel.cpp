@@ -44,6 +44,7 @@ const CpuKernelRegistry& CpuKernelRegistry::instance() {
     register_shape_kernels(r);
     register_quantization_kernels(r);
     register_extra_kernels(r);
+    register_control_flow_kernels(r);
     std::sort(r.entries_.begin(), r.entries_.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return r;

@@ -67,5 +67,6 @@ void register_reduction_kernels(CpuKernelRegistry& r);
 void register_shape_kernels(CpuKernelRegistry& r);
 void register_quantization_kernels(CpuKernelRegistry& r);
 void register_extra_kernels(CpuKernelRegistry& r);
+void register_control_flow_kernels(CpuKernelRegistry& r);  // If, Loop, Scan
 
 }  // namespace kiln::cpu

@@ -11,5 +11,6 @@ void register_reduction_ops(OpRegistry& r);     // Reduce*, ArgMax/Min, TopK, Cu
 void register_shape_ops(OpRegistry& r);         // Reshape, Transpose, Concat, Gather, Slice, ...
 void register_quantization_ops(OpRegistry& r);  // QuantizeLinear, DequantizeLinear
 void register_extra_ops(OpRegistry& r);         // Attention, RoiAlign, GridSample, Unique, ...
+void register_control_flow_ops(OpRegistry& r);  // If, Loop, Scan (ops with subgraphs)
 
 }  // namespace kiln::ir
