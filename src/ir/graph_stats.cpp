@@ -123,9 +123,9 @@ std::optional<double> matmul_flops(const Node& n, const Shapes& sh) {
 // activation it applies.
 std::optional<double> fused_flops(const Node& n, const Shapes& sh) {
   bool conv = n.op == "FusedConv";
-  auto linear = !conv                                ? matmul_flops(n, sh)
+  auto linear = !conv                              ? matmul_flops(n, sh)
                 : n.attrs.get_int("transposed", 0) ? conv_transpose_flops(n, sh)
-                                                     : conv_flops(n, sh);
+                                                   : conv_flops(n, sh);
   auto out = sh.numel(n.output(0));
   if (!linear || !out) return std::nullopt;
   double extra = (!conv && n.input(2) ? 1 : 0) + (n.input(3) ? 1 : 0) +

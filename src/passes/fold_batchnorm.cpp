@@ -28,8 +28,7 @@ bool bn_scale_shift(const ir::Graph& graph, const ir::Node& bn, int64_t channels
   std::vector<double> params[4];
   for (size_t i = 0; i < 4; ++i) {
     const ir::Value* v = bn.input(i + 1);
-    if (!v || !v->is_constant() || !is_foldable_float(v->dtype) ||
-        v->constant->numel() != channels)
+    if (!v || !v->is_constant() || !is_foldable_float(v->dtype) || v->constant->numel() != channels)
       return false;
     params[i] = to_doubles(*v->constant);
   }

@@ -54,7 +54,8 @@ bool fold_after(ir::Graph& graph, ir::Node* n, LinearLayer& l, const Tensor& c, 
 bool fold_before(ir::Graph& graph, ir::Node* mul, ir::Node* layer) {
   ir::Value* y = mul->output(0);
   bool conv = layer->op == "Conv";
-  bool matmul = layer->op == "MatMul" || (layer->op == "Gemm" && !layer->attrs.get_int("transA", 0));
+  bool matmul =
+      layer->op == "MatMul" || (layer->op == "Gemm" && !layer->attrs.get_int("transA", 0));
   if (!conv && !matmul) return false;
   if (layer->input(0) != y || !only_used_by(graph, y, layer)) return false;
   ir::Value* w = layer->input(1);
@@ -71,10 +72,10 @@ bool fold_before(ir::Graph& graph, ir::Node* mul, ir::Node* layer) {
     size_t axis = conv ? 1 : rank - 1;
     // Input channels: Conv: C = W[1] * group; MatMul/Gemm: K = the weight's row count.
     int64_t group = conv ? layer->attrs.get_int("group", 1) : 1;
-    int64_t channels = conv ? wt.dim(1) * group
-                            : (layer->op == "Gemm" && layer->attrs.get_int("transB", 0)
-                                   ? wt.dim(1)
-                                   : wt.dim(wt.rank() - 2));
+    int64_t channels =
+        conv ? wt.dim(1) * group
+             : (layer->op == "Gemm" && layer->attrs.get_int("transB", 0) ? wt.dim(1)
+                                                                         : wt.dim(wt.rank() - 2));
     if (ct.rank() > static_cast<int64_t>(rank)) continue;
     bool per_channel = true;
     for (int64_t i = 0; i < ct.rank(); ++i) {
@@ -105,9 +106,8 @@ bool fold_before(ir::Graph& graph, ir::Node* mul, ir::Node* layer) {
       for (int64_t i = 0; i < n; ++i)
         wv[static_cast<size_t>(i)] *= at(trans ? i % cols : (i / cols) % rows);
     }
-    layer->inputs[1] =
-        graph.add_constant(graph.unique_value_name(layer->name + "_weight_folded"),
-                           from_doubles(wt.dtype(), wt.shape(), wv));
+    layer->inputs[1] = graph.add_constant(graph.unique_value_name(layer->name + "_weight_folded"),
+                                          from_doubles(wt.dtype(), wt.shape(), wv));
     layer->inputs[0] = x;
     merge_origins(layer, mul);
     graph.remove_node(mul);

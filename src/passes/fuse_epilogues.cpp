@@ -14,13 +14,15 @@ namespace kiln::passes {
 namespace {
 
 bool is_anchor(const ir::Node& n) {
-  static const std::unordered_set<std::string> kOps = {"Conv", "ConvTranspose", "Gemm",
-                                                       "MatMul", "FusedConv", "FusedMatMul"};
+  static const std::unordered_set<std::string> kOps = {"Conv",   "ConvTranspose", "Gemm",
+                                                       "MatMul", "FusedConv",     "FusedMatMul"};
   return n.domain.empty() && kOps.count(n.op) && n.output(0) && n.input(0) && n.input(1) &&
          is_foldable_float(n.output(0)->dtype);
 }
 
-size_t rank_of(const ir::Value* v) { return v && v->shape ? v->shape->size() : 0; }
+size_t rank_of(const ir::Value* v) {
+  return v && v->shape ? v->shape->size() : 0;
+}
 
 // Same shape, provably: every dim known and equal, or unknown with the same symbol.
 bool same_shape(const ir::Value* a, const ir::Value* b) {
@@ -132,8 +134,8 @@ struct Chain {
   bool try_silu(ir::Value* y, const std::vector<ir::Node*>& users) {
     ir::Node* sig = users[0]->op == "Sigmoid" ? users[0] : users[1];
     ir::Node* mul = sig == users[0] ? users[1] : users[0];
-    if (sig->op != "Sigmoid" || mul->op != "Mul" || !sig->domain.empty() ||
-        !mul->domain.empty() || sig->input(0) != y || mul->inputs.size() != 2 || !mul->output(0))
+    if (sig->op != "Sigmoid" || mul->op != "Mul" || !sig->domain.empty() || !mul->domain.empty() ||
+        sig->input(0) != y || mul->inputs.size() != 2 || !mul->output(0))
       return false;
     ir::Value* s = sig->output(0);
     bool operands = (mul->inputs[0] == y && mul->inputs[1] == s) ||

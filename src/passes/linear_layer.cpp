@@ -26,9 +26,13 @@ void visit_float(DataType t, F&& f) {
   }
 }
 
-const ir::Value* input(const ir::Node* n, size_t i) { return n->input(i); }
+const ir::Value* input(const ir::Node* n, size_t i) {
+  return n->input(i);
+}
 
-bool is_constant_or_absent(const ir::Value* v) { return !v || v->is_constant(); }
+bool is_constant_or_absent(const ir::Value* v) {
+  return !v || v->is_constant();
+}
 
 int64_t known_dim(const ir::Value* v, int64_t axis) {
   if (!v || !v->shape) return -1;
@@ -38,7 +42,9 @@ int64_t known_dim(const ir::Value* v, int64_t axis) {
   return (*v->shape)[static_cast<size_t>(axis)].value;
 }
 
-size_t rank_of(const ir::Value* v) { return v && v->shape ? v->shape->size() : 0; }
+size_t rank_of(const ir::Value* v) {
+  return v && v->shape ? v->shape->size() : 0;
+}
 
 bool is_conv_family(const std::string& op) {
   return op == "Conv" || op == "ConvTranspose" || op == "FusedConv";
@@ -88,7 +94,8 @@ std::string folded_name(const ir::Node* n, const char* what) {
 }
 
 // The weight scaled per output channel, or nullopt when the weight is not a constant.
-std::optional<std::vector<double>> scaled_weight(const LinearLayer& l, const std::vector<double>& s) {
+std::optional<std::vector<double>> scaled_weight(const LinearLayer& l,
+                                                 const std::vector<double>& s) {
   const ir::Value* w = input(l.node, 1);
   if (!w || !w->is_constant()) return std::nullopt;
   const Tensor& t = *w->constant;
@@ -299,13 +306,13 @@ bool add_to_output(ir::Graph& graph, LinearLayer& l, const Tensor& c) {
   }
   if (n->op == "MatMul" && !to_fused_matmul(l)) return false;
   double beta = n->op == "Gemm" ? n->attrs.get_float("beta", 1.0f) : 1.0;
-  combine_bias(graph, l, beta, cs, to_doubles(c),
-               [](double b, double k) { return b + k; });
+  combine_bias(graph, l, beta, cs, to_doubles(c), [](double b, double k) { return b + k; });
   if (n->op == "Gemm") n->attrs.set("beta", 1.0f);
   return true;
 }
 
 void merge_origins(ir::Node* to, const ir::Node* from) {
+  if (to->origins.empty()) to->origins.push_back(to->name);
   if (from->origins.empty()) {
     to->origins.push_back(from->name);
   } else {

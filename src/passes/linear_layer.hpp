@@ -21,9 +21,9 @@ bool only_used_by(const ir::Graph& graph, const ir::Value* v, const ir::Node* co
 
 struct LinearLayer {
   ir::Node* node = nullptr;
-  bool conv = false;         // channels on axis 1 (Conv family) or the last axis (MatMul family)
+  bool conv = false;  // channels on axis 1 (Conv family) or the last axis (MatMul family)
   size_t out_rank = 0;
-  int64_t channels = 0;      // output channels (N for the MatMul family)
+  int64_t channels = 0;  // output channels (N for the MatMul family)
 
   size_t channel_axis() const { return conv ? 1 : out_rank - 1; }
 };

@@ -18,8 +18,8 @@ namespace {
 // (transposes as swapped strides) of the stored tensors, the output [batch..., M, N], and the
 // bias right-aligned to the output's rank.
 struct FusedShapes {
-  Shape a, b, y, bias;                             // logical dims
-  std::vector<int64_t> a_strides, b_strides;       // element strides of the logical views
+  Shape a, b, y, bias;                                // logical dims
+  std::vector<int64_t> a_strides, b_strides;          // element strides of the logical views
   std::vector<int64_t> a_batch_bcast, b_batch_bcast;  // batch strides, 0 where broadcast
   int64_t m = 0, k = 0, n = 0;
 };
@@ -186,7 +186,8 @@ class FusedMatMulKernel final : public CpuKernel {
     const Tensor& b = ctx.input(1);
     auto key = std::make_tuple(a.shape(), b.shape(), bias ? bias->shape() : Shape{-1});
     auto it = cache_.find(key);
-    if (it == cache_.end()) it = cache_.emplace(key, make_onednn(s, bias != nullptr, z != nullptr)).first;
+    if (it == cache_.end())
+      it = cache_.emplace(key, make_onednn(s, bias != nullptr, z != nullptr)).first;
     const OnednnFusedMatmul& f = it->second;
     auto& eng = onednn_engine();
     using dnnl::memory;
