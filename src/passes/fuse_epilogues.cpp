@@ -155,7 +155,7 @@ bool fuse_epilogues(ir::Graph& graph) {
   std::unordered_set<ir::Node*> removed;
   for (ir::Node* n : graph.node_list()) {
     if (removed.count(n) || !is_anchor(*n)) continue;
-    Chain chain{graph, n, removed};
+    Chain chain{graph, n, removed, {}};
     if (n->op == "FusedConv" || n->op == "FusedMatMul") {
       chain.act = ir::read_activation(n->attrs);
       chain.has_residual = n->input(3) != nullptr;

@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "backends/cpu/broadcast.hpp"
+#include "core/error.hpp"
 #include "core/float_types.hpp"
-#include "ir/activation.hpp"
 
 namespace kiln::passes {
 namespace {

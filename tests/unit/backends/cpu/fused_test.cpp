@@ -210,7 +210,7 @@ TEST_P(FusedKernel, MatchesUnfusedGraphForEveryActivationAndResidualOrder) {
   for (const ir::Activation& act : all_activations()) {
     for (Residual res : {Residual::kNone, Residual::kBefore, Residual::kAfter}) {
       SCOPED_TRACE(c.op + " " + ir::to_string(act) + " residual " +
-                   std::to_string(static_cast<int>(res)) + " " + to_string(dtype));
+                   std::to_string(static_cast<int>(res)) + " " + std::string(to_string(dtype)));
       EXPECT_LE(compare(c, act, res, dtype), tolerance(dtype));
     }
   }
