@@ -167,7 +167,6 @@ struct OnednnConv {
   dnnl::memory::desc src_plain, src_md, weights_plain, weights_md, dst_plain, dst_md, bias_md;
   dnnl::memory src_buffer, dst_buffer, weights;  // buffers used when layouts differ from plain
   const void* weights_source = nullptr;          // the constant weights already in `weights`
-  int residual_post_op = -1;                     // index of a fused residual add's post-op
 };
 
 dnnl::memory::dims dnnl_dims(const std::vector<int64_t>& v) {
@@ -229,7 +228,9 @@ OnednnConv make_onednn_conv(const ConvGeometry& g, bool transpose, bool has_bias
   dnnl::primitive_attr attr;
   if (!epilogue.empty()) {
     dnnl::post_ops ops;
-    c.residual_post_op = append_epilogue_post_ops(epilogue, ops, c.dst_plain);
+    // The residual is a sum post-op: every convolution implementation takes one, whatever
+    // layout it picks for the destination, where a binary post-op may fall back to slow code.
+    append_epilogue_post_ops(epilogue, ops, dnnl::memory::desc());
     attr.set_post_ops(ops);
   }
   auto& eng = onednn_engine();
@@ -344,13 +345,14 @@ class ConvKernel final : public CpuKernel {
       src = c.src_buffer;
     }
     memory dst = c.dst_buffer ? c.dst_buffer : dst_user;
+    if (z) {
+      // The sum post-op adds what the destination holds: the residual, in its layout.
+      memory z_user(c.dst_plain, eng, const_cast<void*>(z->raw()));
+      dnnl::reorder(z_user, dst).execute(stream, z_user, dst);
+    }
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, c.weights}, {DNNL_ARG_DST, dst}};
     if (b) args[DNNL_ARG_BIAS] = memory(c.bias_md, eng, const_cast<void*>(b->raw()));
-    if (z) {
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(c.residual_post_op) | DNNL_ARG_SRC_1] =
-          memory(c.dst_plain, eng, const_cast<void*>(z->raw()));
-    }
     c.prim.execute(stream, args);
     if (c.dst_buffer) dnnl::reorder(c.dst_buffer, dst_user).execute(stream, c.dst_buffer, dst_user);
     stream.wait();

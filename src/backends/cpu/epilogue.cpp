@@ -58,7 +58,11 @@ int append_epilogue_post_ops(const Epilogue& e, dnnl::post_ops& ops,
   int residual_index = -1;
   auto add_residual = [&] {
     residual_index = ops.len();
-    ops.append_binary(dnnl::algorithm::binary_add, residual_md);
+    if (residual_md.is_zero()) {
+      ops.append_sum(1.0f);
+    } else {
+      ops.append_binary(dnnl::algorithm::binary_add, residual_md);
+    }
   };
   if (e.has_residual && e.residual_before_activation) add_residual();
   append_activation(e.act, ops);

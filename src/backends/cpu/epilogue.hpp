@@ -22,9 +22,11 @@ struct Epilogue {
   bool empty() const { return act.kind == ir::ActivationKind::kNone && !has_residual; }
 };
 
-// Appends the activation and the residual add (a binary post-op reading `residual_md`) in the
-// epilogue's order. Returns the index of the residual's post-op (-1 without one): its memory is
-// passed as DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1.
+// Appends the activation and the residual add in the epilogue's order. The residual is a binary
+// post-op reading `residual_md`, whose memory is passed as
+// DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1 with the returned index (-1 without a
+// residual); or, with no `residual_md` (a zero desc), a sum post-op, for which the caller places
+// the residual in the destination before running the primitive.
 int append_epilogue_post_ops(const Epilogue& e, dnnl::post_ops& ops,
                              const dnnl::memory::desc& residual_md);
 
