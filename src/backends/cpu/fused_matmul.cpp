@@ -163,8 +163,10 @@ class FusedMatMulKernel final : public CpuKernel {
     f.y_md = plain_f32_desc(s.y);
     dnnl::primitive_attr attr;
     dnnl::post_ops ops;
+    // alpha scales the product alone; oneDNN's output scale applies before every post-op, so the
+    // bias then comes as a post-op rather than as the primitive's bias.
     f.bias_as_post_op = has_bias && alpha_ != 1.0f;
-    if (alpha_ != 1.0f) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, alpha_, 0.0f);
+    if (alpha_ != 1.0f) attr.set_output_scales(0, {alpha_});
     if (has_bias) f.bias_md = plain_f32_desc(s.bias);
     if (f.bias_as_post_op) {
       f.bias_post_op = ops.len();
