@@ -113,10 +113,24 @@ std::optional<double> gemm_flops(const Node& n, const Shapes& sh) {
 }
 
 std::optional<double> matmul_flops(const Node& n, const Shapes& sh) {
-  auto k = sh.dim(n.input(0), -1);
+  auto k = sh.dim(n.input(0), n.attrs.get_int("transA", 0) ? -2 : -1);
   auto out = sh.numel(n.output(0));
   if (!k || !out) return std::nullopt;
   return 2 * *out * *k;
+}
+
+// A fused layer: its linear part plus one op per output element for each of bias, residual and
+// activation it applies.
+std::optional<double> fused_flops(const Node& n, const Shapes& sh) {
+  bool conv = n.op == "FusedConv";
+  auto linear = !conv                              ? matmul_flops(n, sh)
+                : n.attrs.get_int("transposed", 0) ? conv_transpose_flops(n, sh)
+                                                   : conv_flops(n, sh);
+  auto out = sh.numel(n.output(0));
+  if (!linear || !out) return std::nullopt;
+  double extra = (!conv && n.input(2) ? 1 : 0) + (n.input(3) ? 1 : 0) +
+                 (n.attrs.get_string("activation", "").empty() ? 0 : 1);
+  return *linear + extra * *out;
 }
 
 // Einsum: with one or two operands and no ellipsis, the work is one multiply-add per point of
@@ -163,6 +177,7 @@ std::optional<double> node_flops(const Node& n, std::set<std::string>* symbols_a
   if (n.op == "Gemm") return gemm_flops(n, sh);
   if (n.op == "MatMul" || n.op == "MatMulInteger") return matmul_flops(n, sh);
   if (n.op == "Einsum") return einsum_flops(n, sh);
+  if (n.op == "FusedConv" || n.op == "FusedMatMul") return fused_flops(n, sh);
   if (n.op == "MaxPool" || n.op == "AveragePool" || n.op == "LpPool") return pool_flops(n, sh);
   if (kElementwise.count(n.op)) return sh.numel(n.output(0));
   auto per = kPerElement.find(n.op);

@@ -42,6 +42,9 @@ std::vector<Pass> default_passes(int optimization_level) {
       {"eliminate_noops", eliminate_noops},
       {"fold_constants", fold_constants},
       {"eliminate_common_subexpressions", eliminate_common_subexpressions},
+      {"fold_batchnorm", fold_batchnorm},
+      {"fold_scale_into_weights", fold_scale_into_weights},
+      {"fuse_epilogues", fuse_epilogues},
       {"eliminate_dead_code", eliminate_dead_code},
   };
 }

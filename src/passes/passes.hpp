@@ -14,5 +14,13 @@ bool fold_constants(ir::Graph& graph);
 bool eliminate_common_subexpressions(ir::Graph& graph);
 // Drops nodes whose outputs nobody uses, and unused values.
 bool eliminate_dead_code(ir::Graph& graph);
+// Folds inference BatchNormalization into the Conv/ConvTranspose/Gemm/MatMul before it.
+bool fold_batchnorm(ir::Graph& graph);
+// Folds Mul/Div/Add/Sub by per-channel constants into the weights and bias of the layer before
+// them (and Mul by per-input-channel constants into the layer after them).
+bool fold_scale_into_weights(ir::Graph& graph);
+// Fuses Conv/ConvTranspose/Gemm/MatMul + bias + residual Add + activation into FusedConv and
+// FusedMatMul.
+bool fuse_epilogues(ir::Graph& graph);
 
 }  // namespace kiln::passes

@@ -1,10 +1,12 @@
-// Conv and ConvTranspose on the CPU. float32 runs through oneDNN (multithreaded, vectorized,
-// weights reordered once into its preferred layout); other dtypes and geometries oneDNN cannot
-// express run a direct reference loop. The oneDNN primitive is cached per input shape.
+// Conv, ConvTranspose and FusedConv on the CPU. float32 runs through oneDNN (multithreaded,
+// vectorized, weights reordered once into its preferred layout, a fused layer's activation and
+// residual add as post-ops); other dtypes and geometries oneDNN cannot express run a direct
+// reference loop followed by the epilogue. The oneDNN primitive is cached per input shape.
 #include <map>
 #include <optional>
 
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/epilogue.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/nn_kernels.hpp"
 #include "backends/cpu/onednn.hpp"
@@ -198,7 +200,8 @@ dnnl::memory::desc onnx_weights_desc(const ConvGeometry& g, bool transpose) {
   return dnnl::memory::desc(dnnl_dims(dims), dnnl::memory::data_type::f32, dnnl_dims(strides));
 }
 
-OnednnConv make_onednn_conv(const ConvGeometry& g, bool transpose, bool has_bias) {
+OnednnConv make_onednn_conv(const ConvGeometry& g, bool transpose, bool has_bias,
+                            const Epilogue& epilogue) {
   using dnnl::memory;
   auto any = memory::format_tag::any;
   std::vector<int64_t> src{g.batch, g.in_channels}, dst{g.batch, g.out_channels};
@@ -222,13 +225,21 @@ OnednnConv make_onednn_conv(const ConvGeometry& g, bool transpose, bool has_bias
       pad_end[i] = full - g.pad_begin[i] - g.out[i];
     }
   }
+  dnnl::primitive_attr attr;
+  if (!epilogue.empty()) {
+    dnnl::post_ops ops;
+    // The residual is a sum post-op: every convolution implementation takes one, whatever
+    // layout it picks for the destination, where a binary post-op may fall back to slow code.
+    append_epilogue_post_ops(epilogue, ops, dnnl::memory::desc());
+    attr.set_post_ops(ops);
+  }
   auto& eng = onednn_engine();
   if (transpose) {
     dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                         dnnl::algorithm::deconvolution_direct, src_any, weights_any,
                                         c.bias_md, dst_any, dnnl_dims(g.strides), dnnl_dims(dil),
                                         dnnl_dims(g.pad_begin), dnnl_dims(pad_end));
-    dnnl::deconvolution_forward::primitive_desc pd(d, eng);
+    dnnl::deconvolution_forward::primitive_desc pd(d, attr, eng);
     c.src_md = pd.src_desc();
     c.weights_md = pd.weights_desc();
     c.dst_md = pd.dst_desc();
@@ -238,7 +249,7 @@ OnednnConv make_onednn_conv(const ConvGeometry& g, bool transpose, bool has_bias
                                       dnnl::algorithm::convolution_direct, src_any, weights_any,
                                       c.bias_md, dst_any, dnnl_dims(g.strides), dnnl_dims(dil),
                                       dnnl_dims(g.pad_begin), dnnl_dims(pad_end));
-    dnnl::convolution_forward::primitive_desc pd(d, eng);
+    dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
     c.src_md = pd.src_desc();
     c.weights_md = pd.weights_desc();
     c.dst_md = pd.dst_desc();
@@ -265,23 +276,32 @@ bool onednn_can_run(const ConvGeometry& g, bool transpose) {
 
 class ConvKernel final : public CpuKernel {
  public:
-  ConvKernel(const ir::Node& node, bool transpose)
-      : transpose_(transpose), constant_weights_(node.input(1) && node.input(1)->is_constant()) {}
+  ConvKernel(const ir::Node& node, bool transpose, Epilogue epilogue)
+      : transpose_(transpose),
+        constant_weights_(node.input(1) && node.input(1)->is_constant()),
+        epilogue_(epilogue) {}
 
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
     const Tensor& w = ctx.input(1);
     const Tensor* b = ctx.has_input(2) ? &ctx.input(2) : nullptr;
+    const Tensor* z = epilogue_.has_residual ? &ctx.input(3) : nullptr;
     Tensor& y = ctx.output(0);
     if (y.numel() == 0) return;
+    if (z && z->shape() != y.shape())
+      ctx.fail(ErrorCode::kInvalidArgument, "residual shape ", shape_to_string(z->shape()),
+               " differs from the output shape ", shape_to_string(y.shape()));
     ConvGeometry g = conv_geometry(ctx, transpose_);
-    if (x.dtype() == DataType::kFloat32 && onednn_can_run(g, transpose_)) {
+    if (x.dtype() == DataType::kFloat32 && onednn_can_run(g, transpose_) && !onednn_failed_) {
       try {
-        run_onednn(ctx, g, x, w, b, y);
+        run_onednn(g, x, w, b, z, y);
+        return;
       } catch (const dnnl::error& e) {
-        ctx.fail(ErrorCode::kInternal, "oneDNN failed: ", e.what());
+        // A post-op combination this oneDNN build does not implement: the reference loop and
+        // epilogue compute the same thing.
+        if (epilogue_.empty()) ctx.fail(ErrorCode::kInternal, "oneDNN failed: ", e.what());
+        onednn_failed_ = true;
       }
-      return;
     }
     visit_dtype(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -291,6 +311,7 @@ class ConvKernel final : public CpuKernel {
           conv_transpose_reference<T>(g, x, w, b, y);
         else
           conv_reference<T>(g, x, w, b, y);
+        apply_epilogue(ctx, epilogue_, y, z);
       } else {
         ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(x.dtype()), " is not supported");
       }
@@ -298,12 +319,12 @@ class ConvKernel final : public CpuKernel {
   }
 
  private:
-  void run_onednn(KernelContext& ctx, const ConvGeometry& g, const Tensor& x, const Tensor& w,
-                  const Tensor* b, Tensor& y) {
+  void run_onednn(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
+                  const Tensor* z, Tensor& y) {
     auto key = std::make_pair(x.shape(), w.shape());
     auto it = cache_.find(key);
     if (it == cache_.end()) {
-      it = cache_.emplace(key, make_onednn_conv(g, transpose_, b != nullptr)).first;
+      it = cache_.emplace(key, make_onednn_conv(g, transpose_, b != nullptr, epilogue_)).first;
     }
     OnednnConv& c = it->second;
     auto& eng = onednn_engine();
@@ -324,6 +345,11 @@ class ConvKernel final : public CpuKernel {
       src = c.src_buffer;
     }
     memory dst = c.dst_buffer ? c.dst_buffer : dst_user;
+    if (z) {
+      // The sum post-op adds what the destination holds: the residual, in its layout.
+      memory z_user(c.dst_plain, eng, const_cast<void*>(z->raw()));
+      dnnl::reorder(z_user, dst).execute(stream, z_user, dst);
+    }
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, c.weights}, {DNNL_ARG_DST, dst}};
     if (b) args[DNNL_ARG_BIAS] = memory(c.bias_md, eng, const_cast<void*>(b->raw()));
@@ -334,6 +360,8 @@ class ConvKernel final : public CpuKernel {
 
   bool transpose_;
   bool constant_weights_;
+  Epilogue epilogue_;
+  bool onednn_failed_ = false;
   std::map<std::pair<Shape, Shape>, OnednnConv> cache_;  // by input and weight shape
 };
 
@@ -341,10 +369,14 @@ class ConvKernel final : public CpuKernel {
 
 void register_conv_kernels(CpuKernelRegistry& r) {
   r.add_factory("Conv", [](const ir::Node& n) -> std::unique_ptr<CpuKernel> {
-    return std::make_unique<ConvKernel>(n, false);
+    return std::make_unique<ConvKernel>(n, false, Epilogue{});
   });
   r.add_factory("ConvTranspose", [](const ir::Node& n) -> std::unique_ptr<CpuKernel> {
-    return std::make_unique<ConvKernel>(n, true);
+    return std::make_unique<ConvKernel>(n, true, Epilogue{});
+  });
+  r.add_factory("FusedConv", [](const ir::Node& n) -> std::unique_ptr<CpuKernel> {
+    return std::make_unique<ConvKernel>(n, n.attrs.get_int("transposed", 0) != 0,
+                                        Epilogue::from_node(n, 3));
   });
 }
 

@@ -8,6 +8,7 @@ void register_nn_kernels(CpuKernelRegistry& r) {
   register_conv_kernels(r);
   register_pool_kernels(r);
   register_matmul_kernels(r);
+  register_fused_matmul_kernels(r);
   register_einsum_kernels(r);
   register_normalization_kernels(r);
   register_softmax_kernels(r);

@@ -1,6 +1,7 @@
-// Inference for Conv and ConvTranspose: output channels from the weight, spatial sizes from the
-// window geometry; the batch dim keeps its symbol.
+// Inference for Conv, ConvTranspose and FusedConv: output channels from the weight, spatial sizes
+// from the window geometry; the batch dim keeps its symbol.
 #include "ir/op_registry.hpp"
+#include "ir/ops/fused_epilogue.hpp"
 #include "ir/ops/nn_families.hpp"
 #include "ir/ops/window.hpp"
 #include "ir/shape_inference.hpp"
@@ -118,11 +119,22 @@ void infer_conv_transpose(InferenceContext& ctx) {
   ctx.set_output(0, dtype, out);
 }
 
+// FusedConv(X, W, B?, Z?): a Conv (or, with transposed=1, a ConvTranspose) with its epilogue
+// y = act(conv + B + Z), or act(conv + B) + Z with residual_before_activation=0.
+void infer_fused_conv(InferenceContext& ctx) {
+  if (ctx.attrs().get_int("transposed", 0) != 0)
+    infer_conv_transpose(ctx);
+  else
+    infer_conv(ctx);
+  check_fused_epilogue(ctx, 3);
+}
+
 }  // namespace
 
 void register_conv_ops(OpRegistry& r) {
   r.add({"Conv", 2, 3, 1, 1, infer_conv});
   r.add({"ConvTranspose", 2, 3, 1, 1, infer_conv_transpose});
+  r.add({"FusedConv", 2, 4, 1, 1, infer_fused_conv});
 }
 
 }  // namespace kiln::ir

@@ -1,7 +1,9 @@
-// Inference for MatMul (numpy matmul: batched, broadcasting, 1-D operands), Gemm and Einsum.
+// Inference for MatMul (numpy matmul: batched, broadcasting, 1-D operands), Gemm, Einsum and
+// FusedMatMul.
 // Batch dims broadcast symbolically; M and N keep their symbols.
 #include "ir/op_registry.hpp"
 #include "ir/ops/einsum_equation.hpp"
+#include "ir/ops/fused_epilogue.hpp"
 #include "ir/ops/nn_families.hpp"
 #include "ir/shape_inference.hpp"
 
@@ -31,17 +33,8 @@ void check_same_dim(InferenceContext& ctx, const Dim& a, const Dim& b, const cha
              sym_shape_to_string(ctx.input(1).shape), ")");
 }
 
-void infer_matmul(InferenceContext& ctx) {
-  const TensorType& a = ctx.input(0);
-  const TensorType& b = ctx.input(1);
-  if (a.dtype != b.dtype)
-    ctx.fail("operand dtypes differ: ", to_string(a.dtype), " and ", to_string(b.dtype));
-  if (!is_matmul_dtype(a.dtype)) ctx.fail("dtype ", to_string(a.dtype), " is not supported");
-  if (!a.shape || !b.shape) {
-    ctx.set_output(0, a.dtype, std::nullopt);
-    return;
-  }
-  SymShape sa = *a.shape, sb = *b.shape;
+// The output of numpy matmul on operand shapes sa and sb (1-D operands promoted and dropped).
+SymShape matmul_output(InferenceContext& ctx, SymShape sa, SymShape sb) {
   if (sa.empty() || sb.empty()) ctx.fail("operands must have rank 1 or more");
   bool a_vector = sa.size() == 1, b_vector = sb.size() == 1;
   if (a_vector) sa.insert(sa.begin(), Dim(1));
@@ -52,7 +45,62 @@ void infer_matmul(InferenceContext& ctx) {
   SymShape out = *batch;
   if (!a_vector) out.push_back(sa[sa.size() - 2]);
   if (!b_vector) out.push_back(sb.back());
+  return out;
+}
+
+void infer_matmul(InferenceContext& ctx) {
+  const TensorType& a = ctx.input(0);
+  const TensorType& b = ctx.input(1);
+  if (a.dtype != b.dtype)
+    ctx.fail("operand dtypes differ: ", to_string(a.dtype), " and ", to_string(b.dtype));
+  if (!is_matmul_dtype(a.dtype)) ctx.fail("dtype ", to_string(a.dtype), " is not supported");
+  if (!a.shape || !b.shape) {
+    ctx.set_output(0, a.dtype, std::nullopt);
+    return;
+  }
+  ctx.set_output(0, a.dtype, matmul_output(ctx, *a.shape, *b.shape));
+}
+
+// FusedMatMul(A, B, bias?, Z?) = act(alpha * op(A) x op(B) + bias + Z) (or with Z added after the
+// activation): MatMul's batched semantics, where transA/transB swap an operand's last two axes.
+// Gemm is the 2-D case. bias broadcasts one way to the output; Z has the output's shape.
+void infer_fused_matmul(InferenceContext& ctx) {
+  const TensorType& a = ctx.input(0);
+  const TensorType& b = ctx.input(1);
+  if (a.dtype != b.dtype)
+    ctx.fail("operand dtypes differ: ", to_string(a.dtype), " and ", to_string(b.dtype));
+  if (!is_floating(a.dtype) || a.dtype == DataType::kFloat8E4M3)
+    ctx.fail("dtype ", to_string(a.dtype), " is not supported");
+  if (ctx.has_input(2) && ctx.input(2).dtype != a.dtype)
+    ctx.fail("bias dtype ", to_string(ctx.input(2).dtype), " differs from ", to_string(a.dtype));
+  if (!a.shape || !b.shape) {
+    ctx.set_output(0, a.dtype, std::nullopt);
+    check_fused_epilogue(ctx, 3);
+    return;
+  }
+  SymShape sa = *a.shape, sb = *b.shape;
+  auto transpose_last = [&ctx](SymShape& s, const char* attr) {
+    if (ctx.attrs().get_int(attr, 0) == 0) return;
+    if (s.size() < 2) ctx.fail("attribute '", attr, "' needs an operand of rank 2 or more");
+    std::swap(s[s.size() - 1], s[s.size() - 2]);
+  };
+  transpose_last(sa, "transA");
+  transpose_last(sb, "transB");
+  SymShape out = matmul_output(ctx, sa, sb);
+  if (ctx.has_input(2) && ctx.input(2).shape) {
+    const SymShape& c = *ctx.input(2).shape;
+    bool ok = c.size() <= out.size();
+    for (size_t i = 0; ok && i < c.size(); ++i) {
+      const Dim& cd = c[i];
+      const Dim& od = out[out.size() - c.size() + i];
+      if (cd.known() && cd.value != 1 && od.known() && cd.value != od.value) ok = false;
+    }
+    if (!ok)
+      ctx.fail("bias of shape ", sym_shape_to_string(c), " cannot broadcast to the output shape ",
+               sym_shape_to_string(out));
+  }
   ctx.set_output(0, a.dtype, out);
+  check_fused_epilogue(ctx, 3);
 }
 
 void infer_gemm(InferenceContext& ctx) {
@@ -139,6 +187,7 @@ void register_matmul_ops(OpRegistry& r) {
   r.add({"MatMul", 2, 2, 1, 1, infer_matmul});
   r.add({"Gemm", 2, 3, 1, 1, infer_gemm});
   r.add({"Einsum", 1, OpSchema::kVariadic, 1, 1, infer_einsum});
+  r.add({"FusedMatMul", 2, 4, 1, 1, infer_fused_matmul});
 }
 
 }  // namespace kiln::ir
