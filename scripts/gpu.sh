@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Everything kiln does on the GPU machine, in one run (device time is scarce): unpack the carried
-# build (scripts/pack_for_gpu.sh), then the stages named on the command line (default: all):
+# Everything kiln does on the GPU machine, in one run (device time is scarce): build kiln there
+# with the carried dependencies (scripts/pack_for_gpu.sh), then the stages named on the command
+# line (default: all):
 #   gputests  the unit tests, GPU ones included (every CUDA kernel against the CPU reference)
 #   coverage  export the model suite from PyTorch with both exporters and check kiln's CPU
 #             outputs against ONNX Runtime on each (tests/models/torch_coverage.py)
@@ -14,15 +15,33 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
 stages=${*:-gputests coverage layers}
 
-KILN_HOME=/tmp/kiln
-rm -rf "$KILN_HOME" && mkdir -p /tmp && tar -C /tmp -xJf .carry/kiln.tar.xz
-export LD_LIBRARY_PATH="$KILN_HOME/lib:${LD_LIBRARY_PATH:-}"
+# Build on this machine's cores from the working tree, with the carried Debian dependencies.
+DEPS=/tmp/kiln_deps BUILD=/tmp/kiln_build
+mkdir -p "$DEPS" && tar -C "$DEPS" -xJf .carry/deps.tar.xz
+export PATH="$DEPS/usr/bin:$PATH" LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 # cuDNN, cuBLASLt and NVRTC: from the system if the loader finds them, else from the wheels that
 # PyTorch installed.
 for pkg in cudnn cublas cuda_nvrtc cuda_runtime; do
   dir=$(python3 -c "import importlib, os; m = importlib.import_module('nvidia.$pkg'); print(os.path.join(list(m.__path__)[0], 'lib'))" 2>/dev/null) &&
     [ -d "$dir" ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$dir"
 done
+CUDNN_SO=$(ls /usr/local/cuda/lib64/libcudnn.so.9 /usr/lib/x86_64-linux-gnu/libcudnn.so.9 2>/dev/null | head -1)
+[ -z "$CUDNN_SO" ] && CUDNN_SO=$(find / -name 'libcudnn.so.9' -not -path '/proc/*' 2>/dev/null | head -1)
+mkdir -p /tmp/kiln_cudnn && ln -sf "$CUDNN_SO" /tmp/kiln_cudnn/libcudnn.so
+export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$CUDNN_SO")"
+INC="-I$DEPS/usr/include -I$DEPS/usr/local/cuda/include"
+start=$(date +%s)
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$(command -v python3)" \
+  -DCMAKE_PREFIX_PATH="$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake" \
+  -DCUDNN_LIBRARY=/tmp/kiln_cudnn/libcudnn.so -DCMAKE_CXX_FLAGS="$INC" -DCMAKE_CUDA_FLAGS="$INC" \
+  -DProtobuf_PROTOC_EXECUTABLE="$DEPS/usr/bin/protoc" -DProtobuf_INCLUDE_DIR="$DEPS/usr/include" \
+  -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > "$OUT/cmake.log" 2>&1 ||
+  { tail -30 "$OUT/cmake.log"; exit 1; }
+ninja -C "$BUILD" -j16 kiln_tool kiln_unit_tests > "$OUT/build.log" 2>&1 ||
+  { grep -B2 -A20 "FAILED\|error" "$OUT/build.log" | head -80; exit 1; }
+echo "built in $(( $(date +%s) - start )) s"
+KILN_HOME=/tmp/kiln_home
+mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$KILN_HOME/bin/"
 KILN="$KILN_HOME/bin/kiln"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc; uname -r;
   python3 -c 'import torch, torchvision, onnx, onnxruntime, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__, "transformers", transformers.__version__)'; } \
@@ -32,7 +51,7 @@ KILN="$KILN_HOME/bin/kiln"
 if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" ]; then
   # Tests find the kiln binary through KILN_BINARY_DIR; the conformance data is not carried.
   mkdir -p /tmp/kiln_bin && ln -sf "$KILN" /tmp/kiln_bin/kiln
-  (cd /tmp && KILN_BINARY_DIR=/tmp/kiln_bin timeout 400 "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 \
+  (cd /tmp && KILN_BINARY_DIR=/tmp/kiln_bin timeout 400 "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 ${GTEST_FILTER:+--gtest_filter="$GTEST_FILTER"} \
      > "$OUT/unit_tests.log" 2>&1)
   echo "unit tests exit code $?"
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests? from .* ran" "$OUT/unit_tests.log" | tail -40

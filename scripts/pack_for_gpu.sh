@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# Packs what the GPU machine needs to run kiln (it has CUDA and Python but none of kiln's other
-# libraries, and no package registry): the built binaries and the shared libraries they link,
-# as .carry/kiln.tar.xz. Pass `carry: [".carry"]` to the device tool; scripts/gpu.sh unpacks it.
+# Packs what the GPU machine lacks to build kiln there (it has CUDA, cuDNN, g++, CMake and Python,
+# but no package registry): the files of kiln's Debian build dependencies and cuDNN's headers, as
+# .carry/deps.tar.xz. Pass `carry: [".carry"]` to the device tool; scripts/gpu.sh builds from the
+# working tree with them, on the GPU machine's 16 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${KILN_BUILD_DIR:-build}
-stage=$(mktemp -d)
-mkdir -p "$stage/kiln/bin" "$stage/kiln/lib" .carry
-cp "$BUILD_DIR/kiln" "$stage/kiln/bin/"
-for t in "$BUILD_DIR"/tests/kiln_unit_tests "$BUILD_DIR"/tests/kiln_gpu_tests "$BUILD_DIR"/bench/kiln_bench; do
-  [ -f "$t" ] && cp "$t" "$stage/kiln/bin/"
-done
-strip "$stage"/kiln/bin/* 2>/dev/null || true
-# Libraries that Ubuntu's CUDA image lacks; glibc, libstdc++ and CUDA's own come from there.
-for lib in libprotobuf.so.32 libdnnl.so.2 libOpenCL.so.1 libgomp.so.1; do
-  cp -L "/lib/x86_64-linux-gnu/$lib" "$stage/kiln/lib/"
-done
-tar -C "$stage" -cJf .carry/kiln.tar.xz kiln
-rm -rf "$stage"
-ls -la .carry/kiln.tar.xz
+PACKAGES=(libprotobuf-dev libprotobuf32 protobuf-compiler libprotoc32 libflatbuffers-dev
+  flatbuffers-compiler libflatbuffers2 libcli11-dev nlohmann-json3-dev libdnnl-dev libdnnl2
+  libgtest-dev libgmock-dev ocl-icd-libopencl1)
+list=$(mktemp)
+for p in "${PACKAGES[@]}"; do
+  dpkg -L "$p" | while read -r f; do [ -f "$f" ] || [ -L "$f" ] && echo "${f#/}"; done
+done > "$list"
+ls usr/local/cuda/include/cudnn*.h >/dev/null 2>&1 || true
+(cd / && ls usr/local/cuda/include/cudnn*.h) >> "$list"
+mkdir -p .carry
+tar -C / -cJf .carry/deps.tar.xz -T "$list"
+rm -f "$list" .carry/kiln.tar.xz
+ls -la .carry/deps.tar.xz
