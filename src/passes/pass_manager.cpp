@@ -42,6 +42,13 @@ std::vector<Pass> default_passes(int optimization_level) {
       {"eliminate_noops", eliminate_noops},
       {"fold_constants", fold_constants},
       {"eliminate_common_subexpressions", eliminate_common_subexpressions},
+      {"recognize_layernorm", recognize_layernorm},
+      {"recognize_gelu", recognize_gelu},
+      {"recognize_attention", recognize_attention},
+      {"cancel_transposes", cancel_transposes},
+      // Last among the fusions: it would otherwise take elementwise layers that the pattern
+      // recognizers (and epilogue fusion) match.
+      {"fuse_pointwise", fuse_pointwise},
       {"eliminate_dead_code", eliminate_dead_code},
   };
 }
