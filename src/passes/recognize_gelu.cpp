@@ -5,6 +5,7 @@
 // in the operand orders exporters produce: x / sqrt(2) or x * (1/sqrt(2)); the 0.5 applied to x,
 // to (1 + ...), or to the product; x^3 as Pow(x, 3) or x * x * x. Every intermediate must be used
 // only inside the pattern.
+#include <cmath>
 #include <numbers>
 
 #include "passes/passes.hpp"

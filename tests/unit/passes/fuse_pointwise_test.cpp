@@ -171,7 +171,7 @@ TEST(FusePointwise, EveryOpMatchesItsUnfusedKernel) {
   };
   for (DataType dtype : {DataType::kFloat32, DataType::kFloat64, DataType::kBFloat16}) {
     for (const OpCase& c : cases) {
-      SCOPED_TRACE(std::string(c.op) + " " + to_string(dtype));
+      SCOPED_TRACE(std::string(c.op) + " " + std::string(to_string(dtype)));
       GraphBuilder b;
       auto* x = b.input("x", {2, 3, 7}, dtype);
       std::vector<ir::Value*> ins = {x};
