@@ -64,10 +64,11 @@ bool match_outer(const ir::Graph& g, ir::Node* add, ir::Value* x, Match& m) {
   return true;
 }
 
-// p = 1 + e, either order; returns the Add.
+// p = 1 + e, either order, as Add or a two-input Sum (ONNX's own Gelu function body); returns it.
 ir::Node* one_plus(const ir::Graph& g, const ir::Node* e) {
   ir::Node* add = next(g, e);
-  if (!is_op(add, "Add") || !is_scalar(other_input(add, e->outputs[0]), 1.0)) return nullptr;
+  if (!(is_op(add, "Add") || is_op(add, "Sum")) || !is_scalar(other_input(add, e->outputs[0]), 1.0))
+    return nullptr;
   return add;
 }
 

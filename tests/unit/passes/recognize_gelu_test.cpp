@@ -26,7 +26,8 @@ enum class Half { kOnProduct, kOnX, kOnSum };
 Value* erf_gelu(GraphBuilder& b, Value* x, Half half, bool div, bool swap) {
   Value* u = div ? b.op("Div", {x, b.scalar(kSqrt2)}) : b.op("Mul", {b.scalar(kInvSqrt2), x});
   Value* e = b.op("Erf", {u});
-  Value* p = swap ? b.op("Add", {b.scalar(1.0f), e}) : b.op("Add", {e, b.scalar(1.0f)});
+  // The swapped form uses Sum, as ONNX's Gelu function body does.
+  Value* p = swap ? b.op("Sum", {b.scalar(1.0f), e}) : b.op("Add", {e, b.scalar(1.0f)});
   switch (half) {
     case Half::kOnProduct:
       return b.op("Mul", {b.op("Mul", {x, p}), b.scalar(0.5f)});
