@@ -42,9 +42,17 @@ std::vector<Pass> default_passes(int optimization_level) {
       {"eliminate_noops", eliminate_noops},
       {"fold_constants", fold_constants},
       {"eliminate_common_subexpressions", eliminate_common_subexpressions},
+      // Pattern recognizers first: folding scales into weights would hide the attention scale.
+      {"recognize_layernorm", recognize_layernorm},
+      {"recognize_gelu", recognize_gelu},
+      {"recognize_attention", recognize_attention},
+      {"cancel_transposes", cancel_transposes},
       {"fold_batchnorm", fold_batchnorm},
       {"fold_scale_into_weights", fold_scale_into_weights},
       {"fuse_epilogues", fuse_epilogues},
+      // Last among the fusions: it would otherwise take the elementwise layers that the pattern
+      // recognizers and epilogue fusion match.
+      {"fuse_pointwise", fuse_pointwise},
       {"eliminate_dead_code", eliminate_dead_code},
   };
 }

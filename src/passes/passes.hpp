@@ -14,6 +14,17 @@ bool fold_constants(ir::Graph& graph);
 bool eliminate_common_subexpressions(ir::Graph& graph);
 // Drops nodes whose outputs nobody uses, and unused values.
 bool eliminate_dead_code(ir::Graph& graph);
+// Replaces decomposed layer normalization (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div[/Mul/Add])
+// by LayerNormalization.
+bool recognize_layernorm(ir::Graph& graph);
+// Replaces GELU written elementwise (erf or tanh form) by Gelu.
+bool recognize_gelu(ir::Graph& graph);
+// Replaces MatMul/scale/mask/Softmax/MatMul attention by ScaledDotProductAttention.
+bool recognize_attention(ir::Graph& graph);
+// Folds Transpose and Reshape pairs, and Transpose pairs around elementwise layers.
+bool cancel_transposes(ir::Graph& graph);
+// Fuses groups of elementwise layers into Pointwise layers.
+bool fuse_pointwise(ir::Graph& graph);
 // Folds inference BatchNormalization into the Conv/ConvTranspose/Gemm/MatMul before it.
 bool fold_batchnorm(ir::Graph& graph);
 // Folds Mul/Div/Add/Sub by per-channel constants into the weights and bias of the layer before

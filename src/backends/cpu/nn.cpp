@@ -1,4 +1,5 @@
 // CPU kernels for the nn op family: registers each kernel group (see nn_kernels.hpp).
+#include "backends/cpu/fused_kernels.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/nn_kernels.hpp"
 
@@ -12,6 +13,7 @@ void register_nn_kernels(CpuKernelRegistry& r) {
   register_einsum_kernels(r);
   register_normalization_kernels(r);
   register_softmax_kernels(r);
+  register_scaled_dot_product_attention_kernels(r);
 }
 
 }  // namespace kiln::cpu

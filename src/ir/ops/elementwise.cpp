@@ -5,6 +5,7 @@
 
 #include "ir/op_registry.hpp"
 #include "ir/ops/families.hpp"
+#include "ir/ops/fused_families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -295,6 +296,7 @@ void register_elementwise_ops(OpRegistry& r) {
   add(r, "Where", 3, 3, infer_where);
   add(r, "Cast", 1, 1, infer_cast);
   add(r, "CastLike", 2, 2, infer_cast_like);
+  register_pointwise_ops(r);
 }
 
 }  // namespace kiln::ir

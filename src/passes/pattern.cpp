@@ -1,0 +1,90 @@
+// Matchers shared by the pattern-recognition passes.
+#include "passes/pattern.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "backends/cpu/dispatch.hpp"
+
+namespace kiln::passes {
+
+bool is_float_type(DataType t) {
+  return t == DataType::kFloat32 || t == DataType::kFloat64 || t == DataType::kFloat16 ||
+         t == DataType::kBFloat16;
+}
+
+std::optional<double> scalar_constant(const ir::Value* v) {
+  if (!v || !v->is_constant() || v->constant->numel() != 1 || !is_float_type(v->dtype))
+    return std::nullopt;
+  return cpu::visit_dtype(v->dtype, [&](auto tag) -> std::optional<double> {
+    using T = decltype(tag);
+    return static_cast<double>(static_cast<cpu::compute_t<T>>(v->constant->data<T>()[0]));
+  });
+}
+
+bool is_scalar(const ir::Value* v, double expected, double rel) {
+  std::optional<double> s = scalar_constant(v);
+  return s && std::abs(*s - expected) <= rel * std::abs(expected);
+}
+
+ir::Node* producer_op(const ir::Value* v, const std::string& op) {
+  if (!v || !v->producer || v->producer->op != op || !v->producer->domain.empty()) return nullptr;
+  return v->producer;
+}
+
+ir::Value* other_input(const ir::Node* n, const ir::Value* v) {
+  if (n->inputs.size() != 2) return nullptr;
+  if (n->inputs[0] == v) return n->inputs[1];
+  if (n->inputs[1] == v) return n->inputs[0];
+  return nullptr;
+}
+
+bool used_only_by(const ir::Graph& graph, const ir::Value* v,
+                  const std::vector<const ir::Node*>& group) {
+  if (graph.is_graph_output(v)) return false;
+  for (const ir::Node* c : graph.consumers(v)) {
+    if (std::find(group.begin(), group.end(), c) == group.end()) return false;
+  }
+  return true;
+}
+
+ir::Node* sole_consumer(const ir::Graph& graph, const ir::Value* v) {
+  if (!v || graph.is_graph_output(v)) return nullptr;
+  std::vector<ir::Node*> users = graph.consumers(v);
+  if (users.size() != 1) return nullptr;
+  if (std::count(users[0]->inputs.begin(), users[0]->inputs.end(), v) != 1) return nullptr;
+  return users[0];
+}
+
+bool same_static_shape(const std::optional<ir::SymShape>& a, const std::optional<ir::SymShape>& b) {
+  if (!a || !b || a->size() != b->size()) return false;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const ir::Dim& x = (*a)[i];
+    if (!x.known() && x.symbol.empty()) return false;
+    if (!(x == (*b)[i])) return false;
+  }
+  return true;
+}
+
+ir::Node* replace_pattern(ir::Graph& graph, ir::Node* last, const std::vector<ir::Node*>& matched,
+                          const std::string& op, std::vector<ir::Value*> inputs) {
+  ir::Value* out = last->outputs.at(0);
+  ir::Node* fused =
+      graph.add_node(op, graph.unique_node_name(last->name + "_" + op), std::move(inputs), {out});
+  for (const ir::Node* n : matched) {
+    // Hand-built graphs have no origins; the node's own name stands for it then.
+    std::vector<std::string> origins = n->origins.empty() ? std::vector{n->name} : n->origins;
+    for (const std::string& o : origins) {
+      if (std::find(fused->origins.begin(), fused->origins.end(), o) == fused->origins.end())
+        fused->origins.push_back(o);
+    }
+  }
+  last->outputs[0] =
+      graph.add_value(graph.unique_value_name(out->name + "_unfused"), out->dtype, out->shape);
+  last->outputs[0]->producer = last;
+  graph.remove_unused();
+  graph.sort_topologically();
+  return fused;
+}
+
+}  // namespace kiln::passes

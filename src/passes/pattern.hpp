@@ -1,0 +1,38 @@
+// Small matchers and one rewrite shared by the pattern-recognition passes (recognize_layernorm,
+// recognize_gelu, recognize_attention, cancel_transposes, fuse_pointwise).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.hpp"
+
+namespace kiln::passes {
+
+// The value of a constant float tensor holding exactly one element.
+std::optional<double> scalar_constant(const ir::Value* v);
+// True when `v` is a one-element float constant within `rel` relative error of `expected`.
+bool is_scalar(const ir::Value* v, double expected, double rel = 1e-5);
+// The node producing `v` if its op is `op` (default ONNX domain), else nullptr.
+ir::Node* producer_op(const ir::Value* v, const std::string& op);
+// For a two-input node one of whose inputs is `v`: the other input (nullptr if neither is `v`).
+ir::Value* other_input(const ir::Node* n, const ir::Value* v);
+// True when `v` is not a graph output and every node reading it is in `group`.
+bool used_only_by(const ir::Graph& graph, const ir::Value* v,
+                  const std::vector<const ir::Node*>& group);
+// The only node reading `v`, when `v` has exactly one reader (reading it once) and is not a
+// graph output.
+ir::Node* sole_consumer(const ir::Graph& graph, const ir::Value* v);
+// True when both shapes are known to be equal: same rank and every dim known or symbolic, alike.
+bool same_static_shape(const std::optional<ir::SymShape>& a, const std::optional<ir::SymShape>& b);
+bool is_float_type(DataType t);
+
+// Replaces the sub-graph ending at `last` (whose output 0 is the result) by one new node computing
+// the same result: the new node writes `last`'s output value (so names and graph outputs stay),
+// lists the origins of every node in `matched`, and the nodes left unused are removed. Leaves the
+// graph in topological order and returns the new node.
+ir::Node* replace_pattern(ir::Graph& graph, ir::Node* last, const std::vector<ir::Node*>& matched,
+                          const std::string& op, std::vector<ir::Value*> inputs);
+
+}  // namespace kiln::passes

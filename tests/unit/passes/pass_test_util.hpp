@@ -1,0 +1,50 @@
+// Helpers for pass tests: a terse graph builder, a reference interpreter that runs a graph node by
+// node on the CPU kernels (no passes), and a check that a pass keeps a graph's results.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/attribute.hpp"
+#include "ir/graph.hpp"
+
+namespace kiln::test {
+
+class GraphBuilder {
+ public:
+  ir::Graph& graph() { return g_; }
+  ir::Value* input(const std::string& name, ir::SymShape shape,
+                   DataType dtype = DataType::kFloat32);
+  ir::Value* scalar(float v, DataType dtype = DataType::kFloat32);
+  ir::Value* constant(Shape shape, const std::vector<float>& values);
+  ir::Value* ints(const std::vector<int64_t>& values);
+  // Adds a node with one output and returns it.
+  ir::Value* op(const std::string& op, std::vector<ir::Value*> inputs, ir::Attributes attrs = {});
+  void output(ir::Value* v) { g_.outputs().push_back(v); }
+
+ private:
+  ir::Graph g_;
+  int count_ = 0;
+};
+
+ir::Attributes attrs(std::initializer_list<std::pair<const char*, ir::AttrValue>> list);
+
+// Runs the graph on the CPU kernels, in node order; returns its outputs.
+std::vector<Tensor> run_graph(const ir::Graph& g, const std::map<std::string, Tensor>& feeds);
+
+// Random values in [lo, hi) for every graph input, with symbolic dims taken from `dims`.
+std::map<std::string, Tensor> random_feeds(const ir::Graph& g,
+                                           const std::map<std::string, int64_t>& dims = {},
+                                           float lo = -3, float hi = 3);
+
+// The ops of the graph's nodes, in order.
+std::vector<std::string> ops(const ir::Graph& g);
+
+// Runs `pass` on a clone of `g` (after inference) and checks that it changed the graph, that the
+// result verifies, and that its outputs match the original's within `rel` (relative to each
+// output's largest magnitude; 0 asks for identical bits). Returns the rewritten graph.
+std::unique_ptr<ir::Graph> apply_and_compare(ir::Graph& g, bool (*pass)(ir::Graph&), double rel,
+                                             const std::map<std::string, int64_t>& dims = {});
+
+}  // namespace kiln::test
