@@ -13,6 +13,7 @@
 #include "backends/cuda/library_kernels.hpp"
 #include "backends/cuda/output_prefill.hpp"
 #include "backends/cuda/tactic.hpp"
+#include "core/logging.hpp"
 
 // The handle attributes of the operation graph and the execution plan are marked deprecated in
 // recent cuDNN 9 releases in favour of device-property descriptors that older 9.x lack; they still
@@ -57,7 +58,9 @@ CudnnDescriptor make_tensor(int64_t uid, cudnnDataType_t type, const std::vector
 
 // Numerical notes that would take a strict FP32 convolution off FP32 arithmetic (TF32 tensor
 // cores, down-converted inputs) or change its rounding noticeably (FFT, Winograd).
-bool engine_allowed(cudnnBackendDescriptor_t engine, cudnnDataType_t type, bool allow_tf32) {
+bool engine_allowed(cudnnBackendDescriptor_t engine, cudnnDataType_t type, bool allow_tf32,
+                    bool filtered) {
+  if (!filtered) return true;
   cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
   int64_t count = 0;
   if (cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
@@ -162,7 +165,8 @@ ConvGraph build_graph(cudnnHandle_t handle, const ConvGeometry& g, cudnnDataType
 // The execution plans of `graph` that finalize, in the heuristic's order, at most `limit`.
 std::vector<Candidate> finalized_plans(cudnnHandle_t handle, const CudnnDescriptor& graph,
                                        cudnnBackendHeurMode_t mode, cudnnDataType_t type,
-                                       bool allow_tf32, bool fused_bias, size_t limit) {
+                                       bool allow_tf32, bool filtered, bool fused_bias,
+                                       size_t limit) {
   std::vector<Candidate> out;
   CudnnDescriptor heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
   heur.set_descriptor(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph)
@@ -190,7 +194,7 @@ std::vector<Candidate> finalized_plans(cudnnHandle_t handle, const CudnnDescript
                                  1, &n, &engine_raw) != CUDNN_STATUS_SUCCESS) {
       continue;
     }
-    if (!engine_allowed(engine.get(), type, allow_tf32)) continue;
+    if (!engine_allowed(engine.get(), type, allow_tf32, filtered)) continue;
     int64_t index = -1;
     cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
                              &index);
@@ -239,7 +243,14 @@ class ConvKernel final : public CudaKernel {
     size_t limit = tuning ? kMaxCandidatesPerGraph : 1;
     std::vector<ConvGraph> graphs;
     std::vector<Candidate> candidates;
-    for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    // Heuristic A with the numerical filter, then the fallback list, then (rather than fail)
+    // heuristic A with any engine, which for FP32 may mean TF32.
+    struct Round {
+      cudnnBackendHeurMode_t mode;
+      bool filtered;
+    };
+    for (Round round : {Round{CUDNN_HEUR_MODE_A, true}, Round{CUDNN_HEUR_MODE_FALLBACK, true},
+                        Round{CUDNN_HEUR_MODE_A, false}}) {
       for (bool fused : {true, false}) {
         if (fused && !has_bias_) continue;
         if (!tuning && !candidates.empty()) break;
@@ -249,10 +260,17 @@ class ConvKernel final : public CudaKernel {
         } catch (const Error&) {
           continue;  // e.g. cuDNN rejects this fusion pattern outright
         }
-        auto found = finalized_plans(handle, g.graph, mode, type, allow_tf32, fused, limit);
+        auto found = finalized_plans(handle, g.graph, round.mode, type, allow_tf32, round.filtered,
+                                     fused, limit);
         for (auto& c : found) candidates.push_back(std::move(c));
       }
-      if (!candidates.empty()) break;
+      if (!candidates.empty()) {
+        if (!round.filtered && type == CUDNN_DATA_FLOAT && !allow_tf32) {
+          log(Severity::kWarning, cat(ctx.node.describe(), ": cuDNN offers only reduced-precision ",
+                                      "engines for this FP32 convolution"));
+        }
+        break;
+      }
     }
     if (candidates.empty()) {
       ctx.fail(ErrorCode::kUnsupported, "cuDNN has no engine for this convolution (",

@@ -34,7 +34,7 @@ MatmulPlan plan_matmul(const Shape& a_in, const Shape& b_in) {
   for (size_t j = rank; j-- > 0;) {
     int64_t da = batch_dim(a, j), db = batch_dim(b, j);
     BatchDim& d = dims[j];
-    d.size = std::max(da, db);
+    d.size = da == 1 ? db : da;  // broadcast: 1 stretches, 0 stays empty
     d.a = da == 1 ? 0 : sa;
     d.b = db == 1 ? 0 : sb;
     d.c = sc;

@@ -3,9 +3,11 @@
 // and the tuner with its timing cache. Skipped where no GPU is present.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "core/float_types.hpp"
 #include "ir/op_registry.hpp"
 #include "kiln/kiln.hpp"
 #include "runtime/engine_impl.hpp"
@@ -217,6 +219,56 @@ TEST(LibraryGpu, TuningFillsTheTimingCacheAndReusesIt) {
   build_engine(net, config)->create_execution_context()->execute(feeds);
   EXPECT_EQ(std::filesystem::last_write_time(path), before);
   std::filesystem::remove(path);
+}
+
+// Conv with bias, tuned (several cuDNN candidates timed), then replayed through a CUDA graph: the
+// graph's results must equal a plain run's, and the plain run must match the CPU.
+TEST(LibraryGpu, TunedConvReplaysInACudaGraph) {
+  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
+  auto make = [] {
+    auto g = std::make_unique<ir::Graph>();
+    ir::Value* x = g->add_value("x", DataType::kFloat16, ir::to_sym_shape({4, 32, 28, 28}));
+    Tensor w(DataType::kFloat16, {64, 32, 3, 3}), b(DataType::kFloat16, {64});
+    for (int64_t i = 0; i < w.numel(); ++i)
+      w.data<Half>()[i] = Half(static_cast<float>(i % 7) * 0.01f - 0.03f);
+    for (int64_t i = 0; i < b.numel(); ++i)
+      b.data<Half>()[i] = Half(static_cast<float>(i % 5) * 0.1f);
+    ir::Value* y = g->add_value("y");
+    g->inputs() = {x};
+    g->outputs() = {y};
+    ir::Node* n =
+        g->add_node("Conv", "conv", {x, g->add_constant("w", w), g->add_constant("b", b)}, {y});
+    n->attrs.set("pads", V{1, 1, 1, 1});
+    ir::infer_graph(*g);
+    auto impl = std::make_unique<Network::Impl>();
+    impl->graph = std::move(g);
+    return Network(std::move(impl));
+  };
+  Network net = make();
+  Tensor x(DataType::kFloat16, {4, 32, 28, 28});
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.data<Half>()[i] = Half(static_cast<float>(i % 11) * 0.1f - 0.5f);
+  std::map<std::string, Tensor> feeds{{"x", x}};
+  BuilderConfig config;
+  config.backend = Backend::kCuda;
+  config.optimization_level = 3;
+  auto engine = build_engine(net, config);
+  auto ctx = engine->create_execution_context();
+  Tensor plain = ctx->execute(feeds).at(0);
+  ctx->set_cuda_graph(true);
+  Tensor graph1 = ctx->execute(feeds).at(0);
+  Tensor graph2 = ctx->execute(feeds).at(0);
+  BuilderConfig cpu;
+  cpu.optimization_level = 0;
+  Tensor want = build_engine(net, cpu)->create_execution_context()->execute(feeds).at(0);
+  ASSERT_EQ(plain.numel(), want.numel());
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    float p = static_cast<float>(plain.data<Half>()[i]),
+          w = static_cast<float>(want.data<Half>()[i]);
+    ASSERT_NEAR(p, w, 2e-3 + 2e-3 * std::fabs(w)) << "element " << i;
+    ASSERT_EQ(p, static_cast<float>(graph1.data<Half>()[i])) << "element " << i;
+    ASSERT_EQ(p, static_cast<float>(graph2.data<Half>()[i])) << "element " << i;
+  }
 }
 
 }  // namespace
