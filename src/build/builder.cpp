@@ -75,7 +75,7 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   }
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
   check_backend_support(*g, config.backend);
-  return std::make_unique<Engine>(make_engine_impl(std::move(g), config.backend));
+  return std::make_unique<Engine>(make_engine_impl(std::move(g), config.backend, &config));
 }
 
 }  // namespace kiln

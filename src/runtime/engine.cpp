@@ -53,9 +53,15 @@ TensorDesc describe_value(const ir::Value& v) {
 }
 
 std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
-                                                     Backend backend) {
+                                                     Backend backend, const BuilderConfig* config) {
   auto impl = std::make_shared<Engine::Impl>();
   impl->backend = backend;
+  if (config) {
+    // TF32 stays off until precision assignment marks the layers that may use it.
+    impl->allow_tf32 = false;
+    impl->tune_tactics = config->optimization_level >= 3;
+    impl->timing_cache_path = config->timing_cache_path;
+  }
   for (const ir::Value* v : graph->inputs()) impl->inputs.push_back(describe_value(*v));
   for (const ir::Value* v : graph->outputs()) impl->outputs.push_back(describe_value(*v));
   impl->graph = std::move(graph);

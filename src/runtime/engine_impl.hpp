@@ -22,10 +22,16 @@ struct Engine::Impl {
   // the first context's creation.
   mutable std::mutex shared_state_mutex;
   mutable std::shared_ptr<const void> shared_state;
+  // GPU builds: TF32 for FP32 matrix work, and tactic auto-tuning with its timing cache. A loaded
+  // plan keeps the defaults (strict FP32, first heuristic candidate).
+  bool allow_tf32 = false;
+  bool tune_tactics = false;
+  std::string timing_cache_path;
 };
 
 TensorDesc describe_value(const ir::Value& v);
 std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
-                                                     Backend backend);
+                                                     Backend backend,
+                                                     const BuilderConfig* config = nullptr);
 
 }  // namespace kiln

@@ -6,6 +6,7 @@
 
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_weights.hpp"
+#include "backends/cuda/tactic.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -60,6 +61,10 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   libs_.compute_capability = prop.major * 10 + prop.minor;
   KILN_CUBLAS_CHECK(cublasLtCreate(&libs_.cublaslt));
   KILN_CUDNN_CHECK(cudnnCreate(&libs_.cudnn));
+  libs_.allow_tf32 = engine_->allow_tf32;
+  tuner_ = std::make_unique<TacticTuner>(
+      TuningOptions{engine_->tune_tactics, engine_->timing_cache_path}, libs_.device);
+  libs_.tuner = tuner_.get();
   KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   weights_ = device_weights_for(*engine_);
 

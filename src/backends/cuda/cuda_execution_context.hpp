@@ -37,6 +37,7 @@ class CudaExecutionContext final : public ExecutionContext {
   std::shared_ptr<const Engine::Impl> engine_;
   std::shared_ptr<const DeviceWeights> weights_;
   CudaLibraries libs_;
+  std::unique_ptr<TacticTuner> tuner_;
   DeviceBuffer arena_;
   DeviceBuffer workspace_;
   std::vector<std::unique_ptr<CudaKernel>> kernels_;

@@ -18,6 +18,8 @@
 
 namespace kiln::cuda {
 
+class TacticTuner;
+
 // A view of a tensor in device memory.
 struct DeviceTensor {
   DataType dtype = DataType::kFloat32;
@@ -39,6 +41,10 @@ struct CudaLibraries {
   int device = 0;
   int sm_count = 0;
   int compute_capability = 0;  // 90 for Hopper
+  // From the BuilderConfig: whether FP32 matrix work may run in TF32, and the tuner kernels ask
+  // to pick among their candidate tactics in prepare().
+  bool allow_tf32 = false;
+  TacticTuner* tuner = nullptr;
 };
 
 struct CudaKernelContext {

@@ -1,0 +1,69 @@
+// Auto-tuning of library tactics. A kernel's prepare() lists its candidates (cuBLASLt algorithms,
+// cuDNN engine configs), best guess first, and asks the tuner which to use: with tuning on, the
+// tuner times each on a scratch stream (warm-up, then the median of several runs) and keeps the
+// fastest; the timing cache remembers the winner per layer signature, GPU and kiln version.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_kernel.hpp"
+#include "backends/cuda/device_buffer.hpp"
+#include "build/timing_cache.hpp"
+
+namespace kiln::cuda {
+
+struct TuningOptions {
+  bool tune = false;       // time the candidates; otherwise take the cached winner or the first
+  std::string cache_path;  // timing cache file ("" keeps the cache in memory for this process)
+};
+
+class TacticTuner {
+ public:
+  static constexpr int kWarmupRuns = 2;
+  static constexpr int kTimedRuns = 5;
+
+  TacticTuner(TuningOptions options, int device);
+  ~TacticTuner();
+  TacticTuner(const TacticTuner&) = delete;
+  TacticTuner& operator=(const TacticTuner&) = delete;
+
+  bool tuning() const { return options_.tune; }
+
+  // Which of `names` (the candidates, best guess first) to use for a layer of `signature`.
+  // `launch(i, stream)` runs candidate i once on `stream`; it is called only while tuning. A
+  // candidate whose launch throws is skipped. A cached winner is used when it is still a candidate.
+  size_t choose(const std::string& signature, const std::vector<std::string>& names,
+                const std::function<void(size_t, cudaStream_t)>& launch);
+
+ private:
+  double median_time_ms(size_t index, const std::function<void(size_t, cudaStream_t)>& launch);
+
+  TuningOptions options_;
+  std::string key_suffix_;  // GPU name, kiln and library versions
+  std::shared_ptr<TimingCache> cache_;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+// Device buffers standing in for a layer's tensors while its candidates are timed in prepare()
+// (when the real ones are not bound yet): constants keep their uploaded data, every other input
+// and output gets scratch memory filled with small finite values.
+class TuningScratch {
+ public:
+  TuningScratch(const CudaKernelContext& ctx, size_t workspace_bytes);
+  void* input(size_t i) const { return inputs_.at(i); }
+  void* output(size_t i) const { return outputs_.at(i); }
+  void* workspace() const { return workspace_.get(); }
+
+ private:
+  std::vector<DeviceBuffer> owned_;
+  std::vector<void*> inputs_, outputs_;
+  DeviceBuffer workspace_;
+};
+
+}  // namespace kiln::cuda
