@@ -2,6 +2,7 @@
 // Flatten, Squeeze, Unsqueeze, Identity and Dropout (inference) copy device to device; Shape and
 // Size are computed at prepare time into a small device buffer the kernel owns; ConstantOfShape
 // fills; Range computes start + i * delta from its (device) scalar inputs.
+#include <algorithm>
 #include <cstring>
 #include <vector>
 

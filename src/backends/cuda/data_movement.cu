@@ -8,6 +8,7 @@ void register_data_movement_kernels(CudaKernelRegistry& r) {
   register_layout_kernels(r);
   register_gather_kernels(r);
   register_pad_tile_kernels(r);
+  register_trilu_cumsum_kernels(r);
 }
 
 }  // namespace kiln::cuda

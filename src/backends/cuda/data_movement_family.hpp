@@ -9,5 +9,6 @@ void register_copy_kernels(CudaKernelRegistry& r);      // copy_ops.cu: Reshape.
 void register_layout_kernels(CudaKernelRegistry& r);    // layout.cu: Transpose, Slice, Concat..
 void register_gather_kernels(CudaKernelRegistry& r);    // gather.cu: Gather, GatherElements
 void register_pad_tile_kernels(CudaKernelRegistry& r);  // pad_tile.cu: Pad, Tile
+void register_trilu_cumsum_kernels(CudaKernelRegistry& r);  // trilu_cumsum.cu: Trilu, CumSum
 
 }  // namespace kiln::cuda

@@ -2,6 +2,8 @@
 // RMSNormalization, InstanceNormalization and GroupNormalization normalize rows of contiguous
 // values, one block per row (statistics in float, two passes); BatchNormalization (inference) is a
 // per-channel affine map.
+#include <algorithm>
+
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"

@@ -40,11 +40,12 @@ using acc_t = std::conditional_t<is_float_v<T>, double,
 template <typename A>
 __device__ __forceinline__ A identity(ReduceKind k) {
   if (k == ReduceKind::kProd) return A(1);
-  if (k == ReduceKind::kMax) {
-    return std::is_floating_point_v<A> ? A(-INFINITY) : std::numeric_limits<A>::lowest();
-  }
-  if (k == ReduceKind::kMin) {
-    return std::is_floating_point_v<A> ? A(INFINITY) : std::numeric_limits<A>::max();
+  if constexpr (std::is_floating_point_v<A>) {
+    if (k == ReduceKind::kMax) return A(-INFINITY);
+    if (k == ReduceKind::kMin) return A(INFINITY);
+  } else {
+    if (k == ReduceKind::kMax) return std::numeric_limits<A>::lowest();
+    if (k == ReduceKind::kMin) return std::numeric_limits<A>::max();
   }
   return A(0);
 }

@@ -1,5 +1,6 @@
 // CUDA data-movement kernels against the CPU reference: copies, Transpose, Expand, Slice, Concat,
-// Split, Gather(Elements), Pad, Tile, Depth/SpaceToDepth, Shape, Size, ConstantOfShape, Range.
+// Split, Gather(Elements), Pad, Tile, Depth/SpaceToDepth, Shape, Size, ConstantOfShape, Range,
+// Trilu, CumSum.
 #include <gtest/gtest.h>
 
 #include "unit/backends/cuda/gpu_case_table.hpp"
@@ -108,6 +109,23 @@ TEST(DataMovementGpu, GatherAndPad) {
     cases.push_back(
         make_case("Pad", {input(t, {3, 4, 5}, -9, 9), constant(DT::kInt64, {4}, {1, 2, 2, 1}),
                           constant(t, {}, {5}), constant(DT::kInt64, {2}, {0, 2})}));
+  }
+  run_table(cases);
+}
+
+TEST(DataMovementGpu, TriluAndCumSum) {
+  std::vector<GpuCase> cases;
+  for (DT t : kTypes) {
+    cases.push_back(make_case("Trilu", {input(t, {2, 5, 7}, -9, 9)}));
+    cases.push_back(make_case("Trilu", {input(t, {2, 5, 7}, -9, 9), constant(DT::kInt64, {}, {-1})},
+                              attrs({{"upper", int64_t{0}}})));
+    cases.push_back(make_case("Trilu", {input(t, {6, 4}, -9, 9), input(DT::kInt64, {}, 1, 3)}));
+  }
+  for (DT t : {DT::kFloat32, DT::kFloat16, DT::kInt64, DT::kInt32}) {
+    cases.push_back(make_case("CumSum", {input(t, {3, 50}, -9, 9), constant(DT::kInt64, {}, {1})}));
+    cases.push_back(make_case("CumSum",
+                              {input(t, {4, 6, 5}, -9, 9), constant(DT::kInt32, {}, {-2})},
+                              attrs({{"exclusive", int64_t{1}}, {"reverse", int64_t{1}}})));
   }
   run_table(cases);
 }

@@ -10,6 +10,16 @@ namespace {
 
 using DT = DataType;
 const DT kFloats[] = {DT::kFloat32, DT::kFloat16, DT::kBFloat16};
+// True when `from` broadcasts one way (numpy rules) to `to` (PRelu's slope to X).
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.size() > to.size()) return false;
+  for (size_t i = 0; i < from.size(); ++i) {
+    int64_t f = from[from.size() - 1 - i], t = to[to.size() - 1 - i];
+    if (f != 1 && f != t) return false;
+  }
+  return true;
+}
+
 const Shape kShapes[] = {{7}, {2, 3, 5}, {4, 1024}, {3, 0}, {1, 33, 65}};
 
 TEST(ElementwiseGpu, UnaryMathAndActivations) {
@@ -98,7 +108,7 @@ TEST(ElementwiseGpu, BinaryBroadcasting) {
                          "LessOrEqual", "GreaterOrEqual", "PRelu"}) {
     for (DT t : kFloats) {
       for (const auto& [a, b] : shapes) {
-        if (std::string(op) == "PRelu" && a.size() < b.size()) continue;
+        if (std::string(op) == "PRelu" && !broadcasts_to(b, a)) continue;
         double low = std::string(op) == "Pow" ? 0.1 : -2;
         cases.push_back(make_case(op, {input(t, a, low, 2), input(t, b, low, 2)}));
       }

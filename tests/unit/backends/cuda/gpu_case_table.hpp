@@ -59,16 +59,20 @@ inline GpuCase make_case(const std::string& op, std::vector<GpuInput> inputs,
   return c;
 }
 
+// Runs every case. Without a GPU the CPU reference still runs, so a table row the reference
+// rejects (a wrong shape or attribute) fails in CI too; then the test is skipped.
 inline void run_table(const std::vector<GpuCase>& cases) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
+  const bool gpu = gpu_available();
   int failures = 0;
   for (const GpuCase& c : cases) {
     std::string diff = compare_cuda_with_cpu(c);
-    if (!diff.empty()) {
+    bool ok = gpu ? diff.empty() : diff.rfind("CUDA failed", 0) == 0;
+    if (!ok) {
       ADD_FAILURE() << c.name << ": " << diff;
       ++failures;
     }
   }
+  if (!gpu) GTEST_SKIP() << "no CUDA device (the CPU reference ran every case)";
   std::cout << cases.size() - failures << "/" << cases.size() << " cases match\n";
 }
 
