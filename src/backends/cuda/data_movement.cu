@@ -1,8 +1,14 @@
-// CUDA kernels for the data_movement family.
-#include "backends/cuda/cuda_kernel.hpp"
+// CUDA kernels for the data-movement family; each group lives in its own file.
+#include "backends/cuda/data_movement_family.hpp"
 
 namespace kiln::cuda {
 
-void register_data_movement_kernels(CudaKernelRegistry& r) {}
+void register_data_movement_kernels(CudaKernelRegistry& r) {
+  register_copy_kernels(r);
+  register_layout_kernels(r);
+  register_gather_kernels(r);
+  register_pad_tile_kernels(r);
+  register_trilu_cumsum_kernels(r);
+}
 
 }  // namespace kiln::cuda

@@ -1,8 +1,14 @@
-// CUDA kernels for the reduction family.
-#include "backends/cuda/cuda_kernel.hpp"
+// CUDA kernels for the reduction family (reductions, softmax, normalization, pooling); each group
+// lives in its own file.
+#include "backends/cuda/reduction_family.hpp"
 
 namespace kiln::cuda {
 
-void register_reduction_kernels(CudaKernelRegistry& r) {}
+void register_reduction_kernels(CudaKernelRegistry& r) {
+  register_softmax_kernels(r);
+  register_norm_kernels(r);
+  register_reduce_kernels(r);
+  register_pool_kernels(r);
+}
 
 }  // namespace kiln::cuda

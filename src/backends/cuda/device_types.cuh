@@ -1,0 +1,140 @@
+// Device element types for kiln's DataTypes (fp16/bf16/fp8 from cuda_fp16/bf16/fp8.h), a host
+// dispatch over them, and the load/store pair through which every kernel computes: reduced floats
+// compute in float, everything else in its own type.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "core/error.hpp"
+
+namespace kiln::cuda {
+
+using half_t = __half;
+using bf16_t = __nv_bfloat16;
+using fp8_t = __nv_fp8_e4m3;
+
+// Calls f(T{}) with the device element type of `t`.
+template <typename F>
+decltype(auto) visit_device_dtype(DataType t, F&& f) {
+  switch (t) {
+    case DataType::kFloat32:
+      return f(float{});
+    case DataType::kFloat64:
+      return f(double{});
+    case DataType::kFloat16:
+      return f(half_t{});
+    case DataType::kBFloat16:
+      return f(bf16_t{});
+    case DataType::kFloat8E4M3:
+      return f(fp8_t{});
+    case DataType::kInt8:
+      return f(int8_t{});
+    case DataType::kUInt8:
+      return f(uint8_t{});
+    case DataType::kInt16:
+      return f(int16_t{});
+    case DataType::kUInt16:
+      return f(uint16_t{});
+    case DataType::kInt32:
+      return f(int32_t{});
+    case DataType::kUInt32:
+      return f(uint32_t{});
+    case DataType::kInt64:
+      return f(int64_t{});
+    case DataType::kUInt64:
+      return f(uint64_t{});
+    case DataType::kBool:
+      return f(bool{});
+  }
+  fail(ErrorCode::kInternal, "unknown dtype ", static_cast<int>(t));
+}
+
+// Calls f(T{}) with an unsigned integer type of the element's size: ops that only move data
+// (copies, transposes, gathers) are instantiated once per size, not per type.
+template <typename F>
+decltype(auto) visit_element_size(size_t bytes, F&& f) {
+  switch (bytes) {
+    case 1:
+      return f(uint8_t{});
+    case 2:
+      return f(uint16_t{});
+    case 4:
+      return f(uint32_t{});
+    case 8:
+      return f(uint64_t{});
+  }
+  fail(ErrorCode::kInternal, "no element type of ", bytes, " bytes");
+}
+
+template <typename T>
+constexpr bool is_reduced_float_v =
+    std::is_same_v<T, half_t> || std::is_same_v<T, bf16_t> || std::is_same_v<T, fp8_t>;
+// fp32, fp64, fp16, bf16: the types floating-point ops take (fp8 is storage only).
+template <typename T>
+constexpr bool is_float_v =
+    std::is_floating_point_v<T> || std::is_same_v<T, half_t> || std::is_same_v<T, bf16_t>;
+template <typename T>
+constexpr bool is_int_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+template <typename T>
+constexpr bool is_numeric_v = is_float_v<T> || is_int_v<T>;
+template <typename T>
+constexpr bool is_signed_numeric_v = is_float_v<T> || (is_int_v<T> && std::is_signed_v<T>);
+
+// The type arithmetic happens in.
+template <typename T>
+using compute_t = std::conditional_t<is_reduced_float_v<T>, float, T>;
+
+template <typename T>
+__device__ __forceinline__ compute_t<T> load(T v) {
+  return static_cast<compute_t<T>>(v);
+}
+
+template <typename T, typename C>
+__device__ __forceinline__ T store(C v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v != C(0);
+  } else if constexpr (is_reduced_float_v<T>) {
+    return T(static_cast<float>(v));  // round to nearest even; fp8 saturates to +-448
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+// Integer arithmetic that wraps instead of overflowing (signed overflow is undefined, and narrow
+// types promote to int).
+template <typename T>
+using wide_unsigned_t = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
+
+template <typename T>
+__device__ __forceinline__ T wrap_add(T a, T b) {
+  using W = wide_unsigned_t<T>;
+  return static_cast<T>(static_cast<W>(a) + static_cast<W>(b));
+}
+template <typename T>
+__device__ __forceinline__ T wrap_sub(T a, T b) {
+  using W = wide_unsigned_t<T>;
+  return static_cast<T>(static_cast<W>(a) - static_cast<W>(b));
+}
+template <typename T>
+__device__ __forceinline__ T wrap_mul(T a, T b) {
+  using W = wide_unsigned_t<T>;
+  return static_cast<T>(static_cast<W>(a) * static_cast<W>(b));
+}
+
+// Float to integer, truncating; NaN gives 0 and out-of-range values saturate (as the CPU backend).
+template <typename I, typename F>
+__device__ __forceinline__ I float_to_int(F v) {
+  if (v != v) return I{0};
+  if (v <= static_cast<F>(std::numeric_limits<I>::lowest()))
+    return std::numeric_limits<I>::lowest();
+  if (v >= static_cast<F>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
+  return static_cast<I>(v);
+}
+
+}  // namespace kiln::cuda

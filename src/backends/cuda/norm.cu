@@ -1,0 +1,254 @@
+// CUDA normalization kernels: LayerNormalization (with Mean/InvStdDev outputs),
+// RMSNormalization, InstanceNormalization and GroupNormalization normalize rows of contiguous
+// values, one block per row (statistics in float, two passes); BatchNormalization (inference) is a
+// per-channel affine map.
+#include <algorithm>
+
+#include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/device_index.cuh"
+#include "backends/cuda/device_types.cuh"
+#include "backends/cuda/kernel_factory.hpp"
+#include "backends/cuda/launch.hpp"
+#include "backends/cuda/param_vector.cuh"
+#include "backends/cuda/reduce_ops.cuh"
+#include "backends/cuda/reduction_family.hpp"
+#include "backends/cuda/row_launch.hpp"
+
+namespace kiln::cuda {
+namespace {
+
+template <typename T>
+constexpr bool kNormType = is_float_v<T>;
+
+enum class NormKind { kLayer, kRms, kInstance, kGroup };
+
+// Where row r, column i of the normalized view finds its scale and bias.
+struct AffineIndex {
+  NormKind kind = NormKind::kLayer;
+  int64_t channels = 1, groups = 1, spatial = 1;
+  bool per_group = false;
+
+  __device__ __forceinline__ int64_t operator()(int64_t r, int64_t i) const {
+    switch (kind) {
+      case NormKind::kInstance:
+        return r % channels;
+      case NormKind::kGroup: {
+        int64_t g = r % groups;
+        return per_group ? g : g * (channels / groups) + i / spatial;
+      }
+      default:
+        return i;
+    }
+  }
+};
+
+// Row statistics and the affine map. Mean and InvStdDev (LayerNorm's optional outputs) are stored
+// in U when their pointers are set.
+template <typename T, typename U>
+__global__ void normalize_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
+                                      int64_t cols, float eps, ParamVector scale, ParamVector bias,
+                                      AffineIndex affine, U* mean_out, U* inv_std_out) {
+  using A = compute_t<T>;
+  __shared__ A scratch[32];
+  const bool rms = affine.kind == NormKind::kRms;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+    A mean = 0;
+    if (!rms) {
+      A s = 0;
+      for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) s += load(xr[i]);
+      mean = block_reduce(s, SumOp{}, scratch) / static_cast<A>(cols);
+    }
+    A sq = 0;
+    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+      A d = load(xr[i]) - mean;
+      sq += d * d;
+    }
+    A var = block_reduce(sq, SumOp{}, scratch) / static_cast<A>(cols);
+    A inv = A(1) / sqrt(var + static_cast<A>(eps));
+    if (threadIdx.x == 0) {
+      if (mean_out) mean_out[r] = store<U>(mean);
+      if (inv_std_out) inv_std_out[r] = store<U>(inv);
+    }
+    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+      A v = (load(xr[i]) - mean) * inv;
+      int64_t k = affine(r, i);
+      // RMSNorm rounds the normalized value to X's type before the scale (the ONNX function).
+      if (rms) v = load(store<T>(v));
+      yr[i] = store<T>(v * scale.at<A>(k, A(1)) + bias.at<A>(k, A(0)));
+    }
+  }
+}
+
+class RowNormKernel final : public CudaKernel {
+ public:
+  explicit RowNormKernel(const ir::Node& node) {
+    if (node.op == "LayerNormalization") affine_.kind = NormKind::kLayer;
+    if (node.op == "RMSNormalization") affine_.kind = NormKind::kRms;
+    if (node.op == "InstanceNormalization") affine_.kind = NormKind::kInstance;
+    if (node.op == "GroupNormalization") affine_.kind = NormKind::kGroup;
+    eps_ = node.attrs.get_float("epsilon", 1e-5f);
+  }
+
+  size_t prepare(const CudaKernelContext& ctx) override {
+    const DeviceTensor& x = ctx.inputs[0];
+    visit_device_dtype(x.dtype, [&](auto tag) {
+      if constexpr (!kNormType<decltype(tag)>) fail_dtype(ctx, 0, x.dtype);
+    });
+    for (size_t i = 1; i < ctx.inputs.size(); ++i) {
+      if (ctx.node.input(i) && !is_param_dtype(ctx.inputs[i].dtype)) {
+        fail_dtype(ctx, i, ctx.inputs[i].dtype);
+      }
+    }
+    auto rank = static_cast<int64_t>(x.shape.size());
+    int64_t numel = x.numel();
+    switch (affine_.kind) {
+      case NormKind::kLayer:
+      case NormKind::kRms: {
+        int64_t axis = ctx.node.attrs.get_int("axis", -1);
+        if (axis < 0) axis += rank;
+        if (axis < 0 || axis > rank) ctx.fail(ErrorCode::kInvalidArgument, "axis out of range");
+        cols_ = 1;
+        for (int64_t i = axis; i < rank; ++i) cols_ *= x.shape[i];
+        // Scale and bias must cover the normalized shape or be one value.
+        for (size_t i = 1; i < 3 && i < ctx.inputs.size(); ++i) {
+          if (ctx.node.input(i) && ctx.inputs[i].numel() != cols_ && ctx.inputs[i].numel() != 1) {
+            ctx.fail(ErrorCode::kUnsupported, "the CUDA kernel needs input ", i, " to hold ", cols_,
+                     " values (the normalized shape) or one, not ", ctx.inputs[i].numel());
+          }
+        }
+        break;
+      }
+      case NormKind::kInstance:
+        if (rank < 2) ctx.fail(ErrorCode::kInvalidArgument, "input must have rank >= 2");
+        affine_.channels = x.shape[1];
+        cols_ = x.shape[0] * x.shape[1] == 0 ? 0 : numel / (x.shape[0] * x.shape[1]);
+        break;
+      case NormKind::kGroup: {
+        if (rank < 2) ctx.fail(ErrorCode::kInvalidArgument, "input must have rank >= 2");
+        affine_.channels = x.shape[1];
+        affine_.groups = ctx.node.attrs.get_int("num_groups");
+        affine_.per_group = ctx.node.attrs.get_int("scale_per_group", 0) != 0;
+        if (affine_.groups <= 0 || affine_.channels % affine_.groups != 0) {
+          ctx.fail(ErrorCode::kInvalidArgument, "num_groups ", affine_.groups,
+                   " must divide the channel count ", affine_.channels);
+        }
+        int64_t rows = x.shape[0] * affine_.groups;
+        cols_ = rows == 0 ? 0 : numel / rows;
+        affine_.spatial = affine_.channels == 0 ? 1 : cols_ * affine_.groups / affine_.channels;
+        if (affine_.spatial == 0) affine_.spatial = 1;
+        break;
+      }
+    }
+    rows_ = cols_ == 0 ? 0 : numel / cols_;
+    for (size_t o = 1; o < ctx.outputs.size(); ++o) {
+      if (ctx.node.output(o) && ctx.outputs[o].dtype != DataType::kFloat32 &&
+          ctx.outputs[o].dtype != x.dtype) {
+        ctx.fail(ErrorCode::kUnsupported, "output ", o, " must be float32 or the input's type");
+      }
+    }
+    return 0;
+  }
+
+  void enqueue(const CudaKernelContext& ctx) override {
+    if (rows_ == 0 || cols_ == 0) return;
+    const DeviceTensor& x = ctx.inputs[0];
+    ParamVector scale = ctx.has_input(1) ? ParamVector::of(ctx.inputs[1]) : ParamVector{};
+    ParamVector bias;
+    if (affine_.kind != NormKind::kRms && ctx.has_input(2)) bias = ParamVector::of(ctx.inputs[2]);
+    auto out = [&](size_t o) { return o < ctx.outputs.size() ? ctx.outputs[o].data : nullptr; };
+    bool float_stats = ctx.outputs.size() < 2 || !ctx.outputs[1].data ||
+                       ctx.outputs[1].dtype == DataType::kFloat32;
+    visit_device_dtype(x.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (kNormType<T>) {
+        dim3 grid(row_grid(rows_)), block(row_block_size(cols_));
+        if (float_stats) {
+          normalize_rows_kernel<T, float><<<grid, block, 0, ctx.stream>>>(
+              x.as<const T>(), ctx.outputs[0].as<T>(), rows_, cols_, eps_, scale, bias, affine_,
+              static_cast<float*>(out(1)), static_cast<float*>(out(2)));
+        } else {
+          normalize_rows_kernel<T, T><<<grid, block, 0, ctx.stream>>>(
+              x.as<const T>(), ctx.outputs[0].as<T>(), rows_, cols_, eps_, scale, bias, affine_,
+              static_cast<T*>(out(1)), static_cast<T*>(out(2)));
+        }
+        KILN_CUDA_CHECK(cudaGetLastError());
+      }
+    });
+  }
+
+ private:
+  AffineIndex affine_;
+  float eps_ = 1e-5f;
+  int64_t rows_ = 0, cols_ = 0;
+};
+
+// BatchNormalization in inference mode: y = (x - mean) / sqrt(var + eps) * scale + bias per
+// channel (axis 1).
+template <typename T>
+__global__ void batch_norm_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n,
+                                  int64_t channels, int64_t spatial, float eps, ParamVector scale,
+                                  ParamVector bias, ParamVector mean, ParamVector var) {
+  using A = compute_t<T>;
+  for (int64_t i = global_index(); i < n; i += global_stride()) {
+    int64_t c = (i / spatial) % channels;
+    A mul = scale.at<A>(c, A(1)) / sqrt(var.at<A>(c, A(1)) + static_cast<A>(eps));
+    A add = bias.at<A>(c, A(0)) - mean.at<A>(c, A(0)) * mul;
+    y[i] = store<T>(load(x[i]) * mul + add);
+  }
+}
+
+class BatchNormKernel final : public CudaKernel {
+ public:
+  explicit BatchNormKernel(const ir::Node& node) : eps_(node.attrs.get_float("epsilon", 1e-5f)) {}
+  size_t prepare(const CudaKernelContext& ctx) override {
+    if (ctx.node.attrs.get_int("training_mode", 0) != 0) {
+      ctx.fail(ErrorCode::kUnsupported,
+               "the CUDA backend runs BatchNormalization for inference "
+               "only (training_mode=0)");
+    }
+    const DeviceTensor& x = ctx.inputs[0];
+    visit_device_dtype(x.dtype, [&](auto tag) {
+      if constexpr (!kNormType<decltype(tag)>) fail_dtype(ctx, 0, x.dtype);
+    });
+    for (size_t i = 1; i < 5; ++i) {
+      if (!is_param_dtype(ctx.inputs.at(i).dtype)) fail_dtype(ctx, i, ctx.inputs[i].dtype);
+    }
+    channels_ = x.shape.size() > 1 ? x.shape[1] : 1;
+    int64_t planes = (x.shape.empty() ? 1 : x.shape[0]) * channels_;
+    spatial_ = planes == 0 ? 1 : std::max<int64_t>(x.numel() / planes, 1);
+    return 0;
+  }
+  void enqueue(const CudaKernelContext& ctx) override {
+    const DeviceTensor& x = ctx.inputs[0];
+    int64_t n = x.numel();
+    if (n == 0) return;
+    visit_device_dtype(x.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (kNormType<T>) {
+        batch_norm_kernel<<<grid_for(n), kBlockSize, 0, ctx.stream>>>(
+            x.as<const T>(), ctx.outputs[0].as<T>(), n, channels_, spatial_, eps_,
+            ParamVector::of(ctx.inputs[1]), ParamVector::of(ctx.inputs[2]),
+            ParamVector::of(ctx.inputs[3]), ParamVector::of(ctx.inputs[4]));
+        KILN_CUDA_CHECK(cudaGetLastError());
+      }
+    });
+  }
+
+ private:
+  float eps_;
+  int64_t channels_ = 1, spatial_ = 1;
+};
+
+}  // namespace
+
+void register_norm_kernels(CudaKernelRegistry& r) {
+  r.add("LayerNormalization", make_kernel<RowNormKernel>);
+  r.add("RMSNormalization", make_kernel<RowNormKernel>);
+  r.add("InstanceNormalization", make_kernel<RowNormKernel>);
+  r.add("GroupNormalization", make_kernel<RowNormKernel>);
+  r.add("BatchNormalization", make_kernel<BatchNormKernel>);
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,453 @@
+// CUDA kernels of the unary elementwise ops: math (Exp, Sin, Erf...), activations (Relu, Gelu,
+// Mish...), predicates (IsNaN, IsInf) and Clip. Formulas match the CPU backend's, including the
+// overflow-safe forms of Sigmoid and Softplus.
+#include "backends/cuda/elementwise_family.hpp"
+#include "backends/cuda/elementwise_map.cuh"
+#include "backends/cuda/kernel_factory.hpp"
+
+namespace kiln::cuda {
+namespace {
+
+// Ops read their attributes with `static Op make(const ir::Node&)` when they have any.
+template <typename Op>
+Op make_op(const ir::Node& node) {
+  if constexpr (requires { Op::make(node); }) {
+    return Op::make(node);
+  } else {
+    return Op{};
+  }
+}
+
+// A floating-point function of one argument; kFn picks it by number so that one struct serves
+// every math op (device lambdas cannot be template arguments).
+enum class Math {
+  kExp,
+  kLog,
+  kSqrt,
+  kReciprocal,
+  kFloor,
+  kCeil,
+  kRound,
+  kSin,
+  kCos,
+  kTan,
+  kAsin,
+  kAcos,
+  kAtan,
+  kSinh,
+  kCosh,
+  kAsinh,
+  kAcosh,
+  kAtanh,
+  kErf,
+  kTanh,
+  kSigmoid,
+  kSoftplus,
+  kSoftsign,
+  kMish,
+  kHardSwish
+};
+
+template <typename C>
+__device__ __forceinline__ C softplus(C x) {
+  return (x > C(0) ? x : C(0)) + log1p(exp(-fabs(x)));
+}
+
+template <Math kFn>
+struct MathOp {
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    if constexpr (kFn == Math::kExp) return exp(x);
+    if constexpr (kFn == Math::kLog) return log(x);
+    if constexpr (kFn == Math::kSqrt) return sqrt(x);
+    if constexpr (kFn == Math::kReciprocal) return C(1) / x;
+    if constexpr (kFn == Math::kFloor) return floor(x);
+    if constexpr (kFn == Math::kCeil) return ceil(x);
+    if constexpr (kFn == Math::kRound) return rint(x);  // ties to even
+    if constexpr (kFn == Math::kSin) return sin(x);
+    if constexpr (kFn == Math::kCos) return cos(x);
+    if constexpr (kFn == Math::kTan) return tan(x);
+    if constexpr (kFn == Math::kAsin) return asin(x);
+    if constexpr (kFn == Math::kAcos) return acos(x);
+    if constexpr (kFn == Math::kAtan) return atan(x);
+    if constexpr (kFn == Math::kSinh) return sinh(x);
+    if constexpr (kFn == Math::kCosh) return cosh(x);
+    if constexpr (kFn == Math::kAsinh) return asinh(x);
+    if constexpr (kFn == Math::kAcosh) return acosh(x);
+    if constexpr (kFn == Math::kAtanh) return atanh(x);
+    if constexpr (kFn == Math::kErf) return erf(x);
+    if constexpr (kFn == Math::kTanh) return tanh(x);
+    if constexpr (kFn == Math::kSigmoid) {
+      // exp of a non-positive argument only, so neither branch overflows.
+      if (x >= C(0)) return C(1) / (C(1) + exp(-x));
+      C e = exp(x);
+      return e / (C(1) + e);
+    }
+    if constexpr (kFn == Math::kSoftplus) return softplus(x);
+    if constexpr (kFn == Math::kSoftsign) return x / (C(1) + fabs(x));
+    if constexpr (kFn == Math::kMish) return x * tanh(softplus(x));
+    if constexpr (kFn == Math::kHardSwish) {
+      C v = x / C(6) + C(0.5);
+      return x * (v < C(0) ? C(0) : (v > C(1) ? C(1) : v));
+    }
+  }
+};
+
+struct ReluOp {
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_signed_numeric_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    return x < C(0) ? C(0) : x;  // NaN stays NaN
+  }
+};
+
+struct AbsOp {
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_numeric_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    if constexpr (std::is_floating_point_v<C>) {
+      return fabs(x);
+    } else if constexpr (std::is_signed_v<C>) {
+      return x < 0 ? wrap_sub(C(0), x) : x;  // Abs(INT_MIN) wraps to INT_MIN
+    } else {
+      return x;
+    }
+  }
+};
+
+struct NegOp {
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_signed_numeric_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    if constexpr (std::is_floating_point_v<C>) {
+      return -x;
+    } else {
+      return wrap_sub(C(0), x);
+    }
+  }
+};
+
+struct SignOp {
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_numeric_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    if constexpr (std::is_unsigned_v<C>) {
+      return x > C(0) ? C(1) : C(0);
+    } else {
+      return x > C(0) ? C(1) : (x < C(0) ? static_cast<C>(-1) : x);
+    }
+  }
+};
+
+struct NotOp {
+  template <typename T>
+  static constexpr bool accepts() {
+    return std::is_same_v<T, bool>;
+  }
+  __device__ __forceinline__ bool operator()(bool x) const { return !x; }
+};
+
+struct BitwiseNotOp {
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_int_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    return static_cast<C>(~x);
+  }
+};
+
+struct LeakyReluOp {
+  float alpha;
+  static LeakyReluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 0.01f)}; }
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    return x < C(0) ? C(alpha) * x : x;
+  }
+};
+
+struct HardSigmoidOp {
+  float alpha, beta;
+  static HardSigmoidOp make(const ir::Node& n) {
+    return {n.attrs.get_float("alpha", 0.2f), n.attrs.get_float("beta", 0.5f)};
+  }
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    C v = C(alpha) * x + C(beta);
+    return v < C(0) ? C(0) : (v > C(1) ? C(1) : v);
+  }
+};
+
+struct GeluOp {
+  bool tanh_approximation;
+  static GeluOp make(const ir::Node& n) {
+    return {n.attrs.get_string("approximate", "none") == "tanh"};
+  }
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    if (tanh_approximation) {
+      const C k = C(0.7978845608028654);  // sqrt(2 / pi)
+      return C(0.5) * x * (C(1) + tanh(k * (x + C(0.044715) * x * x * x)));
+    }
+    return C(0.5) * x * (C(1) + erf(x * C(0.7071067811865476)));
+  }
+};
+
+struct EluOp {
+  float alpha;
+  static EluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    return x < C(0) ? C(alpha) * expm1(x) : x;
+  }
+};
+
+struct SeluOp {
+  float alpha, gamma;
+  static SeluOp make(const ir::Node& n) {
+    return {n.attrs.get_float("alpha", 1.67326319217681884765625f),
+            n.attrs.get_float("gamma", 1.05070102214813232421875f)};
+  }
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    return x > C(0) ? C(gamma) * x : C(gamma) * (C(alpha) * exp(x) - C(alpha));
+  }
+};
+
+struct CeluOp {
+  float alpha;
+  static CeluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    return x > C(0) ? x : C(alpha) * expm1(x / C(alpha));
+  }
+};
+
+struct ThresholdedReluOp {
+  float alpha;
+  static ThresholdedReluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  template <typename T>
+  static constexpr bool accepts() {
+    return is_float_v<T>;
+  }
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    return x > C(alpha) ? x : C(0);
+  }
+};
+
+// Runs Op over input 0 into output 0 of the same type.
+template <typename Op>
+class UnaryKernel final : public CudaKernel {
+ public:
+  explicit UnaryKernel(const ir::Node& node) : op_(make_op<Op>(node)) {}
+  size_t prepare(const CudaKernelContext& ctx) override {
+    visit_device_dtype(ctx.inputs[0].dtype, [&](auto tag) {
+      if constexpr (!Op::template accepts<decltype(tag)>()) fail_dtype(ctx, 0, ctx.inputs[0].dtype);
+    });
+    return 0;
+  }
+  void enqueue(const CudaKernelContext& ctx) override {
+    const DeviceTensor& x = ctx.inputs[0];
+    visit_device_dtype(x.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (Op::template accepts<T>()) {
+        launch_unary_map(x.as<const T>(), ctx.outputs[0].as<T>(), x.numel(), op_, ctx.stream);
+      }
+    });
+  }
+
+ private:
+  Op op_;
+};
+
+// IsNaN / IsInf: a bool mask of a float input (fp8 E4M3FN has no infinities).
+struct IsNanOp {
+  template <typename C>
+  __device__ __forceinline__ bool operator()(C x) const {
+    return x != x;
+  }
+};
+struct IsInfOp {
+  bool positive, negative;
+  template <typename C>
+  __device__ __forceinline__ bool operator()(C x) const {
+    return isinf(x) && (x > C(0) ? positive : negative);
+  }
+};
+
+template <bool kIsInf>
+class PredicateKernel final : public CudaKernel {
+ public:
+  explicit PredicateKernel(const ir::Node& node)
+      : inf_{node.attrs.get_int("detect_positive", 1) != 0,
+             node.attrs.get_int("detect_negative", 1) != 0} {}
+  size_t prepare(const CudaKernelContext& ctx) override {
+    visit_device_dtype(ctx.inputs[0].dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (!is_float_v<T> && !std::is_same_v<T, fp8_t>) {
+        fail_dtype(ctx, 0, ctx.inputs[0].dtype);
+      }
+    });
+    return 0;
+  }
+  void enqueue(const CudaKernelContext& ctx) override {
+    const DeviceTensor& x = ctx.inputs[0];
+    bool* y = ctx.outputs[0].as<bool>();
+    visit_device_dtype(x.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (is_float_v<T> || std::is_same_v<T, fp8_t>) {
+        if constexpr (kIsInf) {
+          launch_unary_map(x.as<const T>(), y, x.numel(), inf_, ctx.stream);
+        } else {
+          launch_unary_map(x.as<const T>(), y, x.numel(), IsNanOp{}, ctx.stream);
+        }
+      }
+    });
+  }
+
+ private:
+  IsInfOp inf_;
+};
+
+// Clip(x, min?, max?): the bounds stay on the device (they may be runtime tensors); an absent one
+// is no bound. max applies last, so min > max gives max everywhere, as ONNX specifies.
+template <typename T>
+struct ClipOp {
+  const T* lo;
+  const T* hi;
+  template <typename C>
+  __device__ __forceinline__ C operator()(C x) const {
+    if (lo) {
+      C l = load(*lo);
+      x = x < l ? l : x;
+    }
+    if (hi) {
+      C h = load(*hi);
+      x = h < x ? h : x;
+    }
+    return x;
+  }
+};
+
+class ClipKernel final : public CudaKernel {
+ public:
+  explicit ClipKernel(const ir::Node&) {}
+  size_t prepare(const CudaKernelContext& ctx) override {
+    visit_device_dtype(ctx.inputs[0].dtype, [&](auto tag) {
+      if constexpr (!is_numeric_v<decltype(tag)>) fail_dtype(ctx, 0, ctx.inputs[0].dtype);
+    });
+    for (size_t i = 1; i < 3; ++i) {
+      if (i < ctx.inputs.size() && ctx.node.input(i) && ctx.inputs[i].numel() != 1) {
+        ctx.fail(ErrorCode::kInvalidArgument, "bound input ", i, " must hold one value, has ",
+                 ctx.inputs[i].numel());
+      }
+    }
+    return 0;
+  }
+  void enqueue(const CudaKernelContext& ctx) override {
+    const DeviceTensor& x = ctx.inputs[0];
+    visit_device_dtype(x.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (is_numeric_v<T>) {
+        ClipOp<T> op{ctx.has_input(1) ? ctx.inputs[1].as<const T>() : nullptr,
+                     ctx.has_input(2) ? ctx.inputs[2].as<const T>() : nullptr};
+        launch_unary_map(x.as<const T>(), ctx.outputs[0].as<T>(), x.numel(), op, ctx.stream);
+      }
+    });
+  }
+};
+
+template <Math kFn>
+void add_math(CudaKernelRegistry& r, const char* op) {
+  r.add(op, make_kernel<UnaryKernel<MathOp<kFn>>>);
+}
+
+}  // namespace
+
+void register_unary_kernels(CudaKernelRegistry& r) {
+  add_math<Math::kExp>(r, "Exp");
+  add_math<Math::kLog>(r, "Log");
+  add_math<Math::kSqrt>(r, "Sqrt");
+  add_math<Math::kReciprocal>(r, "Reciprocal");
+  add_math<Math::kFloor>(r, "Floor");
+  add_math<Math::kCeil>(r, "Ceil");
+  add_math<Math::kRound>(r, "Round");
+  add_math<Math::kSin>(r, "Sin");
+  add_math<Math::kCos>(r, "Cos");
+  add_math<Math::kTan>(r, "Tan");
+  add_math<Math::kAsin>(r, "Asin");
+  add_math<Math::kAcos>(r, "Acos");
+  add_math<Math::kAtan>(r, "Atan");
+  add_math<Math::kSinh>(r, "Sinh");
+  add_math<Math::kCosh>(r, "Cosh");
+  add_math<Math::kAsinh>(r, "Asinh");
+  add_math<Math::kAcosh>(r, "Acosh");
+  add_math<Math::kAtanh>(r, "Atanh");
+  add_math<Math::kErf>(r, "Erf");
+  add_math<Math::kTanh>(r, "Tanh");
+  add_math<Math::kSigmoid>(r, "Sigmoid");
+  add_math<Math::kSoftplus>(r, "Softplus");
+  add_math<Math::kSoftsign>(r, "Softsign");
+  add_math<Math::kMish>(r, "Mish");
+  add_math<Math::kHardSwish>(r, "HardSwish");
+  r.add("Relu", make_kernel<UnaryKernel<ReluOp>>);
+  r.add("Abs", make_kernel<UnaryKernel<AbsOp>>);
+  r.add("Neg", make_kernel<UnaryKernel<NegOp>>);
+  r.add("Sign", make_kernel<UnaryKernel<SignOp>>);
+  r.add("Not", make_kernel<UnaryKernel<NotOp>>);
+  r.add("BitwiseNot", make_kernel<UnaryKernel<BitwiseNotOp>>);
+  r.add("LeakyRelu", make_kernel<UnaryKernel<LeakyReluOp>>);
+  r.add("HardSigmoid", make_kernel<UnaryKernel<HardSigmoidOp>>);
+  r.add("Gelu", make_kernel<UnaryKernel<GeluOp>>);
+  r.add("Elu", make_kernel<UnaryKernel<EluOp>>);
+  r.add("Selu", make_kernel<UnaryKernel<SeluOp>>);
+  r.add("Celu", make_kernel<UnaryKernel<CeluOp>>);
+  r.add("ThresholdedRelu", make_kernel<UnaryKernel<ThresholdedReluOp>>);
+  r.add("IsNaN", make_kernel<PredicateKernel<false>>);
+  r.add("IsInf", make_kernel<PredicateKernel<true>>);
+  r.add("Clip", make_kernel<ClipKernel>);
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,134 @@
+// CUDA data-movement kernels against the CPU reference: copies, Transpose, Expand, Slice, Concat,
+// Split, Gather(Elements), Pad, Tile, Depth/SpaceToDepth, Shape, Size, ConstantOfShape, Range,
+// Trilu, CumSum.
+#include <gtest/gtest.h>
+
+#include "unit/backends/cuda/gpu_case_table.hpp"
+
+namespace kiln::test {
+namespace {
+
+using DT = DataType;
+const DT kTypes[] = {DT::kFloat32, DT::kFloat16, DT::kInt64, DT::kUInt8};
+
+ir::AttrValue ints(std::vector<int64_t> v) {
+  return ir::AttrValue(std::move(v));
+}
+
+TEST(DataMovementGpu, CopiesAndShapes) {
+  std::vector<GpuCase> cases;
+  for (DT t : kTypes) {
+    cases.push_back(
+        make_case("Reshape", {input(t, {2, 3, 4}, -9, 9), constant(DT::kInt64, {2}, {6, -1})}));
+    cases.push_back(
+        make_case("Flatten", {input(t, {2, 3, 4}, -9, 9)}, attrs({{"axis", int64_t{2}}})));
+    cases.push_back(
+        make_case("Squeeze", {input(t, {2, 1, 4}, -9, 9), constant(DT::kInt64, {1}, {1})}));
+    cases.push_back(
+        make_case("Unsqueeze", {input(t, {2, 4}, -9, 9), constant(DT::kInt64, {1}, {0})}));
+    cases.push_back(make_case("Identity", {input(t, {5}, -9, 9)}));
+    cases.push_back(make_case("Shape", {input(t, {2, 3, 4})}));
+    cases.push_back(make_case("Shape", {input(t, {2, 3, 4})}, attrs({{"start", int64_t{1}}})));
+    cases.push_back(make_case("Size", {input(t, {2, 3, 4})}));
+  }
+  cases.push_back(make_case("Dropout", {input(DT::kFloat32, {3, 7})}, {}, 2));
+  cases.push_back(make_case("ConstantOfShape", {constant(DT::kInt64, {2}, {3, 5})}));
+  {
+    Tensor v(DT::kInt32, {1});
+    v.data<int32_t>()[0] = 7;
+    cases.push_back(make_case("ConstantOfShape", {constant(DT::kInt64, {3}, {2, 3, 5})},
+                              attrs({{"value", v}})));
+  }
+  for (DT t : {DT::kFloat32, DT::kInt64, DT::kInt32}) {
+    cases.push_back(
+        make_case("Range", {constant(t, {}, {2}), constant(t, {}, {40}), constant(t, {}, {3})}));
+  }
+  run_table(cases);
+}
+
+TEST(DataMovementGpu, Rearrangements) {
+  std::vector<GpuCase> cases;
+  for (DT t : kTypes) {
+    cases.push_back(make_case("Transpose", {input(t, {2, 3, 4}, -9, 9)}));
+    cases.push_back(
+        make_case("Transpose", {input(t, {65, 129}, -9, 9)}, attrs({{"perm", ints({1, 0})}})));
+    cases.push_back(make_case("Transpose", {input(t, {2, 12, 16, 64}, -9, 9)},
+                              attrs({{"perm", ints({0, 2, 1, 3})}})));
+    cases.push_back(
+        make_case("Expand", {input(t, {3, 1}, -9, 9), constant(DT::kInt64, {3}, {2, 3, 4})}));
+    cases.push_back(
+        make_case("Slice", {input(t, {10, 12}, -9, 9), constant(DT::kInt64, {2}, {1, -1}),
+                            constant(DT::kInt64, {2}, {8, -12}), constant(DT::kInt64, {2}, {0, 1}),
+                            constant(DT::kInt64, {2}, {2, -3})}));
+    cases.push_back(
+        make_case("Slice", {input(t, {4, 6, 8}, -9, 9), constant(DT::kInt64, {1}, {2}),
+                            constant(DT::kInt64, {1}, {100}), constant(DT::kInt64, {1}, {2})}));
+    cases.push_back(make_case(
+        "Concat",
+        {input(t, {2, 3, 4}, -9, 9), input(t, {2, 1, 4}, -9, 9), input(t, {2, 5, 4}, -9, 9)},
+        attrs({{"axis", int64_t{1}}})));
+    cases.push_back(make_case("Concat", {input(t, {2, 3}, -9, 9), input(t, {0, 3}, -9, 9)},
+                              attrs({{"axis", int64_t{0}}})));
+    cases.push_back(make_case("Split",
+                              {input(t, {6, 10}, -9, 9), constant(DT::kInt64, {3}, {2, 3, 5})},
+                              attrs({{"axis", int64_t{1}}}), 3));
+    cases.push_back(make_case("Split", {input(t, {6, 4}, -9, 9)},
+                              attrs({{"axis", int64_t{0}}, {"num_outputs", int64_t{2}}}), 2));
+    cases.push_back(make_case("DepthToSpace", {input(t, {2, 8, 3, 5}, -9, 9)},
+                              attrs({{"blocksize", int64_t{2}}})));
+    cases.push_back(make_case("DepthToSpace", {input(t, {2, 8, 3, 5}, -9, 9)},
+                              attrs({{"blocksize", int64_t{2}}, {"mode", std::string("CRD")}})));
+    cases.push_back(make_case("SpaceToDepth", {input(t, {2, 3, 6, 4}, -9, 9)},
+                              attrs({{"blocksize", int64_t{2}}})));
+    cases.push_back(
+        make_case("Tile", {input(t, {2, 3, 4}, -9, 9), constant(DT::kInt64, {3}, {2, 1, 3})}));
+  }
+  run_table(cases);
+}
+
+TEST(DataMovementGpu, GatherAndPad) {
+  std::vector<GpuCase> cases;
+  for (DT t : kTypes) {
+    cases.push_back(make_case(
+        "Gather", {input(t, {5, 4, 3}, -9, 9), constant(DT::kInt64, {2, 2}, {0, -1, 3, 2})},
+        attrs({{"axis", int64_t{1}}})));
+    cases.push_back(make_case(
+        "Gather", {input(t, {30522 / 100, 64}, -9, 9), input(DT::kInt64, {2, 7}, 0, 300)}));
+    cases.push_back(make_case("Gather", {input(t, {6, 5}, -9, 9), input(DT::kInt32, {3}, -6, 6)}));
+    cases.push_back(make_case("GatherElements",
+                              {input(t, {4, 5}, -9, 9), input(DT::kInt64, {4, 3}, -5, 5)},
+                              attrs({{"axis", int64_t{1}}})));
+    cases.push_back(make_case("GatherElements",
+                              {input(t, {4, 5, 3}, -9, 9), input(DT::kInt32, {2, 5, 3}, 0, 4)},
+                              attrs({{"axis", int64_t{0}}})));
+    for (const char* mode : {"constant", "reflect", "edge", "wrap"}) {
+      cases.push_back(make_case(
+          "Pad", {input(t, {3, 4, 5}, -9, 9), constant(DT::kInt64, {6}, {0, 2, 1, 1, 3, 2})},
+          attrs({{"mode", std::string(mode)}})));
+    }
+    cases.push_back(
+        make_case("Pad", {input(t, {3, 4, 5}, -9, 9), constant(DT::kInt64, {4}, {1, 2, 2, 1}),
+                          constant(t, {}, {5}), constant(DT::kInt64, {2}, {0, 2})}));
+  }
+  run_table(cases);
+}
+
+TEST(DataMovementGpu, TriluAndCumSum) {
+  std::vector<GpuCase> cases;
+  for (DT t : kTypes) {
+    cases.push_back(make_case("Trilu", {input(t, {2, 5, 7}, -9, 9)}));
+    cases.push_back(make_case("Trilu", {input(t, {2, 5, 7}, -9, 9), constant(DT::kInt64, {}, {-1})},
+                              attrs({{"upper", int64_t{0}}})));
+    cases.push_back(make_case("Trilu", {input(t, {6, 4}, -9, 9), input(DT::kInt64, {}, 1, 3)}));
+  }
+  for (DT t : {DT::kFloat32, DT::kFloat16, DT::kInt64, DT::kInt32}) {
+    cases.push_back(make_case("CumSum", {input(t, {3, 50}, -9, 9), constant(DT::kInt64, {}, {1})}));
+    cases.push_back(make_case("CumSum",
+                              {input(t, {4, 6, 5}, -9, 9), constant(DT::kInt32, {}, {-2})},
+                              attrs({{"exclusive", int64_t{1}}, {"reverse", int64_t{1}}})));
+  }
+  run_table(cases);
+}
+
+}  // namespace
+}  // namespace kiln::test

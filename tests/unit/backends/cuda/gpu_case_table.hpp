@@ -1,0 +1,89 @@
+// Helpers for the CUDA kernel tables: case builders with per-dtype tolerances, and the loop that
+// runs a table and reports every mismatching case by name.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "unit/backends/cuda/gpu_test_util.hpp"
+
+namespace kiln::test {
+
+inline std::string dtype_name(DataType t) {
+  return std::string(to_string(t));
+}
+
+// Tolerances: fp32/fp64 tight, fp16 and bf16 a few ulps of their precision.
+inline void set_tolerance(GpuCase& c, DataType t) {
+  if (t == DataType::kFloat16) {
+    c.rtol = 2e-3;
+    c.atol = 2e-3;
+  } else if (t == DataType::kBFloat16) {
+    c.rtol = 2e-2;
+    c.atol = 2e-2;
+  }
+}
+
+inline GpuInput input(DataType t, Shape s, double low = -1.0, double high = 1.0) {
+  GpuInput in;
+  in.dtype = t;
+  in.shape = std::move(s);
+  in.low = low;
+  in.high = high;
+  return in;
+}
+
+inline GpuInput constant(DataType t, Shape s, std::vector<double> values) {
+  GpuInput in;
+  in.dtype = t;
+  in.shape = std::move(s);
+  in.constant = true;
+  in.values = std::move(values);
+  return in;
+}
+
+inline GpuCase make_case(const std::string& op, std::vector<GpuInput> inputs,
+                         ir::Attributes attrs = {}, size_t outputs = 1) {
+  GpuCase c;
+  c.op = op;
+  c.attrs = std::move(attrs);
+  c.num_outputs = outputs;
+  c.name = op;
+  for (const GpuInput& in : inputs) {
+    c.name += " " + dtype_name(in.dtype) + shape_to_string(in.shape);
+  }
+  set_tolerance(c, inputs.empty() ? DataType::kFloat32 : inputs[0].dtype);
+  c.inputs = std::move(inputs);
+  return c;
+}
+
+// Runs every case. Without a GPU the CPU reference still runs, so a table row the reference
+// rejects (a wrong shape or attribute) fails in CI too; then the test is skipped.
+inline void run_table(const std::vector<GpuCase>& cases) {
+  const bool gpu = gpu_available();
+  int failures = 0;
+  for (const GpuCase& c : cases) {
+    std::string diff = compare_cuda_with_cpu(c);
+    bool ok = gpu ? diff.empty() : diff.rfind("CUDA failed", 0) == 0;
+    if (!ok) {
+      ADD_FAILURE() << c.name << ": " << diff;
+      ++failures;
+    }
+  }
+  if (!gpu) GTEST_SKIP() << "no CUDA device (the CPU reference ran every case)";
+  std::cout << cases.size() - failures << "/" << cases.size() << " cases match\n";
+}
+
+}  // namespace kiln::test
+
+namespace kiln::test {
+
+inline ir::Attributes attrs(std::initializer_list<std::pair<const char*, ir::AttrValue>> list) {
+  ir::Attributes a;
+  for (const auto& [k, v] : list) a.set(k, v);
+  return a;
+}
+
+}  // namespace kiln::test
