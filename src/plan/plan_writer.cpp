@@ -47,7 +47,7 @@ class WeightsLayout {
 
 class MetadataWriter {
  public:
-  explicit MetadataWriter(const ir::Graph& g) : graph_(g) {
+  MetadataWriter(const ir::Graph& g, const MemoryPlan* memory) : graph_(g), memory_(memory) {
     for (const auto& v : g.values()) {
       index_.emplace(v.get(), static_cast<int32_t>(index_.size()));
     }
@@ -65,10 +65,12 @@ class MetadataWriter {
     }
     std::vector<fbs::Offset<fb::Node>> nodes;
     for (const auto& n : graph_.nodes()) nodes.push_back(node(*n));
-    auto root = fb::CreatePlanGraph(fbb_, fbb_.CreateString(graph_.name), fbb_.CreateVector(values),
-                                    fbb_.CreateVector(constants), fbb_.CreateVector(nodes),
-                                    fbb_.CreateVector(indices(graph_.inputs(), "graph input")),
-                                    fbb_.CreateVector(indices(graph_.outputs(), "graph output")));
+    auto memory = memory_ ? memory_plan(*memory_) : 0;
+    auto root =
+        fb::CreatePlanGraph(fbb_, fbb_.CreateString(graph_.name), fbb_.CreateVector(values),
+                            fbb_.CreateVector(constants), fbb_.CreateVector(nodes),
+                            fbb_.CreateVector(indices(graph_.inputs(), "graph input")),
+                            fbb_.CreateVector(indices(graph_.outputs(), "graph output")), memory);
     fbb_.Finish(root);
     return fbb_.Release();
   }
@@ -90,6 +92,32 @@ class MetadataWriter {
     std::vector<int32_t> out;
     for (const ir::Value* v : vs) out.push_back(index_of(v, what));
     return out;
+  }
+
+  int32_t index_of_name(const std::string& name, const char* what) const {
+    if (name.empty()) return -1;
+    const ir::Value* v = graph_.find_value(name);
+    if (!v) {
+      fail(ErrorCode::kInternal, "cannot write plan: the memory plan's ", what, " '", name,
+           "' is not a value of graph '", graph_.name, "'");
+    }
+    return index_of(v, what);
+  }
+
+  fbs::Offset<fb::MemoryPlan> memory_plan(const MemoryPlan& m) {
+    std::vector<fbs::Offset<fb::InputShape>> inputs;
+    for (const auto& [name, shape] : m.input_shapes) {
+      inputs.push_back(
+          fb::CreateInputShape(fbb_, index_of_name(name, "input"), fbb_.CreateVector(shape)));
+    }
+    std::vector<fbs::Offset<fb::TensorPlacement>> tensors;
+    for (const TensorPlacement& t : m.tensors) {
+      tensors.push_back(fb::CreateTensorPlacement(fbb_, index_of_name(t.name, "tensor"), t.offset,
+                                                  t.bytes, index_of_name(t.alias_of, "view source"),
+                                                  index_of_name(t.in_place_of, "in-place source")));
+    }
+    return fb::CreateMemoryPlan(fbb_, m.arena_bytes, m.total_bytes, m.lower_bound_bytes,
+                                fbb_.CreateVector(inputs), fbb_.CreateVector(tensors));
   }
 
   fbs::Offset<fb::TensorRef> tensor(const Tensor& t) {
@@ -161,6 +189,7 @@ class MetadataWriter {
   }
 
   const ir::Graph& graph_;
+  const MemoryPlan* memory_;
   std::unordered_map<const ir::Value*, int32_t> index_;
   fbs::FlatBufferBuilder fbb_{1 << 16};
   WeightsLayout weights_;
@@ -168,8 +197,8 @@ class MetadataWriter {
 
 }  // namespace
 
-std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend) {
-  MetadataWriter writer(graph);
+std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend, const MemoryPlan* memory) {
+  MetadataWriter writer(graph, memory);
   fbs::DetachedBuffer metadata = writer.build();
 
   PlanHeader h;

@@ -50,9 +50,11 @@ TensorDesc describe_value(const ir::Value& v) {
 }
 
 std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
-                                                     Backend backend) {
+                                                     Backend backend,
+                                                     std::optional<MemoryPlan> memory) {
   auto impl = std::make_shared<Engine::Impl>();
   impl->backend = backend;
+  impl->memory = std::move(memory);
   for (const ir::Value* v : graph->inputs()) impl->inputs.push_back(describe_value(*v));
   for (const ir::Value* v : graph->outputs()) impl->outputs.push_back(describe_value(*v));
   impl->graph = std::move(graph);
@@ -60,6 +62,10 @@ std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> 
 }
 
 Network::Network(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Network::Network() : impl_(std::make_unique<Impl>()) {
+  impl_->graph = std::make_unique<ir::Graph>();
+  impl_->graph->name = "network";
+}
 Network::~Network() = default;
 Network::Network(Network&&) noexcept = default;
 Network& Network::operator=(Network&&) noexcept = default;
@@ -104,7 +110,7 @@ std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
 }
 
 std::vector<uint8_t> Engine::serialize() const {
-  return plan::write_plan(*impl_->graph, impl_->backend);
+  return plan::write_plan(*impl_->graph, impl_->backend, impl_->memory ? &*impl_->memory : nullptr);
 }
 
 void Engine::save(const std::string& path) const {
@@ -118,13 +124,15 @@ void Engine::save(const std::string& path) const {
 std::unique_ptr<Engine> Engine::load(const std::string& path) {
   plan::LoadedPlan p = plan::read_plan_file(path);
   plan::verify_plan_graph(*p.graph, path);
-  return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
+  return std::make_unique<Engine>(
+      make_engine_impl(std::move(p.graph), p.backend, std::move(p.memory)));
 }
 
 std::unique_ptr<Engine> Engine::deserialize(std::string_view bytes) {
   plan::LoadedPlan p = plan::read_plan_bytes(bytes, "<memory>");
   plan::verify_plan_graph(*p.graph, "<memory>");
-  return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
+  return std::make_unique<Engine>(
+      make_engine_impl(std::move(p.graph), p.backend, std::move(p.memory)));
 }
 
 }  // namespace kiln
