@@ -96,7 +96,8 @@ class MetadataWriter {
 
   int32_t index_of_name(const std::string& name, const char* what) const {
     if (name.empty()) return -1;
-    const ir::Value* v = graph_.find_value(name);
+    auto it = by_name_.find(name);
+    const ir::Value* v = it == by_name_.end() ? nullptr : it->second;
     if (!v) {
       fail(ErrorCode::kInternal, "cannot write plan: the memory plan's ", what, " '", name,
            "' is not a value of graph '", graph_.name, "'");
@@ -105,6 +106,7 @@ class MetadataWriter {
   }
 
   fbs::Offset<fb::MemoryPlan> memory_plan(const MemoryPlan& m) {
+    for (const auto& v : graph_.values()) by_name_.emplace(v->name, v.get());
     std::vector<fbs::Offset<fb::InputShape>> inputs;
     for (const auto& [name, shape] : m.input_shapes) {
       inputs.push_back(
@@ -190,6 +192,7 @@ class MetadataWriter {
 
   const ir::Graph& graph_;
   const MemoryPlan* memory_;
+  std::unordered_map<std::string, const ir::Value*> by_name_;
   std::unordered_map<const ir::Value*, int32_t> index_;
   fbs::FlatBufferBuilder fbb_{1 << 16};
   WeightsLayout weights_;
