@@ -30,8 +30,9 @@ struct ArenaLayout {
   uint64_t size = 0;              // bytes the arena needs (aligned)
 };
 
-// Greedy by size with best fit: the largest buffers are placed first, each in the smallest gap
-// left between already placed buffers whose lifetimes overlap its own, or above them all.
+// Greedy with best fit: buffers are placed one by one, each in the smallest gap left between
+// already placed buffers whose lifetimes overlap its own, or above them all; in three orders
+// (largest first; largest bytes x lifetime first; busiest steps first), keeping the smallest.
 ArenaLayout assign_offsets(const std::vector<LiveRange>& ranges);
 
 // The first pair of ranges (indices) that are alive at the same step and share bytes, if any.

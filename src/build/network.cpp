@@ -96,7 +96,10 @@ std::vector<std::string> Network::add_layer(const std::string& op,
   std::vector<std::string> names;
   for (int k = 0; k < outputs; ++k) {
     std::string out = outputs == 1 ? layer : layer + "_" + std::to_string(k);
-    require_new_tensor_name(g, out, "layer output");
+    if (g.find_value(out)) {
+      fail(ErrorCode::kInvalidArgument, node.describe(), ": its output name '", out,
+           "' is taken by another tensor; name the layer differently");
+    }
     names.push_back(out);
   }
   std::vector<ir::Value> placeholders(static_cast<size_t>(outputs));

@@ -51,7 +51,7 @@ Network api_network(const Weights& w) {
   y = net.add_layer("Relu", y);
   y = net.add_layer("MaxPool", y, pool);
   y = net.add_layer("Flatten", y);
-  y = net.add_layer("Gemm", {y[0], "fc", "fc_bias"}, {{"transB", int64_t{1}}}, "fc");
+  y = net.add_layer("Gemm", {y[0], "fc", "fc_bias"}, {{"transB", int64_t{1}}}, "fc_layer");
   y = net.add_layer("Softmax", y, {{"axis", int64_t{1}}}, "prob");
   net.mark_output(y[0]);
   return net;
