@@ -93,7 +93,10 @@ def export_torch_models(names, exporter, work_dir):
 
 
 def fmt_mib(row, key):
-    return f"{row[key] / MIB:.1f}" if key in row else "-"
+    if key not in row:
+        return "-"
+    v = row[key] / MIB
+    return f"{v:.1f}" if v >= 10 else f"{v:.3f}"
 
 
 def table(rows):
