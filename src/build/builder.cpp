@@ -1,9 +1,11 @@
 // Network parsing and engine building: import, optimize, check every layer can run on the
-// target, and package the result as an engine.
+// target, plan activation memory, and package the result as an engine.
 #include <filesystem>
 #include <sstream>
 
 #include "backends/cpu/kernel.hpp"
+#include "build/memory_planner.hpp"
+#include "build/static_shapes.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "onnx/importer.hpp"
@@ -61,6 +63,32 @@ void check_backend_support(const ir::Graph& g, Backend backend) {
   }
 }
 
+std::string mib(uint64_t bytes) {
+  return cat(static_cast<double>(bytes) / (1 << 20), " MiB");
+}
+
+// Plans the activation memory for the profile's input shapes. A graph whose shapes depend on
+// data gets no plan (its contexts allocate activations one by one); a bad profile is an error.
+std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const BuilderConfig& config) {
+  std::map<std::string, Shape> inputs = build::bind_input_shapes(g, config.input_shapes);
+  std::string why_not;
+  std::optional<build::StaticShapes> shapes;
+  try {
+    shapes = build::evaluate_static_shapes(g, inputs, why_not);
+  } catch (const Error& e) {
+    why_not = e.what();
+  }
+  if (!shapes) {
+    log(Severity::kInfo, cat("no activation memory plan: ", why_not));
+    return std::nullopt;
+  }
+  MemoryPlan plan = build::plan_memory(g, *shapes);
+  log(Severity::kInfo,
+      cat("activation memory plan: arena ", mib(plan.arena_bytes), ", lower bound ",
+          mib(plan.lower_bound_bytes), ", all activations ", mib(plan.total_bytes)));
+  return plan;
+}
+
 }  // namespace
 
 Builder::Builder(Logger* logger, LogSeverity max_severity) {
@@ -68,6 +96,10 @@ Builder::Builder(Logger* logger, LogSeverity max_severity) {
 }
 
 std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
+  if (network.impl().graph->outputs().empty()) {
+    fail(ErrorCode::kInvalidArgument, "network '", network.impl().graph->name,
+         "' has no outputs: mark at least one");
+  }
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
   if (config.backend == Backend::kCpu && (config.fp16 || config.bf16)) {
     log(Severity::kWarning,
@@ -75,7 +107,9 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   }
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
   check_backend_support(*g, config.backend);
-  return std::make_unique<Engine>(make_engine_impl(std::move(g), config.backend, &config));
+  std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
+  return std::make_unique<Engine>(
+      make_engine_impl(std::move(g), config.backend, &config, std::move(memory)));
 }
 
 }  // namespace kiln

@@ -8,6 +8,7 @@
 #include "ir/printer.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
+#include "run_inputs.hpp"
 #include "runtime/engine_impl.hpp"
 
 namespace kiln::tools {
@@ -51,6 +52,17 @@ std::string mebibytes(uint64_t bytes) {
   return buf;
 }
 
+std::string memory_summary(const std::optional<MemoryPlan>& plan) {
+  if (!plan) return "no plan (activation shapes are not static); allocated per tensor";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3fx",
+                plan->lower_bound_bytes ? static_cast<double>(plan->arena_bytes) /
+                                              static_cast<double>(plan->lower_bound_bytes)
+                                        : 1.0);
+  return "arena " + mebibytes(plan->arena_bytes) + ", " + buf + " its lower bound " +
+         mebibytes(plan->lower_bound_bytes) + "; all activations " + mebibytes(plan->total_bytes);
+}
+
 std::string secs(double s) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f s", s);
@@ -70,12 +82,16 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
       ->capture_default_str();
   sub->add_flag("--fp16", o.fp16, "allow FP16 layers where the target supports them");
   sub->add_flag("--bf16", o.bf16, "allow BF16 layers where the target supports them");
+  sub->add_option("-s,--shape", o.shapes,
+                  "NAME=1x3x224x224: input shape the activation memory is planned for "
+                  "(repeatable; unknown dims of inputs not named are taken as 1)");
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
       "  kiln build resnet50.onnx -o resnet50.plan\n"
       "  kiln build bert.onnx -o bert_fp16.plan --backend cuda --fp16\n"
-      "  kiln build model.onnx --verbose        # writes model.plan, prints every layer");
+      "  kiln build model.onnx --verbose        # writes model.plan, prints every layer\n"
+      "  kiln build bert.onnx -s input_ids=8x128 -s attention_mask=8x128");
   return sub;
 }
 
@@ -94,6 +110,10 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   config.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
   config.fp16 = o.fp16;
   config.bf16 = o.bf16;
+  for (const std::string& arg : o.shapes) {
+    auto [name, dims] = split_assignment(arg, "--shape");
+    config.input_shapes[name] = parse_dims(dims, "--shape " + name);
+  }
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);
@@ -112,6 +132,7 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
       << "  inputs:  " << engine->inputs().size() << ", outputs: " << engine->outputs().size()
       << "\n"
       << "  plan:    " << mebibytes(std::filesystem::file_size(output)) << "\n"
+      << "  memory:  " << memory_summary(engine->impl().memory) << "\n"
       << "  time:    " << secs(seconds_since(start)) << " (import " << secs(import_s) << ", build "
       << secs(build_s) << ", save " << secs(save_s) << ")\n";
 }

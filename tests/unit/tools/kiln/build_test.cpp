@@ -80,6 +80,30 @@ TEST(BuildCommand, VerboseShowsLayersAndDiagnosticsQuietDoesNot) {
   EXPECT_TRUE(contains(verbose.out, "Relu(")) << verbose.out;
 }
 
+TEST(BuildCommand, PlansActivationMemoryForTheGivenShapes) {
+  TempDir dir;
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {-1, 16});
+  auto y = value_info("y", ::onnx::TensorProto::FLOAT, {-1, 16});
+  write_model(dir.file("relu.onnx"), make_model({make_node("Relu", {"x"}, {"y"}, "r")}, {x}, {y}));
+  CliResult r = run_kiln({"build", dir.file("relu.onnx"), "-s", "x=4x16", "--verbose"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // One 4x16 float32 output: 256 bytes, all of them needed at once.
+  EXPECT_TRUE(contains(r.out, "memory:  arena 0.00 MiB (256 bytes), 1.000x its lower bound"))
+      << r.out;
+  EXPECT_TRUE(contains(r.err, "activation memory plan")) << r.err;
+  plan::LoadedPlan p = plan::read_plan_file(dir.file("relu.plan"), Backend::kCpu);
+  ASSERT_TRUE(p.memory);
+  EXPECT_EQ(p.memory->input_shapes.at("x"), (Shape{4, 16}));
+  // Without a shape the unknown dim is taken as 1, and the log says so.
+  r = run_kiln({"build", dir.file("relu.onnx"), "--verbose"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "(64 bytes)")) << r.out;
+  EXPECT_TRUE(contains(r.err, "taken as 1")) << r.err;
+  r = run_kiln({"build", dir.file("relu.onnx"), "-s", "x=4x17"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "input 'x'")) << r.err;
+}
+
 TEST(BuildCommand, BackendOption) {
   TempDir dir;
   write_model(dir.file("pass.onnx"), passthrough_model());
