@@ -81,5 +81,5 @@ if [[ " $stages " == *" coverage "* ]]; then
 fi
 
 if [[ " $stages " == *" layers "* ]] && [ -f bench/layer_counts.py ]; then
-  timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work /tmp/kiln_layers | tee "$OUT/layer_counts.md"
+  timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work-dir /tmp/kiln_layers --json "$OUT/layer_counts.json" | tee "$OUT/layer_counts.md"
 fi

@@ -121,6 +121,12 @@ std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
       known[n->output(0)] = std::move(t);
       continue;
     }
+    if (!ir::subgraphs_of(*n).empty()) {
+      // If/Loop/Scan outputs can depend on which branch runs or how many iterations do.
+      why_not =
+          cat(n->describe(), " runs a subgraph; its output shapes are known only when it runs");
+      return std::nullopt;
+    }
     auto outs = ir::infer_node(*n, types);
     bool evaluate = all_known && kernels.has(n->op);
     for (size_t o = 0; o < n->outputs.size(); ++o) {
