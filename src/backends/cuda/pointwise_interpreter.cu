@@ -18,12 +18,15 @@ __device__ C softplus(C x) {
 
 template <typename C>
 __device__ C evaluate(const DeviceInstruction& ins, const C* r, const float* constants) {
+  // kConst's operand indexes the constants, not the registers.
+  if (ins.op == static_cast<int32_t>(PointwiseOpcode::kConst))
+    return static_cast<C>(constants[ins.a]);
   const C x = ins.a >= 0 ? r[ins.a] : C(0);
   const C y = ins.b >= 0 ? r[ins.b] : C(0);
   const C z = ins.c >= 0 ? r[ins.c] : C(0);
   switch (static_cast<PointwiseOpcode>(ins.op)) {
     case PointwiseOpcode::kConst:
-      return static_cast<C>(constants[ins.a]);
+      return C(0);  // handled above
     case PointwiseOpcode::kNeg:
       return -x;
     case PointwiseOpcode::kAbs:
