@@ -97,15 +97,15 @@ __device__ __forceinline__ C op_clip(C x, C lo, C hi) {
   // Function names for the compute type (expf for float, exp for double).
   std::string out;
   size_t pos = 0;
-  static const char* kNames[] = {"EXP", "LOG1P", "FABS", "ERF", "SQRT", "TANH"};
+  static const std::pair<const char*, const char*> kNames[] = {{"EXP", "exp"},   {"LOG1P", "log1p"},
+                                                               {"FABS", "fabs"}, {"ERF", "erf"},
+                                                               {"SQRT", "sqrt"}, {"TANH", "tanh"}};
   while (pos < s.size()) {
     bool replaced = false;
-    for (const char* name : kNames) {
+    for (const auto& [name, lower] : kNames) {
       size_t len = std::strlen(name);
       if (s.compare(pos, len, name) == 0 && pos + len < s.size() && s[pos + len] == '(') {
-        std::string lower(name);
-        for (char& c : lower) c = static_cast<char>(c - 'A' + 'a');
-        out += lower + t.suffix;
+        out += cat(lower, t.suffix);
         pos += len;
         replaced = true;
         break;
