@@ -57,8 +57,6 @@ std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> 
   auto impl = std::make_shared<Engine::Impl>();
   impl->backend = backend;
   if (config) {
-    // TF32 stays off until precision assignment marks the layers that may use it.
-    impl->allow_tf32 = false;
     impl->tune_tactics = config->optimization_level >= 3;
     impl->timing_cache_path = config->timing_cache_path;
   }

@@ -2,6 +2,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "commands.hpp"
 #include "core/error.hpp"
@@ -57,6 +59,22 @@ std::string secs(double s) {
   return buf;
 }
 
+// "NAME=PRECISION" options, split at the last '=' so layer names may hold one.
+std::map<std::string, Precision> parse_precision_constraints(const std::vector<std::string>& opts) {
+  std::map<std::string, Precision> out;
+  for (const std::string& opt : opts) {
+    size_t eq = opt.rfind('=');
+    std::optional<Precision> p;
+    if (eq != std::string::npos && eq > 0) p = parse_precision(opt.substr(eq + 1));
+    if (!p) {
+      fail(ErrorCode::kInvalidArgument, "--precision-constraint '", opt,
+           "': expected LAYER=PRECISION with PRECISION one of fp32, tf32, fp16, bf16");
+    }
+    out[opt.substr(0, eq)] = *p;
+  }
+  return out;
+}
+
 }  // namespace
 
 CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
@@ -70,12 +88,21 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
       ->capture_default_str();
   sub->add_flag("--fp16", o.fp16, "allow FP16 layers where the target supports them");
   sub->add_flag("--bf16", o.bf16, "allow BF16 layers where the target supports them");
+  sub->add_flag("--no-tf32", o.no_tf32, "keep FP32 matrix work in full FP32 (no TF32) on GPUs");
+  sub->add_option("--precision-constraint", o.precision_constraints,
+                  "run a layer (by layer or ONNX node name) in a precision: NAME=fp32|tf32|fp16|"
+                  "bf16 (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_flag("--strict-types", o.strict_types,
+                "fail the build when a precision constraint cannot hold (default: warn)");
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
       "  kiln build resnet50.onnx -o resnet50.plan\n"
       "  kiln build bert.onnx -o bert_fp16.plan --backend cuda --fp16\n"
-      "  kiln build model.onnx --verbose        # writes model.plan, prints every layer");
+      "  kiln build model.onnx --verbose        # writes model.plan, prints every layer\n"
+      "  kiln build model.onnx --fp16 --precision-constraint softmax_0=fp32 "
+      "--precision-constraint head=fp32");
   return sub;
 }
 
@@ -94,6 +121,9 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   config.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
   config.fp16 = o.fp16;
   config.bf16 = o.bf16;
+  config.tf32 = !o.no_tf32;
+  config.layer_precisions = parse_precision_constraints(o.precision_constraints);
+  config.strict_types = o.strict_types;
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);

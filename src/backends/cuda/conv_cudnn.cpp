@@ -14,6 +14,7 @@
 #include "backends/cuda/output_prefill.hpp"
 #include "backends/cuda/tactic.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
 
 // The handle attributes of the operation graph and the execution plan are marked deprecated in
 // recent cuDNN 9 releases in favour of device-property descriptors that older 9.x lack; they still
@@ -235,7 +236,7 @@ class ConvKernel final : public CudaKernel {
       return 0;
     }
     cudnnHandle_t handle = ctx.libs->cudnn;
-    bool allow_tf32 = ctx.libs->allow_tf32;
+    bool allow_tf32 = ir::allows_tf32(ctx.node);
     TacticTuner* tuner = ctx.libs->tuner;
     bool tuning = tuner && tuner->tuning();
     // Without tuning the first plan that finalizes is the one used: stop there, since
@@ -364,8 +365,8 @@ class ConvKernel final : public CudaKernel {
       for (int64_t x : v) s += cat(x, ",");
       return s;
     };
-    return cat("Conv ", to_string(ctx.inputs[0].dtype), ctx.libs->allow_tf32 ? " tf32" : "", " x",
-               list(g.x_dims), " w", list(g.w_dims), " pads", list(g.pre_pads), "/",
+    return cat("Conv ", to_string(ctx.inputs[0].dtype), ir::allows_tf32(ctx.node) ? " tf32" : "",
+               " x", list(g.x_dims), " w", list(g.w_dims), " pads", list(g.pre_pads), "/",
                list(g.post_pads), " strides", list(g.strides), " dil", list(g.dilations),
                has_bias_ ? " bias" : "");
   }
