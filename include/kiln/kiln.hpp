@@ -90,6 +90,7 @@ struct LayerInfo {
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::vector<std::string> origins;  // ONNX nodes the layer came from
+  std::string precision;  // what the builder chose: "fp32", "tf32", "fp16", "bf16", "int64"...
   std::map<std::string, std::string> attributes;
 };
 

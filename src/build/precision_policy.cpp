@@ -3,6 +3,7 @@
 // long sums) or accuracy (normalisation statistics, softmax).
 #include "build/precision_policy.hpp"
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -77,6 +78,8 @@ const std::map<std::string, std::string>& unreducible_ops() {
   return ops;
 }
 
+constexpr float kHalfMax = 65504.0f;
+
 // Number of elements each output of a reduction sums, or -1 when unknown.
 int64_t reduced_extent(const ir::Node& n) {
   const ir::Value* x = n.input(0);
@@ -111,6 +114,11 @@ int64_t reduced_extent(const ir::Node& n) {
 // A fused pointwise program rounds every instruction to the layer's type, so an exponential
 // inside it overflows like a separate Exp layer would.
 std::string pointwise_sensitivity(const ir::Node& n) {
+  for (float c : n.attrs.get_floats("constants", {})) {
+    if (std::isfinite(c) && std::fabs(c) > kHalfMax) {
+      return cat("its constant ", c, " is beyond the FP16 range");
+    }
+  }
   std::vector<int64_t> code = n.attrs.get_ints("code", {});
   for (size_t i = 0; i < code.size(); i += 4) {
     auto op = static_cast<ir::PointwiseOpcode>(code[i]);

@@ -46,9 +46,11 @@ class Reformatter {
         if (need && v->dtype != *need) l.node->inputs[i] = convert(v, *need);
       }
     }
-    g_.sort_topologically();
-    if (counts_.converted_weights) g_.remove_unused();  // the FP32 copies nobody reads now
-    ir::verify_graph(g_);
+    if (counts_.reformat_layers || counts_.converted_weights) {
+      g_.sort_topologically();
+      if (counts_.converted_weights) g_.remove_unused();  // the FP32 copies nobody reads now
+      ir::verify_graph(g_);
+    }
     return counts_;
   }
 

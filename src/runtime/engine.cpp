@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
 #include "plan/plan_file.hpp"
 #include "runtime/cpu_execution_context.hpp"
 #include "runtime/engine_impl.hpp"
@@ -93,6 +94,7 @@ std::vector<LayerInfo> Engine::layers() const {
     for (const ir::Value* v : n->inputs) l.inputs.push_back(v ? v->name : "");
     for (const ir::Value* v : n->outputs) l.outputs.push_back(v ? v->name : "");
     l.origins = n->origins;
+    l.precision = ir::layer_precision(*n);
     for (const auto& [k, v] : n->attrs.all()) l.attributes[k] = ir::attr_value_to_string(v);
     out.push_back(std::move(l));
   }
@@ -100,7 +102,8 @@ std::vector<LayerInfo> Engine::layers() const {
 }
 
 void ExecutionContext::enqueue(const std::map<std::string, void*>&, void*) {
-  fail(ErrorCode::kUnsupported, "enqueue() runs GPU engines; this engine runs on the CPU: use execute()");
+  fail(ErrorCode::kUnsupported,
+       "enqueue() runs GPU engines; this engine runs on the CPU: use execute()");
 }
 
 void ExecutionContext::set_cuda_graph(bool) {

@@ -21,7 +21,7 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Sends kiln's diagnostics to the tool's error stream while --verbose is on.
+// Sends kiln's diagnostics to the tool's error stream.
 class StreamLogger final : public Logger {
  public:
   explicit StreamLogger(std::ostream& os) : os_(os) {}
@@ -34,16 +34,14 @@ class StreamLogger final : public Logger {
   std::ostream& os_;
 };
 
-// With --verbose, routes every diagnostic to `logger` until the build ends, however it ends;
-// otherwise leaves kiln's default (warnings and errors to stderr) alone.
+// Routes kiln's diagnostics to the tool's error stream until the build ends, however it ends:
+// warnings and errors always (a precision constraint that did not hold), everything with
+// --verbose.
 struct LoggerScope {
-  LoggerScope(Logger* logger, bool verbose) : active(verbose) {
-    if (active) set_logger(logger, LogSeverity::kVerbose);
+  LoggerScope(Logger* logger, bool verbose) {
+    set_logger(logger, verbose ? LogSeverity::kVerbose : LogSeverity::kWarning);
   }
-  ~LoggerScope() {
-    if (active) set_logger(nullptr);
-  }
-  bool active;
+  ~LoggerScope() { set_logger(nullptr); }
 };
 
 std::string mebibytes(uint64_t bytes) {

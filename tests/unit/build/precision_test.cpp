@@ -414,10 +414,7 @@ TEST(Precision, BuiltEngineRunsReducedAndPlanKeepsPrecisions) {
   auto engine = Engine::deserialize({reinterpret_cast<const char*>(plan.data()), plan.size()});
   EXPECT_EQ(engine->outputs()[0].dtype, DataType::kFloat32);
   std::map<std::string, std::string> precision;
-  for (const LayerInfo& l : engine->layers()) {
-    auto it = l.attributes.find(ir::kLayerPrecisionAttr);
-    precision[l.name] = it == l.attributes.end() ? "" : it->second;
-  }
+  for (const LayerInfo& l : engine->layers()) precision[l.name] = l.precision;
   EXPECT_EQ(precision["Gemm3"], "fp16");
   EXPECT_EQ(precision["LayerNormalization6"], "fp32");
   Tensor got = engine->create_execution_context()->execute(feeds)[0];
