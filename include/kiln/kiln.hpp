@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -81,11 +82,24 @@ class Network {
 Network parse_onnx_file(const std::string& path);
 Network parse_onnx_bytes(std::string_view bytes, const std::string& name = "<memory>");
 
+// The precision a layer computes in. TF32 is FP32 storage with TF32 matrix math on GPUs; FP16 and
+// BF16 layers store their values and weights in that type and accumulate in FP32.
+enum class Precision : uint8_t { kFloat32, kTf32, kFloat16, kBFloat16 };
+std::string_view to_string(Precision p);  // "fp32", "tf32", "fp16", "bf16"
+// Parses those names (any case); nullopt for anything else.
+std::optional<Precision> parse_precision(std::string_view name);
+
 struct BuilderConfig {
   Backend backend = Backend::kCpu;
-  bool tf32 = true;   // allow TF32 for FP32 matrix work on GPUs
-  bool fp16 = false;  // allow FP16 layers
+  bool tf32 = true;   // allow TF32 for FP32 matrix work (MatMul, Gemm, Conv, attention) on GPUs
+  bool fp16 = false;  // allow FP16 layers (preferred over BF16 when both are allowed)
   bool bf16 = false;  // allow BF16 layers
+  // Per-layer precision, keyed by layer name or by the name of an ONNX node the layer came from.
+  // A constraint wins over the flags and over kiln's choice of which layers stay FP32.
+  std::map<std::string, Precision> layer_precisions;
+  // Constraints must hold exactly: a constraint that names no layer or asks for a precision the
+  // layer cannot run in fails the build (otherwise it is a warning and the layer keeps FP32).
+  bool strict_types = false;
   int optimization_level = 3;
   size_t workspace_limit = size_t{1} << 30;
   std::string timing_cache_path;
@@ -110,6 +124,7 @@ struct LayerInfo {
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::vector<std::string> origins;  // ONNX nodes the layer came from
+  std::string precision;  // what the builder chose: "fp32", "tf32", "fp16", "bf16", "int64"...
   std::map<std::string, std::string> attributes;
 };
 

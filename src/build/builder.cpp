@@ -6,6 +6,7 @@
 #include "backends/cpu/kernel.hpp"
 #include "build/memory_planner.hpp"
 #include "build/static_shapes.hpp"
+#include "build/precision.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "onnx/importer.hpp"
@@ -37,7 +38,8 @@ void check_backend_support(const ir::Graph& g, Backend backend) {
     cuda::check_cuda_support(g);
     return;
 #else
-    fail(ErrorCode::kUnsupported, "this kiln build has no CUDA backend (it was built without the CUDA toolkit)");
+    fail(ErrorCode::kUnsupported,
+         "this kiln build has no CUDA backend (it was built without the CUDA toolkit)");
 #endif
   }
   std::ostringstream missing;
@@ -87,6 +89,19 @@ std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const Build
       cat("activation memory plan: arena ", mib(plan.arena_bytes), ", lower bound ",
           mib(plan.lower_bound_bytes), ", all activations ", mib(plan.total_bytes)));
   return plan;
+void log_precision(const build::PrecisionSummary& s, const BuilderConfig& config) {
+  bool reduced = config.fp16 || config.bf16 || !config.layer_precisions.empty();
+  if (config.backend == Backend::kCpu && reduced) {
+    // Useful to check a model's reduced-precision numerics before deploying it to a GPU.
+    log(Severity::kInfo,
+        "the CPU backend honours the precision flags: FP16/BF16 layers store their values and "
+        "weights in that type and compute in FP32 (TF32 applies to GPU matrix work only)");
+  }
+  std::string counts;
+  for (const auto& [name, n] : s.layers) counts += cat(counts.empty() ? "" : ", ", n, " ", name);
+  log(reduced ? Severity::kInfo : Severity::kVerbose,
+      cat("precision: ", counts.empty() ? "no layers" : counts, "; ", s.reformat_layers,
+          " reformat layer(s) inserted; ", s.converted_weights, " weight tensor(s) converted"));
 }
 
 }  // namespace
@@ -101,11 +116,9 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
          "' has no outputs: mark at least one");
   }
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
-  if (config.backend == Backend::kCpu && (config.fp16 || config.bf16)) {
-    log(Severity::kWarning,
-        "the CPU backend computes in FP32; FP16/BF16 precision flags apply to GPU builds");
-  }
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
+  build::PrecisionSummary precision = build::assign_precisions(*g, config);
+  log_precision(precision, config);
   check_backend_support(*g, config.backend);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
   return std::make_unique<Engine>(

@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
 #include "plan/plan_file.hpp"
 #include "runtime/cpu_execution_context.hpp"
 #include "runtime/engine_impl.hpp"
@@ -59,8 +60,6 @@ std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> 
   impl->backend = backend;
   impl->memory = std::move(memory);
   if (config) {
-    // TF32 stays off until precision assignment marks the layers that may use it.
-    impl->allow_tf32 = false;
     impl->tune_tactics = config->optimization_level >= 3;
     impl->timing_cache_path = config->timing_cache_path;
   }
@@ -101,6 +100,7 @@ std::vector<LayerInfo> Engine::layers() const {
     for (const ir::Value* v : n->inputs) l.inputs.push_back(v ? v->name : "");
     for (const ir::Value* v : n->outputs) l.outputs.push_back(v ? v->name : "");
     l.origins = n->origins;
+    l.precision = ir::layer_precision(*n);
     for (const auto& [k, v] : n->attrs.all()) l.attributes[k] = ir::attr_value_to_string(v);
     out.push_back(std::move(l));
   }
@@ -108,7 +108,8 @@ std::vector<LayerInfo> Engine::layers() const {
 }
 
 void ExecutionContext::enqueue(const std::map<std::string, void*>&, void*) {
-  fail(ErrorCode::kUnsupported, "enqueue() runs GPU engines; this engine runs on the CPU: use execute()");
+  fail(ErrorCode::kUnsupported,
+       "enqueue() runs GPU engines; this engine runs on the CPU: use execute()");
 }
 
 void ExecutionContext::set_cuda_graph(bool) {

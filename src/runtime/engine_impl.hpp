@@ -25,9 +25,8 @@ struct Engine::Impl {
   // the first context's creation.
   mutable std::mutex shared_state_mutex;
   mutable std::shared_ptr<const void> shared_state;
-  // GPU builds: TF32 for FP32 matrix work, and tactic auto-tuning with its timing cache. A loaded
-  // plan keeps the defaults (strict FP32, first heuristic candidate).
-  bool allow_tf32 = false;
+  // GPU builds: tactic auto-tuning with its timing cache. A loaded plan keeps the default (first
+  // heuristic candidate). Whether a layer may use TF32 is its own attribute (ir/layer_precision).
   bool tune_tactics = false;
   std::string timing_cache_path;
   std::optional<MemoryPlan> memory;  // absent when activation shapes are not static

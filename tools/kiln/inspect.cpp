@@ -2,11 +2,13 @@
 // and layers — as text or as one JSON object.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "ir/graph_stats.hpp"
+#include "ir/layer_precision.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
 
@@ -99,6 +101,20 @@ json memory_json(const MemoryPlan& plan) {
     j["tensors"].push_back(std::move(e));
   }
   return j;
+// The builder's per-layer precision; null for a graph it has not seen (an ONNX model).
+json precision_json(const ir::Node& n) {
+  std::string p = ir::layer_precision(n);
+  return p.empty() ? json(nullptr) : json(p);
+}
+
+// Layers per precision ("fp16": 40), reformat (Cast) layers included; empty for an ONNX model.
+std::map<std::string, int64_t> precision_histogram(const ir::Graph& g) {
+  std::map<std::string, int64_t> h;
+  for (const auto& n : g.nodes()) {
+    std::string p = ir::layer_precision(*n);
+    if (!p.empty()) ++h[p];
+  }
+  return h;
 }
 
 json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphStats& s) {
@@ -132,8 +148,11 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
                            {"inputs", names(n->inputs)},
                            {"outputs", names(n->outputs)},
                            {"origins", n->origins},
+                           {"precision", precision_json(*n)},
                            {"attributes", attrs}});
   }
+  j["precision_histogram"] = json::object();
+  for (const auto& [p, count] : precision_histogram(g)) j["precision_histogram"][p] = count;
   return j;
 }
 
@@ -199,10 +218,18 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
   out << "ops (" << g.nodes().size() << " layers, " << layers_launching_work(m)
       << " launching work):\n";
   for (const auto& [op, count] : sorted_histogram(s)) out << "  " << op << ": " << count << "\n";
+  std::map<std::string, int64_t> precisions = precision_histogram(g);
+  if (!precisions.empty()) {
+    out << "precisions:";
+    for (const auto& [p, count] : precisions) out << " " << p << " " << count << ";";
+    out << "\n";
+  }
   out << "layers:\n";
   for (const auto& n : g.nodes()) {
+    std::string precision = ir::layer_precision(*n);
     out << "  " << n->name << " (" << (n->domain.empty() ? "" : n->domain + ".") << n->op
-        << "): " << join(names(n->inputs)) << " -> " << join(names(n->outputs));
+        << (precision.empty() ? "" : ", " + precision) << "): " << join(names(n->inputs)) << " -> "
+        << join(names(n->outputs));
     if (!n->origins.empty() && !(n->origins.size() == 1 && n->origins[0] == n->name)) {
       out << "  [from " << join(n->origins) << "]";
     }

@@ -16,6 +16,7 @@
 #include "backends/cuda/library_kernels.hpp"
 #include "backends/cuda/tactic.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -65,7 +66,7 @@ class ConvKernel final : public CudaKernel {
       return 0;
     }
     cudnnHandle_t handle = ctx.libs->cudnn;
-    bool allow_tf32 = ctx.libs->allow_tf32;
+    bool allow_tf32 = ir::allows_tf32(ctx.node);
     TacticTuner* tuner = ctx.libs->tuner;
     bool tuning = tuner && tuner->tuning();
     // Without tuning the first plan that finalizes is the one used: stop there, since
@@ -251,7 +252,7 @@ class ConvKernel final : public CudaKernel {
     std::string epilogue;
     if (has_residual_) epilogue += residual_before_ ? " residual" : " residual-after";
     if (act_.kind != ir::ActivationKind::kNone) epilogue += cat(" ", ir::to_string(act_));
-    return cat("Conv ", to_string(ctx.inputs[0].dtype), ctx.libs->allow_tf32 ? " tf32" : "", " x",
+    return cat("Conv ", to_string(ctx.inputs[0].dtype), ir::allows_tf32(ctx.node) ? " tf32" : "", " x",
                list(g.x_dims), " w", list(g.w_dims), " pads", list(g.pre_pads), "/",
                list(g.post_pads), " strides", list(g.strides), " dil", list(g.dilations),
                has_bias_ ? " bias" : "", epilogue);

@@ -10,6 +10,7 @@
 #include "backends/cuda/matmul_plan.hpp"
 #include "backends/cuda/output_prefill.hpp"
 #include "backends/cuda/tactic.hpp"
+#include "ir/layer_precision.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -32,7 +33,7 @@ class MatMulKernel final : public CudaKernel {
     p.stride_a = plan_.stride_a;
     p.stride_b = plan_.stride_b;
     p.stride_d = plan_.stride_c;
-    p.allow_tf32 = ctx.libs->allow_tf32;
+    p.allow_tf32 = ir::allows_tf32(ctx.node);
     p.alignment_a = operand_alignment(plan_.stride_a, es);
     p.alignment_b = operand_alignment(plan_.stride_b, es);
     p.alignment_d = operand_alignment(plan_.stride_c, es);
@@ -132,7 +133,7 @@ class GemmKernel final : public CudaKernel {
     p.trans_a = trans_a;
     p.trans_b = trans_b;
     p.bias = mode_ == CMode::kBias;
-    p.allow_tf32 = ctx.libs->allow_tf32;
+    p.allow_tf32 = ir::allows_tf32(ctx.node);
     p.alignment_a = p.alignment_b = p.alignment_d = kLtBaseAlignment;
     lt_ = std::make_unique<LtMatmul>(ctx.libs->cublaslt, p, ctx.node.describe());
     std::string signature = cat("Gemm ", p.signature(), mode_ == CMode::kNone ? "" : " beta");
