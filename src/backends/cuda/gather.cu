@@ -1,6 +1,7 @@
-// CUDA Gather, GatherElements and GatherND. Negative indices count from the end. Indices that are constants
-// are checked at prepare time (a clear error naming the node); runtime indices out of range are
-// clamped on the device, since a kernel cannot report an error without a host synchronisation.
+// CUDA Gather, GatherElements and GatherND. Negative indices count from the end. Indices that are
+// constants are checked at prepare time (a clear error naming the node); runtime indices out of
+// range are clamped on the device, since a kernel cannot report an error without a host
+// synchronisation.
 #include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
@@ -140,8 +141,8 @@ struct TupleDims {
 // tuple leaves (the data dims after the indexed ones).
 template <typename E, typename I>
 __global__ void gather_nd_kernel(const E* __restrict__ data, const I* __restrict__ idx,
-                                 E* __restrict__ out, int64_t total, int64_t slice,
-                                 int64_t tuples, int64_t per_batch, TupleDims td) {
+                                 E* __restrict__ out, int64_t total, int64_t slice, int64_t tuples,
+                                 int64_t per_batch, TupleDims td) {
   for (int64_t i = global_index(); i < total; i += global_stride()) {
     int64_t g = i / slice, e = i % slice;
     const I* tuple = idx + g * td.k;

@@ -38,8 +38,8 @@ void for_each_constant_index(const CudaKernelContext& ctx, size_t input, F&& che
   const Tensor* t = ctx.constant_input(input);
   if (!t) return;
   for (int64_t k = 0; k < t->numel(); ++k) {
-    check(k, t->dtype() == DataType::kInt32 ? int64_t{t->data<int32_t>()[k]}
-                                            : t->data<int64_t>()[k]);
+    check(k,
+          t->dtype() == DataType::kInt32 ? int64_t{t->data<int32_t>()[k]} : t->data<int64_t>()[k]);
   }
 }
 

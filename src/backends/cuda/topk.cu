@@ -93,8 +93,8 @@ __global__ void topk_kernel(const T* __restrict__ x, T* __restrict__ values,
 // Hardmax: 1 at the first maximum of the row (NaN and -inf are never picked; index 0 when every
 // element is), 0 elsewhere, as the CPU's strict running maximum from -inf.
 template <typename T>
-__global__ void hardmax_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
-                               int64_t n, int64_t inner) {
+__global__ void hardmax_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n,
+                               int64_t inner) {
   using A = compute_t<T>;
   __shared__ A sv[kMaxRowBlock];
   __shared__ int64_t si[kMaxRowBlock];
@@ -144,11 +144,9 @@ class TopKKernel final : public CudaKernel {
     largest_ = ctx.node.attrs.get_int("largest", 1) != 0;
     n_ = s[axis];
     k_ = ctx.outputs[0].shape.at(axis);  // static shapes: inference read k from its input
-    if (const Tensor* kt = ctx.constant_input(1); kt && kt->numel() == 1 &&
-                                                  kt->dtype() == DataType::kInt64 &&
-                                                  kt->data<int64_t>()[0] != k_) {
-      ctx.fail(ErrorCode::kInternal, "k is ", kt->data<int64_t>()[0], " but the output holds ",
-               k_);
+    if (const Tensor* kt = ctx.constant_input(1);
+        kt && kt->numel() == 1 && kt->dtype() == DataType::kInt64 && kt->data<int64_t>()[0] != k_) {
+      ctx.fail(ErrorCode::kInternal, "k is ", kt->data<int64_t>()[0], " but the output holds ", k_);
     }
     if (k_ < 0 || k_ > n_) {
       ctx.fail(ErrorCode::kInvalidArgument, "k = ", k_, " is out of range for an axis of size ",

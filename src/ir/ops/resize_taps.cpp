@@ -222,10 +222,9 @@ ResizeParams resize_params(const Attributes& a, const ResizeAttrs& at, const Sha
       fail(ErrorCode::kInvalidArgument, who, ": sizes must be int64");
     size_values.assign(sizes->data<int64_t>(), sizes->data<int64_t>() + sizes->numel());
   }
-  ResizeGeometry g = resize_geometry(input, given(scales) ? &scale_values : nullptr,
-                                     given(scales) ? nullptr : &size_values, axes,
-                                     a.get_string("keep_aspect_ratio_policy", "stretch"), who,
-                                     ErrorCode::kInvalidArgument);
+  ResizeGeometry g = resize_geometry(
+      input, given(scales) ? &scale_values : nullptr, given(scales) ? nullptr : &size_values, axes,
+      a.get_string("keep_aspect_ratio_policy", "stretch"), who, ErrorCode::kInvalidArgument);
   ResizeParams p;
   p.scales = g.scales;
   // roi holds starts then ends for the listed axes; expand it to every axis.

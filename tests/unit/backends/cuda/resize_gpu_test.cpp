@@ -40,8 +40,8 @@ TEST(ResizeGpu, LinearEveryCoordinateMode) {
   for (DT t : kFloatTypes) {
     for (const char* m : {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                           "align_corners", "asymmetric", "tf_half_pixel_for_nearest"}) {
-      ir::Attributes a = attrs({{"mode", std::string("linear")},
-                                {"coordinate_transformation_mode", std::string(m)}});
+      ir::Attributes a = attrs(
+          {{"mode", std::string("linear")}, {"coordinate_transformation_mode", std::string(m)}});
       // Bilinear upsampling x2 (deeplabv3/fcn), a non-integer scale, and a downsample by sizes.
       cases.push_back(resize(t, {1, 3, 5, 7}, {omitted(), scales({1, 1, 2, 2})}, a));
       cases.push_back(resize(t, {2, 2, 6, 9}, {omitted(), scales({1, 1, 1.7, 0.6})}, a));
@@ -50,11 +50,12 @@ TEST(ResizeGpu, LinearEveryCoordinateMode) {
     // N-d: three resized axes, and a 1-D resize of the innermost axis only.
     cases.push_back(resize(t, {2, 3, 4, 5}, {omitted(), scales({1, 1.5, 2, 0.8})},
                            attrs({{"mode", std::string("linear")}})));
-    cases.push_back(resize(t, {3, 11}, {omitted(), scales({1, 3})},
-                           attrs({{"mode", std::string("linear")}})));
+    cases.push_back(
+        resize(t, {3, 11}, {omitted(), scales({1, 3})}, attrs({{"mode", std::string("linear")}})));
     // exclude_outside, and the axes attribute with keep_aspect_ratio_policy.
-    cases.push_back(resize(t, {1, 1, 6, 6}, {omitted(), scales({1, 1, 0.7, 1.3})},
-                           attrs({{"mode", std::string("linear")}, {"exclude_outside", int64_t{1}}})));
+    cases.push_back(
+        resize(t, {1, 1, 6, 6}, {omitted(), scales({1, 1, 0.7, 1.3})},
+               attrs({{"mode", std::string("linear")}, {"exclude_outside", int64_t{1}}})));
     cases.push_back(resize(t, {1, 2, 6, 10}, {omitted(), omitted(), sizes({8, 8})},
                            attrs({{"mode", std::string("linear")},
                                   {"axes", std::vector<int64_t>{2, 3}},
@@ -91,20 +92,20 @@ TEST(ResizeGpu, CubicCropAntialiasAndIntegers) {
                                   {"cubic_coeff_a", -0.5f},
                                   {"exclude_outside", int64_t{1}}})));
     // Crops reaching outside the input take extrapolation_value.
-    cases.push_back(resize(t, {1, 1, 6, 8},
-                           {constant(DT::kFloat32, {8}, {0, 0, -0.2, 0.3, 1, 1, 0.9, 1.4}),
-                            omitted(), sizes({1, 1, 5, 7})},
-                           attrs({{"mode", std::string("linear")},
-                                  {"coordinate_transformation_mode",
-                                   std::string("tf_crop_and_resize")},
-                                  {"extrapolation_value", 2.5f}})));
-    cases.push_back(resize(t, {1, 1, 6, 8},
-                           {constant(DT::kFloat32, {8}, {0, 0, 0.1, -0.3, 1, 1, 0.8, 0.6}),
-                            omitted(), sizes({1, 1, 4, 9})},
-                           attrs({{"mode", std::string("nearest")},
-                                  {"coordinate_transformation_mode",
-                                   std::string("tf_crop_and_resize")},
-                                  {"extrapolation_value", -1.0f}})));
+    cases.push_back(
+        resize(t, {1, 1, 6, 8},
+               {constant(DT::kFloat32, {8}, {0, 0, -0.2, 0.3, 1, 1, 0.9, 1.4}), omitted(),
+                sizes({1, 1, 5, 7})},
+               attrs({{"mode", std::string("linear")},
+                      {"coordinate_transformation_mode", std::string("tf_crop_and_resize")},
+                      {"extrapolation_value", 2.5f}})));
+    cases.push_back(
+        resize(t, {1, 1, 6, 8},
+               {constant(DT::kFloat32, {8}, {0, 0, 0.1, -0.3, 1, 1, 0.8, 0.6}), omitted(),
+                sizes({1, 1, 4, 9})},
+               attrs({{"mode", std::string("nearest")},
+                      {"coordinate_transformation_mode", std::string("tf_crop_and_resize")},
+                      {"extrapolation_value", -1.0f}})));
     for (const char* mode : {"linear", "cubic"}) {
       cases.push_back(resize(t, {1, 2, 16, 12}, {omitted(), scales({1, 1, 0.3, 0.5})},
                              attrs({{"mode", std::string(mode)}, {"antialias", int64_t{1}}})));
@@ -129,8 +130,7 @@ TEST(ResizeGpu, Upsample) {
   std::vector<GpuCase> cases;
   for (DT t : kFloatTypes) {
     for (const char* mode : {"nearest", "linear"}) {
-      cases.push_back(make_case("Upsample",
-                                {input(t, {1, 2, 3, 5}, -9, 9), scales({1, 1, 2, 3})},
+      cases.push_back(make_case("Upsample", {input(t, {1, 2, 3, 5}, -9, 9), scales({1, 1, 2, 3})},
                                 attrs({{"mode", std::string(mode)}})));
     }
   }
