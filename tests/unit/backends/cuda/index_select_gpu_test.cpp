@@ -24,7 +24,7 @@ TEST(IndexSelectGpu, GatherND) {
     cases.push_back(make_case(
         "GatherND", {input(t, {4, 5, 6}, -9, 9), runtime_indices(DT::kInt64, {2, 3, 1}, -4, 4)}));
     cases.push_back(make_case(
-        "GatherND", {input(t, {3, 4, 5}, -9, 9), runtime_indices(DT::kInt32, {7, 2}, 0, 3)}));
+        "GatherND", {input(t, {3, 4, 5}, -9, 9), runtime_indices(DT::kInt64, {7, 2}, 0, 3)}));
     // batch_dims: BERT's dynamo export gathers one row per batch.
     cases.push_back(make_case(
         "GatherND", {input(t, {2, 6, 8}, -9, 9), runtime_indices(DT::kInt64, {2, 1}, 0, 6)},
@@ -64,7 +64,7 @@ TEST(IndexSelectGpu, ScatterND) {
                     attrs({{"reduction", std::string(r)}})));
       cases.push_back(make_case("ScatterND",
                                 {input(t, {3, 4}, -3, 3),
-                                 runtime_indices(DT::kInt32, {10, 2}, 0, 3), input(t, {10}, -3, 3)},
+                                 runtime_indices(DT::kInt64, {10, 2}, 0, 3), input(t, {10}, -3, 3)},
                                 attrs({{"reduction", std::string(r)}})));
     }
   }

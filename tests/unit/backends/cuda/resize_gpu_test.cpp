@@ -18,11 +18,13 @@ GpuInput omitted() {
 }
 
 GpuInput scales(std::vector<double> v) {
-  return constant(DT::kFloat32, {static_cast<int64_t>(v.size())}, std::move(v));
+  auto n = static_cast<int64_t>(v.size());  // before v is moved from
+  return constant(DT::kFloat32, {n}, std::move(v));
 }
 
 GpuInput sizes(std::vector<double> v) {
-  return constant(DT::kInt64, {static_cast<int64_t>(v.size())}, std::move(v));
+  auto n = static_cast<int64_t>(v.size());  // before v is moved from
+  return constant(DT::kInt64, {n}, std::move(v));
 }
 
 GpuCase resize(DT t, Shape in, std::vector<GpuInput> rest, ir::Attributes a) {
