@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
@@ -156,14 +157,22 @@ class ResizeKernel final : public CudaKernel {
       scales = ir::upsample_scales(a, ctx.constant_input(1), in.size(), ctx.node.describe());
     } else {
       at = ir::resize_attrs(a);
+      // Sizes computed at run time (a Shape subgraph left unfolded) are the static output dims
+      // of the resized axes when the policy is stretch.
+      std::optional<Tensor> derived_sizes;
+      if (runtime_input(ctx, 3) && !runtime_input(ctx, 2) &&
+          a.get_string("keep_aspect_ratio_policy", "stretch") == "stretch") {
+        derived_sizes = sizes_from_output(ctx, in.size(), out);
+      }
       for (size_t i = 1; i < 4; ++i) {
-        if (runtime_input(ctx, i) && (i != 1 || uses_roi(at))) {
+        if (runtime_input(ctx, i) && (i != 1 || uses_roi(at)) && (i != 3 || !derived_sizes)) {
           need_constant(ctx, i, i == 1 ? "roi" : i == 2 ? "scales" : "sizes");
         }
       }
-      auto constant = [&](size_t i) { return ctx.constant_input(i); };
-      ir::ResizeParams p = ir::resize_params(a, at, in, uses_roi(at) ? constant(1) : nullptr,
-                                             constant(2), constant(3), ctx.node.describe());
+      const Tensor* sizes = derived_sizes ? &*derived_sizes : ctx.constant_input(3);
+      ir::ResizeParams p =
+          ir::resize_params(a, at, in, uses_roi(at) ? ctx.constant_input(1) : nullptr,
+                            ctx.constant_input(2), sizes, ctx.node.describe());
       scales = std::move(p.scales);
       roi = std::move(p.roi);
     }
@@ -213,6 +222,22 @@ class ResizeKernel final : public CudaKernel {
   static bool runtime_input(const CudaKernelContext& ctx, size_t i) {
     return i < ctx.inputs.size() && ctx.node.input(i) && !ctx.constant_input(i) &&
            shape_numel(ctx.inputs[i].shape) > 0;
+  }
+  // The sizes input (one value per listed axis) read back from the static output shape.
+  static Tensor sizes_from_output(const CudaKernelContext& ctx, size_t rank, const Shape& out) {
+    std::vector<int64_t> axes = ctx.node.attrs.get_ints("axes", {});
+    if (axes.empty()) {
+      for (size_t d = 0; d < rank; ++d) axes.push_back(static_cast<int64_t>(d));
+    }
+    Tensor t(DataType::kInt64, {static_cast<int64_t>(axes.size())});
+    for (size_t i = 0; i < axes.size(); ++i) {
+      int64_t ax = axes[i] < 0 ? axes[i] + static_cast<int64_t>(rank) : axes[i];
+      if (ax < 0 || ax >= static_cast<int64_t>(rank)) {
+        ctx.fail(ErrorCode::kInvalidArgument, "axis ", axes[i], " is out of range");
+      }
+      t.data<int64_t>()[i] = out[static_cast<size_t>(ax)];
+    }
+    return t;
   }
   [[noreturn]] static void need_constant(const CudaKernelContext& ctx, size_t i, const char* what) {
     ctx.fail(ErrorCode::kUnsupported, "the CUDA kernel needs ", what, " (input ", i,
