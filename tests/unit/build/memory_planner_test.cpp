@@ -349,7 +349,7 @@ class TamperedConcat : public ::testing::Test {
     Graph& g = *graph;
     Value* x = input(g, "x", {1, 16, 4});  // 256 bytes
     Value* a = unary(g, "Relu", "a", x);
-    Value* b = unary(g, "Neg", "b", x);
+    Value* b = unary(g, "Neg", "b", unary(g, "Sin", "w", x));  // w lives while a's slice does
     Value* cat = concat(g, "cat", {a, b}, 1);
     Value* y = unary(g, "Exp", "y", cat);
     g.outputs().push_back(unary(g, "Abs", "z", b));
@@ -378,6 +378,11 @@ TEST_F(TamperedConcat, SlicesOutOfPlaceOrOrderAreFound) {
   SetUp();
   at("b").bytes = 128;  // the slices no longer fill the output
   EXPECT_NE(problem().find("fill"), std::string::npos) << problem();
+}
+
+TEST_F(TamperedConcat, TensorsOverSlicesWrittenBeforeTheConcatAreFound) {
+  at("w").offset = at("cat").offset;  // over a, written before w and read by the Concat
+  EXPECT_NE(problem().find("share bytes"), std::string::npos) << problem();
 }
 
 TEST_F(TamperedConcat, ConcatsHalfAssembledOrIntoOtherLayersAreFound) {
