@@ -2,7 +2,6 @@
 // just made it or it comes from a plan file.
 #include "build/memory_plan.hpp"
 
-#include <algorithm>
 #include <unordered_map>
 
 #include "build/arena_layout.hpp"
@@ -32,7 +31,7 @@ std::string concat_slices_problem(const ir::Graph& graph, const ir::Node& concat
     return cat("tensors cannot be written into '", out.name, "' (", concat.describe(),
                " is no Concat writing it)");
   }
-  if (!out.alias_of.empty() || !out.in_place_of.empty() || !out.concat_into.empty()) {
+  if (!out.alias_of.empty() || !out.in_place_of.empty()) {
     return cat("concat output '", out.name, "' must have bytes of its own to hold its inputs");
   }
   if (concat.inputs.empty()) return cat(concat.describe(), " has no inputs to write into it");
@@ -152,14 +151,60 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
     return "";
   };
   const auto& nodes = graph.nodes();
-  // A concat's buffer is made, and its slices checked, at the layer writing its first input.
   std::unordered_map<std::string, size_t> producer;  // value name -> layer index
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const ir::Value* v : nodes[i]->outputs) {
       if (v) producer.emplace(v->name, i);
     }
   }
-  std::unordered_map<std::string, size_t> concat_buffer;  // concat output name -> buffer
+  // Tensors written into a Concat's output share the buffer of the outermost Concat their
+  // concat_into chain leads to (Concats may nest), made at the first layer writing into it. Each
+  // Concat's slices are checked the first time one of its inputs is written.
+  std::unordered_map<std::string, size_t> concat_buffer;       // concat output -> buffer
+  std::unordered_map<const ir::Value*, std::string> slice_of;  // checked input -> its concat
+  auto concat_buffer_of = [&](const ir::Value* v, const TensorPlacement* t, size_t layer,
+                              int64_t step, std::string& problem) -> size_t {
+    std::vector<std::string> checked;  // Concats whose slices this call checked
+    size_t b = kExternal;
+    while (true) {
+      const std::string& name = t->concat_into;
+      auto made = concat_buffer.find(name);
+      auto at = producer.find(name);
+      auto parent = by_name.find(name);
+      // Layers are checked in order and each link goes to a later layer, so this ends.
+      if (parent == by_name.end() || at == producer.end() || at->second <= layer) {
+        problem = cat("tensor '", t->name, "' cannot be written into '", name,
+                      "' (no later layer writes it)");
+        return kExternal;
+      }
+      const ir::Node& concat = *nodes[at->second];
+      if (made != concat_buffer.end()) {
+        b = made->second;
+      } else {
+        problem = concat_slices_problem(graph, concat, *parent->second, by_name);
+        if (!problem.empty()) return kExternal;
+        for (const ir::Value* in : concat.inputs) slice_of[in] = name;
+        checked.push_back(name);
+      }
+      auto in = slice_of.find(v);
+      if (in == slice_of.end() || in->second != name) {
+        problem = cat("tensor '", t->name, "' is no input of ", concat.describe());
+        return kExternal;
+      }
+      if (b != kExternal) break;
+      t = parent->second;
+      if (t->concat_into.empty()) {  // the outermost Concat: its bytes are the buffer
+        problem = place_buffer(*t, step);
+        if (!problem.empty()) return kExternal;
+        b = buffers.size() - 1;
+        break;
+      }
+      v = concat.output(0);  // a Concat written into an outer one: up a level
+      layer = at->second;
+    }
+    for (const std::string& name : checked) concat_buffer[name] = b;
+    return b;
+  };
   for (size_t i = 0; i < nodes.size(); ++i) {
     const ir::Node& n = *nodes[i];
     auto step = static_cast<int64_t>(i);
@@ -180,24 +225,9 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
       const ValueLifetime& lt = life.at(v);
       size_t b;
       if (!t.concat_into.empty()) {
-        auto parent = by_name.find(t.concat_into);
-        auto at = producer.find(t.concat_into);
-        if (parent == by_name.end() || at == producer.end() || at->second <= i) {
-          return cat("tensor '", t.name, "' cannot be written into '", t.concat_into,
-                     "' (no later layer writes it)");
-        }
-        const ir::Node& concat = *nodes[at->second];
-        if (std::find(concat.inputs.begin(), concat.inputs.end(), v) == concat.inputs.end()) {
-          return cat("tensor '", t.name, "' is no input of ", concat.describe());
-        }
-        auto made = concat_buffer.find(t.concat_into);
-        if (made == concat_buffer.end()) {
-          std::string problem = concat_slices_problem(graph, concat, *parent->second, by_name);
-          if (problem.empty()) problem = place_buffer(*parent->second, step);
-          if (!problem.empty()) return problem;
-          made = concat_buffer.emplace(t.concat_into, buffers.size() - 1).first;
-        }
-        b = made->second;
+        std::string problem;
+        b = concat_buffer_of(v, &t, i, step, problem);
+        if (!problem.empty()) return problem;
       } else if (auto made = concat_buffer.find(t.name); made != concat_buffer.end()) {
         b = made->second;  // the concat output its inputs were written into
       } else if (!t.alias_of.empty()) {

@@ -248,16 +248,65 @@ TEST(MemoryPlanner, ConcatInputsThatCannotMoveKeepTheConcat) {
               g.outputs().push_back(concat(g, "cat", {s, b}, 1));
             }),
             none);
-  // An input of two Concats goes into the first; an eliminated Concat's output into no other.
+  // An input of two Concats goes into the later one.
   EXPECT_EQ(kept([](Graph& g, Value* x, Value* a) {
               Value* b = unary(g, "Neg", "b", x);
               Value* c = unary(g, "Exp", "c", x);
-              Value* first = concat(g, "first", {a, b}, 1);
-              g.outputs().push_back(unary(g, "Abs", "y1", first));
+              g.outputs().push_back(concat(g, "first", {a, b}, 1));
               g.outputs().push_back(concat(g, "second", {b, c}, 1));
-              g.outputs().push_back(concat(g, "outer", {first, c}, 1));
             }),
-            std::set<std::string>{"first"});
+            std::set<std::string>{"second"});
+}
+
+TEST(MemoryPlanner, NestedConcatsAreAssembledInTheOutermostOutput) {
+  // Inception v3's last blocks: two branches end in a Concat of two convs each, and the block's
+  // Concat takes those with the other branches; one of the inner Concats is read on its own too.
+  Graph g;
+  Value* x = input(g, "x", {1, 2, 8, 4});  // 256 bytes
+  Value* a = unary(g, "Relu", "a", x);
+  Value* b1 = unary(g, "Neg", "b1", x);
+  Value* b2 = unary(g, "Exp", "b2", x);
+  Value* inner_b = concat(g, "inner_b", {b1, b2}, 1);
+  Value* c1 = unary(g, "Sin", "c1", x);
+  Value* c2 = unary(g, "Cos", "c2", x);
+  Value* inner_c = concat(g, "inner_c", {c1, c2}, 1);
+  Value* block = concat(g, "block", {a, inner_b, inner_c}, 1);
+  g.outputs().push_back(unary(g, "Sigmoid", "y", block));
+  g.outputs().push_back(unary(g, "Abs", "z", inner_c));
+  MemoryPlan p = plan_of(g);
+  EXPECT_EQ(assembled_concats(p), (std::set<std::string>{"inner_b", "inner_c", "block"}));
+  uint64_t base = placed(p, "block").offset;
+  EXPECT_EQ(placed(p, "a").offset, base);
+  EXPECT_EQ(placed(p, "inner_b").concat_into, "block");
+  EXPECT_EQ(placed(p, "inner_b").offset, base + 256);
+  EXPECT_EQ(placed(p, "b1").concat_into, "inner_b");
+  EXPECT_EQ(placed(p, "b1").offset, base + 256);
+  EXPECT_EQ(placed(p, "b2").offset, base + 512);
+  EXPECT_EQ(placed(p, "inner_c").offset, base + 768);
+  EXPECT_EQ(placed(p, "c2").offset, base + 1024);
+  EXPECT_EQ(placed(p, "z").in_place_of, "");  // inner_c is part of block, still read by y
+  simulate(g, p);
+
+  // DenseNet: each Concat appends one layer's features to the previous Concat, which other
+  // layers read too; the whole block is assembled in the last Concat's output.
+  Graph dense;
+  Value* features = unary(dense, "Relu", "f0", input(dense, "x", {1, 1, 4, 4}));  // 64 bytes
+  for (int i = 1; i <= 4; ++i) {
+    std::string n = std::to_string(i);
+    Value* grown = dense.add_value("g" + n);  // one new channel from all so far
+    dense.add_node("ReduceMax", "g" + n, {features, dense.add_constant("axes" + n, ints({1}))},
+                   {grown});
+    features = concat(dense, "cat" + n, {features, grown}, 1);
+  }
+  dense.outputs().push_back(unary(dense, "Neg", "out", features));
+  MemoryPlan d = plan_of(dense);
+  EXPECT_EQ(assembled_concats(d).size(), 4u);
+  uint64_t start = placed(d, "cat4").offset;
+  EXPECT_EQ(placed(d, "f0").offset, start);
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_EQ(placed(d, "g" + std::to_string(i)).offset, start + 64 * i) << i;
+  }
+  simulate(dense, d);
 }
 
 TEST(MemoryPlanner, ConcatInputsReadAfterTheConcatStayIntact) {
@@ -390,6 +439,9 @@ TEST_F(TamperedConcat, ConcatsHalfAssembledOrIntoOtherLayersAreFound) {
   EXPECT_NE(problem().find("every input"), std::string::npos) << problem();
   SetUp();
   at("a").concat_into = "y";  // not a Concat
+  EXPECT_NE(problem().find("no Concat writing it"), std::string::npos) << problem();
+  SetUp();
+  at("w").concat_into = "cat";  // written before cat, but not read by it
   EXPECT_NE(problem().find("is no input of"), std::string::npos) << problem();
   SetUp();
   at("y").concat_into = "cat";  // written after the Concat
@@ -467,7 +519,7 @@ void simulate(const Graph& g, const MemoryPlan& p) {
           ASSERT_EQ(slice.concat_into, v->name);
           ASSERT_GE(slice.offset, t.offset);
           ASSERT_LE(slice.offset + slice.bytes, t.offset + t.bytes);
-          storage[v->name].push_back(in->name);
+          for (const std::string& s : storage[in->name]) storage[v->name].push_back(s);
         }
         continue;
       }

@@ -165,8 +165,8 @@ TEST(MemoryPlanFile, RefusesTamperedConcatSlices) {
   p.tensors[1].concat_into.clear();  // b on its own, over half of c
   expect_refused(*g, p, "every input");
   p = good;
-  p.tensors[0].concat_into = "y";  // an Exp, which a is no input of
-  expect_refused(*g, p, "is no input of");
+  p.tensors[0].concat_into = "y";  // an Exp
+  expect_refused(*g, p, "no Concat writing it");
   p = good;
   p.tensors[0].in_place_of = "x";
   expect_refused(*g, p, "more than one of");

@@ -91,8 +91,9 @@ Network small_cnn() {
   return net;
 }
 
-// An Inception-style block: three branches (conv, conv -> relu, max pool) concatenated along
-// channels, then a conv; the first branch is also read after the Concat.
+// An Inception-v3-style block: three branches (conv; conv -> relu -> two convs concatenated;
+// max pool) concatenated along channels, then a conv; the first branch is also read after the
+// Concat.
 Network inception_block() {
   std::mt19937 rng(7);
   Network net;
@@ -100,10 +101,15 @@ Network inception_block() {
   net.add_constant("w1", random_tensor(rng, {4, 4, 1, 1}));
   net.add_constant("w2", random_tensor(rng, {8, 4, 3, 3}));
   net.add_constant("w3", random_tensor(rng, {4, 16, 1, 1}));
+  net.add_constant("w4", random_tensor(rng, {4, 8, 1, 1}));
+  net.add_constant("w5", random_tensor(rng, {4, 8, 1, 1}));
   LayerAttributes same = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
   std::string b1 = net.add_layer("Conv", {"image", "w1"}, {}, "branch1")[0];
-  std::string c2 = net.add_layer("Conv", {"image", "w2"}, same, "branch2")[0];
-  std::string b2 = net.add_layer("Relu", {c2}, {}, "branch2_relu")[0];
+  std::string c2 = net.add_layer("Conv", {"image", "w2"}, same, "branch2_conv")[0];
+  std::string r2 = net.add_layer("Relu", {c2}, {}, "branch2_relu")[0];
+  std::string b2a = net.add_layer("Conv", {r2, "w4"}, {}, "branch2a")[0];
+  std::string b2b = net.add_layer("Conv", {r2, "w5"}, {}, "branch2b")[0];
+  std::string b2 = net.add_layer("Concat", {b2a, b2b}, {{"axis", int64_t{1}}}, "branch2")[0];
   LayerAttributes pool = {{"kernel_shape", std::vector<int64_t>{3, 3}},
                           {"pads", std::vector<int64_t>{1, 1, 1, 1}}};
   std::string b3 = net.add_layer("MaxPool", {"image"}, pool, "branch3")[0];
@@ -125,11 +131,11 @@ TEST(CpuExecutionContext, ConcatsAssembledByTheirInputsMatchTheConcatKernel) {
   auto engine = build_engine(inception_block(), config);
   ASSERT_TRUE(engine->impl().memory);
   const MemoryPlan& plan = *engine->impl().memory;
-  ASSERT_EQ(assembled_concats(plan).size(), 1u);
+  ASSERT_EQ(assembled_concats(plan).size(), 2u);  // the block's and the nested one
   const ir::Graph& g = *engine->impl().graph;
   const ir::Node* concat = nullptr;
   for (const auto& n : g.nodes()) {
-    if (n->op == "Concat") concat = n.get();
+    if (n->op == "Concat") concat = n.get();  // the last: the block's
   }
   ASSERT_TRUE(concat);
   auto reference = Engine(make_engine_impl(g.clone(), Backend::kCpu, nullptr, std::nullopt));
@@ -154,6 +160,9 @@ TEST(CpuExecutionContext, ConcatsAssembledByTheirInputsMatchTheConcatKernel) {
     // In the arena the Concat's output is where its first input was written: no copy was made.
     const void* first_input = where.at(first_producer);
     EXPECT_EQ(where.at(concat->name) == first_input, batch == 1) << "batch " << batch;
+    // The nested Concat's output is the block's second slice, after branch1's 4x8x8 floats.
+    const void* second_slice = static_cast<const char*>(first_input) + 4 * 8 * 8 * 4;
+    EXPECT_EQ(where.at("branch2") == second_slice, batch == 1) << "batch " << batch;
   }
 }
 
