@@ -286,6 +286,23 @@ TEST(MemoryPlanner, NestedConcatsAreAssembledInTheOutermostOutput) {
   EXPECT_EQ(placed(p, "c2").offset, base + 1024);
   EXPECT_EQ(placed(p, "z").in_place_of, "");  // inner_c is part of block, still read by y
   simulate(g, p);
+  // Tampered: a nested Concat off its slice of the outer one, an input off its slice of the
+  // nested one, a nested Concat claimed by another.
+  auto tampered = [&](const std::string& name, auto change) {
+    MemoryPlan bad = p;
+    for (TensorPlacement& t : bad.tensors) {
+      if (t.name == name) change(t);
+    }
+    return memory_plan_problem(g, bad);
+  };
+  EXPECT_NE(
+      tampered("inner_b", [](TensorPlacement& t) { t.offset += 64; }).find("not at its slice"),
+      std::string::npos);
+  EXPECT_NE(tampered("b2", [](TensorPlacement& t) { t.offset -= 64; }).find("not at its slice"),
+            std::string::npos);
+  EXPECT_NE(tampered("inner_c", [](TensorPlacement& t) { t.concat_into = "inner_b"; })
+                .find("every input"),
+            std::string::npos);
 
   // DenseNet: each Concat appends one layer's features to the previous Concat, which other
   // layers read too; the whole block is assembled in the last Concat's output.
