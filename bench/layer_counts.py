@@ -2,14 +2,17 @@
 """Layer counts and activation memory of kiln engines, next to TensorRT's published layer counts.
 
 Exports torchvision VGG19, Inception v3, ResNet-152 (TensorRT's published examples) and ResNet-50,
-MobileNetV2, BERT-base (for the memory figures) to ONNX with bench/torch_models.py, builds each
-with `kiln build`, reads the plan with `kiln inspect --json`, and prints one markdown table.
+MobileNetV2, BERT-base (for the memory figures) to ONNX with bench/torch_models.py, each with its
+own exporter (EXPORTER: BERT-base with dynamo, since the TorchScript exporter rejects its keyword
+arguments in torch 2.11; the rest with TorchScript), builds each with `kiln build`, reads the plan
+with `kiln inspect --json`, and prints one markdown table.
 
 Usage:
   layer_counts.py --kiln build/kiln --work-dir /tmp/lc             # needs torch, torchvision,
                                                                     # transformers
   layer_counts.py --kiln build/kiln --onnx-dir DIR                  # every DIR/*.onnx, no torch
-Options: --only NAME ..., --exporter {torchscript,dynamo}, --json FILE (the rows, for scripts).
+Options: --only NAME ..., --exporter {torchscript,dynamo} (one exporter for every model instead
+of each model's own), --json FILE (the rows, for scripts).
 """
 import argparse
 import json
@@ -25,14 +28,18 @@ TENSORRT = {
     "resnet152": (670, 159),
 }
 TORCH_MODELS = ["vgg19", "inception_v3", "resnet152", "resnet50", "mobilenet_v2", "bert_base"]
+# The exporter each model is measured with where --exporter does not choose one for all.
+EXPORTER = {"bert_base": "dynamo"}
+DEFAULT_EXPORTER = "torchscript"
 MIB = float(1 << 20)
 
 CAPTION = (
     "ONNX nodes: nodes of the exported graph (Constant nodes included). kiln layers: layers of the "
     "built plan that launch work. In an engine with a memory plan (static shapes), Reshape, "
-    "Flatten, Squeeze, Unsqueeze and Identity are views of their input and launch nothing, so "
-    "they are not counted; without a plan every layer counts. (all) counts every layer of the "
-    "plan. TensorRT: published counts, framework layers -> engine layers. Arena: the one "
+    "Flatten, Squeeze, Unsqueeze and Identity are views of their input, and a Concat whose inputs "
+    "are written straight into their slices of its output (each input one contiguous range: every "
+    "dim before the axis is 1) copies nothing; these launch nothing and are not counted; without "
+    "a plan every layer counts. (all) counts every layer of the plan. TensorRT: published counts, framework layers -> engine layers. Arena: the one "
     "activation allocation per execution context; sum: every activation allocated on its own; "
     "lower bound: the most activation bytes alive at one layer, which no arena can beat. "
     "MiB = 2^20 bytes. Graph inputs are the caller's and are not in the arena; graph outputs are.")
@@ -72,23 +79,30 @@ def measure(name, onnx_path, kiln, work_dir, shapes=()):
             row["arena_bytes"] = mem["arena_bytes"]
             row["total_bytes"] = mem["total_bytes"]
             row["lower_bound_bytes"] = mem["lower_bound_bytes"]
+            row["eliminated_concats"] = len(mem.get("eliminated_concats", []))
     except Exception as e:  # one model's failure is a row of the table, not the end of the run
         row["error"] = f"{type(e).__name__}: {e}"
     return row
 
 
-def export_torch_models(names, exporter, work_dir):
+def exporter_for(name, forced=None):
+    return forced or EXPORTER.get(name, DEFAULT_EXPORTER)
+
+
+def export_torch_models(names, forced_exporter, work_dir):
+    """{name: (exporter, path or the exception the export raised)}."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import torch
     import torch_models
 
-    torch.manual_seed(0)
     paths = {}
     for name in names:
+        exporter = exporter_for(name, forced_exporter)
+        torch.manual_seed(0)  # each model's weights the same whichever models run before it
         try:
-            paths[name] = torch_models.export(name, exporter, work_dir, 1)
+            paths[name] = (exporter, torch_models.export(name, exporter, work_dir, 1))
         except Exception as e:
-            paths[name] = e
+            paths[name] = (exporter, e)
     return paths
 
 
@@ -101,22 +115,24 @@ def fmt_mib(row, key):
 
 def table(rows):
     lines = [
-        "| model | ONNX nodes | kiln layers | kiln layers (all) | TensorRT (published) | "
-        "arena MiB | sum MiB | lower bound MiB | arena / lower bound |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | exporter | ONNX nodes | kiln layers | kiln layers (all) | Concats eliminated | "
+        "TensorRT (published) | arena MiB | sum MiB | lower bound MiB | arena / lower bound |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         trt = TENSORRT.get(r["model"])
         trt_text = f"{trt[0]} -> {trt[1]}" if trt else "-"
+        exporter = r.get("exporter", "-")
         if r.get("error") and "layers" not in r:
-            lines.append(f"| {r['model']} | {r.get('onnx_nodes', '-')} | error: {r['error']} "
-                         f"| | {trt_text} | | | | |")
+            lines.append(f"| {r['model']} | {exporter} | {r.get('onnx_nodes', '-')} | "
+                         f"error: {r['error']} | | | {trt_text} | | | | |")
             continue
         ratio = "-"
         if r.get("lower_bound_bytes"):
             ratio = f"{r['arena_bytes'] / r['lower_bound_bytes']:.3f}"
         lines.append(
-            f"| {r['model']} | {r['onnx_nodes']} | {r['layers_launching_work']} | {r['layers']} | "
+            f"| {r['model']} | {exporter} | {r['onnx_nodes']} | {r['layers_launching_work']} | "
+            f"{r['layers']} | {r.get('eliminated_concats', '-')} | "
             f"{trt_text} | {fmt_mib(r, 'arena_bytes')} | {fmt_mib(r, 'total_bytes')} | "
             f"{fmt_mib(r, 'lower_bound_bytes')} | {ratio} |")
     return "\n".join(lines) + "\n\n" + CAPTION + "\n"
@@ -128,7 +144,9 @@ def main():
     ap.add_argument("--work-dir", default="layer_counts_work", help="exports and plans go here")
     ap.add_argument("--onnx-dir", help="measure every *.onnx here instead of exporting with torch")
     ap.add_argument("--only", nargs="*", help="model names (file stems with --onnx-dir)")
-    ap.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript")
+    ap.add_argument("--exporter", choices=["torchscript", "dynamo"],
+                    help="export every model with this exporter (default: each model's own, "
+                    "see EXPORTER)")
     ap.add_argument("--shape", action="append", default=[],
                     help="NAME=1x3x224x224, passed to kiln build (repeatable)")
     ap.add_argument("--json", help="also write the rows to this file")
@@ -146,11 +164,14 @@ def main():
             rows.append(measure(name, os.path.join(args.onnx_dir, f), kiln, args.work_dir, args.shape))
     else:
         names = args.only or TORCH_MODELS
-        for name, path in export_torch_models(names, args.exporter, args.work_dir).items():
+        for name, (exporter, path) in export_torch_models(names, args.exporter, args.work_dir).items():
             if isinstance(path, Exception):
-                rows.append({"model": name, "error": f"export failed: {type(path).__name__}: {path}"})
+                rows.append({"model": name, "exporter": exporter,
+                             "error": f"export failed: {type(path).__name__}: {path}"})
             else:
-                rows.append(measure(name, path, kiln, args.work_dir, args.shape))
+                row = measure(name, path, kiln, args.work_dir, args.shape)
+                row["exporter"] = exporter
+                rows.append(row)
     print(table(rows))
     if args.json:
         with open(args.json, "w") as f:

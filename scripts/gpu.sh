@@ -43,6 +43,7 @@ echo "built in $(( $(date +%s) - start )) s"
 KILN_HOME=/tmp/kiln_home
 mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$KILN_HOME/bin/"
 KILN="$KILN_HOME/bin/kiln"
+rm -f "$OUT/cmake.log" "$OUT/build.log.ok"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc; uname -r;
   python3 -c 'import torch, torchvision, onnx, onnxruntime, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__, "transformers", transformers.__version__)'; } \
   2>&1 | tee "$OUT/machine.txt"
@@ -53,7 +54,8 @@ if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" 
   mkdir -p /tmp/kiln_bin && ln -sf "$KILN" /tmp/kiln_bin/kiln
   (cd /tmp && KILN_BINARY_DIR=/tmp/kiln_bin timeout 400 "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 ${GTEST_FILTER:+--gtest_filter="$GTEST_FILTER"} \
      > "$OUT/unit_tests.log" 2>&1)
-  echo "unit tests exit code $?"
+  echo "unit tests exit code $?" | tee "$OUT/unit_summary.txt"
+  grep -E "^\[  FAILED  \]|tests? from .* ran|^\[  PASSED" "$OUT/unit_tests.log" >> "$OUT/unit_summary.txt"
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests? from .* ran" "$OUT/unit_tests.log" | tail -40
 fi
 
@@ -72,8 +74,8 @@ if [[ " $stages " == *" coverage "* ]]; then
     done
   done
   wait
-  cat "$OUT"/export_*.jsonl > "$OUT/exports.jsonl"; rm -f "$OUT"/export_*_*.jsonl
-  grep -h '"ok": false' "$OUT/exports.jsonl" | cut -c1-300
+  cat "$OUT"/export_*.jsonl > /tmp/kiln_exports.jsonl; rm -f "$OUT"/export_*_*.jsonl
+  grep -h '"ok": false' /tmp/kiln_exports.jsonl | cut -c1-200 > "$OUT/export_failures.txt"
   timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
   # The CUDA backend, one model at a time on the one GPU.
   timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 100 --backend cuda --jobs 2 \

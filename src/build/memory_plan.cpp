@@ -18,7 +18,76 @@ namespace {
 // The largest tensor kiln allocates (as in backends/cpu/run_node.hpp).
 constexpr uint64_t kMaxPlacedBytes = uint64_t{64} << 30;
 
+using PlacementMap = std::unordered_map<std::string, const TensorPlacement*>;
+
+// Why the inputs of `concat` cannot be the slices of its output `out`, or "": every input is a
+// distinct layer output (not a graph output) placed into `out`, input k at `out`'s offset plus the
+// bytes of inputs 0..k-1, all together exactly `out`'s bytes, and (where the graph's shapes are
+// concrete) each input is one contiguous range of the output.
+std::string concat_slices_problem(const ir::Graph& graph, const ir::Node& concat,
+                                  const TensorPlacement& out, const PlacementMap& by_name) {
+  if (concat.op != "Concat" || !concat.domain.empty() || concat.outputs.size() != 1 ||
+      !concat.output(0) || concat.output(0)->name != out.name) {
+    return cat("tensors cannot be written into '", out.name, "' (", concat.describe(),
+               " is no Concat writing it)");
+  }
+  if (!out.alias_of.empty() || !out.in_place_of.empty()) {
+    return cat("concat output '", out.name, "' must have bytes of its own to hold its inputs");
+  }
+  if (concat.inputs.empty()) return cat(concat.describe(), " has no inputs to write into it");
+  std::unordered_map<const ir::Value*, int> seen;
+  uint64_t slice = 0;
+  for (const ir::Value* in : concat.inputs) {
+    const TensorPlacement* t = nullptr;
+    if (in) {
+      auto it = by_name.find(in->name);
+      if (it != by_name.end()) t = it->second;
+    }
+    if (!t || t->concat_into != out.name || graph.is_graph_output(in) || seen[in]++) {
+      return cat("every input of ", concat.describe(), " must be a distinct layer output written ",
+                 "into '", out.name, "', and no graph output ('",
+                 in ? in->name : std::string("omitted"), "' is not)");
+    }
+    if (!t->alias_of.empty() || !t->in_place_of.empty() || t->bytes > kMaxPlacedBytes ||
+        t->offset != out.offset + slice || t->offset % kArenaAlignment != 0) {
+      return cat("tensor '", t->name, "' is not at its slice of '", out.name, "' (offset ",
+                 out.offset + slice, ")");
+    }
+    slice += t->bytes;
+  }
+  if (slice != out.bytes) {
+    return cat("the inputs of ", concat.describe(), " fill ", slice, " of its ", out.bytes,
+               " bytes");
+  }
+  const ir::Value* v = concat.output(0);
+  if (v->shape) {
+    auto s = ir::to_concrete(*v->shape);
+    if (s && !concat_inputs_are_contiguous(*s, concat.attrs.get_int("axis"))) {
+      return cat("the inputs of ", concat.describe(), " are not contiguous in its output ",
+                 shape_to_string(*s), ", so they cannot be written into it");
+    }
+  }
+  return "";
+}
+
 }  // namespace
+
+bool concat_inputs_are_contiguous(const Shape& out, int64_t axis) {
+  auto rank = static_cast<int64_t>(out.size());
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return false;
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= out[static_cast<size_t>(d)];
+  return outer == 1;
+}
+
+std::set<std::string> assembled_concats(const MemoryPlan& plan) {
+  std::set<std::string> out;
+  for (const TensorPlacement& t : plan.tensors) {
+    if (!t.concat_into.empty()) out.insert(t.concat_into);
+  }
+  return out;
+}
 
 bool is_alias_op(const std::string& op) {
   return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
@@ -70,7 +139,72 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
     auto it = buffer_of.find(v);
     return it == buffer_of.end() ? kExternal : it->second;
   };
+  auto place_buffer = [&](const TensorPlacement& t, int64_t step) -> std::string {
+    if (t.offset % kArenaAlignment != 0 || t.offset > plan.arena_bytes ||
+        t.bytes > plan.arena_bytes - t.offset) {
+      return cat("tensor '", t.name, "' (", t.bytes, " bytes at offset ", t.offset,
+                 ") lies outside the ", plan.arena_bytes, "-byte arena");
+    }
+    buffers.push_back({t.bytes, step, step});
+    offsets.push_back(t.offset);
+    placed_bytes += align_to_arena(t.bytes);
+    return "";
+  };
   const auto& nodes = graph.nodes();
+  std::unordered_map<std::string, size_t> producer;  // value name -> layer index
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const ir::Value* v : nodes[i]->outputs) {
+      if (v) producer.emplace(v->name, i);
+    }
+  }
+  // Tensors written into a Concat's output share the buffer of the outermost Concat their
+  // concat_into chain leads to (Concats may nest), made at the first layer writing into it. Each
+  // Concat's slices are checked the first time one of its inputs is written.
+  std::unordered_map<std::string, size_t> concat_buffer;       // concat output -> buffer
+  std::unordered_map<const ir::Value*, std::string> slice_of;  // checked input -> its concat
+  auto concat_buffer_of = [&](const ir::Value* v, const TensorPlacement* t, size_t layer,
+                              int64_t step, std::string& problem) -> size_t {
+    std::vector<std::string> checked;  // Concats whose slices this call checked
+    size_t b = kExternal;
+    while (true) {
+      const std::string& name = t->concat_into;
+      auto made = concat_buffer.find(name);
+      auto at = producer.find(name);
+      auto parent = by_name.find(name);
+      // Layers are checked in order and each link goes to a later layer, so this ends.
+      if (parent == by_name.end() || at == producer.end() || at->second <= layer) {
+        problem = cat("tensor '", t->name, "' cannot be written into '", name,
+                      "' (no later layer writes it)");
+        return kExternal;
+      }
+      const ir::Node& concat = *nodes[at->second];
+      if (made != concat_buffer.end()) {
+        b = made->second;
+      } else {
+        problem = concat_slices_problem(graph, concat, *parent->second, by_name);
+        if (!problem.empty()) return kExternal;
+        for (const ir::Value* in : concat.inputs) slice_of[in] = name;
+        checked.push_back(name);
+      }
+      auto in = slice_of.find(v);
+      if (in == slice_of.end() || in->second != name) {
+        problem = cat("tensor '", t->name, "' is no input of ", concat.describe());
+        return kExternal;
+      }
+      if (b != kExternal) break;
+      t = parent->second;
+      if (t->concat_into.empty()) {  // the outermost Concat: its bytes are the buffer
+        problem = place_buffer(*t, step);
+        if (!problem.empty()) return kExternal;
+        b = buffers.size() - 1;
+        break;
+      }
+      v = concat.output(0);  // a Concat written into an outer one: up a level
+      layer = at->second;
+    }
+    for (const std::string& name : checked) concat_buffer[name] = b;
+    return b;
+  };
   for (size_t i = 0; i < nodes.size(); ++i) {
     const ir::Node& n = *nodes[i];
     auto step = static_cast<int64_t>(i);
@@ -90,7 +224,13 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
       }
       const ValueLifetime& lt = life.at(v);
       size_t b;
-      if (!t.alias_of.empty()) {
+      if (!t.concat_into.empty()) {
+        std::string problem;
+        b = concat_buffer_of(v, &t, i, step, problem);
+        if (!problem.empty()) return problem;
+      } else if (auto made = concat_buffer.find(t.name); made != concat_buffer.end()) {
+        b = made->second;  // the concat output its inputs were written into
+      } else if (!t.alias_of.empty()) {
         if (!is_alias_op(n.op) || !n.input(0) || n.input(0)->name != t.alias_of ||
             n.outputs.size() != 1) {
           return cat("tensor '", t.name, "' cannot be a view of '", t.alias_of, "' (", n.describe(),
@@ -110,15 +250,9 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
                      ")");
         }
       } else {
-        if (t.offset % kArenaAlignment != 0 || t.offset > plan.arena_bytes ||
-            t.bytes > plan.arena_bytes - t.offset) {
-          return cat("tensor '", t.name, "' (", t.bytes, " bytes at offset ", t.offset,
-                     ") lies outside the ", plan.arena_bytes, "-byte arena");
-        }
-        b = buffers.size();
-        buffers.push_back({t.bytes, step, step});
-        offsets.push_back(t.offset);
-        placed_bytes += align_to_arena(t.bytes);
+        std::string problem = place_buffer(t, step);
+        if (!problem.empty()) return problem;
+        b = buffers.size() - 1;
       }
       buffer_of[v] = b;
       if (b != kExternal) buffers[b].last = std::max(buffers[b].last, lt.last);

@@ -1,11 +1,13 @@
 // The activation memory plan an engine carries: where in one arena each activation lives, which
-// activations are views of another (no bytes of their own) and which overwrite a dying input.
-// Plain data, made by the builder (memory_planner.hpp), stored in the plan file and followed by
-// the CPU execution context.
+// activations are views of another (no bytes of their own), which overwrite a dying input and
+// which are written straight into their slice of a Concat's output (the Concat then
+// copies nothing). Plain data, made by the builder (memory_planner.hpp), stored in the plan file
+// and followed by the CPU execution context.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,9 @@ struct TensorPlacement {
   uint64_t bytes = 0;
   std::string alias_of;     // a view of this tensor (the layer's input 0): it needs no memory
   std::string in_place_of;  // written over this input of its layer, whose bytes die there
+  // Written by its own layer straight into its slice of this Concat output: `offset` is the
+  // slice's place in the arena (the Concat's offset plus the bytes of the inputs before it).
+  std::string concat_into;
 };
 
 struct MemoryPlan {
@@ -34,6 +39,14 @@ struct MemoryPlan {
 // Layers whose output is the same bytes as input 0 under a new shape, so it can be a view.
 bool is_alias_op(const std::string& op);
 
+// Whether concatenating along `axis` of `out` puts each input in one contiguous byte range of the
+// output, one after the other: so when every dim before the axis is 1 (batch-1 NCHW channels).
+bool concat_inputs_are_contiguous(const Shape& out, int64_t axis);
+
+// The Concat outputs of `plan` that its inputs assemble in place (named by some concat_into):
+// those Concat layers launch no work.
+std::set<std::string> assembled_concats(const MemoryPlan& plan);
+
 // When each activation must stay intact: from the index of the layer producing it to the index
 // of its last reader (the last layer for a graph output; its producer for an unread output).
 struct ValueLifetime {
@@ -43,8 +56,10 @@ struct ValueLifetime {
 std::map<const ir::Value*, ValueLifetime> activation_lifetimes(const ir::Graph& graph);
 
 // Why `plan` is unsafe for `graph`, or "" when it is safe: every layer output has one placement
-// inside the arena, aliases and in-place writes sit where the graph allows them, and no two
-// tensors alive at the same layer share bytes. Checks untrusted plans (plan files) too.
+// inside the arena, aliases, in-place writes and concat slices sit where the graph allows them
+// (a concat's inputs all in their slices, in order, or none), and no two tensors alive at the
+// same layer share bytes (a concat's inputs and output count as one buffer, alive from its
+// first input's layer to the last read of any of them). Checks untrusted plans (plan files) too.
 std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan);
 
 }  // namespace kiln

@@ -1,5 +1,6 @@
-// Memory planning: views for Reshape-like layers, in-place elementwise layers, then greedy
-// placement of the remaining buffers in one arena.
+// Memory planning: views for Reshape-like layers, in-place elementwise layers, Concat inputs
+// written straight into their slice of the output, then greedy placement of the remaining
+// buffers in one arena.
 #include "build/memory_planner.hpp"
 
 #include <set>
@@ -32,6 +33,68 @@ uint64_t byte_size(const ir::Value* v, const StaticShapes& shapes) {
   return static_cast<uint64_t>(shape_numel(it->second)) * element_size(v->dtype);
 }
 
+// Where a Concat input goes: into `concat`'s output (named in the plan), whose bytes are part
+// of the buffer of `root`, the outermost Concat (itself when not nested), `offset` bytes in.
+struct ConcatSlice {
+  const ir::Value* concat = nullptr;
+  const ir::Value* root = nullptr;
+  uint64_t offset = 0;
+};
+
+// The Concat layers whose inputs can be written straight into their output: the output's dims
+// before the axis are all 1, so input k is one contiguous range, just after input k-1
+// (concat_inputs_are_contiguous); each input is the output of a layer that writes its own bytes
+// (no view, no graph input or constant), is no graph output, is not given twice and is in no
+// other eliminated Concat (Concats are taken last to first, so the later one takes it); and
+// every slice starts 64-byte aligned, as a fresh tensor does, so kernels see the alignment they
+// always see and none writes into a neighbouring slice when it rounds its output up to whole
+// vectors. A Concat whose output is itself a slice of a later one is eliminated too: its inputs
+// then lie inside the later one's output (Inception's nested concats, DenseNet's growing ones).
+std::unordered_map<const ir::Value*, ConcatSlice> plan_concat_slices(const ir::Graph& graph,
+                                                                     const StaticShapes& shapes) {
+  std::unordered_map<const ir::Value*, ConcatSlice> slices;
+  std::unordered_map<const ir::Value*, const ir::Node*> producer;
+  for (const auto& n : graph.nodes()) {
+    for (const ir::Value* v : n->outputs) {
+      if (v) producer.emplace(v, n.get());
+    }
+  }
+  const auto& nodes = graph.nodes();
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    const ir::Node& n = **it;
+    const ir::Value* out = n.output(0);
+    if (n.op != "Concat" || !n.domain.empty() || n.outputs.size() != 1 || !out ||
+        n.inputs.empty() || !n.attrs.has("axis")) {
+      continue;
+    }
+    auto shape = shapes.values.find(out);
+    if (shape == shapes.values.end() ||
+        !concat_inputs_are_contiguous(shape->second, n.attrs.get_int("axis"))) {
+      continue;
+    }
+    // Where this Concat's own output lies: in an outer Concat's buffer, or its own.
+    auto outer = slices.find(out);
+    const ir::Value* root = outer != slices.end() ? outer->second.root : out;
+    uint64_t base = outer != slices.end() ? outer->second.offset : 0;
+    std::set<const ir::Value*> seen;
+    std::vector<ConcatSlice> here;
+    uint64_t offset = 0;
+    for (const ir::Value* in : n.inputs) {
+      auto p = in ? producer.find(in) : producer.end();
+      bool ok = p != producer.end() && !in->is_constant() && !graph.is_graph_input(in) &&
+                !graph.is_graph_output(in) && !is_alias_op(p->second->op) &&
+                in->dtype == out->dtype && seen.insert(in).second && !slices.count(in) &&
+                offset % kArenaAlignment == 0;
+      if (!ok) break;
+      here.push_back({out, root, base + offset});
+      offset += byte_size(in, shapes);
+    }
+    if (here.size() != n.inputs.size() || offset != byte_size(out, shapes)) continue;
+    for (size_t k = 0; k < here.size(); ++k) slices[n.inputs[k]] = here[k];
+  }
+  return slices;
+}
+
 }  // namespace
 
 MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
@@ -48,6 +111,11 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
   };
   std::vector<Buffer> buffers;
   std::unordered_map<const ir::Value*, size_t> buffer_of;
+  auto concat_slices = plan_concat_slices(graph, shapes);
+  // An outermost eliminated Concat's buffer is made at the layer writing its first input (nested
+  // Concats' included), alive at least until its output's last reader.
+  std::unordered_map<const ir::Value*, size_t> concat_buffer;
+  std::vector<uint64_t> slice_offset;  // per plan.tensors entry: bytes into its buffer
   auto buffer_of_input = [&](const ir::Value* v) {
     auto it = buffer_of.find(v);
     return it == buffer_of.end() ? kExternal : it->second;
@@ -67,7 +135,23 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
       t.bytes = byte_size(v, shapes);
       size_t b = kExternal;
       const ir::Value* in0 = n.input(0);
-      if (is_alias_op(n.op) && n.outputs.size() == 1 && in0 && in0->dtype == v->dtype) {
+      uint64_t slice = 0;
+      auto into = concat_slices.find(v);
+      const ir::Value* root = into != concat_slices.end() ? into->second.root : nullptr;
+      if (root || concat_buffer.count(v)) {
+        if (root) {
+          t.concat_into = into->second.concat->name;
+          slice = into->second.offset;
+        } else {
+          root = v;  // an outermost eliminated Concat's own output, its buffer made by its inputs
+        }
+        auto made = concat_buffer.find(root);
+        if (made == concat_buffer.end()) {
+          made = concat_buffer.emplace(root, buffers.size()).first;
+          buffers.push_back({{byte_size(root, shapes), step, life.at(root).last}, false, {}});
+        }
+        b = made->second;
+      } else if (is_alias_op(n.op) && n.outputs.size() == 1 && in0 && in0->dtype == v->dtype) {
         t.alias_of = in0->name;
         b = buffer_of_input(in0);
       } else {
@@ -97,6 +181,7 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
       }
       plan.total_bytes += t.bytes;
       buffer_of[v] = b;
+      slice_offset.push_back(slice);
       plan.tensors.push_back(std::move(t));
     }
   }
@@ -104,7 +189,9 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
   for (const Buffer& b : buffers) ranges.push_back(b.range);
   ArenaLayout layout = assign_offsets(ranges);
   for (size_t b = 0; b < buffers.size(); ++b) {
-    for (size_t t : buffers[b].tensors) plan.tensors[t].offset = layout.offsets[b];
+    for (size_t t : buffers[b].tensors) {
+      plan.tensors[t].offset = layout.offsets[b] + slice_offset[t];
+    }
   }
   plan.arena_bytes = layout.size;
   plan.lower_bound_bytes = live_bytes_lower_bound(ranges);

@@ -195,8 +195,12 @@ class GraphDecoder {
       p.bytes = t->size();
       p.alias_of = name_of(t->alias_of(), "view source");
       p.in_place_of = name_of(t->in_place_of(), "in-place source");
-      if (!p.alias_of.empty() && !p.in_place_of.empty()) {
-        refuse(source_, "is invalid: tensor '", p.name, "' is both a view and written in place");
+      p.concat_into = name_of(t->concat_into(), "concat output");
+      int roles =
+          int{!p.alias_of.empty()} + int{!p.in_place_of.empty()} + int{!p.concat_into.empty()};
+      if (roles > 1) {
+        refuse(source_, "is invalid: tensor '", p.name,
+               "' is more than one of a view, written in place and written into a concat");
       }
       plan.tensors.push_back(std::move(p));
     }

@@ -105,10 +105,11 @@ class MetadataWriter {
     }
     std::vector<fbs::Offset<fb::TensorPlacement>> tensors;
     for (const TensorPlacement& t : m.tensors) {
-      tensors.push_back(fb::CreateTensorPlacement(
-          fbb_, index_of_name(scope, t.name, "tensor"), t.offset, t.bytes,
-          index_of_name(scope, t.alias_of, "view source"),
-          index_of_name(scope, t.in_place_of, "in-place source")));
+      tensors.push_back(
+          fb::CreateTensorPlacement(fbb_, index_of_name(scope, t.name, "tensor"), t.offset, t.bytes,
+                                    index_of_name(scope, t.alias_of, "view source"),
+                                    index_of_name(scope, t.in_place_of, "in-place source"),
+                                    index_of_name(scope, t.concat_into, "concat output")));
     }
     return fb::CreateMemoryPlan(fbb_, m.arena_bytes, m.total_bytes, m.lower_bound_bytes,
                                 fbb_.CreateVector(inputs), fbb_.CreateVector(tensors));

@@ -2,6 +2,7 @@
 #include "runtime/cpu_execution_context.hpp"
 
 #include <new>
+#include <set>
 #include <unordered_map>
 
 #include "backends/cpu/run_node.hpp"
@@ -47,7 +48,13 @@ CpuExecutionContext::CpuExecutionContext(std::shared_ptr<const Engine::Impl> eng
   if (engine_->memory) {
     std::unordered_map<std::string, const TensorPlacement*> placement;
     for (const TensorPlacement& t : engine_->memory->tensors) placement[t.name] = &t;
+    std::set<std::string> assembled = assembled_concats(*engine_->memory);
     for (const ir::Node* n : nodes_) {
+      std::vector<uint64_t> slices;
+      if (n->output(0) && assembled.count(n->output(0)->name)) {
+        for (const ir::Value* in : n->inputs) slices.push_back(placement.at(in->name)->offset);
+      }
+      concat_slices_.push_back(std::move(slices));
       std::vector<PlannedOutput> outs(n->outputs.size());
       bool view = false;
       for (size_t o = 0; o < n->outputs.size(); ++o) {
@@ -87,8 +94,10 @@ bool CpuExecutionContext::use_arena(const std::map<std::string, Tensor>& inputs)
   return true;
 }
 
-Tensor CpuExecutionContext::view_output(const ir::Node& node,
-                                        const std::vector<const Tensor*>& inputs) const {
+namespace {
+
+// The concrete shape of `node`'s output 0 for these inputs.
+Shape output_shape(const ir::Node& node, const std::vector<const Tensor*>& inputs) {
   std::vector<std::optional<ir::TensorType>> types;
   for (const Tensor* t : inputs) {
     if (t) {
@@ -101,7 +110,42 @@ Tensor CpuExecutionContext::view_output(const ir::Node& node,
   std::optional<Shape> shape;
   if (outs[0] && outs[0]->shape) shape = ir::to_concrete(*outs[0]->shape);
   if (!shape) fail(ErrorCode::kInternal, node.describe(), ": output shape unknown at run time");
-  return inputs[0]->reshaped(*shape);
+  return *shape;
+}
+
+}  // namespace
+
+Tensor CpuExecutionContext::view_output(const ir::Node& node,
+                                        const std::vector<const Tensor*>& inputs) const {
+  return inputs[0]->reshaped(output_shape(node, inputs));
+}
+
+Tensor CpuExecutionContext::assembled_concat(size_t i, const std::vector<const Tensor*>& inputs,
+                                             uint8_t* base) const {
+  // The plan was checked when the engine was made; this checks what the layers did this run
+  // (each wrote its planned bytes) and, where the graph's shapes were symbolic, that the run's
+  // shapes keep each input contiguous in the output.
+  const ir::Node& node = *nodes_[i];
+  const std::vector<uint64_t>& slices = concat_slices_[i];
+  const PlannedOutput& out = planned_[i][0];
+  if (inputs.size() != slices.size()) return Tensor();
+  for (const Tensor* t : inputs) {
+    if (!t) return Tensor();
+  }
+  Shape shape = output_shape(node, inputs);
+  if (!out.placed || !concat_inputs_are_contiguous(shape, node.attrs.get_int("axis")) ||
+      static_cast<uint64_t>(shape_numel(shape)) * element_size(inputs[0]->dtype()) != out.bytes) {
+    return Tensor();
+  }
+  uint64_t expected = out.offset;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (inputs[k]->raw() != base + slices[k] || slices[k] != expected) {
+      return Tensor();
+    }
+    expected += inputs[k]->nbytes();
+  }
+  if (expected != out.offset + out.bytes) return Tensor();
+  return Tensor::borrow(inputs[0]->dtype(), std::move(shape), base + out.offset, arena_);
 }
 
 void CpuExecutionContext::bind_inputs(const std::map<std::string, Tensor>& inputs,
@@ -159,8 +203,15 @@ std::vector<Tensor> CpuExecutionContext::execute(const std::map<std::string, Ten
     for (size_t s : node_inputs_[i]) ins.push_back(s == kNone ? nullptr : &slots[s]);
     std::vector<Tensor> outs;
     memory.clear();
+    Tensor assembled;
+    if (arena && !concat_slices_[i].empty()) assembled = assembled_concat(i, ins, base);
     if (arena && is_view_[i]) {
       outs.push_back(view_output(node, ins));
+    } else if (assembled.defined()) {
+      outs.push_back(std::move(assembled));
+    } else if (arena && !concat_slices_[i].empty()) {
+      // Some input is not where the plan put it: copy into a fresh output, never over the inputs.
+      outs = cpu::run_node(*kernels_[i], node, ins);
     } else {
       if (arena) {
         for (const PlannedOutput& p : planned_[i]) {

@@ -1,7 +1,8 @@
 // Runs an engine's graph on the CPU, node by node, inferring concrete shapes as it goes. When the
 // engine has a memory plan and a run's input shapes are the planned ones, activations live in one
-// arena per context (allocated once, reused by every run); otherwise each activation is allocated
-// on its own and freed after its last use.
+// arena per context (allocated once, reused by every run), and Concat layers whose inputs were
+// written into their slices of its output run nothing; otherwise each activation is allocated on
+// its own and freed after its last use.
 #pragma once
 
 #include <memory>
@@ -32,6 +33,9 @@ class CpuExecutionContext final : public ExecutionContext {
   void bind_inputs(const std::map<std::string, Tensor>& inputs, std::vector<Tensor>& slots) const;
   // A Reshape-like layer run as a view of its input (no copy).
   Tensor view_output(const ir::Node& node, const std::vector<const Tensor*>& inputs) const;
+  // The output of Concat layer `i` when its inputs lie in their planned slices of it, one after
+  // the other and contiguous; an undefined tensor otherwise (the Concat must then run).
+  Tensor assembled_concat(size_t i, const std::vector<const Tensor*>& inputs, uint8_t* base) const;
 
   std::shared_ptr<const Engine::Impl> engine_;
   std::vector<const ir::Node*> nodes_;
@@ -50,6 +54,8 @@ class CpuExecutionContext final : public ExecutionContext {
   };
   std::vector<std::vector<PlannedOutput>> planned_;
   std::vector<bool> is_view_;
+  std::vector<std::vector<uint64_t>> concat_slices_;  // per Concat layer assembled in place: the
+                                                      // arena offset of each input (else empty)
   std::shared_ptr<void> arena_;
   bool arena_failed_ = false;
   LayerObserver observer_ = nullptr;

@@ -21,6 +21,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+ort.set_default_logger_severity(3)  # errors only: shape warnings of detection models flood logs
+
 NP_TYPES = {
     "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
     "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "commands.hpp"
 #include "core/error.hpp"
@@ -73,11 +74,28 @@ std::string join(const std::vector<std::string>& items) {
   return s;
 }
 
-// Layers that run a kernel: with a memory plan, Reshape-like layers are views and run nothing.
+// Whether a layer runs a kernel: with a memory plan, Reshape-like layers are views of their input
+// and Concat layers whose inputs were written into their output run nothing.
+struct WorkingLayers {
+  std::set<std::string> views;      // outputs of view layers
+  std::set<std::string> assembled;  // outputs of eliminated Concats
+  explicit WorkingLayers(const ModelGraph& m) {
+    if (!m.memory) return;
+    for (const TensorPlacement& t : m.memory->tensors) {
+      if (!t.alias_of.empty()) views.insert(t.name);
+    }
+    assembled = assembled_concats(*m.memory);
+  }
+  bool launches_work(const ir::Node& n) const {
+    const ir::Value* v = n.outputs.size() == 1 ? n.output(0) : nullptr;
+    return !v || (!views.count(v->name) && !assembled.count(v->name));
+  }
+};
+
 int64_t layers_launching_work(const ModelGraph& m) {
-  auto n = static_cast<int64_t>(m.graph->nodes().size());
-  if (!m.memory) return n;
-  for (const TensorPlacement& t : m.memory->tensors) n -= t.alias_of.empty() ? 0 : 1;
+  WorkingLayers w(m);
+  int64_t n = 0;
+  for (const auto& node : m.graph->nodes()) n += w.launches_work(*node) ? 1 : 0;
   return n;
 }
 
@@ -86,6 +104,8 @@ json memory_json(const MemoryPlan& plan) {
   j["arena_bytes"] = plan.arena_bytes;
   j["total_bytes"] = plan.total_bytes;
   j["lower_bound_bytes"] = plan.lower_bound_bytes;
+  j["eliminated_concats"] = json::array();
+  for (const std::string& c : assembled_concats(plan)) j["eliminated_concats"].push_back(c);
   j["input_shapes"] = json::object();
   for (const auto& [name, shape] : plan.input_shapes) j["input_shapes"][name] = shape;
   j["tensors"] = json::array();
@@ -98,6 +118,7 @@ json memory_json(const MemoryPlan& plan) {
       e["view_of"] = t.alias_of;
     }
     if (!t.in_place_of.empty()) e["in_place_of"] = t.in_place_of;
+    if (!t.concat_into.empty()) e["concat_into"] = t.concat_into;
     j["tensors"].push_back(std::move(e));
   }
   return j;
@@ -141,6 +162,7 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
   j["layers_launching_work"] = layers_launching_work(m);
   j["memory"] = m.memory ? memory_json(*m.memory) : json(nullptr);
   j["layers"] = json::array();
+  WorkingLayers working(m);
   for (const auto& n : g.nodes()) {
     json attrs = json::object();
     for (const auto& [k, v] : n->attrs.all()) attrs[k] = ir::attr_value_to_string(v);
@@ -151,7 +173,8 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
                            {"outputs", names(n->outputs)},
                            {"origins", n->origins},
                            {"precision", precision_json(*n)},
-                           {"attributes", attrs}});
+                           {"attributes", attrs},
+                           {"launches_work", working.launches_work(*n)}});
   }
   j["precision_histogram"] = json::object();
   for (const auto& [p, count] : precision_histogram(g)) j["precision_histogram"][p] = count;
@@ -195,10 +218,11 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
   out << "\n";
   if (m.memory) {
     const MemoryPlan& p = *m.memory;
-    int64_t views = 0, in_place = 0;
+    int64_t views = 0, in_place = 0, into_concats = 0;
     for (const TensorPlacement& t : p.tensors) {
       views += t.alias_of.empty() ? 0 : 1;
       in_place += t.in_place_of.empty() ? 0 : 1;
+      into_concats += t.concat_into.empty() ? 0 : 1;
     }
     char ratio[32];
     std::snprintf(ratio, sizeof ratio, "%.3f",
@@ -208,7 +232,8 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
     out << "memory:     arena " << human(static_cast<double>(p.arena_bytes), "B")
         << " (lower bound " << human(static_cast<double>(p.lower_bound_bytes), "B") << ", " << ratio
         << "x; all activations " << human(static_cast<double>(p.total_bytes), "B") << "), " << views
-        << " view(s), " << in_place << " in place\n";
+        << " view(s), " << in_place << " in place, " << assembled_concats(p).size()
+        << " concat(s) eliminated (" << into_concats << " input(s) written into their slice)\n";
     std::string shapes;
     for (const auto& [name, shape] : p.input_shapes) {
       shapes += (shapes.empty() ? "" : ", ") + name + shape_to_string(shape);
@@ -227,6 +252,7 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
     out << "\n";
   }
   out << "layers:\n";
+  WorkingLayers working(m);
   for (const auto& n : g.nodes()) {
     std::string precision = ir::layer_precision(*n);
     out << "  " << n->name << " (" << (n->domain.empty() ? "" : n->domain + ".") << n->op
@@ -234,6 +260,11 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
         << join(names(n->outputs));
     if (!n->origins.empty() && !(n->origins.size() == 1 && n->origins[0] == n->name)) {
       out << "  [from " << join(n->origins) << "]";
+    }
+    if (working.assembled.count(n->output(0) ? n->output(0)->name : "")) {
+      out << "  [eliminated: its inputs write into its output]";
+    } else if (!working.launches_work(*n)) {
+      out << "  [view]";
     }
     out << "\n";
   }

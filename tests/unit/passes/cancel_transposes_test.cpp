@@ -12,7 +12,7 @@ namespace {
 using ir::Dim;
 using ir::Value;
 using test::attrs;
-using test::GraphBuilder;
+using test::PassGraphBuilder;
 using test::ops;
 
 ir::Attributes perm(std::vector<int64_t> p) {
@@ -20,7 +20,7 @@ ir::Attributes perm(std::vector<int64_t> p) {
 }
 
 TEST(CancelTransposes, InversePairsVanish) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   Value* x = b.input("x", {2, 3, 4});
   Value* t = b.op("Transpose", {b.op("Transpose", {x}, perm({1, 2, 0}))}, perm({2, 0, 1}));
   b.output(b.op("Relu", {t}));
@@ -29,7 +29,7 @@ TEST(CancelTransposes, InversePairsVanish) {
 }
 
 TEST(CancelTransposes, PairsComposeIntoOne) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   Value* x = b.input("x", {Dim::symbolic("batch"), 5, 4, 3});
   Value* t = b.op("Transpose", {b.op("Transpose", {x}, perm({0, 2, 1, 3}))}, perm({0, 1, 3, 2}));
   b.output(t);
@@ -40,13 +40,13 @@ TEST(CancelTransposes, PairsComposeIntoOne) {
 }
 
 TEST(CancelTransposes, ReshapePairsFoldUnlessTheSecondCopiesDims) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   Value* x = b.input("x", {2, 3, 4});
   b.output(b.op("Reshape", {b.op("Reshape", {x, b.ints({6, 4})}), b.ints({4, -1})}));
   auto after = test::apply_and_compare(b.graph(), cancel_transposes, 0);
   EXPECT_EQ(ops(*after), std::vector<std::string>{"Reshape"});
 
-  GraphBuilder keep;
+  PassGraphBuilder keep;
   Value* y = keep.input("y", {2, 3, 4});
   keep.output(
       keep.op("Reshape", {keep.op("Reshape", {y, keep.ints({6, 4})}), keep.ints({0, 2, 2})}));
@@ -55,7 +55,7 @@ TEST(CancelTransposes, ReshapePairsFoldUnlessTheSecondCopiesDims) {
 }
 
 TEST(CancelTransposes, TransposesAroundAnElementwiseLayerCancel) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   Value* x = b.input("x", {2, 3, 4});
   Value* t = b.op("Transpose", {x}, perm({2, 0, 1}));
   Value* e = b.op("Mul", {t, b.scalar(3.0f)});
@@ -67,7 +67,7 @@ TEST(CancelTransposes, TransposesAroundAnElementwiseLayerCancel) {
 }
 
 TEST(CancelTransposes, KeepsTransposesAroundLayersWithTensorOperands) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   Value* x = b.input("x", {2, 3});
   Value* bias = b.input("bias", {2});
   Value* t = b.op("Transpose", {x}, perm({1, 0}));

@@ -13,7 +13,7 @@ namespace {
 
 using ir::Dim;
 using test::attrs;
-using test::GraphBuilder;
+using test::PassGraphBuilder;
 using test::ops;
 
 size_t count(const ir::Graph& g, const std::string& op) {
@@ -23,7 +23,7 @@ size_t count(const ir::Graph& g, const std::string& op) {
 }
 
 TEST(FusePointwise, FusesAChainIntoOneLayerWithIdenticalResults) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* x = b.input("x", {2, 3, 40});
   auto* bias = b.constant({40}, std::vector<float>(40, 0.25f));
   auto* y =
@@ -40,7 +40,7 @@ TEST(FusePointwise, FusesAChainIntoOneLayerWithIdenticalResults) {
 }
 
 TEST(FusePointwise, KeepsValuesReadOutsideTheGroupAsOutputs) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* x = b.input("x", {Dim::symbolic("batch"), 8});
   auto* w = b.constant({8, 8}, std::vector<float>(64, 0.1f));
   auto* a = b.op("Add", {x, b.scalar(1.0f)});
@@ -63,7 +63,7 @@ TEST(FusePointwise, KeepsValuesReadOutsideTheGroupAsOutputs) {
 TEST(FusePointwise, NeverMakesACycle) {
   // e = Exp(x) feeds Softmax (not fusible) and, with it, c = e + Softmax(e); fusing e with c would
   // make the fused layer depend on itself through Softmax.
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* x = b.input("x", {2, 5});
   auto* e = b.op("Exp", {x});
   auto* s = b.op("Softmax", {e}, attrs({{"axis", int64_t{-1}}}));
@@ -76,7 +76,7 @@ TEST(FusePointwise, NeverMakesACycle) {
 TEST(FusePointwise, NeverMakesACycleBetweenTwoGroups) {
   // Two chains crossing over through non-fusible layers: a1 -> MatMul -> b2 and b1 -> MatMul ->
   // a2. Fusing {a1, a2} and {b1, b2} would make each fused layer wait on the other.
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* x = b.input("x", {4, 4});
   auto* w = b.constant({4, 4}, std::vector<float>(16, 0.2f));
   auto* a1 = b.op("Relu", {x});
@@ -92,7 +92,7 @@ TEST(FusePointwise, NeverMakesACycleBetweenTwoGroups) {
 TEST(FusePointwise, KeepsSmallerShapesOutOfAGroup) {
   // LayerNorm-like: Sqrt(var + eps) is [2,1]; recomputing it per element of [2,6] would be waste,
   // so it forms its own group.
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* x = b.input("x", {2, 6});
   auto* var = b.input("var", {2, 1});
   auto* sd = b.op("Sqrt", {b.op("Add", {var, b.scalar(1e-5f)})});
@@ -102,7 +102,7 @@ TEST(FusePointwise, KeepsSmallerShapesOutOfAGroup) {
 }
 
 TEST(FusePointwise, Float16ResultsMatchTheUnfusedLayersBitForBit) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* x = b.input("x", {3, 50}, DataType::kFloat16);
   auto* h = b.op("Mul", {x, b.scalar(0.7f, DataType::kFloat16)});
   auto* e = b.op("Erf", {h});
@@ -113,7 +113,7 @@ TEST(FusePointwise, Float16ResultsMatchTheUnfusedLayersBitForBit) {
 }
 
 TEST(FusePointwise, LeavesIntegerAndSingleLayersAlone) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* i = b.input("i", {4}, DataType::kInt32);
   auto* x = b.input("x", {4});
   b.output(b.op("Abs", {b.op("Neg", {i})}));
@@ -172,7 +172,7 @@ TEST(FusePointwise, EveryOpMatchesItsUnfusedKernel) {
   for (DataType dtype : {DataType::kFloat32, DataType::kFloat64, DataType::kBFloat16}) {
     for (const OpCase& c : cases) {
       SCOPED_TRACE(std::string(c.op) + " " + std::string(to_string(dtype)));
-      GraphBuilder b;
+      PassGraphBuilder b;
       auto* x = b.input("x", {2, 3, 7}, dtype);
       std::vector<ir::Value*> ins = {x};
       if (std::string(c.op) == "Clip") {
@@ -191,7 +191,7 @@ TEST(FusePointwise, EveryOpMatchesItsUnfusedKernel) {
 }
 
 TEST(FusePointwise, AbsorbsExistingPointwiseLayers) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   auto* x = b.input("x", {5});
   auto* a = b.op("Relu", {b.op("Add", {x, b.scalar(1.0f)})});
   b.output(a);

@@ -15,13 +15,13 @@
 
 namespace kiln::test {
 
-ir::Value* GraphBuilder::input(const std::string& name, ir::SymShape shape, DataType dtype) {
+ir::Value* PassGraphBuilder::input(const std::string& name, ir::SymShape shape, DataType dtype) {
   ir::Value* v = g_.add_value(name, dtype, std::move(shape));
   g_.inputs().push_back(v);
   return v;
 }
 
-ir::Value* GraphBuilder::scalar(float v, DataType dtype) {
+ir::Value* PassGraphBuilder::scalar(float v, DataType dtype) {
   Tensor t(dtype, {});
   cpu::visit_dtype(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -30,18 +30,18 @@ ir::Value* GraphBuilder::scalar(float v, DataType dtype) {
   return g_.add_constant("c" + std::to_string(++count_), t);
 }
 
-ir::Value* GraphBuilder::constant(Shape shape, const std::vector<float>& values) {
+ir::Value* PassGraphBuilder::constant(Shape shape, const std::vector<float>& values) {
   return g_.add_constant("c" + std::to_string(++count_),
                          Tensor::from_vector(DataType::kFloat32, std::move(shape), values));
 }
 
-ir::Value* GraphBuilder::ints(const std::vector<int64_t>& values) {
+ir::Value* PassGraphBuilder::ints(const std::vector<int64_t>& values) {
   return g_.add_constant(
       "c" + std::to_string(++count_),
       Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(values.size())}, values));
 }
 
-ir::Value* GraphBuilder::op(const std::string& op, std::vector<ir::Value*> inputs,
+ir::Value* PassGraphBuilder::op(const std::string& op, std::vector<ir::Value*> inputs,
                             ir::Attributes a) {
   std::string name = op + std::to_string(++count_);
   ir::Value* out = g_.add_value(name + "_out");

@@ -11,7 +11,7 @@
 
 namespace kiln::test {
 
-class GraphBuilder {
+class PassGraphBuilder {
  public:
   ir::Graph& graph() { return g_; }
   ir::Value* input(const std::string& name, ir::SymShape shape,

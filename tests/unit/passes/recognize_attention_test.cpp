@@ -13,7 +13,7 @@ namespace {
 using ir::Dim;
 using ir::Value;
 using test::attrs;
-using test::GraphBuilder;
+using test::PassGraphBuilder;
 using test::ops;
 
 size_t count(const ir::Graph& g, const std::string& op) {
@@ -30,11 +30,11 @@ struct Options {
 };
 
 // x [batch, seq, 16] split into 4 heads of 4.
-Value* heads(GraphBuilder& b, Value* x, std::vector<int64_t> perm) {
+Value* heads(PassGraphBuilder& b, Value* x, std::vector<int64_t> perm) {
   return b.op("Transpose", {b.op("Reshape", {x, b.ints({0, 0, 4, 4})})}, attrs({{"perm", perm}}));
 }
 
-void build(GraphBuilder& b, const Options& o) {
+void build(PassGraphBuilder& b, const Options& o) {
   Value* q = b.input("q", {Dim::symbolic("batch"), Dim::symbolic("seq"), 16});
   Value* k = b.input("k", {Dim::symbolic("batch"), Dim::symbolic("seq"), 16});
   Value* v = b.input("v", {Dim::symbolic("batch"), Dim::symbolic("seq"), 16});
@@ -62,7 +62,7 @@ TEST(RecognizeAttention, FusesScaledMaskedSoftmaxAttention) {
   variants[4].k_transpose = false;
   for (size_t i = 0; i < variants.size(); ++i) {
     SCOPED_TRACE(i);
-    GraphBuilder b;
+    PassGraphBuilder b;
     build(b, variants[i]);
     auto after =
         test::apply_and_compare(b.graph(), recognize_attention, 1e-5, {{"batch", 2}, {"seq", 5}});
@@ -84,7 +84,7 @@ TEST(RecognizeAttention, FusesScaledMaskedSoftmaxAttention) {
 
 TEST(RecognizeAttention, LeavesSoftmaxOverOtherAxesAndSharedScoresAlone) {
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     Value* q = b.input("q", {2, 3, 4});
     Value* k = b.input("k", {2, 4, 3});
     Value* v = b.input("v", {2, 3, 4});
@@ -94,7 +94,7 @@ TEST(RecognizeAttention, LeavesSoftmaxOverOtherAxesAndSharedScoresAlone) {
     EXPECT_FALSE(recognize_attention(b.graph()));
   }
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     Value* q = b.input("q", {2, 3, 4});
     Value* k = b.input("k", {2, 4, 3});
     Value* v = b.input("v", {2, 3, 4});

@@ -14,7 +14,7 @@ namespace {
 
 using ir::Dim;
 using ir::Value;
-using test::GraphBuilder;
+using test::PassGraphBuilder;
 using test::ops;
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
@@ -23,7 +23,7 @@ constexpr float kSqrt2 = 1.41421356237309505f;
 enum class Half { kOnProduct, kOnX, kOnSum };
 
 // 0.5 * x * (1 + erf(x / sqrt2)) with the 0.5 and the division placed as `half` and `div` say.
-Value* erf_gelu(GraphBuilder& b, Value* x, Half half, bool div, bool swap) {
+Value* erf_gelu(PassGraphBuilder& b, Value* x, Half half, bool div, bool swap) {
   Value* u = div ? b.op("Div", {x, b.scalar(kSqrt2)}) : b.op("Mul", {b.scalar(kInvSqrt2), x});
   Value* e = b.op("Erf", {u});
   // The swapped form uses Sum, as ONNX's Gelu function body does.
@@ -44,7 +44,7 @@ TEST(RecognizeGelu, ErfFormInEveryOrderBecomesOneGelu) {
     for (bool div : {false, true}) {
       for (bool swap : {false, true}) {
         SCOPED_TRACE(::testing::Message() << static_cast<int>(half) << div << swap);
-        GraphBuilder b;
+        PassGraphBuilder b;
         Value* x = b.input("x", {Dim::symbolic("batch"), 16});
         b.output(erf_gelu(b, b.op("Relu", {x}), half, div, swap));
         auto after = test::apply_and_compare(b.graph(), recognize_gelu, 1e-6, {{"batch", 3}});
@@ -61,7 +61,7 @@ TEST(RecognizeGelu, TanhFormWithPowOrMulCubes) {
   const float k = static_cast<float>(std::sqrt(2.0 / std::numbers::pi));
   for (int cube_form = 0; cube_form < 3; ++cube_form) {
     SCOPED_TRACE(cube_form);
-    GraphBuilder b;
+    PassGraphBuilder b;
     Value* x = b.input("x", {4, 8});
     Value* cube = cube_form == 0   ? b.op("Pow", {x, b.scalar(3.0f)})
                   : cube_form == 1 ? b.op("Mul", {x, b.op("Mul", {x, x})})
@@ -78,7 +78,7 @@ TEST(RecognizeGelu, TanhFormWithPowOrMulCubes) {
 
 TEST(RecognizeGelu, LeavesSharedIntermediatesAndWrongConstantsAlone) {
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     Value* x = b.input("x", {8});
     Value* e = b.op("Erf", {b.op("Mul", {x, b.scalar(kInvSqrt2)})});
     Value* p = b.op("Add", {e, b.scalar(1.0f)});
@@ -88,7 +88,7 @@ TEST(RecognizeGelu, LeavesSharedIntermediatesAndWrongConstantsAlone) {
     EXPECT_FALSE(recognize_gelu(b.graph()));
   }
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     Value* x = b.input("x", {8});
     Value* e = b.op("Erf", {b.op("Mul", {x, b.scalar(0.6f)})});  // not 1/sqrt(2)
     Value* p = b.op("Add", {e, b.scalar(1.0f)});
@@ -97,7 +97,7 @@ TEST(RecognizeGelu, LeavesSharedIntermediatesAndWrongConstantsAlone) {
     EXPECT_FALSE(recognize_gelu(b.graph()));
   }
   {
-    GraphBuilder b;  // multiplies by another tensor than the Erf's input
+    PassGraphBuilder b;  // multiplies by another tensor than the Erf's input
     Value* x = b.input("x", {8});
     Value* y = b.input("y", {8});
     Value* e = b.op("Erf", {b.op("Mul", {x, b.scalar(kInvSqrt2)})});

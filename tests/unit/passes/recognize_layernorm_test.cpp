@@ -13,7 +13,7 @@ namespace {
 using ir::Dim;
 using ir::Value;
 using test::attrs;
-using test::GraphBuilder;
+using test::PassGraphBuilder;
 using test::ops;
 
 enum class Norm { kDiv, kReciprocal, kOneOver, kRsqrt };
@@ -26,7 +26,7 @@ struct Options {
   bool beta = true;
 };
 
-Value* decomposed(GraphBuilder& b, Value* x, const Options& o, int64_t d) {
+Value* decomposed(PassGraphBuilder& b, Value* x, const Options& o, int64_t d) {
   auto mean = [&](Value* v) {
     return o.axes_attr ? b.op("ReduceMean", {v}, attrs({{"axes", std::vector<int64_t>{-1}}}))
                        : b.op("ReduceMean", {v, b.ints({-1})});
@@ -78,7 +78,7 @@ TEST(RecognizeLayerNorm, DecomposedFormsBecomeOneLayerNormalization) {
   variants.push_back(shift_only);
   for (size_t i = 0; i < variants.size(); ++i) {
     SCOPED_TRACE(i);
-    GraphBuilder b;
+    PassGraphBuilder b;
     Value* x = b.input("x", {Dim::symbolic("batch"), Dim::symbolic("seq"), 12});
     b.output(decomposed(b, x, variants[i], 12));
     auto after =
@@ -93,7 +93,7 @@ TEST(RecognizeLayerNorm, DecomposedFormsBecomeOneLayerNormalization) {
 
 TEST(RecognizeLayerNorm, LeavesOtherAxesAndSharedIntermediatesAlone) {
   {
-    GraphBuilder b;  // normalizes over axis 1 of 3: not a layer norm over trailing axes
+    PassGraphBuilder b;  // normalizes over axis 1 of 3: not a layer norm over trailing axes
     Value* x = b.input("x", {2, 4, 6});
     Value* xc = b.op("Sub", {x, b.op("ReduceMean", {x, b.ints({1})})});
     Value* var = b.op("ReduceMean", {b.op("Pow", {xc, b.scalar(2.0f)}), b.ints({1})});
@@ -102,7 +102,7 @@ TEST(RecognizeLayerNorm, LeavesOtherAxesAndSharedIntermediatesAlone) {
     EXPECT_FALSE(recognize_layernorm(b.graph()));
   }
   {
-    GraphBuilder b;  // the variance is also a graph output
+    PassGraphBuilder b;  // the variance is also a graph output
     Value* x = b.input("x", {2, 6});
     Value* xc = b.op("Sub", {x, b.op("ReduceMean", {x, b.ints({-1})})});
     Value* var = b.op("ReduceMean", {b.op("Pow", {xc, b.scalar(2.0f)}), b.ints({-1})});

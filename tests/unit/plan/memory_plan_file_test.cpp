@@ -1,6 +1,9 @@
-// The activation memory plan in plan files: it round trips, plans without it still load, and a
-// plan whose memory layout would let layers overwrite live tensors is refused.
+// The activation memory plan in plan files: it round trips (Concat inputs written into their
+// slices included), plans without it still load, and a plan whose memory layout would let layers
+// overwrite live tensors, or whose concat slices are out of place, is refused.
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "build/memory_planner.hpp"
 #include "build/static_shapes.hpp"
@@ -107,6 +110,69 @@ TEST(MemoryPlanFile, RefusesUnsafeOrInconsistentPlans) {
   p = good;
   p.arena_bytes = uint64_t{1} << 62;
   expect_refused(*g, p, "larger than");
+}
+
+// Two branches concatenated along channels at batch 1: the Concat is assembled by its inputs.
+std::unique_ptr<ir::Graph> branches() {
+  auto g = std::make_unique<ir::Graph>();
+  g->name = "branches";
+  ir::Value* x = g->add_value("x", DataType::kFloat32, ir::SymShape{ir::Dim::symbolic("n"), 8, 4});
+  g->inputs().push_back(x);
+  ir::Value* a = g->add_value("a");
+  ir::Value* b = g->add_value("b");
+  ir::Value* c = g->add_value("c");
+  ir::Value* y = g->add_value("y");
+  g->add_node("Relu", "relu", {x}, {a});
+  g->add_node("Neg", "neg", {x}, {b});
+  g->add_node("Concat", "cat", {a, b}, {c})->attrs.set("axis", int64_t{1});
+  g->add_node("Exp", "exp", {c}, {y});
+  g->outputs().push_back(y);
+  ir::infer_graph(*g);
+  return g;
+}
+
+MemoryPlan branches_plan(const ir::Graph& g) {
+  std::string why_not;
+  auto shapes =
+      build::evaluate_static_shapes(g, build::bind_input_shapes(g, {{"x", {1, 8, 4}}}), why_not);
+  return build::plan_memory(g, *shapes);
+}
+
+TEST(MemoryPlanFile, ConcatSlicesRoundTrip) {
+  auto g = branches();
+  MemoryPlan plan = branches_plan(*g);
+  ASSERT_EQ(assembled_concats(plan), std::set<std::string>{"c"});
+  std::vector<uint8_t> bytes = write_plan(*g, Backend::kCpu, &plan);
+  LoadedPlan p = read_plan_bytes({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, "m");
+  ASSERT_TRUE(p.memory);
+  ASSERT_EQ(p.memory->tensors.size(), plan.tensors.size());
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    EXPECT_EQ(p.memory->tensors[i].concat_into, plan.tensors[i].concat_into);
+    EXPECT_EQ(p.memory->tensors[i].offset, plan.tensors[i].offset);
+  }
+  EXPECT_EQ(p.memory->tensors[0].concat_into, "c");
+  EXPECT_EQ(p.memory->tensors[1].concat_into, "c");
+  EXPECT_EQ(p.memory->tensors[1].offset, p.memory->tensors[2].offset + 128);
+}
+
+TEST(MemoryPlanFile, RefusesTamperedConcatSlices) {
+  auto g = branches();
+  MemoryPlan good = branches_plan(*g);
+  MemoryPlan p = good;
+  p.tensors[1].offset -= 64;  // b over the end of a
+  expect_refused(*g, p, "not at its slice");
+  p = good;
+  p.tensors[1].concat_into.clear();  // b on its own, over half of c
+  expect_refused(*g, p, "every input");
+  p = good;
+  p.tensors[0].concat_into = "y";  // an Exp
+  expect_refused(*g, p, "no Concat writing it");
+  p = good;
+  p.tensors[0].in_place_of = "x";
+  expect_refused(*g, p, "more than one of");
+  p = good;
+  for (TensorPlacement& t : p.tensors) t.concat_into.clear();  // the slices overlap c
+  expect_refused(*g, p, "share bytes");
 }
 
 }  // namespace

@@ -194,6 +194,48 @@ TEST(InspectCommand, ShowsTheMemoryPlan) {
   EXPECT_EQ(m["tensors"][3]["in_place_of"], "v");
 }
 
+// Two branches concatenated along channels at batch 1: the Concat launches nothing.
+std::string write_concat_plan(const TempDir& dir) {
+  Network net;
+  net.add_input("x", DataType::kFloat32, {1, 4, 4});  // 64 bytes
+  net.add_layer("Relu", {"x"}, {}, "a");
+  net.add_layer("Neg", {"x"}, {}, "b");
+  net.add_layer("Concat", {"a", "b"}, {{"axis", int64_t{1}}}, "cat");
+  net.mark_output(net.add_layer("Exp", {"cat"}, {}, "y")[0]);
+  BuilderConfig config;
+  config.optimization_level = 0;
+  std::string path = dir.file("concat.plan");
+  build_engine(net, config)->save(path);
+  return path;
+}
+
+TEST(InspectCommand, ShowsConcatsAssembledByTheirInputs) {
+  TempDir dir;
+  std::string plan = write_concat_plan(dir);
+  CliResult r = run_kiln({"inspect", plan});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "1 concat(s) eliminated (2 input(s) written into their slice)"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "ops (4 layers, 3 launching work)")) << r.out;
+  EXPECT_TRUE(contains(r.out, "[eliminated: its inputs write into its output]")) << r.out;
+
+  r = run_kiln({"inspect", plan, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["layers_launching_work"], 3);
+  const nlohmann::json& m = j["memory"];
+  EXPECT_EQ(m["eliminated_concats"], nlohmann::json::parse(R"(["cat"])"));
+  ASSERT_EQ(m["tensors"].size(), 4u);
+  EXPECT_EQ(m["tensors"][0]["concat_into"], "cat");
+  EXPECT_EQ(m["tensors"][1]["concat_into"], "cat");
+  EXPECT_EQ(m["tensors"][1]["offset"].get<uint64_t>(),
+            m["tensors"][2]["offset"].get<uint64_t>() + 64);
+  EXPECT_FALSE(m["tensors"][2].contains("concat_into"));
+  std::vector<bool> work;
+  for (const auto& layer : j["layers"]) work.push_back(layer["launches_work"]);
+  EXPECT_EQ(work, (std::vector<bool>{true, true, false, true}));
+}
+
 TEST(InspectCommand, PlansWithoutStaticShapesSaySo) {
   TempDir dir;
   std::string plan = write_layered_plan(dir, "mlp.plan");
