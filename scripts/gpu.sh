@@ -35,15 +35,14 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=
   -DCMAKE_PREFIX_PATH="$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake" \
   -DCUDNN_LIBRARY=/tmp/kiln_cudnn/libcudnn.so -DCMAKE_CXX_FLAGS="$INC" -DCMAKE_CUDA_FLAGS="$INC" \
   -DProtobuf_PROTOC_EXECUTABLE="$DEPS/usr/bin/protoc" -DProtobuf_INCLUDE_DIR="$DEPS/usr/include" \
-  -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > "$OUT/cmake.log" 2>&1 ||
-  { tail -30 "$OUT/cmake.log"; exit 1; }
-ninja -C "$BUILD" -j16 kiln_tool kiln_unit_tests > "$OUT/build.log" 2>&1 ||
-  { grep -B2 -A20 "FAILED\|error" "$OUT/build.log" | head -80; exit 1; }
+  -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > /tmp/kiln_cmake.log 2>&1 ||
+  { tail -30 /tmp/kiln_cmake.log; exit 1; }
+ninja -C "$BUILD" -j16 kiln_tool kiln_unit_tests > /tmp/kiln_build.log 2>&1 ||
+  { grep -B2 -A20 "FAILED\|error" /tmp/kiln_build.log | head -80; exit 1; }
 echo "built in $(( $(date +%s) - start )) s"
 KILN_HOME=/tmp/kiln_home
 mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$KILN_HOME/bin/"
 KILN="$KILN_HOME/bin/kiln"
-rm -f "$OUT/cmake.log" "$OUT/build.log.ok"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc; uname -r;
   python3 -c 'import torch, torchvision, onnx, onnxruntime, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__, "transformers", transformers.__version__)'; } \
   2>&1 | tee "$OUT/machine.txt"
