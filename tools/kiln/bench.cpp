@@ -1,6 +1,7 @@
 // `kiln bench`: build or load an engine, warm it up, time it, and report latency statistics,
 // throughput and (with --profile) per-layer time, as text and optionally as JSON.
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,26 @@ void check_json_path(const std::string& path) {
   }
 }
 
+// Option checks whose messages read as sentences (CLI11's range checks print the type's limits).
+CLI::Validator number_check(bool whole, bool allow_zero) {
+  std::string what = std::string(allow_zero ? "a non-negative" : "a positive") +
+                     (whole ? " whole number" : " number");
+  return CLI::Validator(
+      [=](const std::string& text) -> std::string {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = whole ? static_cast<double>(std::stoll(text, &used)) : std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        bool ok = used == text.size() && !text.empty() && std::isfinite(v) &&
+                  (allow_zero ? v >= 0 : v > 0);
+        return ok ? std::string() : "expects " + what + ", got '" + text + "'";
+      },
+      what);
+}
+
 void write_json(const std::string& path, const BenchReport& report) {
   std::ofstream f(path);
   if (!f) fail(ErrorCode::kIo, "cannot write '", path, "': ", std::strerror(errno));
@@ -64,15 +85,15 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
       ->allow_extra_args(false);
   sub->add_option("--seed", o.seed, "seed of the random inputs")->capture_default_str();
   sub->add_option("--warmup-ms", o.warmup_ms, "untimed warm-up before each phase, milliseconds")
-      ->check(CLI::NonNegativeNumber)
+      ->check(number_check(false, true))
       ->capture_default_str();
   CLI::Option* duration =
       sub->add_option("--duration", o.duration_s, "seconds each timed phase runs")
-          ->check(CLI::PositiveNumber)
+          ->check(number_check(false, false))
           ->capture_default_str();
   sub->add_option("--iterations", o.iterations,
                   "timed iterations per phase and stream, instead of --duration")
-      ->check(CLI::PositiveNumber)
+      ->check(number_check(true, false))
       ->excludes(duration);
   sub->add_option("--streams", o.streams,
                   "concurrent execution contexts, each on its own thread (and CUDA stream)")
@@ -108,18 +129,14 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   config.backend = requested.value_or(Backend::kCpu);
   config.fp16 = o.fp16;
   config.bf16 = o.bf16;
-  if (o.cuda_graph && requested == Backend::kCpu) {
+  if (o.cuda_graph && config.backend != Backend::kCuda &&
+      (requested || detect_model_format(o.model) == ModelFormat::kOnnx)) {
     fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; it needs --backend cuda");
   }
 
-  BenchModel model = open_bench_model(o.model, config, requested,
+  BenchModel model = open_bench_model(o.model, config, requested, o.cuda_graph,
                                       RunInputOptions{o.inputs, o.shapes, o.seed}, err);
   Backend backend = model.engine->backend();
-  if (o.cuda_graph && backend != Backend::kCuda) {
-    fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; '", o.model, "' runs on the ",
-         to_string(backend),
-         model.format == ModelFormat::kPlan ? " backend" : " backend (add --backend cuda)");
-  }
 
   BenchReport report;
   report.model = o.model;

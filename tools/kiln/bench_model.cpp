@@ -19,7 +19,7 @@ void fix_input_shapes(ir::Graph& graph, const std::map<std::string, Shape>& shap
 }
 
 BenchModel open_bench_model(const std::string& path, const BuilderConfig& config,
-                            std::optional<Backend> backend_requested,
+                            std::optional<Backend> backend_requested, bool cuda_graph,
                             const RunInputOptions& input_opts, std::ostream& notes) {
   using Clock = std::chrono::steady_clock;
   BenchModel m;
@@ -35,6 +35,10 @@ BenchModel open_bench_model(const std::string& path, const BuilderConfig& config
       fail(ErrorCode::kInvalidArgument, "'", path, "' is a plan for the ",
            to_string(m.engine->backend()), " backend, not ", to_string(*backend_requested),
            "; build the ONNX model for ", to_string(*backend_requested), " instead");
+    }
+    if (cuda_graph && m.engine->backend() != Backend::kCuda) {
+      fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; '", path,
+           "' is a plan for the ", to_string(m.engine->backend()), " backend");
     }
     m.inputs = prepare_inputs(*m.engine->impl().graph, input_opts, input_log, notes);
     return m;

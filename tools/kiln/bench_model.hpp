@@ -24,9 +24,10 @@ struct BenchModel {
 };
 
 // `config` applies to ONNX models. For a plan, `backend_requested` (if set) must be the plan's
-// backend and no precision flag may be set: a plan is already built.
+// backend and no precision flag may be set: a plan is already built; `cuda_graph` needs a CUDA
+// plan. Both are checked before any input is drawn.
 BenchModel open_bench_model(const std::string& path, const BuilderConfig& config,
-                            std::optional<Backend> backend_requested,
+                            std::optional<Backend> backend_requested, bool cuda_graph,
                             const RunInputOptions& input_opts, std::ostream& notes);
 
 // Gives each graph input named in `shapes` that concrete shape and re-runs inference, so every

@@ -288,8 +288,7 @@ TEST_F(BenchCommand, BadRequestsFailWithOneClearLine) {
     EXPECT_TRUE(contains(r.err, part)) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;  // refused before anything ran
   };
-  error({mlp_, "--graph"},
-        "--graph replays CUDA graphs; '" + mlp_ + "' runs on the cpu backend (add --backend cuda)");
+  error({mlp_, "--graph"}, "--graph replays CUDA graphs; it needs --backend cuda");
   error({mlp_, "--graph", "--backend", "cpu"}, "it needs --backend cuda");
   error({dir_.file("missing.onnx")}, "missing.onnx' does not exist");
   error({mlp_, "--shape", "y=1x4"}, "'y', which is not an input of the model");
@@ -299,6 +298,8 @@ TEST_F(BenchCommand, BadRequestsFailWithOneClearLine) {
   ASSERT_EQ(run_kiln({"build", mlp_, "-o", plan}).code, 0);
   error({plan, "--fp16"}, "is a plan, already built");
   error({plan, "--backend", "cuda"}, "is a plan for the cpu backend, not cuda");
+  error({plan, "--graph"},
+        "--graph replays CUDA graphs; '" + plan + "' is a plan for the cpu backend");
 }
 
 TEST(BenchModel, FixedInputShapesMakeEveryShapeStatic) {
