@@ -164,6 +164,10 @@ LayerProfile profile_cuda(StreamState& st, const StopRule& rule) {
 }  // namespace
 
 void measure_cuda(const BenchPlan& plan, BenchReport& report) {
+  // Before any stream or event exists, so a machine without a GPU gets the context's message.
+  if (!cuda::device_available()) {
+    fail(ErrorCode::kUnsupported, "no CUDA device is available to run this engine");
+  }
   std::vector<std::unique_ptr<StreamState> > streams;
   for (int s = 0; s < plan.streams; ++s) streams.push_back(make_stream(plan));
   report.device = device_description();

@@ -319,15 +319,45 @@ TEST(BenchModel, FixedInputShapesMakeEveryShapeStatic) {
 // ---- GPU ----
 
 #ifdef KILN_WITH_CUDA
+// Softmax -> Transpose -> GlobalAveragePool: three layers no pass fuses, each with a CUDA kernel.
+::onnx::ModelProto gpu_model() {
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {-1, 4, 8, 8}, {"batch"});
+  auto y = value_info("y", ::onnx::TensorProto::FLOAT, {-1, 4, 1, 1}, {"batch"});
+  ::onnx::NodeProto transpose = make_node("Transpose", {"s"}, {"t"}, "transpose");
+  auto* perm = transpose.add_attribute();
+  perm->set_name("perm");
+  perm->set_type(::onnx::AttributeProto::INTS);
+  for (int64_t p : {0, 1, 3, 2}) perm->add_ints(p);
+  return make_model({make_node("Softmax", {"x"}, {"s"}, "softmax"), transpose,
+                     make_node("GlobalAveragePool", {"t"}, {"y"}, "pool")},
+                    {x}, {y});
+}
+
+// `kiln build --backend cuda` refuses this model (its batch is symbolic); bench builds it for the
+// benchmark's input shapes, so the build passes and only running needs a device.
+TEST(BenchCommandCuda, BuildsForTheBenchmarkShapes) {
+  if (cuda::device_available()) GTEST_SKIP() << "BenchCommandGpu runs it on the device";
+  TempDir dir;
+  std::string model = dir.file("gpu.onnx");
+  write_model(model, gpu_model());
+  CliResult built = run_kiln({"build", model, "--backend", "cuda"});
+  EXPECT_EQ(built.code, 1);
+  EXPECT_TRUE(contains(built.err, "CUDA engines need static shapes")) << built.err;
+  CliResult r =
+      run_kiln({"bench", model, "--backend", "cuda", "--shape", "x=16x4x8x8", "--iterations", "2"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "kiln bench: error: no CUDA device is available to run this engine\n");
+}
+
 TEST(BenchCommandGpu, CudaReportHasComputeEnqueueEndToEndAndProfile) {
   if (!cuda::device_available()) GTEST_SKIP() << "no CUDA device";
   TempDir dir;
-  std::string model = dir.file("mlp.onnx");
-  write_model(model, mlp_model());
+  std::string model = dir.file("gpu.onnx");
+  write_model(model, gpu_model());
   std::string out = dir.file("r.json");
-  CliResult r =
-      run_kiln({"bench", model, "--backend", "cuda", "--shape", "x=16x4", "--graph", "--profile",
-                "--streams", "2", "--iterations", "20", "--warmup-ms", "10", "--json", out});
+  CliResult r = run_kiln({"bench", model, "--backend", "cuda", "--shape", "x=16x4x8x8", "--graph",
+                          "--profile", "--streams", "2", "--iterations", "20", "--warmup-ms", "10",
+                          "--json", out});
   ASSERT_EQ(r.code, 0) << r.err;
   json j = read_json(out);
   EXPECT_EQ(j["backend"], "cuda");
@@ -343,8 +373,11 @@ TEST(BenchCommandGpu, CudaReportHasComputeEnqueueEndToEndAndProfile) {
   expect_ordered(j["end_to_end"]["latency_ms"]);
   double share = 0;
   for (const json& l : j["profile"]["layers"]) share += l["share_percent"].get<double>();
-  EXPECT_EQ(j["profile"]["layers"].size(), j["layers"].get<size_t>());
+  EXPECT_EQ(j["layers"], 3);
+  EXPECT_EQ(j["profile"]["layers"].size(), 3u);
   EXPECT_NEAR(share, 100, 1e-6);
+  EXPECT_TRUE(contains(r.out, "GPU compute time (CUDA events around enqueue())")) << r.out;
+  EXPECT_TRUE(contains(r.out, "host enqueue time")) << r.out;
 }
 #endif
 
