@@ -52,6 +52,8 @@ class Event {
   cudaEvent_t e_ = nullptr;
 };
 
+using EventPtr = std::unique_ptr<Event>;
+
 double elapsed_ms(const Event& from, const Event& to) {
   float ms = 0;
   KILN_CUDA_CHECK(cudaEventElapsedTime(&ms, from.get(), to.get()));
@@ -79,13 +81,15 @@ struct StreamState {
   std::map<std::string, void*> bindings;
 };
 
+using StreamPtr = std::unique_ptr<StreamState>;
+
 size_t static_bytes(const ir::Value& v) {
   std::optional<Shape> s = v.shape ? ir::to_concrete(*v.shape) : std::nullopt;
   if (!s) fail(ErrorCode::kInvalidArgument, "tensor '", v.name, "' has no static shape");
   return static_cast<size_t>(shape_numel(*s)) * element_size(v.dtype);
 }
 
-std::unique_ptr<StreamState> make_stream(const BenchPlan& plan) {
+StreamPtr make_stream(const BenchPlan& plan) {
   auto st = std::make_unique<StreamState>();
   st->context = plan.engine.create_execution_context();
   st->context->set_cuda_graph(plan.cuda_graph);
@@ -113,7 +117,7 @@ std::unique_ptr<StreamState> make_stream(const BenchPlan& plan) {
 // Records an event before every layer and one after the last; the time between consecutive
 // events is the layer's GPU time.
 struct LayerEvents {
-  std::vector<std::unique_ptr<Event> > events;
+  std::vector<EventPtr> events;
   std::vector<const ir::Node*> nodes;  // nodes[i] starts at events[i]
   size_t next = 0;
 
@@ -168,7 +172,7 @@ void measure_cuda(const BenchPlan& plan, BenchReport& report) {
   if (!cuda::device_available()) {
     fail(ErrorCode::kUnsupported, "no CUDA device is available to run this engine");
   }
-  std::vector<std::unique_ptr<StreamState> > streams;
+  std::vector<StreamPtr> streams;
   for (int s = 0; s < plan.streams; ++s) streams.push_back(make_stream(plan));
   report.device = device_description();
 
