@@ -10,8 +10,9 @@ Usage: peer_bench.py [MODEL ...] --kiln PATH/TO/kiln [--batches 1 64] [--precisi
 Models come from bench/torch_models.py's registry (default: resnet50 mobilenet_v2 efficientnet_b0
 vgg19 inception_v3 resnet152 vit_b_16 bert_base). ONNX models for kiln are exported first, once per
 model and batch, in parallel CPU processes (bench/torch_models.py, TorchScript exporter). The suite
-keeps to --budget-s: each row may use the remaining time over the remaining rows, and a system
-whose row budget is spent is reported as not run. Rows where a system cannot build or run keep
+keeps to --budget-s: each row may use the remaining time over the remaining rows, and a peer
+whose row budget is spent is reported as not run (kiln, the system under test, always runs, with
+at least --kiln-timeout-s for its build and timing). Rows where a system cannot build or run keep
 their reason in the table. Writes OUT_DIR/peer_bench.md and OUT_DIR/peer_bench.json.
 """
 import argparse
@@ -36,6 +37,7 @@ DEFAULT_MODELS = ["resnet50", "mobilenet_v2", "efficientnet_b0", "vgg19", "incep
 # Models whose activations are not images; the rest run channels_last in PyTorch.
 NOT_CNN = {"vit_b_16", "swin_t", "bert_base", "gpt2", "hf_vit_base"}
 HERE = os.path.dirname(os.path.abspath(__file__))
+EXPORT_SCRIPT = os.path.join(HERE, "torch_models.py")  # run as a subprocess, one per export
 
 
 def first_line(e):
@@ -49,7 +51,7 @@ def export_one(name, batch, work, timeout_s):
     """Exports one model at one batch with torch_models.py; returns (path, error)."""
     out_dir = os.path.join(work, f"b{batch}")
     os.makedirs(out_dir, exist_ok=True)
-    cmd = [sys.executable, os.path.join(HERE, "torch_models.py"), out_dir, "--exporter",
+    cmd = [sys.executable, EXPORT_SCRIPT, out_dir, "--exporter",
            "torchscript", "--only", name, "--batch", str(batch)]
     env = dict(os.environ, OMP_NUM_THREADS="2", CUDA_VISIBLE_DEVICES="")
     try:

@@ -58,7 +58,7 @@ class Row:
         missing."""
         best = self.best_peer()
         k = self.cells.get("kiln")
-        if not best or not k or not k.ok or k.median_ms <= 0:
+        if not best or best[1] <= 0 or not k or not k.ok or k.median_ms <= 0:
             return None
         return best[1] / k.median_ms
 
@@ -143,7 +143,8 @@ def fmt_cell(row, system):
         return "not run"
     if not c.ok:
         return escape(c.error or "no result")
-    return f"{c.median_ms:.3f} ms ({row.throughput(system):,.0f}/s)"
+    items = row.throughput(system)
+    return f"{c.median_ms:.3f} ms" + (f" ({items:,.0f}/s)" if items is not None else "")
 
 
 def escape(text, limit=160):

@@ -119,6 +119,13 @@ def test_markdown_keeps_failed_rows_with_their_reason():
     assert "2.00×." in md
 
 
+def test_a_zero_latency_cell_has_no_throughput_but_still_renders():
+    r = Row("tiny", 1, "fp16", {"eager": Cell(median_ms=0.0), "kiln": Cell(median_ms=0.5)})
+    assert r.throughput("eager") is None
+    assert r.kiln_speedup() is None  # no ratio against a zero
+    assert "| 0.000 ms |" in peer_table.markdown([r], {}, {})
+
+
 def test_json_has_every_system_and_the_ratio():
     r = Row("vgg19", 64, "fp16", {"eager": Cell(median_ms=30.0), "kiln": Cell(median_ms=10.0)})
     j = json.loads(json.dumps(peer_table.to_json([r], {"gpu": "x"}, {"measure_s": 0.5})))
