@@ -102,7 +102,7 @@ void print_report(const BenchReport& r, std::ostream& out) {
   out << "percentiles " << kPercentileMethod << "\n\n";
   if (r.gpu_compute) print_phase(*r.gpu_compute, out);
   if (r.host_enqueue_ms) {
-    out << "host enqueue time (CPU time of the enqueue() call):\n";
+    out << "host enqueue time (host clock around the enqueue() call alone):\n";
     print_latency("  ", *r.host_enqueue_ms, out);
   }
   print_phase(r.end_to_end, out);
