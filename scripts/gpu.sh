@@ -74,9 +74,12 @@ if [[ " $stages " == *" coverage "* ]]; then
   wait
   cat "$OUT"/export_*.jsonl > "$OUT/exports.jsonl"; rm -f "$OUT"/export_*_*.jsonl
   grep -h '"ok": false' "$OUT/exports.jsonl" | cut -c1-300
-  timeout 280 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
+  timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
+  # The CUDA backend, one model at a time on the one GPU.
+  timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 100 --backend cuda --jobs 2 \
+    | tee "$OUT/coverage_cuda.md"
 fi
 
 if [[ " $stages " == *" layers "* ]] && [ -f bench/layer_counts.py ]; then
-  timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work /tmp/kiln_layers | tee "$OUT/layer_counts.md"
+  timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work-dir /tmp/kiln_layers --json "$OUT/layer_counts.json" | tee "$OUT/layer_counts.md"
 fi

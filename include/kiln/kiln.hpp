@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "kiln/tensor.hpp"
@@ -31,12 +33,40 @@ class Logger {
 // Routes every kiln message at or below `max_severity` to `logger` (nullptr: back to stderr).
 void set_logger(Logger* logger, LogSeverity max_severity = LogSeverity::kWarning);
 
-// A network description: a graph of layers with named inputs and outputs.
+// A layer attribute: int, float, string, a list of one of those, or a tensor.
+using AttributeValue = std::variant<int64_t, float, std::string, std::vector<int64_t>,
+                                    std::vector<float>, std::vector<std::string>, Tensor>;
+using LayerAttributes = std::map<std::string, AttributeValue>;
+
+struct TensorDesc;
+
+// A network description: a graph of layers with named inputs and outputs. Made by parsing ONNX,
+// or defined layer by layer: add inputs and constants, add layers reading them, mark outputs.
+// Layers use kiln's op names with the semantics of the newest ONNX opset (e.g. Reshape takes its
+// shape as input 1, Clip its bounds as inputs 1 and 2). Each layer is checked as it is added:
+// its inputs must exist and type/shape inference must accept it, or Error(kInvalidArgument)
+// names the layer, and the network is left as it was.
 class Network {
  public:
+  Network();  // empty, to be defined layer by layer
   ~Network();
   Network(Network&&) noexcept;
   Network& operator=(Network&&) noexcept;
+
+  // A graph input; a dim of -1 is fixed only at run time. Returns `name`.
+  std::string add_input(const std::string& name, DataType dtype, const std::vector<int64_t>& dims);
+  // A constant tensor (a weight); the network keeps its own copy. Returns `name`.
+  std::string add_constant(const std::string& name, const Tensor& value);
+  // A layer running `op` on tensors named by `inputs` ("" for an omitted optional input).
+  // `name` defaults to "<op>_<n>"; `num_outputs` 0 means the op's fewest. Returns the output
+  // names: the layer's name for a single output, "<name>_<k>" otherwise.
+  std::vector<std::string> add_layer(const std::string& op, const std::vector<std::string>& inputs,
+                                     const LayerAttributes& attributes = {},
+                                     const std::string& name = "", int num_outputs = 0);
+  // Makes a tensor a network output, in the order of the calls.
+  void mark_output(const std::string& name);
+  // A tensor's dtype and shape as inference knows them (dims -1 where known only at run time).
+  TensorDesc describe(const std::string& name) const;
 
   struct Impl;
   Impl& impl() { return *impl_; }
@@ -52,14 +82,32 @@ class Network {
 Network parse_onnx_file(const std::string& path);
 Network parse_onnx_bytes(std::string_view bytes, const std::string& name = "<memory>");
 
+// The precision a layer computes in. TF32 is FP32 storage with TF32 matrix math on GPUs; FP16 and
+// BF16 layers store their values and weights in that type and accumulate in FP32.
+enum class Precision : uint8_t { kFloat32, kTf32, kFloat16, kBFloat16 };
+std::string_view to_string(Precision p);  // "fp32", "tf32", "fp16", "bf16"
+// Parses those names (any case); nullopt for anything else.
+std::optional<Precision> parse_precision(std::string_view name);
+
 struct BuilderConfig {
   Backend backend = Backend::kCpu;
-  bool tf32 = true;   // allow TF32 for FP32 matrix work on GPUs
-  bool fp16 = false;  // allow FP16 layers
+  bool tf32 = true;   // allow TF32 for FP32 matrix work (MatMul, Gemm, Conv, attention) on GPUs
+  bool fp16 = false;  // allow FP16 layers (preferred over BF16 when both are allowed)
   bool bf16 = false;  // allow BF16 layers
+  // Per-layer precision, keyed by layer name or by the name of an ONNX node the layer came from.
+  // A constraint wins over the flags and over kiln's choice of which layers stay FP32.
+  std::map<std::string, Precision> layer_precisions;
+  // Constraints must hold exactly: a constraint that names no layer or asks for a precision the
+  // layer cannot run in fails the build (otherwise it is a warning and the layer keeps FP32).
+  bool strict_types = false;
   int optimization_level = 3;
   size_t workspace_limit = size_t{1} << 30;
   std::string timing_cache_path;
+  // Optimization-profile shapes by input name: the shapes the activation memory is planned for.
+  // An input left out is planned with each unknown dimension taken as 1. An execution context
+  // uses the planned arena for runs whose input shapes equal these; other shapes still run, with
+  // activations allocated one by one.
+  std::map<std::string, Shape> input_shapes;
 };
 
 struct TensorDesc {
@@ -76,6 +124,7 @@ struct LayerInfo {
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::vector<std::string> origins;  // ONNX nodes the layer came from
+  std::string precision;  // what the builder chose: "fp32", "tf32", "fp16", "bf16", "int64"...
   std::map<std::string, std::string> attributes;
 };
 

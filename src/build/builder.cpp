@@ -1,9 +1,12 @@
 // Network parsing and engine building: import, optimize, check every layer can run on the
-// target, and package the result as an engine.
+// target, plan activation memory, and package the result as an engine.
 #include <filesystem>
 #include <sstream>
 
 #include "backends/cpu/kernel.hpp"
+#include "build/memory_planner.hpp"
+#include "build/static_shapes.hpp"
+#include "build/precision.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "onnx/importer.hpp"
@@ -35,7 +38,8 @@ void check_backend_support(const ir::Graph& g, Backend backend) {
     cuda::check_cuda_support(g);
     return;
 #else
-    fail(ErrorCode::kUnsupported, "this kiln build has no CUDA backend (it was built without the CUDA toolkit)");
+    fail(ErrorCode::kUnsupported,
+         "this kiln build has no CUDA backend (it was built without the CUDA toolkit)");
 #endif
   }
   std::ostringstream missing;
@@ -61,6 +65,45 @@ void check_backend_support(const ir::Graph& g, Backend backend) {
   }
 }
 
+std::string mib(uint64_t bytes) {
+  return cat(static_cast<double>(bytes) / (1 << 20), " MiB");
+}
+
+// Plans the activation memory for the profile's input shapes. A graph whose shapes depend on
+// data gets no plan (its contexts allocate activations one by one); a bad profile is an error.
+std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const BuilderConfig& config) {
+  std::map<std::string, Shape> inputs = build::bind_input_shapes(g, config.input_shapes);
+  std::string why_not;
+  std::optional<build::StaticShapes> shapes;
+  try {
+    shapes = build::evaluate_static_shapes(g, inputs, why_not);
+  } catch (const Error& e) {
+    why_not = e.what();
+  }
+  if (!shapes) {
+    log(Severity::kInfo, cat("no activation memory plan: ", why_not));
+    return std::nullopt;
+  }
+  MemoryPlan plan = build::plan_memory(g, *shapes);
+  log(Severity::kInfo,
+      cat("activation memory plan: arena ", mib(plan.arena_bytes), ", lower bound ",
+          mib(plan.lower_bound_bytes), ", all activations ", mib(plan.total_bytes)));
+  return plan;
+void log_precision(const build::PrecisionSummary& s, const BuilderConfig& config) {
+  bool reduced = config.fp16 || config.bf16 || !config.layer_precisions.empty();
+  if (config.backend == Backend::kCpu && reduced) {
+    // Useful to check a model's reduced-precision numerics before deploying it to a GPU.
+    log(Severity::kInfo,
+        "the CPU backend honours the precision flags: FP16/BF16 layers store their values and "
+        "weights in that type and compute in FP32 (TF32 applies to GPU matrix work only)");
+  }
+  std::string counts;
+  for (const auto& [name, n] : s.layers) counts += cat(counts.empty() ? "" : ", ", n, " ", name);
+  log(reduced ? Severity::kInfo : Severity::kVerbose,
+      cat("precision: ", counts.empty() ? "no layers" : counts, "; ", s.reformat_layers,
+          " reformat layer(s) inserted; ", s.converted_weights, " weight tensor(s) converted"));
+}
+
 }  // namespace
 
 Builder::Builder(Logger* logger, LogSeverity max_severity) {
@@ -68,14 +111,18 @@ Builder::Builder(Logger* logger, LogSeverity max_severity) {
 }
 
 std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
-  std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
-  if (config.backend == Backend::kCpu && (config.fp16 || config.bf16)) {
-    log(Severity::kWarning,
-        "the CPU backend computes in FP32; FP16/BF16 precision flags apply to GPU builds");
+  if (network.impl().graph->outputs().empty()) {
+    fail(ErrorCode::kInvalidArgument, "network '", network.impl().graph->name,
+         "' has no outputs: mark at least one");
   }
+  std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
+  build::PrecisionSummary precision = build::assign_precisions(*g, config);
+  log_precision(precision, config);
   check_backend_support(*g, config.backend);
-  return std::make_unique<Engine>(make_engine_impl(std::move(g), config.backend, &config));
+  std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
+  return std::make_unique<Engine>(
+      make_engine_impl(std::move(g), config.backend, &config, std::move(memory)));
 }
 
 }  // namespace kiln

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "build/memory_plan.hpp"
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 
@@ -18,14 +19,17 @@ namespace kiln::plan {
 struct LoadedPlan {
   std::unique_ptr<ir::Graph> graph;  // constants borrow from the mapped file (or loaded bytes)
   Backend backend = Backend::kCpu;
+  std::optional<MemoryPlan> memory;
 };
 
-// Serializes `graph` for `backend`. Throws Error(kInternal) if the graph refers to values it does
-// not own.
-std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend);
+// Serializes `graph` for `backend`, with its activation memory plan if `memory` is given. Throws
+// Error(kInternal) if the graph or the memory plan refers to values the graph does not own.
+std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend,
+                                const MemoryPlan* memory = nullptr);
 
 // Both throw Error(kInvalidPlan) naming the file and what is wrong with it: truncated, corrupt,
-// not a plan, another format or kiln version, or (if `expected` is given) another target.
+// not a plan, another format or kiln version, or (if `expected` is given) another target; a memory
+// plan that is unsafe for the graph (memory_plan_problem) is refused the same way.
 // read_plan_file maps the file; constant tensors point into the mapping, which they keep alive.
 LoadedPlan read_plan_file(const std::string& path, std::optional<Backend> expected = std::nullopt);
 // Copies `bytes` once into an aligned buffer that the constants then borrow from.

@@ -140,14 +140,15 @@ class GraphDecoder {
     g->name = str(root.name());
     size_t n_values = count(root.values());
     for (size_t i = 0; i < n_values; ++i) values_.push_back(value(*g, root.values()->Get(i), i));
-    for (size_t i = 0; i < count(root.constants()); ++i) constant(root.constants()->Get(i), i);
+    for (size_t i = 0, n = count(root.constants()); i < n; ++i)
+      constant(root.constants()->Get(i), i);
     for (int32_t idx : ints<int32_t>(root.inputs())) {
       ir::Value* v = lookup(idx, cat("graph input list"));
       if (!v) refuse(source_, "is invalid: the graph input list has an omitted (-1) entry");
       g->inputs().push_back(v);
       is_graph_input_.insert(v);
     }
-    for (size_t i = 0; i < count(root.nodes()); ++i) node(*g, root.nodes()->Get(i), i);
+    for (size_t i = 0, n = count(root.nodes()); i < n; ++i) node(*g, root.nodes()->Get(i), i);
     for (int32_t idx : ints<int32_t>(root.outputs())) {
       ir::Value* v = lookup(idx, "graph output list");
       if (!v) refuse(source_, "is invalid: the graph output list has an omitted (-1) entry");
@@ -156,6 +157,62 @@ class GraphDecoder {
     return g;
   }
 
+  // The memory plan, checked against the decoded graph: an unsafe plan could make layers
+  // overwrite live tensors, so it is refused like any other inconsistency.
+ public:
+  std::optional<MemoryPlan> memory_plan(const fb::MemoryPlan* m, const ir::Graph& g) {
+    if (!m) return std::nullopt;
+    // Indices refer to the main graph's values, in the order they were decoded.
+    auto lookup = [&](int32_t idx, const std::string& what) -> ir::Value* {
+      if (idx == -1) return nullptr;
+      if (idx < 0 || static_cast<size_t>(idx) >= g.values().size()) {
+        refuse(source_, "is invalid: ", what, " refers to value ", idx, ", out of range");
+      }
+      return g.values()[static_cast<size_t>(idx)].get();
+    };
+    MemoryPlan plan;
+    plan.arena_bytes = m->arena_size();
+    plan.total_bytes = m->total_size();
+    plan.lower_bound_bytes = m->lower_bound();
+    for (size_t i = 0, n = count(m->input_shapes()); i < n; ++i) {
+      const fb::InputShape* s = m->input_shapes()->Get(i);
+      ir::Value* v = lookup(s->value(), "memory plan input shape");
+      if (!v || plan.input_shapes.count(v->name)) {
+        refuse(source_, "is invalid: its memory plan has a missing or repeated input shape");
+      }
+      plan.input_shapes[v->name] = ints<int64_t>(s->dims());
+    }
+    auto name_of = [&](int32_t idx, const char* what) {
+      ir::Value* v = lookup(idx, cat("memory plan ", what));
+      return v ? v->name : std::string();
+    };
+    for (size_t i = 0, n = count(m->tensors()); i < n; ++i) {
+      const fb::TensorPlacement* t = m->tensors()->Get(i);
+      TensorPlacement p;
+      p.name = name_of(t->value(), "tensor");
+      if (p.name.empty()) refuse(source_, "is invalid: its memory plan places no tensor");
+      p.offset = t->offset();
+      p.bytes = t->size();
+      p.alias_of = name_of(t->alias_of(), "view source");
+      p.in_place_of = name_of(t->in_place_of(), "in-place source");
+      if (!p.alias_of.empty() && !p.in_place_of.empty()) {
+        refuse(source_, "is invalid: tensor '", p.name, "' is both a view and written in place");
+      }
+      plan.tensors.push_back(std::move(p));
+    }
+    std::string problem;
+    try {
+      problem = memory_plan_problem(g, plan);
+    } catch (const Error& e) {  // e.g. a value whose dims overflow when multiplied
+      problem = e.what();
+    }
+    if (!problem.empty()) refuse(source_, "is invalid: its memory plan is unsafe: ", problem);
+    return plan;
+  }
+
+ private:
+  // Every decoded element is charged once (count() is called once per vector, never per loop
+  // iteration).
   void spend(uint64_t bytes) {
     if (bytes > budget_) {
       refuse(source_, "is invalid: its metadata refers to the same data over and over");
@@ -187,7 +244,7 @@ class GraphDecoder {
 
   std::vector<std::string> strings(const fbs::Vector<fbs::Offset<fbs::String>>* v) {
     std::vector<std::string> out;
-    for (size_t i = 0; i < count(v); ++i) out.push_back(str(v->Get(i)));
+    for (size_t i = 0, n = count(v); i < n; ++i) out.push_back(str(v->Get(i)));
     return out;
   }
 
@@ -215,7 +272,7 @@ class GraphDecoder {
     std::optional<ir::SymShape> shape;
     if (v->has_shape()) {
       shape.emplace();
-      for (size_t d = 0; d < count(v->dims()); ++d) {
+      for (size_t d = 0, n_d = count(v->dims()); d < n_d; ++d) {
         const fb::Dim* dim = v->dims()->Get(d);
         if (dim->value() < -1) {
           refuse(source_, "is invalid: value '", name, "' has dimension ", dim->value());
@@ -316,7 +373,7 @@ class GraphDecoder {
     ir::Node* node = g.add_node(str(n->op()), name, std::move(ins), std::move(outs));
     node->domain = str(n->domain());
     node->attrs.set_owner(node->describe());
-    for (size_t k = 0; k < count(n->attributes()); ++k) {
+    for (size_t k = 0, n_k = count(n->attributes()); k < n_k; ++k) {
       const fb::Attribute* a = n->attributes()->Get(k);
       std::string key = str(a->name());
       if (node->attrs.has(key))
@@ -354,7 +411,9 @@ LoadedPlan parse(std::span<uint8_t> file, std::shared_ptr<void> keep_alive,
   GraphDecoder decoder(source, h.metadata_size, file.data() + h.weights_offset, h.weights_size,
                        std::move(keep_alive));
   LoadedPlan out;
-  out.graph = decoder.decode(*fb::GetPlanGraph(metadata));
+  const fb::PlanGraph* root = fb::GetPlanGraph(metadata);
+  out.graph = decoder.decode(*root);
+  out.memory = decoder.memory_plan(root->memory(), *out.graph);
   out.backend = static_cast<Backend>(h.backend);
   return out;
 }

@@ -48,8 +48,8 @@ class WeightsLayout {
 class MetadataWriter {
  public:
   // Builds the metadata and lays out the weights; returns the finished FlatBuffer.
-  fbs::DetachedBuffer build(const ir::Graph& g) {
-    fbb_.Finish(graph(g));
+  fbs::DetachedBuffer build(const ir::Graph& g, const MemoryPlan* memory) {
+    fbb_.Finish(graph(g, memory));
     return fbb_.Release();
   }
 
@@ -62,7 +62,8 @@ class MetadataWriter {
     std::unordered_map<const ir::Value*, int32_t> index;
   };
 
-  fbs::Offset<fb::PlanGraph> graph(const ir::Graph& g) {
+  // `memory` is the main graph's activation plan; subgraphs have none.
+  fbs::Offset<fb::PlanGraph> graph(const ir::Graph& g, const MemoryPlan* memory = nullptr) {
     Scope scope{g, {}};
     for (const auto& v : g.values()) {
       scope.index.emplace(v.get(), static_cast<int32_t>(scope.index.size()));
@@ -78,10 +79,39 @@ class MetadataWriter {
     }
     std::vector<fbs::Offset<fb::Node>> nodes;
     for (const auto& n : g.nodes()) nodes.push_back(node(scope, *n));
+    auto memory_table = memory ? memory_plan(scope, *memory) : 0;
     return fb::CreatePlanGraph(fbb_, fbb_.CreateString(g.name), fbb_.CreateVector(values),
                                fbb_.CreateVector(constants), fbb_.CreateVector(nodes),
                                fbb_.CreateVector(indices(scope, g.inputs(), "graph input")),
-                               fbb_.CreateVector(indices(scope, g.outputs(), "graph output")));
+                               fbb_.CreateVector(indices(scope, g.outputs(), "graph output")),
+                               memory_table);
+  }
+
+  // Tensors are named in the plan; the file refers to them by value index (-1 for none).
+  int32_t index_of_name(const Scope& scope, const std::string& name, const char* what) const {
+    if (name.empty()) return -1;
+    for (const auto& [v, idx] : scope.index) {
+      if (v->name == name) return idx;
+    }
+    fail(ErrorCode::kInternal, "cannot write plan: memory plan ", what, " '", name,
+         "' is not a value of graph '", scope.graph.name, "'");
+  }
+
+  fbs::Offset<fb::MemoryPlan> memory_plan(const Scope& scope, const MemoryPlan& m) {
+    std::vector<fbs::Offset<fb::InputShape>> inputs;
+    for (const auto& [name, shape] : m.input_shapes) {
+      inputs.push_back(fb::CreateInputShape(fbb_, index_of_name(scope, name, "input"),
+                                            fbb_.CreateVector(shape)));
+    }
+    std::vector<fbs::Offset<fb::TensorPlacement>> tensors;
+    for (const TensorPlacement& t : m.tensors) {
+      tensors.push_back(fb::CreateTensorPlacement(
+          fbb_, index_of_name(scope, t.name, "tensor"), t.offset, t.bytes,
+          index_of_name(scope, t.alias_of, "view source"),
+          index_of_name(scope, t.in_place_of, "in-place source")));
+    }
+    return fb::CreateMemoryPlan(fbb_, m.arena_bytes, m.total_bytes, m.lower_bound_bytes,
+                                fbb_.CreateVector(inputs), fbb_.CreateVector(tensors));
   }
 
   int32_t index_of(const Scope& scope, const ir::Value* v, const char* what) const {
@@ -180,9 +210,9 @@ class MetadataWriter {
 
 }  // namespace
 
-std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend) {
+std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend, const MemoryPlan* memory) {
   MetadataWriter writer;
-  fbs::DetachedBuffer metadata = writer.build(graph);
+  fbs::DetachedBuffer metadata = writer.build(graph, memory);
 
   PlanHeader h;
   h.kiln_version = std::string(version());

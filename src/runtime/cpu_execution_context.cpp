@@ -1,10 +1,13 @@
 // CPU executor: binds inputs, runs kernels in order, frees dead activations.
 #include "runtime/cpu_execution_context.hpp"
 
+#include <new>
 #include <unordered_map>
 
 #include "backends/cpu/run_node.hpp"
 #include "core/error.hpp"
+#include "core/logging.hpp"
+#include "ir/op_registry.hpp"
 
 namespace kiln {
 namespace {
@@ -41,6 +44,64 @@ CpuExecutionContext::CpuExecutionContext(std::shared_ptr<const Engine::Impl> eng
     if (last_use[s] == kNone || v->is_constant() || g.is_graph_output(v)) continue;
     release_after_[last_use[s]].push_back(s);
   }
+  if (engine_->memory) {
+    std::unordered_map<std::string, const TensorPlacement*> placement;
+    for (const TensorPlacement& t : engine_->memory->tensors) placement[t.name] = &t;
+    for (const ir::Node* n : nodes_) {
+      std::vector<PlannedOutput> outs(n->outputs.size());
+      bool view = false;
+      for (size_t o = 0; o < n->outputs.size(); ++o) {
+        auto it = n->outputs[o] ? placement.find(n->outputs[o]->name) : placement.end();
+        if (it == placement.end()) continue;
+        const TensorPlacement& t = *it->second;
+        view |= !t.alias_of.empty();
+        outs[o] = {t.alias_of.empty(), t.offset, t.bytes, !t.in_place_of.empty()};
+      }
+      planned_.push_back(std::move(outs));
+      is_view_.push_back(view);
+    }
+  }
+}
+
+bool CpuExecutionContext::use_arena(const std::map<std::string, Tensor>& inputs) {
+  const std::optional<MemoryPlan>& plan = engine_->memory;
+  if (!plan || arena_failed_) return false;
+  for (const auto& [name, shape] : plan->input_shapes) {
+    auto it = inputs.find(name);
+    if (it == inputs.end() || it->second.shape() != shape) return false;
+  }
+  if (!arena_) {
+    // 64 spare bytes past the end, as every kiln tensor has, for kernels that load full vectors.
+    size_t bytes = plan->arena_bytes + 64;
+    try {
+      void* p = ::operator new[](bytes, std::align_val_t(64));
+      arena_ =
+          std::shared_ptr<void>(p, [](void* q) { ::operator delete[](q, std::align_val_t(64)); });
+    } catch (const std::bad_alloc&) {
+      log(Severity::kWarning, cat("cannot allocate the ", plan->arena_bytes,
+                                  "-byte activation arena; allocating activations one by one"));
+      arena_failed_ = true;
+      return false;
+    }
+  }
+  return true;
+}
+
+Tensor CpuExecutionContext::view_output(const ir::Node& node,
+                                        const std::vector<const Tensor*>& inputs) const {
+  std::vector<std::optional<ir::TensorType>> types;
+  for (const Tensor* t : inputs) {
+    if (t) {
+      types.push_back(ir::TensorType{t->dtype(), ir::to_sym_shape(t->shape()), t});
+    } else {
+      types.emplace_back();
+    }
+  }
+  auto outs = ir::infer_node(node, std::move(types), ErrorCode::kInvalidArgument);
+  std::optional<Shape> shape;
+  if (outs[0] && outs[0]->shape) shape = ir::to_concrete(*outs[0]->shape);
+  if (!shape) fail(ErrorCode::kInternal, node.describe(), ": output shape unknown at run time");
+  return inputs[0]->reshaped(*shape);
 }
 
 void CpuExecutionContext::bind_inputs(const std::map<std::string, Tensor>& inputs,
@@ -88,12 +149,27 @@ void CpuExecutionContext::bind_inputs(const std::map<std::string, Tensor>& input
 std::vector<Tensor> CpuExecutionContext::execute(const std::map<std::string, Tensor>& inputs) {
   std::vector<Tensor> slots(slot_values_.size());
   bind_inputs(inputs, slots);
+  const bool arena = use_arena(inputs);
+  auto* base = static_cast<uint8_t*>(arena_.get());
   std::vector<const Tensor*> ins;
+  std::vector<cpu::OutputMemory> memory;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const ir::Node& node = *nodes_[i];
     ins.clear();
     for (size_t s : node_inputs_[i]) ins.push_back(s == kNone ? nullptr : &slots[s]);
-    std::vector<Tensor> outs = cpu::run_node(*kernels_[i], node, ins);
+    std::vector<Tensor> outs;
+    memory.clear();
+    if (arena && is_view_[i]) {
+      outs.push_back(view_output(node, ins));
+    } else {
+      if (arena) {
+        for (const PlannedOutput& p : planned_[i]) {
+          memory.push_back(p.placed ? cpu::OutputMemory{base + p.offset, p.bytes, !p.in_place}
+                                    : cpu::OutputMemory{});
+        }
+      }
+      outs = cpu::run_node(*kernels_[i], node, ins, memory, arena_);
+    }
     for (size_t o = 0; o < node_outputs_[i].size(); ++o) {
       size_t s = node_outputs_[i][o];
       if (s != kNone) slots[s] = std::move(outs[o]);
@@ -109,7 +185,8 @@ std::vector<Tensor> CpuExecutionContext::execute(const std::map<std::string, Ten
   for (const ir::Value* v : engine_->graph->outputs()) {
     for (size_t s = 0; s < slot_values_.size(); ++s) {
       if (slot_values_[s] == v) {
-        result.push_back(slots[s]);
+        // Arena bytes are rewritten by the next run, so the caller gets its own copy.
+        result.push_back(arena ? slots[s].clone() : slots[s]);
         break;
       }
     }

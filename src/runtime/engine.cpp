@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
 #include "plan/plan_file.hpp"
 #include "runtime/cpu_execution_context.hpp"
 #include "runtime/engine_impl.hpp"
@@ -53,12 +54,12 @@ TensorDesc describe_value(const ir::Value& v) {
 }
 
 std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
-                                                     Backend backend, const BuilderConfig* config) {
+                                                     Backend backend, const BuilderConfig* config,
+                                                     std::optional<MemoryPlan> memory) {
   auto impl = std::make_shared<Engine::Impl>();
   impl->backend = backend;
+  impl->memory = std::move(memory);
   if (config) {
-    // TF32 stays off until precision assignment marks the layers that may use it.
-    impl->allow_tf32 = false;
     impl->tune_tactics = config->optimization_level >= 3;
     impl->timing_cache_path = config->timing_cache_path;
   }
@@ -69,6 +70,10 @@ std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> 
 }
 
 Network::Network(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Network::Network() : impl_(std::make_unique<Impl>()) {
+  impl_->graph = std::make_unique<ir::Graph>();
+  impl_->graph->name = "network";
+}
 Network::~Network() = default;
 Network::Network(Network&&) noexcept = default;
 Network& Network::operator=(Network&&) noexcept = default;
@@ -95,6 +100,7 @@ std::vector<LayerInfo> Engine::layers() const {
     for (const ir::Value* v : n->inputs) l.inputs.push_back(v ? v->name : "");
     for (const ir::Value* v : n->outputs) l.outputs.push_back(v ? v->name : "");
     l.origins = n->origins;
+    l.precision = ir::layer_precision(*n);
     for (const auto& [k, v] : n->attrs.all()) l.attributes[k] = ir::attr_value_to_string(v);
     out.push_back(std::move(l));
   }
@@ -102,7 +108,8 @@ std::vector<LayerInfo> Engine::layers() const {
 }
 
 void ExecutionContext::enqueue(const std::map<std::string, void*>&, void*) {
-  fail(ErrorCode::kUnsupported, "enqueue() runs GPU engines; this engine runs on the CPU: use execute()");
+  fail(ErrorCode::kUnsupported,
+       "enqueue() runs GPU engines; this engine runs on the CPU: use execute()");
 }
 
 void ExecutionContext::set_cuda_graph(bool) {
@@ -125,7 +132,7 @@ std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
 }
 
 std::vector<uint8_t> Engine::serialize() const {
-  return plan::write_plan(*impl_->graph, impl_->backend);
+  return plan::write_plan(*impl_->graph, impl_->backend, impl_->memory ? &*impl_->memory : nullptr);
 }
 
 void Engine::save(const std::string& path) const {
@@ -139,13 +146,15 @@ void Engine::save(const std::string& path) const {
 std::unique_ptr<Engine> Engine::load(const std::string& path) {
   plan::LoadedPlan p = plan::read_plan_file(path);
   plan::verify_plan_graph(*p.graph, path);
-  return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
+  return std::make_unique<Engine>(
+      make_engine_impl(std::move(p.graph), p.backend, nullptr, std::move(p.memory)));
 }
 
 std::unique_ptr<Engine> Engine::deserialize(std::string_view bytes) {
   plan::LoadedPlan p = plan::read_plan_bytes(bytes, "<memory>");
   plan::verify_plan_graph(*p.graph, "<memory>");
-  return std::make_unique<Engine>(make_engine_impl(std::move(p.graph), p.backend));
+  return std::make_unique<Engine>(
+      make_engine_impl(std::move(p.graph), p.backend, nullptr, std::move(p.memory)));
 }
 
 }  // namespace kiln

@@ -1,9 +1,12 @@
-// What an Engine holds: the optimized graph (with its weights) and the target it was built for.
+// What an Engine holds: the optimized graph (with its weights), the target it was built for and
+// its activation memory plan.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <optional>
 
+#include "build/memory_plan.hpp"
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 
@@ -22,16 +25,17 @@ struct Engine::Impl {
   // the first context's creation.
   mutable std::mutex shared_state_mutex;
   mutable std::shared_ptr<const void> shared_state;
-  // GPU builds: TF32 for FP32 matrix work, and tactic auto-tuning with its timing cache. A loaded
-  // plan keeps the defaults (strict FP32, first heuristic candidate).
-  bool allow_tf32 = false;
+  // GPU builds: tactic auto-tuning with its timing cache. A loaded plan keeps the default (first
+  // heuristic candidate). Whether a layer may use TF32 is its own attribute (ir/layer_precision).
   bool tune_tactics = false;
   std::string timing_cache_path;
+  std::optional<MemoryPlan> memory;  // absent when activation shapes are not static
 };
 
 TensorDesc describe_value(const ir::Value& v);
 std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
                                                      Backend backend,
-                                                     const BuilderConfig* config = nullptr);
+                                                     const BuilderConfig* config = nullptr,
+                                                     std::optional<MemoryPlan> memory = std::nullopt);
 
 }  // namespace kiln

@@ -2,7 +2,9 @@
 """Checks kiln's CPU backend on ONNX models exported from PyTorch (bench/torch_models.py): does
 every op import, and do kiln's outputs match ONNX Runtime's on the same random inputs?
 
-Usage: torch_coverage.py KILN_BINARY MODEL_DIR [--timeout S]
+Usage: torch_coverage.py KILN_BINARY MODEL_DIR [--timeout S] [--backend cpu|cuda]
+With --backend cuda, each model is built into a CUDA plan (static shapes, as exported) and run
+from it; the comparison is still against ONNX Runtime on the CPU.
 Prints one markdown table row per model and a summary; writes nothing else.
 """
 import argparse
@@ -50,7 +52,7 @@ def unsupported_ops(stderr):
     return ", ".join(ops) if ops else stderr.strip().splitlines()[-1][:200]
 
 
-def check(kiln, path, timeout):
+def check(kiln, path, timeout, backend="cpu"):
     name = os.path.basename(path)[: -len(".onnx")]
     row = {"model": name, "nodes": "", "import": "", "max_abs": "", "max_rel": "", "cosine": "", "kiln_s": ""}
     try:
@@ -64,12 +66,24 @@ def check(kiln, path, timeout):
         sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
         feeds = make_inputs(sess, np.random.default_rng(0))
         reference = sess.run(None, feeds)
-        args = [kiln, "run", path, "--output-dir", os.path.join(work, "out")]
+        target = path
+        start = time.time()
+        if backend != "cpu":
+            target = os.path.join(work, "model.plan")
+            try:
+                build = subprocess.run([kiln, "build", path, "-o", target, "--backend", backend],
+                                       capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                row["import"] = f"build timed out after {timeout}s"
+                return row
+            if build.returncode != 0:
+                row["import"] = "BUILD FAIL: " + unsupported_ops(build.stderr)
+                return row
+        args = [kiln, "run", target, "--output-dir", os.path.join(work, "out")]
         for k, v in feeds.items():
             p = os.path.join(work, sanitize(k) + ".npy")
             np.save(p, v)
             args += ["--input", f"{k}={p}"]
-        start = time.time()
         try:
             env = dict(os.environ, OMP_NUM_THREADS="2")
             proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
@@ -105,6 +119,7 @@ def main():
     ap.add_argument("model_dir")
     ap.add_argument("--timeout", type=int, default=240)
     ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument("--backend", choices=["cpu", "cuda"], default="cpu")
     args = ap.parse_args()
     paths = sorted(glob.glob(os.path.join(args.model_dir, "*.onnx")))
     cols = ["model", "nodes", "import", "max_abs", "max_rel", "cosine", "kiln_s"]
@@ -112,7 +127,7 @@ def main():
     print("|" + "---|" * len(cols))
     def guarded(p):
         try:
-            return check(args.kiln, p, args.timeout)
+            return check(args.kiln, p, args.timeout, args.backend)
         except Exception as e:  # noqa: BLE001  (ONNX Runtime itself may refuse a model)
             return {"model": os.path.basename(p), "import": f"reference failed: {str(e)[:150]}"}
 
@@ -122,7 +137,7 @@ def main():
         for row in pool.map(guarded, paths):
             ok += row.get("import") == "ok"
             print("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |", flush=True)
-    print(f"\n{ok} of {len(paths)} models import and run")
+    print(f"\n{ok} of {len(paths)} models import and run on the {args.backend} backend")
     return 0
 
 

@@ -2,12 +2,15 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "ir/printer.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
+#include "run_inputs.hpp"
 #include "runtime/engine_impl.hpp"
 
 namespace kiln::tools {
@@ -19,7 +22,7 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Sends kiln's diagnostics to the tool's error stream while --verbose is on.
+// Sends kiln's diagnostics to the tool's error stream.
 class StreamLogger final : public Logger {
  public:
   explicit StreamLogger(std::ostream& os) : os_(os) {}
@@ -32,16 +35,14 @@ class StreamLogger final : public Logger {
   std::ostream& os_;
 };
 
-// With --verbose, routes every diagnostic to `logger` until the build ends, however it ends;
-// otherwise leaves kiln's default (warnings and errors to stderr) alone.
+// Routes kiln's diagnostics to the tool's error stream until the build ends, however it ends:
+// warnings and errors always (a precision constraint that did not hold), everything with
+// --verbose.
 struct LoggerScope {
-  LoggerScope(Logger* logger, bool verbose) : active(verbose) {
-    if (active) set_logger(logger, LogSeverity::kVerbose);
+  LoggerScope(Logger* logger, bool verbose) {
+    set_logger(logger, verbose ? LogSeverity::kVerbose : LogSeverity::kWarning);
   }
-  ~LoggerScope() {
-    if (active) set_logger(nullptr);
-  }
-  bool active;
+  ~LoggerScope() { set_logger(nullptr); }
 };
 
 std::string mebibytes(uint64_t bytes) {
@@ -51,10 +52,37 @@ std::string mebibytes(uint64_t bytes) {
   return buf;
 }
 
+std::string memory_summary(const std::optional<MemoryPlan>& plan) {
+  if (!plan) return "no plan (activation shapes are not static); allocated per tensor";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3fx",
+                plan->lower_bound_bytes ? static_cast<double>(plan->arena_bytes) /
+                                              static_cast<double>(plan->lower_bound_bytes)
+                                        : 1.0);
+  return "arena " + mebibytes(plan->arena_bytes) + ", " + buf + " its lower bound " +
+         mebibytes(plan->lower_bound_bytes) + "; all activations " + mebibytes(plan->total_bytes);
+}
+
 std::string secs(double s) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f s", s);
   return buf;
+}
+
+// "NAME=PRECISION" options, split at the last '=' so layer names may hold one.
+std::map<std::string, Precision> parse_precision_constraints(const std::vector<std::string>& opts) {
+  std::map<std::string, Precision> out;
+  for (const std::string& opt : opts) {
+    size_t eq = opt.rfind('=');
+    std::optional<Precision> p;
+    if (eq != std::string::npos && eq > 0) p = parse_precision(opt.substr(eq + 1));
+    if (!p) {
+      fail(ErrorCode::kInvalidArgument, "--precision-constraint '", opt,
+           "': expected LAYER=PRECISION with PRECISION one of fp32, tf32, fp16, bf16");
+    }
+    out[opt.substr(0, eq)] = *p;
+  }
+  return out;
 }
 
 }  // namespace
@@ -70,12 +98,25 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
       ->capture_default_str();
   sub->add_flag("--fp16", o.fp16, "allow FP16 layers where the target supports them");
   sub->add_flag("--bf16", o.bf16, "allow BF16 layers where the target supports them");
+  sub->add_option("-s,--shape", o.shapes,
+                  "NAME=1x3x224x224: input shape the activation memory is planned for "
+                  "(repeatable; unknown dims of inputs not named are taken as 1)");
+  sub->add_flag("--no-tf32", o.no_tf32, "keep FP32 matrix work in full FP32 (no TF32) on GPUs");
+  sub->add_option("--precision-constraint", o.precision_constraints,
+                  "run a layer (by layer or ONNX node name) in a precision: NAME=fp32|tf32|fp16|"
+                  "bf16 (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_flag("--strict-types", o.strict_types,
+                "fail the build when a precision constraint cannot hold (default: warn)");
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
       "  kiln build resnet50.onnx -o resnet50.plan\n"
       "  kiln build bert.onnx -o bert_fp16.plan --backend cuda --fp16\n"
-      "  kiln build model.onnx --verbose        # writes model.plan, prints every layer");
+      "  kiln build model.onnx --verbose        # writes model.plan, prints every layer\n"
+      "  kiln build bert.onnx -s input_ids=8x128 -s attention_mask=8x128\n"
+      "  kiln build model.onnx --fp16 --precision-constraint softmax_0=fp32 "
+      "--precision-constraint head=fp32");
   return sub;
 }
 
@@ -94,6 +135,13 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   config.backend = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
   config.fp16 = o.fp16;
   config.bf16 = o.bf16;
+  for (const std::string& arg : o.shapes) {
+    auto [name, dims] = split_assignment(arg, "--shape");
+    config.input_shapes[name] = parse_dims(dims, "--shape " + name);
+  }
+  config.tf32 = !o.no_tf32;
+  config.layer_precisions = parse_precision_constraints(o.precision_constraints);
+  config.strict_types = o.strict_types;
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);
@@ -112,6 +160,7 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
       << "  inputs:  " << engine->inputs().size() << ", outputs: " << engine->outputs().size()
       << "\n"
       << "  plan:    " << mebibytes(std::filesystem::file_size(output)) << "\n"
+      << "  memory:  " << memory_summary(engine->impl().memory) << "\n"
       << "  time:    " << secs(seconds_since(start)) << " (import " << secs(import_s) << ", build "
       << secs(build_s) << ", save " << secs(save_s) << ")\n";
 }

@@ -17,6 +17,10 @@ struct BuildOptions {
   std::string backend = "cpu";
   bool fp16 = false;
   bool bf16 = false;
+  std::vector<std::string> shapes;  // NAME=1x3x224x224: the shapes activation memory is planned for
+  bool no_tf32 = false;
+  std::vector<std::string> precision_constraints;  // LAYER=PRECISION (fp32, tf32, fp16, bf16)
+  bool strict_types = false;
   bool verbose = false;
 };
 CLI::App* add_build_command(CLI::App& app, BuildOptions& opts);

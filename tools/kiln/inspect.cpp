@@ -2,11 +2,13 @@
 // and layers — as text or as one JSON object.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "ir/graph_stats.hpp"
+#include "ir/layer_precision.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
 
@@ -71,6 +73,50 @@ std::string join(const std::vector<std::string>& items) {
   return s;
 }
 
+// Layers that run a kernel: with a memory plan, Reshape-like layers are views and run nothing.
+int64_t layers_launching_work(const ModelGraph& m) {
+  auto n = static_cast<int64_t>(m.graph->nodes().size());
+  if (!m.memory) return n;
+  for (const TensorPlacement& t : m.memory->tensors) n -= t.alias_of.empty() ? 0 : 1;
+  return n;
+}
+
+json memory_json(const MemoryPlan& plan) {
+  json j;
+  j["arena_bytes"] = plan.arena_bytes;
+  j["total_bytes"] = plan.total_bytes;
+  j["lower_bound_bytes"] = plan.lower_bound_bytes;
+  j["input_shapes"] = json::object();
+  for (const auto& [name, shape] : plan.input_shapes) j["input_shapes"][name] = shape;
+  j["tensors"] = json::array();
+  for (const TensorPlacement& t : plan.tensors) {
+    json e = {{"name", t.name}, {"bytes", t.bytes}};
+    if (t.alias_of.empty()) {
+      e["offset"] = t.offset;
+    } else {
+      e["offset"] = nullptr;
+      e["view_of"] = t.alias_of;
+    }
+    if (!t.in_place_of.empty()) e["in_place_of"] = t.in_place_of;
+    j["tensors"].push_back(std::move(e));
+  }
+  return j;
+// The builder's per-layer precision; null for a graph it has not seen (an ONNX model).
+json precision_json(const ir::Node& n) {
+  std::string p = ir::layer_precision(n);
+  return p.empty() ? json(nullptr) : json(p);
+}
+
+// Layers per precision ("fp16": 40), reformat (Cast) layers included; empty for an ONNX model.
+std::map<std::string, int64_t> precision_histogram(const ir::Graph& g) {
+  std::map<std::string, int64_t> h;
+  for (const auto& n : g.nodes()) {
+    std::string p = ir::layer_precision(*n);
+    if (!p.empty()) ++h[p];
+  }
+  return h;
+}
+
 json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphStats& s) {
   const ir::Graph& g = *m.graph;
   json j;
@@ -90,6 +136,8 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
   j["flops_symbols_as_one"] = s.symbols_as_one;
   j["flops_uncounted_layers"] = json::array();
   for (const ir::Node* n : s.uncounted) j["flops_uncounted_layers"].push_back(n->name);
+  j["layers_launching_work"] = layers_launching_work(m);
+  j["memory"] = m.memory ? memory_json(*m.memory) : json(nullptr);
   j["layers"] = json::array();
   for (const auto& n : g.nodes()) {
     json attrs = json::object();
@@ -100,8 +148,11 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
                            {"inputs", names(n->inputs)},
                            {"outputs", names(n->outputs)},
                            {"origins", n->origins},
+                           {"precision", precision_json(*n)},
                            {"attributes", attrs}});
   }
+  j["precision_histogram"] = json::object();
+  for (const auto& [p, count] : precision_histogram(g)) j["precision_histogram"][p] = count;
   return j;
 }
 
@@ -139,12 +190,46 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
         << " layer(s) with unknown shapes or no formula, e.g. " << s.uncounted[0]->describe()
         << ")";
   }
-  out << "\nops (" << g.nodes().size() << " layers):\n";
+  out << "\n";
+  if (m.memory) {
+    const MemoryPlan& p = *m.memory;
+    int64_t views = 0, in_place = 0;
+    for (const TensorPlacement& t : p.tensors) {
+      views += t.alias_of.empty() ? 0 : 1;
+      in_place += t.in_place_of.empty() ? 0 : 1;
+    }
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.3f",
+                  p.lower_bound_bytes ? static_cast<double>(p.arena_bytes) /
+                                            static_cast<double>(p.lower_bound_bytes)
+                                      : 1.0);
+    out << "memory:     arena " << human(static_cast<double>(p.arena_bytes), "B")
+        << " (lower bound " << human(static_cast<double>(p.lower_bound_bytes), "B") << ", " << ratio
+        << "x; all activations " << human(static_cast<double>(p.total_bytes), "B") << "), " << views
+        << " view(s), " << in_place << " in place\n";
+    std::string shapes;
+    for (const auto& [name, shape] : p.input_shapes) {
+      shapes += (shapes.empty() ? "" : ", ") + name + shape_to_string(shape);
+    }
+    out << "            planned for inputs " << shapes << "\n";
+  } else if (m.format == ModelFormat::kPlan) {
+    out << "memory:     no plan (activation shapes are not static)\n";
+  }
+  out << "ops (" << g.nodes().size() << " layers, " << layers_launching_work(m)
+      << " launching work):\n";
   for (const auto& [op, count] : sorted_histogram(s)) out << "  " << op << ": " << count << "\n";
+  std::map<std::string, int64_t> precisions = precision_histogram(g);
+  if (!precisions.empty()) {
+    out << "precisions:";
+    for (const auto& [p, count] : precisions) out << " " << p << " " << count << ";";
+    out << "\n";
+  }
   out << "layers:\n";
   for (const auto& n : g.nodes()) {
+    std::string precision = ir::layer_precision(*n);
     out << "  " << n->name << " (" << (n->domain.empty() ? "" : n->domain + ".") << n->op
-        << "): " << join(names(n->inputs)) << " -> " << join(names(n->outputs));
+        << (precision.empty() ? "" : ", " + precision) << "): " << join(names(n->inputs)) << " -> "
+        << join(names(n->outputs));
     if (!n->origins.empty() && !(n->origins.size() == 1 && n->origins[0] == n->name)) {
       out << "  [from " << join(n->origins) << "]";
     }

@@ -39,6 +39,7 @@ ModelGraph load_model_graph(const std::string& path) {
   if (m.format == ModelFormat::kPlan) {
     plan::LoadedPlan p = plan::read_plan_file(path);
     m.graph = std::move(p.graph);
+    m.memory = std::move(p.memory);
     m.backend = p.backend;
   } else {
     m.graph = onnx::import_model_file(path);

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "build/memory_plan.hpp"
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 
@@ -23,7 +25,8 @@ std::unique_ptr<Engine> load_engine(const std::string& path, const BuilderConfig
 struct ModelGraph {
   ModelFormat format = ModelFormat::kOnnx;
   std::unique_ptr<ir::Graph> graph;
-  Backend backend = Backend::kCpu;  // plans only
+  Backend backend = Backend::kCpu;   // plans only
+  std::optional<MemoryPlan> memory;  // plans with static activation shapes only
   uint64_t file_bytes = 0;
 };
 ModelGraph load_model_graph(const std::string& path);

@@ -1,12 +1,16 @@
 // Concrete inference, allocation and kernel call for one node.
 #include "backends/cpu/run_node.hpp"
 
+#include <cstring>
+
 #include "ir/op_registry.hpp"
 
 namespace kiln::cpu {
 
 std::vector<Tensor> run_node(CpuKernel& kernel, const ir::Node& node,
-                             const std::vector<const Tensor*>& inputs) {
+                             const std::vector<const Tensor*>& inputs,
+                             std::span<const OutputMemory> memory,
+                             const std::shared_ptr<void>& owner) {
   std::vector<std::optional<ir::TensorType>> types;
   types.reserve(inputs.size());
   for (const Tensor* t : inputs) {
@@ -27,6 +31,11 @@ std::vector<Tensor> run_node(CpuKernel& kernel, const ir::Node& node,
       fail(ErrorCode::kInvalidArgument, node.describe(), ": output ", o, " would be ", bytes,
            " bytes (shape ", shape_to_string(*shape), "), over kiln's limit of ", kMaxTensorBytes,
            " bytes for one tensor");
+    }
+    if (o < memory.size() && memory[o].data && memory[o].bytes == bytes) {
+      if (memory[o].zero) std::memset(memory[o].data, 0, bytes);
+      ctx.outputs[o] = Tensor::borrow(out_types[o]->dtype, *shape, memory[o].data, owner);
+      continue;
     }
     ctx.outputs[o] = Tensor(out_types[o]->dtype, *shape);
   }

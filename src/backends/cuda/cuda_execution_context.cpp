@@ -61,7 +61,6 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   libs_.compute_capability = prop.major * 10 + prop.minor;
   KILN_CUBLAS_CHECK(cublasLtCreate(&libs_.cublaslt));
   KILN_CUDNN_CHECK(cudnnCreate(&libs_.cudnn));
-  libs_.allow_tf32 = engine_->allow_tf32;
   tuner_ = std::make_unique<TacticTuner>(
       TuningOptions{engine_->tune_tactics, engine_->timing_cache_path}, libs_.device);
   libs_.tuner = tuner_.get();

@@ -41,9 +41,8 @@ struct CudaLibraries {
   int device = 0;
   int sm_count = 0;
   int compute_capability = 0;  // 90 for Hopper
-  // From the BuilderConfig: whether FP32 matrix work may run in TF32, and the tuner kernels ask
-  // to pick among their candidate tactics in prepare().
-  bool allow_tf32 = false;
+  // The tuner kernels ask to pick among their candidate tactics in prepare(). (Whether FP32
+  // matrix work may run in TF32 is per layer: ir::allows_tf32(node).)
   TacticTuner* tuner = nullptr;
 };
 

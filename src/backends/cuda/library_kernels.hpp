@@ -6,6 +6,6 @@
 namespace kiln::cuda {
 
 void register_matmul_kernels(CudaKernelRegistry& r);  // MatMul, Gemm (cuBLASLt)
-void register_conv_kernels(CudaKernelRegistry& r);    // Conv (cuDNN graph API)
+void register_conv_kernels(CudaKernelRegistry& r);    // Conv, FusedConv (cuDNN graph API)
 
 }  // namespace kiln::cuda

@@ -71,8 +71,11 @@ int alignment_of(int64_t bytes) {
 std::string LtProblem::signature() const {
   return cat("gemm ", to_string(dtype), allow_tf32 ? " tf32" : "", " m", m, " n", n, " k", k,
              trans_a ? " tA" : "", trans_b ? " tB" : "", " batch", batch, " sa", stride_a, " sb",
-             stride_b, " sd", stride_d, bias ? " bias" : "", " align", alignment_a, "/",
-             alignment_b, "/", alignment_d);
+             stride_b, " sd", stride_d, bias ? " bias" : "",
+             activation == Activation::kRelu       ? " relu"
+             : activation == Activation::kGeluTanh ? " gelu"
+                                                   : "",
+             " align", alignment_a, "/", alignment_b, "/", alignment_d);
 }
 
 LtMatmul::LtMatmul(cublasLtHandle_t handle, const LtProblem& p, const std::string& what)
@@ -91,8 +94,18 @@ LtMatmul::LtMatmul(cublasLtHandle_t handle, const LtProblem& p, const std::strin
                                                      sizeof(op_first)));
     KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &op_second,
                                                      sizeof(op_second)));
-    if (p.bias) {
+    if (p.bias || p.activation != LtProblem::Activation::kNone) {
       cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+      switch (p.activation) {
+        case LtProblem::Activation::kNone:
+          break;
+        case LtProblem::Activation::kRelu:
+          epilogue = p.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+          break;
+        case LtProblem::Activation::kGeluTanh:
+          epilogue = p.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+          break;
+      }
       KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                        &epilogue, sizeof(epilogue)));
     }

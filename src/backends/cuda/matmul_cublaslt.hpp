@@ -14,7 +14,7 @@
 
 namespace kiln::cuda {
 
-// D[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C + bias, row-major, in kiln's terms.
+// D[M,N] = act(alpha * op(A)[M,K] op(B)[K,N] + beta * C + bias), row-major, in kiln's terms.
 struct LtProblem {
   DataType dtype = DataType::kFloat32;
   int64_t m = 0, n = 0, k = 0;
@@ -22,6 +22,10 @@ struct LtProblem {
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_d = 0;  // elements between batch entries
   bool bias = false;  // add a bias of N values to every row (cuBLASLt BIAS epilogue)
+  // An activation cuBLASLt applies last, after the bias and beta * C (RELU / GELU epilogues;
+  // cuBLASLt's GELU is the tanh approximation).
+  enum class Activation { kNone, kRelu, kGeluTanh };
+  Activation activation = Activation::kNone;
   bool allow_tf32 = false;
   // Byte alignment every A, B, C/D pointer is guaranteed to have (a power of two <= 256).
   int alignment_a = 16, alignment_b = 16, alignment_d = 16;

@@ -5,52 +5,15 @@
 
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/library_kernels.hpp"
+#include "backends/cuda/lt_tactics.hpp"
 #include "backends/cuda/matmul_cublaslt.hpp"
 #include "backends/cuda/matmul_plan.hpp"
 #include "backends/cuda/output_prefill.hpp"
 #include "backends/cuda/tactic.hpp"
+#include "ir/layer_precision.hpp"
 
 namespace kiln::cuda {
 namespace {
-
-// Kernels assume at least this alignment of every tensor's base address (the arena, the weights
-// and cudaMalloc give 256); enqueue() checks bound buffers against it.
-constexpr int kBaseAlignment = 16;
-
-int operand_alignment(int64_t offset_elements, size_t element_size) {
-  return std::min(kBaseAlignment,
-                  alignment_of(offset_elements * static_cast<int64_t>(element_size)));
-}
-
-void check_base_alignment(const CudaKernelContext& ctx, const void* p, const char* what) {
-  if (p && reinterpret_cast<uintptr_t>(p) % kBaseAlignment != 0) {
-    ctx.fail(ErrorCode::kInvalidArgument, "the device buffer of ", what, " is not ", kBaseAlignment,
-             "-byte aligned");
-  }
-}
-
-// Picks the cuBLASLt algorithm: the tuner times the heuristic's candidates (on scratch buffers,
-// since the real ones are not bound during prepare) or takes the cached/first one.
-// `launch(lt, candidate, scratch, stream)` runs the layer's calls with one candidate.
-using LtLaunch = std::function<void(size_t, const TuningScratch&, cudaStream_t)>;
-
-void choose_algorithm(const CudaKernelContext& ctx, LtMatmul& lt, const std::string& signature,
-                      const LtLaunch& launch) {
-  lt.select(0);
-  TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
-  if (!tuner || lt.num_candidates() < 2) return;
-  std::vector<std::string> names;
-  size_t max_workspace = 0;
-  for (size_t i = 0; i < lt.num_candidates(); ++i) {
-    names.push_back(lt.candidate_name(i));
-    max_workspace = std::max(max_workspace, lt.candidate_workspace(i));
-  }
-  std::optional<TuningScratch> scratch;
-  lt.select(tuner->choose(signature, names, [&](size_t i, cudaStream_t stream) {
-    if (!scratch) scratch.emplace(ctx, max_workspace);
-    launch(i, *scratch, stream);
-  }));
-}
 
 class MatMulKernel final : public CudaKernel {
  public:
@@ -70,7 +33,7 @@ class MatMulKernel final : public CudaKernel {
     p.stride_a = plan_.stride_a;
     p.stride_b = plan_.stride_b;
     p.stride_d = plan_.stride_c;
-    p.allow_tf32 = ctx.libs->allow_tf32;
+    p.allow_tf32 = ir::allows_tf32(ctx.node);
     p.alignment_a = operand_alignment(plan_.stride_a, es);
     p.alignment_b = operand_alignment(plan_.stride_b, es);
     p.alignment_d = operand_alignment(plan_.stride_c, es);
@@ -170,8 +133,8 @@ class GemmKernel final : public CudaKernel {
     p.trans_a = trans_a;
     p.trans_b = trans_b;
     p.bias = mode_ == CMode::kBias;
-    p.allow_tf32 = ctx.libs->allow_tf32;
-    p.alignment_a = p.alignment_b = p.alignment_d = kBaseAlignment;
+    p.allow_tf32 = ir::allows_tf32(ctx.node);
+    p.alignment_a = p.alignment_b = p.alignment_d = kLtBaseAlignment;
     lt_ = std::make_unique<LtMatmul>(ctx.libs->cublaslt, p, ctx.node.describe());
     std::string signature = cat("Gemm ", p.signature(), mode_ == CMode::kNone ? "" : " beta");
     choose_algorithm(ctx, *lt_, signature, [&](size_t i, const TuningScratch& s, cudaStream_t st) {

@@ -14,9 +14,10 @@ namespace kiln::test {
 struct GpuInput {
   DataType dtype = DataType::kFloat32;
   Shape shape;
-  bool constant = false;         // a weight (initializer) rather than a runtime input
-  std::vector<double> values;    // fixed contents (e.g. shapes, axes); random when empty
-  double low = -1.0, high = 1.0; // range of random values
+  bool constant = false;          // a weight (initializer) rather than a runtime input
+  std::vector<double> values;     // fixed contents (e.g. shapes, axes); random when empty
+  double low = -1.0, high = 1.0;  // range of random values
+  bool omitted = false;           // an omitted optional input (an empty slot in the node)
 };
 
 struct GpuCase {

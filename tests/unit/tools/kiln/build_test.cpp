@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "plan/plan_file.hpp"
 #include "unit/temp_dir_util.hpp"
@@ -80,6 +82,30 @@ TEST(BuildCommand, VerboseShowsLayersAndDiagnosticsQuietDoesNot) {
   EXPECT_TRUE(contains(verbose.out, "Relu(")) << verbose.out;
 }
 
+TEST(BuildCommand, PlansActivationMemoryForTheGivenShapes) {
+  TempDir dir;
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {-1, 16});
+  auto y = value_info("y", ::onnx::TensorProto::FLOAT, {-1, 16});
+  write_model(dir.file("relu.onnx"), make_model({make_node("Relu", {"x"}, {"y"}, "r")}, {x}, {y}));
+  CliResult r = run_kiln({"build", dir.file("relu.onnx"), "-s", "x=4x16", "--verbose"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // One 4x16 float32 output: 256 bytes, all of them needed at once.
+  EXPECT_TRUE(contains(r.out, "memory:  arena 0.00 MiB (256 bytes), 1.000x its lower bound"))
+      << r.out;
+  EXPECT_TRUE(contains(r.err, "activation memory plan")) << r.err;
+  plan::LoadedPlan p = plan::read_plan_file(dir.file("relu.plan"), Backend::kCpu);
+  ASSERT_TRUE(p.memory);
+  EXPECT_EQ(p.memory->input_shapes.at("x"), (Shape{4, 16}));
+  // Without a shape the unknown dim is taken as 1, and the log says so.
+  r = run_kiln({"build", dir.file("relu.onnx"), "--verbose"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "(64 bytes)")) << r.out;
+  EXPECT_TRUE(contains(r.err, "taken as 1")) << r.err;
+  r = run_kiln({"build", dir.file("relu.onnx"), "-s", "x=4x17"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "input 'x'")) << r.err;
+}
+
 TEST(BuildCommand, BackendOption) {
   TempDir dir;
   write_model(dir.file("pass.onnx"), passthrough_model());
@@ -87,6 +113,62 @@ TEST(BuildCommand, BackendOption) {
   CliResult help = run_kiln({"build", "--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_TRUE(contains(help.out, "Examples:")) << help.out;
+}
+
+// x -> MatMul "mm" (weights) -> Softmax "sm" -> y.
+void write_matmul_softmax(const std::string& path) {
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {2, 4});
+  auto y = value_info("y", ::onnx::TensorProto::FLOAT, {2, 4});
+  std::vector<float> w(16);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 0.7f;
+  write_model(path, make_model({make_node("MatMul", {"x", "w"}, {"h"}, "mm"),
+                                make_node("Softmax", {"h"}, {"y"}, "sm")},
+                               {x}, {y}, {float_initializer("w", {4, 4}, w)}));
+}
+
+std::map<std::string, std::string> layer_precisions(const std::string& plan) {
+  CliResult r = run_kiln({"inspect", plan, "--json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::map<std::string, std::string> out;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const auto& l : j["layers"]) {
+    out[l["name"].get<std::string>()] = l["precision"].get<std::string>();
+  }
+  return out;
+}
+
+TEST(BuildCommand, PrecisionFlagsAndConstraints) {
+  TempDir dir;
+  std::string model = dir.file("mm.onnx");
+  write_matmul_softmax(model);
+  ASSERT_EQ(run_kiln({"build", model, "-o", dir.file("a.plan"), "--fp16"}).code, 0);
+  auto p = layer_precisions(dir.file("a.plan"));
+  EXPECT_EQ(p["mm"], "fp16");
+  EXPECT_EQ(p["sm"], "fp32");  // softmax keeps FP32 by default
+  CliResult text = run_kiln({"inspect", dir.file("a.plan")});
+  EXPECT_TRUE(contains(text.out, "mm (MatMul, fp16): x_fp16, w_fp16 -> h")) << text.out;
+  EXPECT_TRUE(contains(text.out, "precisions: fp16 2; fp32 2;")) << text.out;
+
+  CliResult r =
+      run_kiln({"build", model, "-o", dir.file("b.plan"), "--fp16", "--precision-constraint",
+                "mm=FP32", "--precision-constraint", "sm=fp16", "--no-tf32"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  p = layer_precisions(dir.file("b.plan"));
+  EXPECT_EQ(p["mm"], "fp32");
+  EXPECT_EQ(p["sm"], "fp16");
+
+  ASSERT_EQ(run_kiln({"build", model, "-o", dir.file("c.plan")}).code, 0);
+  EXPECT_EQ(layer_precisions(dir.file("c.plan"))["mm"], "tf32");
+
+  r = run_kiln({"build", model, "--precision-constraint", "mm=fp8"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "'mm=fp8'")) << r.err;
+  r = run_kiln({"build", model, "--precision-constraint", "nope=fp32"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(contains(r.err, "'nope'")) << r.err;  // a warning
+  r = run_kiln({"build", model, "--precision-constraint", "nope=fp32", "--strict-types"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "'nope'")) << r.err;
 }
 
 }  // namespace

@@ -143,3 +143,65 @@ TEST(KilnBinary, ExitCodesAndErrors) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+// An engine built through the Network API: MatMul, then an in-place Relu, a Reshape view and an
+// in-place Neg, all in one 64-byte buffer.
+std::string write_planned_plan(const TempDir& dir) {
+  Network net;
+  net.add_input("x", DataType::kFloat32, {2, 8});
+  net.add_constant("w", Tensor(DataType::kFloat32, {8, 8}));
+  net.add_constant("flat", Tensor::from_vector(DataType::kInt64, {1}, std::vector<int64_t>{16}));
+  net.add_layer("MatMul", {"x", "w"}, {}, "h");
+  net.add_layer("Relu", {"h"}, {}, "r");
+  net.add_layer("Reshape", {"r", "flat"}, {}, "v");
+  net.mark_output(net.add_layer("Neg", {"v"}, {}, "y")[0]);
+  BuilderConfig config;
+  config.optimization_level = 0;  // keep every layer
+  std::string path = dir.file("planned.plan");
+  build_engine(net, config)->save(path);
+  return path;
+}
+
+TEST(InspectCommand, ShowsTheMemoryPlan) {
+  TempDir dir;
+  std::string plan = write_planned_plan(dir);
+  CliResult r = run_kiln({"inspect", plan});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out,
+                       "memory:     arena 64 B (lower bound 64 B, 1.000x; all activations 256 B), "
+                       "1 view(s), 2 in place"))
+      << r.out;
+  EXPECT_TRUE(contains(r.out, "planned for inputs x[2,8]")) << r.out;
+  EXPECT_TRUE(contains(r.out, "ops (4 layers, 3 launching work)")) << r.out;
+
+  r = run_kiln({"inspect", plan, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["layers_launching_work"], 3);
+  const nlohmann::json& m = j["memory"];
+  EXPECT_EQ(m["arena_bytes"], 64);
+  EXPECT_EQ(m["total_bytes"], 256);
+  EXPECT_EQ(m["lower_bound_bytes"], 64);
+  EXPECT_EQ(m["input_shapes"]["x"], nlohmann::json::parse("[2, 8]"));
+  ASSERT_EQ(m["tensors"].size(), 4u);
+  EXPECT_EQ(m["tensors"][0], nlohmann::json::parse(R"({"name": "h", "bytes": 64, "offset": 0})"));
+  EXPECT_EQ(m["tensors"][1]["in_place_of"], "h");
+  EXPECT_EQ(m["tensors"][2]["view_of"], "r");
+  EXPECT_TRUE(m["tensors"][2]["offset"].is_null());
+  EXPECT_EQ(m["tensors"][3]["in_place_of"], "v");
+}
+
+TEST(InspectCommand, PlansWithoutStaticShapesSaySo) {
+  TempDir dir;
+  std::string plan = write_layered_plan(dir, "mlp.plan");
+  CliResult r = run_kiln({"inspect", plan});
+  EXPECT_TRUE(contains(r.out, "memory:     no plan")) << r.out;
+  r = run_kiln({"inspect", plan, "--json"});
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["memory"].is_null());
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -1,0 +1,47 @@
+// The fused attention kernel (ScaledDotProductAttention): Y = softmax(scale * Q K^T + mask) V
+// without materialising the scores. Flash-attention style: one thread block per (batch entry, tile
+// of query rows); K and V stream through shared memory a tile of keys at a time, and each query
+// row keeps a running max, sum and output accumulator in float (double for float64) registers.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "kiln/types.hpp"
+
+namespace kiln::cuda {
+
+struct AttentionArgs {
+  static constexpr int kMaxBatchDims = 6;
+
+  const void* q = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const void* mask = nullptr;  // optional
+  void* y = nullptr;           // [batch..., sq, dv], contiguous
+  int64_t sq = 0, sk = 0, d = 0, dv = 0;
+  float scale = 1.0f;
+  // Batch dims of the output and each operand's element stride along them (0 where broadcast).
+  int num_batch_dims = 0;
+  int64_t batch[kMaxBatchDims] = {};
+  int64_t q_batch[kMaxBatchDims] = {}, k_batch[kMaxBatchDims] = {}, v_batch[kMaxBatchDims] = {},
+          m_batch[kMaxBatchDims] = {};
+  // Strides of Q as [sq, d], K as [sk, d] (whichever way it is stored), V as [sk, dv], the mask
+  // as [sq, sk].
+  int64_t q_row = 0, q_col = 0, k_row = 0, k_col = 0, v_row = 0, v_col = 0, m_row = 0, m_col = 0;
+  int64_t batches = 1;
+};
+
+// Largest value head size (Dv) the kernel takes.
+constexpr int64_t kAttentionMaxValueDim = 256;
+
+// Shared memory one block needs; prepare_attention() checks it against the device and raises the
+// kernel's limit when it is above the default 48 KiB. Throws Error(kUnsupported) naming `what`.
+size_t attention_shared_bytes(DataType dtype, int64_t d, int64_t dv);
+void prepare_attention(DataType dtype, int64_t d, int64_t dv, int device, const std::string& what);
+
+void launch_attention(const AttentionArgs& args, DataType dtype, cudaStream_t stream);
+
+}  // namespace kiln::cuda

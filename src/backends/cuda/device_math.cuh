@@ -1,0 +1,109 @@
+// Device-side element loads/stores (float16/bfloat16 through float, float64 as double) and the
+// fused-layer activations, with the formulas of the CPU kernels (backends/cpu/epilogue.hpp) so the
+// CUDA results match the reference up to float rounding. Included by .cu files only.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "ir/activation.hpp"
+
+namespace kiln::cuda::device {
+
+template <typename T>
+struct Compute {
+  using type = float;
+};
+template <>
+struct Compute<double> {
+  using type = double;
+};
+template <typename T>
+using compute_t = typename Compute<T>::type;
+
+template <typename T>
+__device__ __forceinline__ compute_t<T> load(T v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __half2float(v);
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __bfloat162float(v);
+  } else {
+    return v;
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ T store(compute_t<T> v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __float2half_rn(v);
+  } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __float2bfloat16_rn(v);
+  } else {
+    return v;
+  }
+}
+
+// The value as the unfused op would have stored it (a no-op for float32 and float64).
+template <typename T>
+__device__ __forceinline__ compute_t<T> round_to(compute_t<T> v) {
+  return load<T>(store<T>(v));
+}
+
+// The activation parameters as plain values, passable to a kernel.
+struct ActivationParams {
+  int kind = 0;  // ir::ActivationKind
+  float alpha = 0, beta = 0;
+};
+
+inline ActivationParams to_params(const ir::Activation& a) {
+  return {static_cast<int>(a.kind), a.alpha, a.beta};
+}
+
+template <typename C>
+__device__ __forceinline__ C sigmoid(C v) {
+  if (v >= C(0)) return C(1) / (C(1) + exp(-v));
+  C e = exp(v);
+  return e / (C(1) + e);
+}
+
+template <typename C>
+__device__ __forceinline__ C clamp01(C v) {
+  return v < C(0) ? C(0) : (v > C(1) ? C(1) : v);
+}
+
+template <typename C>
+__device__ C apply_activation(const ActivationParams& a, C x) {
+  using K = ir::ActivationKind;
+  switch (static_cast<K>(a.kind)) {
+    case K::kNone:
+      return x;
+    case K::kRelu:
+      return x < C(0) ? C(0) : x;
+    case K::kLeakyRelu:
+      return x < C(0) ? C(a.alpha) * x : x;
+    case K::kClip:
+      x = x < C(a.alpha) ? C(a.alpha) : x;
+      return C(a.beta) < x ? C(a.beta) : x;
+    case K::kSigmoid:
+      return sigmoid(x);
+    case K::kSilu:
+      return x * sigmoid(x);
+    case K::kGelu:
+      return C(0.5) * x * (C(1) + erf(x / C(1.4142135623730951)));
+    case K::kGeluTanh: {
+      const C k = C(0.7978845608028654);  // sqrt(2 / pi)
+      return C(0.5) * x * (C(1) + tanh(k * (x + C(0.044715) * x * x * x)));
+    }
+    case K::kHardSwish:
+      return x * clamp01(x / C(6) + C(0.5));
+    case K::kHardSigmoid:
+      return clamp01(C(a.alpha) * x + C(a.beta));
+    case K::kTanh:
+      return tanh(x);
+    case K::kElu:
+      return x < C(0) ? C(a.alpha) * expm1(x) : x;
+  }
+  return x;
+}
+
+}  // namespace kiln::cuda::device

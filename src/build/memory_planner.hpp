@@ -1,0 +1,26 @@
+// The activation memory planner: from a graph and the concrete shape of every tensor, decides
+// which activations are views, which overwrite a dying input, and where in one arena the rest
+// live (arena_layout.hpp), so that tensors alive at the same time never share bytes.
+#pragma once
+
+#include <unordered_map>
+
+#include "build/memory_plan.hpp"
+
+namespace kiln::build {
+
+// Concrete shapes of a graph's tensors for one set of input shapes (static_shapes.hpp).
+struct StaticShapes {
+  std::map<std::string, Shape> inputs;
+  std::unordered_map<const ir::Value*, Shape> values;
+};
+
+// Ops whose CPU kernels may write their output over an input of the same type and size: each
+// output element is computed from the input elements at the same index only.
+bool may_run_in_place(const std::string& op);
+
+// Plans every layer output of `graph`; `shapes` must hold a shape for each. Throws
+// Error(kInternal) if the plan it made fails memory_plan_problem (a planner bug).
+MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes);
+
+}  // namespace kiln::build

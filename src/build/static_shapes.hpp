@@ -1,0 +1,27 @@
+// Concrete shapes for a graph's tensors at one set of input shapes (the optimization profile):
+// binds symbolic input dimensions, then walks the graph computing every shape, evaluating small
+// integer shape arithmetic (Shape -> Gather -> Concat -> Reshape) as constant folding would.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "build/memory_planner.hpp"
+
+namespace kiln::build {
+
+// The shape of every graph input: `profile`'s where it names the input (it must agree with the
+// input's rank and known dims; Error kInvalidArgument naming the input otherwise), the declared
+// shape with each unknown dim taken as 1 (logged) where it does not; an input of unknown rank
+// that `profile` does not name is left out. Names in `profile` that are not inputs are refused.
+std::map<std::string, Shape> bind_input_shapes(const ir::Graph& graph,
+                                               const std::map<std::string, Shape>& profile);
+
+// The concrete shape of every tensor when the inputs have `inputs`' shapes, or nullopt with
+// `why_not` naming a tensor whose shape depends on data (NonZero) or is otherwise unknown.
+std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
+                                                   const std::map<std::string, Shape>& inputs,
+                                                   std::string& why_not);
+
+}  // namespace kiln::build

@@ -1,0 +1,113 @@
+// The activation memory plan in plan files: it round trips, plans without it still load, and a
+// plan whose memory layout would let layers overwrite live tensors is refused.
+#include <gtest/gtest.h>
+
+#include "build/memory_planner.hpp"
+#include "build/static_shapes.hpp"
+#include "core/error.hpp"
+#include "ir/op_registry.hpp"
+#include "plan/plan_file.hpp"
+
+namespace kiln::plan {
+namespace {
+
+std::unique_ptr<ir::Graph> chain() {
+  auto g = std::make_unique<ir::Graph>();
+  g->name = "chain";
+  ir::Value* x = g->add_value("x", DataType::kFloat32, ir::SymShape{ir::Dim::symbolic("n"), 32});
+  g->inputs().push_back(x);
+  ir::Value* a = g->add_value("a");
+  ir::Value* b = g->add_value("b");
+  ir::Value* c = g->add_value("c");
+  ir::Value* y = g->add_value("y");
+  g->add_node("Relu", "relu", {x}, {a});
+  g->add_node("Exp", "exp", {a}, {b});
+  g->add_node("Identity", "view", {b}, {c});
+  g->add_node("Add", "add", {a, c}, {y});
+  g->outputs().push_back(y);
+  ir::infer_graph(*g);
+  return g;
+}
+
+MemoryPlan plan_for(const ir::Graph& g) {
+  std::string why_not;
+  auto shapes =
+      build::evaluate_static_shapes(g, build::bind_input_shapes(g, {{"x", {3, 32}}}), why_not);
+  return build::plan_memory(g, *shapes);
+}
+
+TEST(MemoryPlanFile, RoundTrips) {
+  auto g = chain();
+  MemoryPlan plan = plan_for(*g);
+  std::vector<uint8_t> bytes = write_plan(*g, Backend::kCpu, &plan);
+  LoadedPlan p = read_plan_bytes({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, "m");
+  ASSERT_TRUE(p.memory);
+  EXPECT_EQ(p.memory->arena_bytes, plan.arena_bytes);
+  EXPECT_EQ(p.memory->total_bytes, plan.total_bytes);
+  EXPECT_EQ(p.memory->lower_bound_bytes, plan.lower_bound_bytes);
+  EXPECT_EQ(p.memory->input_shapes, plan.input_shapes);
+  ASSERT_EQ(p.memory->tensors.size(), plan.tensors.size());
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    const TensorPlacement& a = plan.tensors[i];
+    const TensorPlacement& b = p.memory->tensors[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.offset, b.offset);
+    EXPECT_EQ(a.bytes, b.bytes);
+    EXPECT_EQ(a.alias_of, b.alias_of);
+    EXPECT_EQ(a.in_place_of, b.in_place_of);
+  }
+  EXPECT_EQ(p.memory->tensors[2].alias_of, "b");
+}
+
+TEST(MemoryPlanFile, PlansWithoutOneLoad) {
+  auto g = chain();
+  std::vector<uint8_t> bytes = write_plan(*g, Backend::kCpu);
+  LoadedPlan p = read_plan_bytes({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, "m");
+  EXPECT_FALSE(p.memory);
+}
+
+void expect_refused(const ir::Graph& g, const MemoryPlan& plan, const std::string& needle) {
+  std::vector<uint8_t> bytes = write_plan(g, Backend::kCpu, &plan);
+  try {
+    read_plan_bytes({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, "bad.plan");
+    ADD_FAILURE() << "accepted; expected a refusal mentioning " << needle;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidPlan);
+    std::string what = e.what();
+    EXPECT_NE(what.find("bad.plan"), std::string::npos) << what;
+    EXPECT_NE(what.find(needle), std::string::npos) << what;
+  }
+}
+
+TEST(MemoryPlanFile, RefusesUnsafeOrInconsistentPlans) {
+  auto g = chain();
+  MemoryPlan good = plan_for(*g);
+  MemoryPlan p = good;
+  p.tensors[1].offset = p.tensors[0].offset;  // b over a, which the Add still reads
+  expect_refused(*g, p, "share bytes");
+  p = good;
+  p.tensors[1].offset = good.arena_bytes;
+  expect_refused(*g, p, "outside");
+  p = good;
+  p.tensors[3].alias_of = "a";  // an Add is not a view
+  p.tensors[3].in_place_of.clear();
+  expect_refused(*g, p, "cannot be a view");
+  p = good;
+  p.tensors[1].in_place_of = "a";
+  expect_refused(*g, p, "cannot overwrite");
+  p = good;
+  p.tensors.pop_back();
+  expect_refused(*g, p, "no placement");
+  p = good;
+  p.tensors.push_back(p.tensors[0]);
+  expect_refused(*g, p, "placed twice");
+  p = good;
+  p.input_shapes["a"] = {3, 32};
+  expect_refused(*g, p, "not an input");
+  p = good;
+  p.arena_bytes = uint64_t{1} << 62;
+  expect_refused(*g, p, "larger than");
+}
+
+}  // namespace
+}  // namespace kiln::plan
