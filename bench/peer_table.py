@@ -168,6 +168,9 @@ def markdown(rows, machine, settings):
         f"{settings.get('measure_s', 0):g} s of timing per cell; throughput = batch / median",
         "- kiln: `kiln bench --backend cuda --graph` GPU compute time (enqueue on device buffers);"
         " PyTorch CNNs run channels_last",
+        "- precision fp16: PyTorch runs `model.half()` on half inputs; kiln builds with `--fp16` "
+        "(FP16 where it helps, sensitive layers FP32, FP32 inputs and outputs). tf32: FP32 with "
+        "TF32 matrix math allowed in both",
         "- speed-up: best peer's median latency / kiln's (above 1: kiln is faster)",
         "",
         "| model | batch | precision | " + " | ".join(TITLES[s] for s in SYSTEMS)

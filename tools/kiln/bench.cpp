@@ -77,6 +77,8 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
   sub->add_flag("--fp16", o.fp16, "allow FP16 layers (ONNX models, GPU backends)");
   sub->add_flag("--bf16", o.bf16, "allow BF16 layers (ONNX models, GPU backends)");
+  sub->add_flag("--no-tf32", o.no_tf32,
+                "keep FP32 matrix work in full FP32, no TF32 (ONNX models, GPU backends)");
   sub->add_option("-s,--shape", o.shapes,
                   "NAME=1x3x224x224: shape of an input; the engine is built for these shapes "
                   "(repeatable)")
@@ -129,6 +131,7 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   config.backend = requested.value_or(Backend::kCpu);
   config.fp16 = o.fp16;
   config.bf16 = o.bf16;
+  config.tf32 = !o.no_tf32;
   if (o.cuda_graph && config.backend != Backend::kCuda &&
       (requested || detect_model_format(o.model) == ModelFormat::kOnnx)) {
     fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; it needs --backend cuda");
@@ -144,6 +147,7 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   report.backend = std::string(to_string(backend));
   report.fp16 = o.fp16;
   report.bf16 = o.bf16;
+  if (model.format == ModelFormat::kOnnx) report.tf32 = config.tf32;
   report.cuda_graph = o.cuda_graph;
   report.streams = o.streams;
   report.build_s = model.build_s;

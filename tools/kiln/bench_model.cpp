@@ -26,9 +26,10 @@ BenchModel open_bench_model(const std::string& path, const BuilderConfig& config
   m.format = detect_model_format(path);
   std::ostringstream input_log;  // the report lists the inputs itself
   if (m.format == ModelFormat::kPlan) {
-    if (config.fp16 || config.bf16) {
-      fail(ErrorCode::kInvalidArgument, "--fp16 and --bf16 choose how an ONNX model is built; '",
-           path, "' is a plan, already built");
+    if (config.fp16 || config.bf16 || !config.tf32) {
+      fail(ErrorCode::kInvalidArgument,
+           "--fp16, --bf16 and --no-tf32 choose how an ONNX model is built; '", path,
+           "' is a plan, already built");
     }
     m.engine = Engine::load(path);
     if (backend_requested && *backend_requested != m.engine->backend()) {
@@ -49,7 +50,9 @@ BenchModel open_bench_model(const std::string& path, const BuilderConfig& config
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : m.inputs) shapes.emplace(name, t.shape());
   fix_input_shapes(*network.impl().graph, shapes);
-  m.engine = build_engine(network, config);
+  BuilderConfig built_for = config;
+  built_for.input_shapes = shapes;  // activation memory planned for exactly these
+  m.engine = build_engine(network, built_for);
   m.build_s = std::chrono::duration<double>(Clock::now() - start).count();
   return m;
 }

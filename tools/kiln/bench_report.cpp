@@ -89,9 +89,13 @@ void print_report(const BenchReport& r, std::ostream& out) {
       << r.layers << " layers";
   if (r.build_s) out << ", built in " << fixed(*r.build_s, 3) << " s";
   out << ")\n";
-  std::string precision = "fp32";
-  if (r.fp16) precision += "+fp16";
-  if (r.bf16) precision += "+bf16";
+  std::string precision = "as built into the plan";
+  if (r.tf32) {
+    precision = *r.tf32 ? "fp32+tf32" : "fp32";
+    if (r.fp16) precision += "+fp16";
+    if (r.bf16) precision += "+bf16";
+    precision += " allowed";
+  }
   out << "backend     " << r.backend << " on " << r.device << ", precision " << precision << "\n";
   for (const InputInfo& in : r.inputs) {
     out << "input       " << in.name << ": " << to_string(in.dtype) << shape_to_string(in.shape)
@@ -134,7 +138,8 @@ json report_json(const BenchReport& r) {
       {"format", r.format},
       {"backend", r.backend},
       {"device", r.device},
-      {"precision", {{"fp16", r.fp16}, {"bf16", r.bf16}}},
+      {"precision",
+       {{"fp16", r.fp16}, {"bf16", r.bf16}, {"tf32", r.tf32 ? json(*r.tf32) : json(nullptr)}}},
       {"cuda_graph", r.cuda_graph},
       {"streams", r.streams},
       {"layers", r.layers},

@@ -50,6 +50,7 @@ struct BenchReport {
   std::string device;
   bool fp16 = false;
   bool bf16 = false;
+  std::optional<bool> tf32;  // ONNX models: whether the build allowed TF32; plans: as built
   bool cuda_graph = false;
   int streams = 1;
   std::optional<double> build_s;  // ONNX models only

@@ -48,6 +48,7 @@ struct BenchOptions {
   std::string backend;  // empty: cpu for an ONNX model, a plan's own backend
   bool fp16 = false;
   bool bf16 = false;
+  bool no_tf32 = false;
   std::vector<std::string> inputs;  // NAME=FILE.npy
   std::vector<std::string> shapes;  // NAME=1x3x224x224
   uint64_t seed = 0;

@@ -187,6 +187,14 @@ TEST_F(BenchCommand, ReportFieldsArePresentAndConsistent) {
                    ips * j["batch"].get<double>());
   ASSERT_EQ(j["inputs"].size(), 1u);
   EXPECT_EQ(j["inputs"][0]["dtype"], "float32");
+  EXPECT_EQ(j["precision"], json({{"fp16", false}, {"bf16", false}, {"tf32", true}}));
+  EXPECT_TRUE(contains(r.out, "precision fp32+tf32 allowed")) << r.out;
+
+  CliResult strict = run_kiln({"bench", resnet_, "--iterations", "1", "--warmup-ms", "0", "--fp16",
+                               "--no-tf32", "--json", out});
+  ASSERT_EQ(strict.code, 0) << strict.err;
+  EXPECT_EQ(read_json(out)["precision"], json({{"fp16", true}, {"bf16", false}, {"tf32", false}}));
+  EXPECT_TRUE(contains(strict.out, "precision fp32+fp16 allowed")) << strict.out;
 }
 
 TEST_F(BenchCommand, ShapesFixTheBatchAndStreamsMultiplyIterations) {
@@ -242,6 +250,8 @@ TEST_F(BenchCommand, PlansBenchAsBuilt) {
   json j = read_json(out);
   EXPECT_EQ(j["format"], "plan");
   EXPECT_TRUE(j["build_seconds"].is_null());
+  EXPECT_TRUE(j["precision"]["tf32"].is_null());
+  EXPECT_TRUE(contains(r.out, "precision as built into the plan")) << r.out;
   EXPECT_EQ(j["batch"], 2);
   EXPECT_EQ(j["end_to_end"]["iterations"], 2);
 }
@@ -297,6 +307,7 @@ TEST_F(BenchCommand, BadRequestsFailWithOneClearLine) {
   std::string plan = dir_.file("mlp.plan");
   ASSERT_EQ(run_kiln({"build", mlp_, "-o", plan}).code, 0);
   error({plan, "--fp16"}, "is a plan, already built");
+  error({plan, "--no-tf32"}, "--fp16, --bf16 and --no-tf32 choose how an ONNX model is built");
   error({plan, "--backend", "cuda"}, "is a plan for the cpu backend, not cuda");
   error({plan, "--graph"},
         "--graph replays CUDA graphs; '" + plan + "' is a plan for the cpu backend");
