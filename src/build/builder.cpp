@@ -89,6 +89,8 @@ std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const Build
       cat("activation memory plan: arena ", mib(plan.arena_bytes), ", lower bound ",
           mib(plan.lower_bound_bytes), ", all activations ", mib(plan.total_bytes)));
   return plan;
+}
+
 void log_precision(const build::PrecisionSummary& s, const BuilderConfig& config) {
   bool reduced = config.fp16 || config.bf16 || !config.layer_precisions.empty();
   if (config.backend == Backend::kCpu && reduced) {

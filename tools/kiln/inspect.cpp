@@ -101,6 +101,8 @@ json memory_json(const MemoryPlan& plan) {
     j["tensors"].push_back(std::move(e));
   }
   return j;
+}
+
 // The builder's per-layer precision; null for a graph it has not seen (an ONNX model).
 json precision_json(const ir::Node& n) {
   std::string p = ir::layer_precision(n);

@@ -7,6 +7,7 @@ void register_data_movement_kernels(CudaKernelRegistry& r) {
   register_copy_kernels(r);
   register_layout_kernels(r);
   register_gather_kernels(r);
+  register_scatter_kernels(r);
   register_pad_tile_kernels(r);
   register_trilu_cumsum_kernels(r);
 }

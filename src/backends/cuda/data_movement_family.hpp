@@ -5,9 +5,10 @@
 
 namespace kiln::cuda {
 
-void register_copy_kernels(CudaKernelRegistry& r);      // copy_ops.cu: Reshape.., Shape, Range..
-void register_layout_kernels(CudaKernelRegistry& r);    // layout.cu: Transpose, Slice, Concat..
-void register_gather_kernels(CudaKernelRegistry& r);    // gather.cu: Gather, GatherElements
+void register_copy_kernels(CudaKernelRegistry& r);    // copy_ops.cu: Reshape.., Shape, Range..
+void register_layout_kernels(CudaKernelRegistry& r);  // layout.cu: Transpose, Slice, Concat..
+void register_gather_kernels(CudaKernelRegistry& r);  // gather.cu: Gather, GatherElements, GatherND
+void register_scatter_kernels(CudaKernelRegistry& r);   // scatter.cu: ScatterND, ScatterElements
 void register_pad_tile_kernels(CudaKernelRegistry& r);  // pad_tile.cu: Pad, Tile
 void register_trilu_cumsum_kernels(CudaKernelRegistry& r);  // trilu_cumsum.cu: Trilu, CumSum
 

@@ -11,6 +11,7 @@
 #include "backends/cuda/lt_tactics.hpp"
 #include "backends/cuda/matmul_cublaslt.hpp"
 #include "backends/cuda/matmul_plan.hpp"
+#include "ir/layer_precision.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -181,7 +182,7 @@ class FusedMatMulKernel final : public CudaKernel {
     p.stride_d = plan_.stride_c;
     p.bias = split_.lt_bias;
     p.activation = split_.lt_act;
-    p.allow_tf32 = ctx.libs->allow_tf32;
+    p.allow_tf32 = ir::allows_tf32(ctx.node);
     p.alignment_a = operand_alignment(plan_.stride_a, es);
     p.alignment_b = operand_alignment(plan_.stride_b, es);
     p.alignment_d = operand_alignment(plan_.stride_c, es);

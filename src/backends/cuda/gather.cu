@@ -1,24 +1,19 @@
-// CUDA Gather and GatherElements. Negative indices count from the end. Indices that are constants
-// are checked at prepare time (a clear error naming the node); runtime indices out of range are
-// clamped on the device, since a kernel cannot report an error without a host synchronisation.
+// CUDA Gather, GatherElements and GatherND. Negative indices count from the end. Indices that are
+// constants are checked at prepare time (a clear error naming the node); runtime indices out of
+// range are clamped on the device, since a kernel cannot report an error without a host
+// synchronisation.
 #include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/data_movement_family.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/index_helpers.cuh"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
 
 namespace kiln::cuda {
 namespace {
-
-template <typename I>
-__device__ __forceinline__ int64_t resolve(I raw, int64_t n) {
-  auto i = static_cast<int64_t>(raw);
-  if (i < 0) i += n;
-  return i < 0 ? 0 : (i >= n ? n - 1 : i);
-}
 
 // out[o][j][k] = data[o][idx[j]][k], for `inner` elements k.
 template <typename E, typename I>
@@ -28,20 +23,12 @@ __global__ void gather_kernel(const E* __restrict__ data, const I* __restrict__ 
   for (int64_t i = global_index(); i < total; i += global_stride()) {
     int64_t k = i % inner, rest = i / inner;
     int64_t j = rest % count, o = rest / count;
-    out[i] = data[(o * n + resolve(idx[j], n)) * inner + k];
+    out[i] = data[(o * n + resolve_index(idx[j], n)) * inner + k];
   }
 }
 
 void check_constant_indices(const CudaKernelContext& ctx, int64_t n) {
-  const Tensor* t = ctx.constant_input(1);
-  if (!t) return;
-  for (int64_t k = 0; k < t->numel(); ++k) {
-    int64_t v = t->dtype() == DataType::kInt32 ? t->data<int32_t>()[k] : t->data<int64_t>()[k];
-    if (v < -n || v >= n) {
-      ctx.fail(ErrorCode::kInvalidArgument, "index ", v, " is out of range for an axis of size ",
-               n);
-    }
-  }
+  for_each_constant_index(ctx, 1, [&](int64_t, int64_t v) { check_index_range(ctx, v, n); });
 }
 
 int64_t axis_of(const CudaKernelContext& ctx, int64_t rank) {
@@ -51,25 +38,11 @@ int64_t axis_of(const CudaKernelContext& ctx, int64_t rank) {
   return a;
 }
 
-void check_index_dtype(const CudaKernelContext& ctx) {
-  DataType t = ctx.inputs[1].dtype;
-  if (t != DataType::kInt32 && t != DataType::kInt64) fail_dtype(ctx, 1, t);
-}
-
-template <typename F>
-void visit_index(DataType t, F&& f) {
-  if (t == DataType::kInt32) {
-    f(int32_t{});
-  } else {
-    f(int64_t{});
-  }
-}
-
 class GatherKernel final : public CudaKernel {
  public:
   explicit GatherKernel(const ir::Node&) {}
   size_t prepare(const CudaKernelContext& ctx) override {
-    check_index_dtype(ctx);
+    check_index_dtype(ctx, 1);
     const Shape& data = ctx.inputs[0].shape;
     auto axis = static_cast<size_t>(axis_of(ctx, static_cast<int64_t>(data.size())));
     n_ = data[axis];
@@ -112,7 +85,7 @@ __global__ void gather_elements_kernel(const E* __restrict__ data, const I* __re
   for (int64_t i = global_index(); i < total; i += global_stride()) {
     int64_t off[2];
     strided_offsets(l, i, off);
-    out[i] = data[off[0] + resolve(idx[off[1]], n) * axis_stride];
+    out[i] = data[off[0] + resolve_index(idx[off[1]], n) * axis_stride];
   }
 }
 
@@ -120,7 +93,7 @@ class GatherElementsKernel final : public CudaKernel {
  public:
   explicit GatherElementsKernel(const ir::Node&) {}
   size_t prepare(const CudaKernelContext& ctx) override {
-    check_index_dtype(ctx);
+    check_index_dtype(ctx, 1);
     const Shape& data = ctx.inputs[0].shape;
     const Shape& idx = ctx.inputs[1].shape;
     auto axis = static_cast<size_t>(axis_of(ctx, static_cast<int64_t>(data.size())));
@@ -157,11 +130,98 @@ class GatherElementsKernel final : public CudaKernel {
   int64_t n_ = 0, axis_stride_ = 0;
 };
 
+// The data dims an index tuple addresses (batch_dims .. batch_dims + k): sizes and strides.
+struct TupleDims {
+  int k = 0;
+  int64_t sizes[kMaxDims] = {};
+  int64_t strides[kMaxDims] = {};
+};
+
+// out[g][e] = data[batch(g)][tuple g][e]: g runs over batches x tuples, e over the slice the
+// tuple leaves (the data dims after the indexed ones).
+template <typename E, typename I>
+__global__ void gather_nd_kernel(const E* __restrict__ data, const I* __restrict__ idx,
+                                 E* __restrict__ out, int64_t total, int64_t slice, int64_t tuples,
+                                 int64_t per_batch, TupleDims td) {
+  for (int64_t i = global_index(); i < total; i += global_stride()) {
+    int64_t g = i / slice, e = i % slice;
+    const I* tuple = idx + g * td.k;
+    int64_t off = (g / tuples) * per_batch + e;
+    for (int j = 0; j < td.k; ++j) off += resolve_index(tuple[j], td.sizes[j]) * td.strides[j];
+    out[i] = data[off];
+  }
+}
+
+class GatherNDKernel final : public CudaKernel {
+ public:
+  explicit GatherNDKernel(const ir::Node&) {}
+  size_t prepare(const CudaKernelContext& ctx) override {
+    check_index_dtype(ctx, 1);
+    const Shape& ds = ctx.inputs[0].shape;
+    const Shape& is = ctx.inputs[1].shape;
+    int64_t b = ctx.node.attrs.get_int("batch_dims", 0);
+    if (is.empty()) ctx.fail(ErrorCode::kInvalidArgument, "indices must have rank >= 1");
+    int64_t k = is.back();
+    auto rank = static_cast<int64_t>(ds.size());
+    if (b < 0 || k < 0 || b + k > rank || b >= static_cast<int64_t>(is.size())) {
+      ctx.fail(ErrorCode::kInvalidArgument, "batch_dims ", b, " with index tuples of length ", k,
+               " do not fit data of rank ", rank, " and indices of rank ", is.size());
+    }
+    if (k > kMaxDims) {
+      ctx.fail(ErrorCode::kUnsupported, "the CUDA kernel takes index tuples of up to ", kMaxDims,
+               " elements, not ", k);
+    }
+    std::vector<int64_t> strides = contiguous_strides(ds);
+    auto ub = static_cast<size_t>(b);
+    td_ = TupleDims{};
+    td_.k = static_cast<int>(k);
+    for (size_t j = 0; j < static_cast<size_t>(k); ++j) {
+      td_.sizes[j] = ds[ub + j];
+      td_.strides[j] = strides[ub + j];
+    }
+    slice_ = 1;
+    for (size_t d = ub + static_cast<size_t>(k); d < ds.size(); ++d) slice_ *= ds[d];
+    per_batch_ = 1;
+    for (size_t d = ub; d < ds.size(); ++d) per_batch_ *= ds[d];
+    tuples_ = 1;
+    for (size_t d = ub; d + 1 < is.size(); ++d) tuples_ *= is[d];
+    for_each_constant_index(ctx, 1, [&](int64_t n, int64_t v) {
+      if (k > 0) check_index_range(ctx, v, td_.sizes[n % k]);
+    });
+    for (int j = 0; j < td_.k; ++j) {
+      if (td_.sizes[j] == 0 && ctx.outputs[0].numel() > 0) {
+        ctx.fail(ErrorCode::kInvalidArgument, "cannot gather from an empty axis");
+      }
+    }
+    return 0;
+  }
+  void enqueue(const CudaKernelContext& ctx) override {
+    const DeviceTensor& y = ctx.outputs[0];
+    int64_t total = y.numel();
+    if (total == 0 || slice_ == 0 || tuples_ == 0) return;
+    visit_element_size(element_size(y.dtype), [&](auto etag) {
+      using E = decltype(etag);
+      visit_index(ctx.inputs[1].dtype, [&](auto itag) {
+        using I = decltype(itag);
+        gather_nd_kernel<<<grid_for(total), kBlockSize, 0, ctx.stream>>>(
+            ctx.inputs[0].as<const E>(), ctx.inputs[1].as<const I>(), y.as<E>(), total, slice_,
+            tuples_, per_batch_, td_);
+        KILN_CUDA_CHECK(cudaGetLastError());
+      });
+    });
+  }
+
+ private:
+  TupleDims td_;
+  int64_t slice_ = 1, tuples_ = 1, per_batch_ = 1;
+};
+
 }  // namespace
 
 void register_gather_kernels(CudaKernelRegistry& r) {
   r.add("Gather", make_kernel<GatherKernel>);
   r.add("GatherElements", make_kernel<GatherElementsKernel>);
+  r.add("GatherND", make_kernel<GatherNDKernel>);
 }
 
 }  // namespace kiln::cuda

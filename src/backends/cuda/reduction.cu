@@ -9,6 +9,8 @@ void register_reduction_kernels(CudaKernelRegistry& r) {
   register_norm_kernels(r);
   register_reduce_kernels(r);
   register_pool_kernels(r);
+  register_resize_kernels(r);
+  register_topk_kernels(r);
 }
 
 }  // namespace kiln::cuda
