@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: installs dependencies, builds kiln, and runs every test: unit tests and ONNX
-# conformance (ctest), then model parity against ONNX Runtime (pytest).
+# conformance (ctest), then model parity against ONNX Runtime and the benchmark
+# scripts' table logic (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -11,5 +12,5 @@ status=0
 # The conformance test prints per-op results; show them even when it passes.
 [ -f "$BUILD_DIR/Testing/Temporary/LastTest.log" ] &&
   sed -n '/ONNX node test conformance/,/^conformance:/p' "$BUILD_DIR/Testing/Temporary/LastTest.log" | tail -n 12
-KILN_BIN="$PWD/$BUILD_DIR/kiln" ${PYTHON:-python3} -m pytest -q -s tests/models || status=1
+KILN_BIN="$PWD/$BUILD_DIR/kiln" ${PYTHON:-python3} -m pytest -q -s tests/models tests/bench || status=1
 exit $status

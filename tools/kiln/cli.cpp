@@ -9,7 +9,9 @@
 namespace kiln::tools {
 
 int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  CLI::App app{"kiln: build, run and inspect optimized inference engines from ONNX models", "kiln"};
+  CLI::App app{
+      "kiln: build, run, inspect and benchmark optimized inference engines from ONNX models",
+      "kiln"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(version()));
   app.footer(
@@ -17,13 +19,16 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
       "  kiln build model.onnx -o model.plan\n"
       "  kiln run model.plan --input x=x.npy --output-dir out\n"
       "  kiln inspect model.onnx --json\n"
+      "  kiln bench model.onnx --backend cuda --fp16 --graph --shape x=8x3x224x224\n"
       "Run 'kiln SUBCOMMAND --help' for the options of each.");
   BuildOptions build_opts;
   RunOptions run_opts;
   InspectOptions inspect_opts;
+  BenchOptions bench_opts;
   CLI::App* build = add_build_command(app, build_opts);
   CLI::App* run = add_run_command(app, run_opts);
   CLI::App* inspect = add_inspect_command(app, inspect_opts);
+  CLI::App* bench = add_bench_command(app, bench_opts);
 
   try {
     app.parse(argc, const_cast<char**>(argv));
@@ -48,6 +53,9 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
     } else if (inspect->parsed()) {
       who = "kiln inspect";
       inspect_command(inspect_opts, out, err);
+    } else if (bench->parsed()) {
+      who = "kiln bench";
+      bench_command(bench_opts, out, err);
     }
   } catch (const Error& e) {
     err << who << ": error: " << e.what() << "\n";

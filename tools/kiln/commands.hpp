@@ -43,6 +43,26 @@ struct InspectOptions {
 CLI::App* add_inspect_command(CLI::App& app, InspectOptions& opts);
 void inspect_command(const InspectOptions& opts, std::ostream& out, std::ostream& err);
 
+struct BenchOptions {
+  std::string model;
+  std::string backend;  // empty: cpu for an ONNX model, a plan's own backend
+  bool fp16 = false;
+  bool bf16 = false;
+  bool no_tf32 = false;
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  std::vector<std::string> shapes;  // NAME=1x3x224x224
+  uint64_t seed = 0;
+  double warmup_ms = 200;
+  double duration_s = 3;
+  int64_t iterations = 0;  // > 0: count iterations instead of --duration
+  int streams = 1;
+  bool cuda_graph = false;
+  bool profile = false;
+  std::string json;  // file for the JSON report
+};
+CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);
+void bench_command(const BenchOptions& opts, std::ostream& out, std::ostream& err);
+
 // The whole tool: parses argv, runs one subcommand. Returns the exit code: 0 on success, 1 when
 // the subcommand fails (after printing "kiln <subcommand>: error: <message>" to err), 2 on a
 // usage error.

@@ -143,10 +143,13 @@ void CudaExecutionContext::bind(const std::map<std::string, void*>& device_bindi
 }
 
 void CudaExecutionContext::launch_layers(cudaStream_t stream) {
+  LayerHook hook = use_graph_ ? nullptr : layer_hook_;
   for (size_t i = 0; i < kernels_.size(); ++i) {
     contexts_[i].stream = stream;
+    if (hook) hook(&contexts_[i].node, stream, layer_hook_user_);
     kernels_[i]->enqueue(contexts_[i]);
   }
+  if (hook) hook(nullptr, stream, layer_hook_user_);
   for (const auto& [value, source] : passthrough_outputs_) {
     const void* src = source ? source : bound_.at(value->name);
     size_t bytes = shape_numel(static_shape(*value)) * element_size(value->dtype);

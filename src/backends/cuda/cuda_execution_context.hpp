@@ -30,6 +30,16 @@ class CudaExecutionContext final : public ExecutionContext {
   void enqueue(const std::map<std::string, void*>& device_bindings, void* stream) override;
   void set_cuda_graph(bool enabled) override { use_graph_ = enabled; }
 
+  // Profiling hook (kiln bench --profile): while set, called on the launching thread before each
+  // layer is enqueued, with its node, and once after the last, with nullptr, e.g. to record CUDA
+  // events between layers. Not called while a CUDA graph is in use: a graph replays without the
+  // host. Off by default; the steady-state launch path pays one branch per layer.
+  using LayerHook = void (*)(const ir::Node* layer, cudaStream_t stream, void* user);
+  void set_layer_hook(LayerHook hook, void* user) {
+    layer_hook_ = hook;
+    layer_hook_user_ = user;
+  }
+
  private:
   void bind(const std::map<std::string, void*>& device_bindings);
   void launch_layers(cudaStream_t stream);
@@ -59,6 +69,8 @@ class CudaExecutionContext final : public ExecutionContext {
   cudaGraphExec_t graph_exec_ = nullptr;
   std::map<std::string, void*> graph_bindings_;
   cudaStream_t graph_stream_ = nullptr;
+  LayerHook layer_hook_ = nullptr;
+  void* layer_hook_user_ = nullptr;
 };
 
 }  // namespace kiln::cuda

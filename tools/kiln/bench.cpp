@@ -1,0 +1,175 @@
+// `kiln bench`: build or load an engine, warm it up, time it, and report latency statistics,
+// throughput and (with --profile) per-layer time, as text and optionally as JSON.
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "bench_measure.hpp"
+#include "bench_model.hpp"
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "runtime/engine_impl.hpp"
+
+namespace kiln::tools {
+namespace {
+
+// The batch size behind items/s: the first dimension of the first input that has one.
+void set_batch(const Engine& engine, const std::map<std::string, Tensor>& inputs,
+               BenchReport& report) {
+  report.batch = 1;
+  report.batch_source = "no input has a dimension; counted as 1";
+  for (const ir::Value* v : engine.impl().graph->inputs()) {
+    const Shape& s = inputs.at(v->name).shape();
+    if (!s.empty()) {
+      report.batch = s[0];
+      report.batch_source = "first dimension of input '" + v->name + "'";
+      return;
+    }
+  }
+}
+
+// Refuses a --json path whose folder does not exist before the benchmark runs, not after.
+void check_json_path(const std::string& path) {
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+    fail(ErrorCode::kIo, "cannot write '", path, "': folder '", dir.string(), "' does not exist");
+  }
+}
+
+// Option checks whose messages read as sentences (CLI11's range checks print the type's limits).
+CLI::Validator number_check(bool whole, bool allow_zero) {
+  std::string what = std::string(allow_zero ? "a non-negative" : "a positive") +
+                     (whole ? " whole number" : " number");
+  return CLI::Validator(
+      [=](const std::string& text) -> std::string {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = whole ? static_cast<double>(std::stoll(text, &used)) : std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        bool ok = used == text.size() && !text.empty() && std::isfinite(v) &&
+                  (allow_zero ? v >= 0 : v > 0);
+        return ok ? std::string() : "expects " + what + ", got '" + text + "'";
+      },
+      what);
+}
+
+void write_json(const std::string& path, const BenchReport& report) {
+  std::ofstream f(path);
+  if (!f) fail(ErrorCode::kIo, "cannot write '", path, "': ", std::strerror(errno));
+  f << report_json(report).dump(2) << "\n";
+  f.close();
+  if (!f) fail(ErrorCode::kIo, "cannot write '", path, "': ", std::strerror(errno));
+}
+
+}  // namespace
+
+CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Measure the latency and throughput of a model or plan, like trtexec");
+  sub->add_option("model", o.model, "ONNX model (built in memory) or plan file")->required();
+  sub->add_option("--backend", o.backend, "backend to build an ONNX model for (default: cpu)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  sub->add_flag("--fp16", o.fp16, "allow FP16 layers (ONNX models, GPU backends)");
+  sub->add_flag("--bf16", o.bf16, "allow BF16 layers (ONNX models, GPU backends)");
+  sub->add_flag("--no-tf32", o.no_tf32,
+                "keep FP32 matrix work in full FP32, no TF32 (ONNX models, GPU backends)");
+  sub->add_option("-s,--shape", o.shapes,
+                  "NAME=1x3x224x224: shape of an input; the engine is built for these shapes "
+                  "(repeatable)")
+      ->allow_extra_args(false);
+  sub->add_option("-i,--input", o.inputs, "NAME=FILE.npy: the data of one input (repeatable)")
+      ->allow_extra_args(false);
+  sub->add_option("--seed", o.seed, "seed of the random inputs")->capture_default_str();
+  sub->add_option("--warmup-ms", o.warmup_ms, "untimed warm-up before each phase, milliseconds")
+      ->check(number_check(false, true))
+      ->capture_default_str();
+  CLI::Option* duration =
+      sub->add_option("--duration", o.duration_s, "seconds each timed phase runs")
+          ->check(number_check(false, false))
+          ->capture_default_str();
+  sub->add_option("--iterations", o.iterations,
+                  "timed iterations per phase and stream, instead of --duration")
+      ->check(number_check(true, false))
+      ->excludes(duration);
+  sub->add_option("--streams", o.streams,
+                  "concurrent execution contexts, each on its own thread (and CUDA stream)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  sub->add_flag("--graph", o.cuda_graph, "capture the engine in a CUDA graph and replay it");
+  sub->add_flag("--profile", o.profile, "also time every layer and report its share");
+  sub->add_option("--json", o.json, "write the whole report as JSON to this file");
+  sub->footer(
+      "What is measured, after --warmup-ms of untimed runs:\n"
+      "  cpu:  end-to-end latency, the host clock around execute().\n"
+      "  cuda: GPU compute time, CUDA events around enqueue() on device-resident inputs and\n"
+      "        outputs (synchronized each iteration), with the host time of the enqueue() call;\n"
+      "        then end-to-end latency around execute(), host-device copies included.\n"
+      "Throughput is timed iterations of all streams over the phase's wall time, in inferences/s\n"
+      "and items/s (inferences times the batch: the first dimension of the first input).\n"
+      "Percentiles interpolate linearly between the closest ranks (NumPy's default).\n"
+      "--profile runs a separate loop of the same length on one stream; on CUDA it launches\n"
+      "without the graph and records an event between layers.\n"
+      "Examples:\n"
+      "  kiln bench model.onnx                                # CPU, 3 s per phase\n"
+      "  kiln bench resnet50.onnx --backend cuda --fp16 --graph --shape x=64x3x224x224\n"
+      "  kiln bench model.plan --iterations 1000 --streams 4 --json report.json\n"
+      "  kiln bench model.onnx --profile --iterations 50");
+  return sub;
+}
+
+void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) {
+  if (!o.json.empty()) check_json_path(o.json);
+  std::optional<Backend> requested;
+  if (!o.backend.empty()) requested = o.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
+  BuilderConfig config;
+  config.backend = requested.value_or(Backend::kCpu);
+  config.fp16 = o.fp16;
+  config.bf16 = o.bf16;
+  config.tf32 = !o.no_tf32;
+  if (o.cuda_graph && config.backend != Backend::kCuda &&
+      (requested || detect_model_format(o.model) == ModelFormat::kOnnx)) {
+    fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; it needs --backend cuda");
+  }
+
+  BenchModel model = open_bench_model(o.model, config, requested, o.cuda_graph,
+                                      RunInputOptions{o.inputs, o.shapes, o.seed}, err);
+  Backend backend = model.engine->backend();
+
+  BenchReport report;
+  report.model = o.model;
+  report.format = model.format == ModelFormat::kPlan ? "plan" : "onnx";
+  report.backend = std::string(to_string(backend));
+  report.fp16 = o.fp16;
+  report.bf16 = o.bf16;
+  if (model.format == ModelFormat::kOnnx) report.tf32 = config.tf32;
+  report.cuda_graph = o.cuda_graph;
+  report.streams = o.streams;
+  report.build_s = model.build_s;
+  report.layers = static_cast<int64_t>(model.engine->impl().graph->nodes().size());
+  for (const ir::Value* v : model.engine->impl().graph->inputs()) {
+    report.inputs.push_back({v->name, v->dtype, model.inputs.at(v->name).shape()});
+  }
+  set_batch(*model.engine, model.inputs, report);
+  report.rule = StopRule{o.iterations, o.duration_s, o.warmup_ms};
+
+  BenchPlan plan{*model.engine, model.inputs, report.rule, o.streams,
+                 o.cuda_graph,  o.profile,    report.batch};
+  if (backend == Backend::kCuda) {
+    measure_cuda(plan, report);
+  } else {
+    measure_cpu(plan, report);
+  }
+  print_report(report, out);
+  if (!o.json.empty()) {
+    write_json(o.json, report);
+    out << "\nwrote the JSON report to '" << o.json << "'\n";
+  }
+}
+
+}  // namespace kiln::tools

@@ -1,0 +1,32 @@
+// The measurements of `kiln bench` per backend. Each fills the report's timed phases (and the
+// layer profile when asked) for an engine and its inputs.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "bench_report.hpp"
+#include "kiln/kiln.hpp"
+
+namespace kiln::tools {
+
+struct BenchPlan {
+  const Engine& engine;
+  const std::map<std::string, Tensor>& inputs;
+  StopRule rule;
+  int streams = 1;
+  bool cuda_graph = false;
+  bool profile = false;
+  int64_t batch = 1;
+};
+
+// CPU: execute() timed on the host, one context and thread per stream; the profile times each
+// layer through the executor's layer observer.
+void measure_cpu(const BenchPlan& plan, BenchReport& report);
+
+// CUDA: GPU compute time (CUDA events around enqueue() on device-resident buffers, host enqueue
+// time beside it), then end-to-end execute() with its host-device copies; the profile records
+// events between layers. Throws Error(kUnsupported) in a build without the CUDA backend.
+void measure_cuda(const BenchPlan& plan, BenchReport& report);
+
+}  // namespace kiln::tools

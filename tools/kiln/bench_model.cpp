@@ -1,0 +1,60 @@
+// Model opening for `kiln bench`.
+#include "bench_model.hpp"
+
+#include <chrono>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "ir/op_registry.hpp"
+#include "runtime/engine_impl.hpp"
+
+namespace kiln::tools {
+
+void fix_input_shapes(ir::Graph& graph, const std::map<std::string, Shape>& shapes) {
+  for (ir::Value* v : graph.inputs()) {
+    auto it = shapes.find(v->name);
+    if (it != shapes.end()) v->shape = ir::to_sym_shape(it->second);
+  }
+  ir::infer_graph(graph);
+}
+
+BenchModel open_bench_model(const std::string& path, const BuilderConfig& config,
+                            std::optional<Backend> backend_requested, bool cuda_graph,
+                            const RunInputOptions& input_opts, std::ostream& notes) {
+  using Clock = std::chrono::steady_clock;
+  BenchModel m;
+  m.format = detect_model_format(path);
+  std::ostringstream input_log;  // the report lists the inputs itself
+  if (m.format == ModelFormat::kPlan) {
+    if (config.fp16 || config.bf16 || !config.tf32) {
+      fail(ErrorCode::kInvalidArgument,
+           "--fp16, --bf16 and --no-tf32 choose how an ONNX model is built; '", path,
+           "' is a plan, already built");
+    }
+    m.engine = Engine::load(path);
+    if (backend_requested && *backend_requested != m.engine->backend()) {
+      fail(ErrorCode::kInvalidArgument, "'", path, "' is a plan for the ",
+           to_string(m.engine->backend()), " backend, not ", to_string(*backend_requested),
+           "; build the ONNX model for ", to_string(*backend_requested), " instead");
+    }
+    if (cuda_graph && m.engine->backend() != Backend::kCuda) {
+      fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; '", path,
+           "' is a plan for the ", to_string(m.engine->backend()), " backend");
+    }
+    m.inputs = prepare_inputs(*m.engine->impl().graph, input_opts, input_log, notes);
+    return m;
+  }
+  auto start = Clock::now();
+  Network network = parse_onnx_file(path);
+  m.inputs = prepare_inputs(*network.impl().graph, input_opts, input_log, notes);
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : m.inputs) shapes.emplace(name, t.shape());
+  fix_input_shapes(*network.impl().graph, shapes);
+  BuilderConfig built_for = config;
+  built_for.input_shapes = shapes;  // activation memory planned for exactly these
+  m.engine = build_engine(network, built_for);
+  m.build_s = std::chrono::duration<double>(Clock::now() - start).count();
+  return m;
+}
+
+}  // namespace kiln::tools

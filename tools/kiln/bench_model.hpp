@@ -1,0 +1,37 @@
+// Opening a model for `kiln bench`: an ONNX model is specialized to the benchmark's input shapes
+// and built (CUDA engines need every shape static); a plan is loaded as built. Either way the
+// inputs are drawn the way `kiln run` draws them.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "ir/graph.hpp"
+#include "kiln/kiln.hpp"
+#include "model_source.hpp"
+#include "run_inputs.hpp"
+
+namespace kiln::tools {
+
+struct BenchModel {
+  std::unique_ptr<Engine> engine;
+  std::map<std::string, Tensor> inputs;
+  ModelFormat format = ModelFormat::kOnnx;
+  std::optional<double> build_s;  // ONNX models: import and build time
+};
+
+// `config` applies to ONNX models. For a plan, `backend_requested` (if set) must be the plan's
+// backend and no precision flag may be set: a plan is already built; `cuda_graph` needs a CUDA
+// plan. Both are checked before any input is drawn.
+BenchModel open_bench_model(const std::string& path, const BuilderConfig& config,
+                            std::optional<Backend> backend_requested, bool cuda_graph,
+                            const RunInputOptions& input_opts, std::ostream& notes);
+
+// Gives each graph input named in `shapes` that concrete shape and re-runs inference, so every
+// shape that follows from the inputs becomes static before the build.
+void fix_input_shapes(ir::Graph& graph, const std::map<std::string, Shape>& shapes);
+
+}  // namespace kiln::tools
