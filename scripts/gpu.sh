@@ -7,6 +7,8 @@
 #             outputs against ONNX Runtime on each (tests/models/torch_coverage.py)
 #   layers    layer counts and activation memory of the builder on torchvision/transformers
 #             models (bench/layer_counts.py)
+#   bench     kiln vs PyTorch eager, eager + CUDA graph and torch.compile (bench/peer_bench.py);
+#             BENCH_MODELS, BENCH_BATCHES, BENCH_PRECISIONS and BENCH_BUDGET_S narrow it
 # Results go to $OUT (or ./out when run elsewhere).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -83,4 +85,12 @@ fi
 
 if [[ " $stages " == *" layers "* ]] && [ -f bench/layer_counts.py ]; then
   timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work-dir /tmp/kiln_layers --json "$OUT/layer_counts.json" | tee "$OUT/layer_counts.md"
+fi
+
+if [[ " $stages " == *" bench "* ]]; then
+  # shellcheck disable=SC2086
+  timeout $(( ${BENCH_BUDGET_S:-420} + 60 )) python3 bench/peer_bench.py ${BENCH_MODELS:-} --kiln "$KILN" \
+    --out-dir "$OUT" --budget-s "${BENCH_BUDGET_S:-420}" --batches ${BENCH_BATCHES:-1 64} \
+    --precisions ${BENCH_PRECISIONS:-fp16 tf32}
+  cat "$OUT/peer_bench.md" 2>/dev/null
 fi
