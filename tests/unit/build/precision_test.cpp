@@ -55,7 +55,7 @@ const ir::Node* node_named(const ir::Graph& g, const std::string& name) {
   return nullptr;
 }
 
-// The layer producing `v`'s name's node, found by the name GraphBuilder gave it.
+// The layer producing `v`'s name's node, found by the name PassGraphBuilder gave it.
 std::string precision_of(const ir::Graph& g, const std::string& node) {
   const ir::Node* n = node_named(g, node);
   return n ? ir::layer_precision(*n) : "";
@@ -102,7 +102,7 @@ class CollectingLog {
 // x[4,8] -> MatMul(w1) -> Add(b) -> Relu -> MatMul(w2) -> y: matrix work and the cheap layers
 // between it all run in FP16; only the graph input and output are cast, once each.
 TEST(Precision, ChainOfReducedLayersIsCastOnlyAtTheBoundary) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
   h = b.op("Add", {h, b.constant({8}, ramp(8, 0.1f))});
@@ -145,7 +145,7 @@ TEST(Precision, ChainOfReducedLayersIsCastOnlyAtTheBoundary) {
 
 // Softmax keeps FP32 between two FP16 MatMuls: casts around it, none elsewhere.
 TEST(Precision, SoftmaxKeepsFp32BetweenReducedLayers) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
   h = b.op("Softmax", {h}, attrs({{"axis", int64_t{-1}}}));
@@ -166,7 +166,7 @@ TEST(Precision, SoftmaxKeepsFp32BetweenReducedLayers) {
 
 // Cheap layers between FP32 neighbours stay FP32: reducing them would only add casts.
 TEST(Precision, CheapLayersBetweenFp32NeighboursStayFp32) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("Relu", {x});
   h = b.op("Sigmoid", {h});
@@ -182,7 +182,7 @@ TEST(Precision, CheapLayersBetweenFp32NeighboursStayFp32) {
 // A graph input read by several FP16 layers is cast once; a cheap layer before FP16 matrix
 // work follows it.
 TEST(Precision, GraphInputIsCastOnceForAllReaders) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* r = b.op("Relu", {x});
   ir::Value* a = b.op("MatMul", {r, b.constant({8, 8}, ramp(64, 0.5f))});
@@ -200,7 +200,7 @@ TEST(Precision, GraphInputIsCastOnceForAllReaders) {
 
 // A graph output that FP16 layers also read: they read the FP16 value, the output gets one Cast.
 TEST(Precision, GraphOutputAlsoReadInsideKeepsOneCast) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
   b.output(h);
@@ -222,7 +222,7 @@ TEST(Precision, GraphOutputAlsoReadInsideKeepsOneCast) {
 }
 
 TEST(Precision, Fp32BuildsMarkMatrixWorkTf32UnlessTurnedOff) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
   ir::Value* shape = b.op("Shape", {h});
@@ -248,7 +248,7 @@ TEST(Precision, Fp32BuildsMarkMatrixWorkTf32UnlessTurnedOff) {
 }
 
 TEST(Precision, Bf16StoresWeightsAndValuesInBf16) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {2, 3, 6, 6});
   ir::Value* h =
       b.op("Conv", {x, b.constant({4, 3, 3, 3}, ramp(108, 0.3f)), b.constant({4}, ramp(4, 0.1f))},
@@ -272,7 +272,7 @@ TEST(Precision, Bf16StoresWeightsAndValuesInBf16) {
 
 // With both flags FP16 is preferred: it has three more mantissa bits.
 TEST(Precision, Fp16IsPreferredWhenBothAreAllowed) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   b.output(b.op("MatMul", {b.input("x", {4, 8}), b.constant({8, 8}, ramp(64, 0.5f))}));
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
@@ -283,7 +283,7 @@ TEST(Precision, Fp16IsPreferredWhenBothAreAllowed) {
 }
 
 TEST(Precision, LongSumsKeepFp32ShortOnesFollow) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 2048}, ramp(8 * 2048, 0.1f))});
   b.output(b.op("ReduceSum", {h, b.ints({1})}));
@@ -297,7 +297,7 @@ TEST(Precision, LongSumsKeepFp32ShortOnesFollow) {
 }
 
 TEST(Precision, ConstraintsOverrideFlagsAndRules) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
   h = b.op("Softmax", {h}, attrs({{"axis", int64_t{-1}}}));
@@ -326,7 +326,7 @@ TEST(Precision, ConstraintsOverrideFlagsAndRules) {
 }
 
 TEST(Precision, UnsatisfiableConstraintsWarnOrFailUnderStrictTypes) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* s = b.op("Shape", {x});
   b.output(s);
@@ -359,7 +359,7 @@ TEST(Precision, UnsatisfiableConstraintsWarnOrFailUnderStrictTypes) {
 
 // Ops whose output type an attribute fixes cannot be reduced, whatever their neighbours.
 TEST(Precision, LayersWithFixedTypesAreNotReduced) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
   ir::Value* ones =
@@ -394,7 +394,7 @@ TEST(Precision, Fp16WeightsBeyondItsRangeAreClampedWithAWarning) {
 // Through the public builder: the engine keeps the FP32 interface, runs reduced on the CPU, and
 // the plan keeps the precision of every layer.
 TEST(Precision, BuiltEngineRunsReducedAndPlanKeepsPrecisions) {
-  GraphBuilder b;
+  PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h =
       b.op("Gemm", {x, b.constant({8, 8}, ramp(64, 0.5f)), b.constant({8}, ramp(8, 0.1f))});

@@ -239,7 +239,7 @@ PointwiseLayer fused_layer(ir::Graph& g) {
 std::vector<std::pair<std::string, PointwiseLayer>> pointwise_layers() {
   std::vector<std::pair<std::string, PointwiseLayer>> out;
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     auto* x = b.input("x", {2, 3, 40});
     auto* bias = b.constant({40}, std::vector<float>(40, 0.25f));
     b.output(
@@ -247,7 +247,7 @@ std::vector<std::pair<std::string, PointwiseLayer>> pointwise_layers() {
     out.emplace_back("mul-add-relu-sigmoid, broadcast bias", fused_layer(b.graph()));
   }
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     auto* x = b.input("x", {4, 1, 33});
     auto* y = b.input("y", {1, 5, 33});
     auto* s = b.op("Sub", {x, y});
@@ -258,7 +258,7 @@ std::vector<std::pair<std::string, PointwiseLayer>> pointwise_layers() {
     out.emplace_back("crossed broadcast, two outputs", fused_layer(b.graph()));
   }
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     auto* x = b.input("x", {3, 50});
     auto* v = b.op("Erf", {b.op("Sin", {x})});
     v = b.op("Add", {v, b.op("Cos", {x})});
@@ -275,7 +275,7 @@ std::vector<std::pair<std::string, PointwiseLayer>> pointwise_layers() {
     out.emplace_back("unary chain", fused_layer(b.graph()));
   }
   {
-    GraphBuilder b;
+    PassGraphBuilder b;
     auto* x = b.input("x", {2, 7, 9});
     auto* y = b.input("y", {9});
     auto* v = b.op("LeakyRelu", {x}, attrs({{"alpha", 0.1f}}));
