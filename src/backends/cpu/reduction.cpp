@@ -8,24 +8,13 @@
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/reduction_family.hpp"
+#include "ir/reduce_kind.hpp"
 
 namespace kiln::cpu {
 namespace {
 
-enum class ReduceKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
-
-ReduceKind reduce_kind(const std::string& op) {
-  if (op == "ReduceSum") return ReduceKind::kSum;
-  if (op == "ReduceMean") return ReduceKind::kMean;
-  if (op == "ReduceMax") return ReduceKind::kMax;
-  if (op == "ReduceMin") return ReduceKind::kMin;
-  if (op == "ReduceProd") return ReduceKind::kProd;
-  if (op == "ReduceL1") return ReduceKind::kL1;
-  if (op == "ReduceL2") return ReduceKind::kL2;
-  if (op == "ReduceLogSum") return ReduceKind::kLogSum;
-  if (op == "ReduceLogSumExp") return ReduceKind::kLogSumExp;
-  return ReduceKind::kSumSquare;
-}
+using ir::reduce_kind;
+using ir::ReduceKind;
 
 // Offsets of every output element's first input element (`bases`) and of every element of one
 // reduced block relative to it (`block`): out[o] = reduce(in[bases[o] + block[j]] for all j).

@@ -13,24 +13,13 @@
 #include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_launch.hpp"
 #include "backends/cuda/strided_layout.hpp"
+#include "ir/reduce_kind.hpp"
 
 namespace kiln::cuda {
 namespace {
 
-enum class ReduceKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
-
-ReduceKind reduce_kind(const std::string& op) {
-  if (op == "ReduceSum") return ReduceKind::kSum;
-  if (op == "ReduceMean") return ReduceKind::kMean;
-  if (op == "ReduceMax") return ReduceKind::kMax;
-  if (op == "ReduceMin") return ReduceKind::kMin;
-  if (op == "ReduceProd") return ReduceKind::kProd;
-  if (op == "ReduceL1") return ReduceKind::kL1;
-  if (op == "ReduceL2") return ReduceKind::kL2;
-  if (op == "ReduceLogSum") return ReduceKind::kLogSum;
-  if (op == "ReduceLogSumExp") return ReduceKind::kLogSumExp;
-  return ReduceKind::kSumSquare;
-}
+using ir::reduce_kind;
+using ir::ReduceKind;
 
 template <typename T>
 using acc_t = std::conditional_t<is_float_v<T>, double,
