@@ -8,6 +8,8 @@ namespace kiln::passes {
 // Removes Identity and inference-mode Dropout, and Cast/Reshape/Transpose/Expand/Squeeze/
 // Unsqueeze/Flatten that provably leave their input unchanged.
 bool eliminate_noops(ir::Graph& graph);
+// Replaces Where with a constant all-true or all-false condition by the branch it selects.
+bool eliminate_constant_selects(ir::Graph& graph);
 // Evaluates nodes whose inputs are all constant, and Shape/Size of statically shaped tensors.
 bool fold_constants(ir::Graph& graph);
 // Merges nodes that compute the same op on the same inputs with the same attributes.
