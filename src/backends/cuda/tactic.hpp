@@ -56,7 +56,8 @@ class TacticTuner {
 class TuningScratch {
  public:
   TuningScratch(const CudaKernelContext& ctx, size_t workspace_bytes);
-  void* input(size_t i) const { return inputs_.at(i); }
+  // nullptr past the node's last input: an omitted optional input, as in DeviceTensor.
+  void* input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
   void* output(size_t i) const { return outputs_.at(i); }
   void* workspace() const { return workspace_.get(); }
 
