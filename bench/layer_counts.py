@@ -14,12 +14,16 @@ Usage:
 Options: --only NAME ..., --exporter {torchscript,dynamo} (one exporter for every model instead
 of each model's own), --json FILE (the rows, for scripts).
 """
+
 import argparse
 import json
 import os
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from exporters import exporter_for  # noqa: E402
 
 # TensorRT's published layer counts (ONNX/framework layers -> TensorRT layers after fusion).
 TENSORRT = {
@@ -29,8 +33,6 @@ TENSORRT = {
 }
 TORCH_MODELS = ["vgg19", "inception_v3", "resnet152", "resnet50", "mobilenet_v2", "bert_base"]
 # The exporter each model is measured with where --exporter does not choose one for all.
-EXPORTER = {"bert_base": "dynamo"}
-DEFAULT_EXPORTER = "torchscript"
 MIB = float(1 << 20)
 
 CAPTION = (
@@ -85,8 +87,6 @@ def measure(name, onnx_path, kiln, work_dir, shapes=()):
     return row
 
 
-def exporter_for(name, forced=None):
-    return forced or EXPORTER.get(name, DEFAULT_EXPORTER)
 
 
 def export_torch_models(names, forced_exporter, work_dir):

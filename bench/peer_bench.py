@@ -9,7 +9,7 @@ Usage: peer_bench.py [MODEL ...] --kiln PATH/TO/kiln [--batches 1 64] [--precisi
                      [--out-dir out] [--budget-s 450] [--warmup-s 0.2] [--measure-s 0.5]
 Models come from bench/torch_models.py's registry (default: resnet50 mobilenet_v2 efficientnet_b0
 vgg19 inception_v3 resnet152 vit_b_16 bert_base). ONNX models for kiln are exported first, once per
-model and batch, in parallel CPU processes (bench/torch_models.py, TorchScript exporter). The suite
+model and batch, in parallel CPU processes (bench/torch_models.py, exporter per bench/exporters.py). The suite
 keeps to --budget-s: each row may use the remaining time over the remaining rows, and a peer
 whose row budget is spent is reported as not run (kiln, the system under test, always runs, with
 at least --kiln-timeout-s for its build and timing). Rows where a system cannot build or run keep
@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_table  # noqa: E402
+from exporters import exporter_for  # noqa: E402
 from peer_table import Cell, Row  # noqa: E402
 
 DEFAULT_MODELS = ["resnet50", "mobilenet_v2", "efficientnet_b0", "vgg19", "inception_v3",
@@ -52,7 +53,7 @@ def export_one(name, batch, work, timeout_s):
     out_dir = os.path.join(work, f"b{batch}")
     os.makedirs(out_dir, exist_ok=True)
     cmd = [sys.executable, EXPORT_SCRIPT, out_dir, "--exporter",
-           "torchscript", "--only", name, "--batch", str(batch)]
+           exporter_for(name), "--only", name, "--batch", str(batch)]
     env = dict(os.environ, OMP_NUM_THREADS="2", CUDA_VISIBLE_DEVICES="")
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
