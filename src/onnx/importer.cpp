@@ -374,7 +374,10 @@ class GraphImporter {
       os << "  - node '" << u.node << "': op " << u.domain << "::" << u.op << " (opset " << u.opset
          << "): " << u.reason << "\n";
     }
-    os << "Remove or replace these nodes (kiln surgeon), or provide the op as a kiln plugin.";
+    // kiln has no custom-op plugin interface yet, so the advice names only what works today.
+    os << "Remove or replace these nodes in the model (for example with onnx-graphsurgeon), or "
+          "add the op to kiln (src/ir/ops, src/onnx/ops, src/backends); custom-op plugins are "
+          "not available yet.";
     throw Error(ErrorCode::kUnsupported, os.str());
   }
 
