@@ -5,8 +5,8 @@
 
 #include "backends/cpu/kernel.hpp"
 #include "build/memory_planner.hpp"
-#include "build/static_shapes.hpp"
 #include "build/precision.hpp"
+#include "build/static_shapes.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "onnx/importer.hpp"

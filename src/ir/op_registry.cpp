@@ -192,7 +192,8 @@ void infer_graph(Graph& graph) {
       std::optional<SymShape> inferred = outs[i]->shape;
       if (inferred && v->shape && v->shape->size() == inferred->size()) {
         for (size_t d = 0; d < inferred->size(); ++d) {
-          if (!(*inferred)[d].known() && (*inferred)[d].symbol.empty()) (*inferred)[d] = (*v->shape)[d];
+          if (!(*inferred)[d].known() && (*inferred)[d].symbol.empty())
+            (*inferred)[d] = (*v->shape)[d];
         }
       }
       if (inferred || !v->shape) v->shape = std::move(inferred);

@@ -80,11 +80,10 @@ class MetadataWriter {
     std::vector<fbs::Offset<fb::Node>> nodes;
     for (const auto& n : g.nodes()) nodes.push_back(node(scope, *n));
     auto memory_table = memory ? memory_plan(scope, *memory) : 0;
-    return fb::CreatePlanGraph(fbb_, fbb_.CreateString(g.name), fbb_.CreateVector(values),
-                               fbb_.CreateVector(constants), fbb_.CreateVector(nodes),
-                               fbb_.CreateVector(indices(scope, g.inputs(), "graph input")),
-                               fbb_.CreateVector(indices(scope, g.outputs(), "graph output")),
-                               memory_table);
+    return fb::CreatePlanGraph(
+        fbb_, fbb_.CreateString(g.name), fbb_.CreateVector(values), fbb_.CreateVector(constants),
+        fbb_.CreateVector(nodes), fbb_.CreateVector(indices(scope, g.inputs(), "graph input")),
+        fbb_.CreateVector(indices(scope, g.outputs(), "graph output")), memory_table);
   }
 
   // Tensors are named in the plan; the file refers to them by value index (-1 for none).

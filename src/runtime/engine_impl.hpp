@@ -33,9 +33,8 @@ struct Engine::Impl {
 };
 
 TensorDesc describe_value(const ir::Value& v);
-std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
-                                                     Backend backend,
-                                                     const BuilderConfig* config = nullptr,
-                                                     std::optional<MemoryPlan> memory = std::nullopt);
+std::shared_ptr<const Engine::Impl> make_engine_impl(
+    std::unique_ptr<ir::Graph> graph, Backend backend, const BuilderConfig* config = nullptr,
+    std::optional<MemoryPlan> memory = std::nullopt);
 
 }  // namespace kiln

@@ -252,8 +252,8 @@ class ConvKernel final : public CudaKernel {
     std::string epilogue;
     if (has_residual_) epilogue += residual_before_ ? " residual" : " residual-after";
     if (act_.kind != ir::ActivationKind::kNone) epilogue += cat(" ", ir::to_string(act_));
-    return cat("Conv ", to_string(ctx.inputs[0].dtype), ir::allows_tf32(ctx.node) ? " tf32" : "", " x",
-               list(g.x_dims), " w", list(g.w_dims), " pads", list(g.pre_pads), "/",
+    return cat("Conv ", to_string(ctx.inputs[0].dtype), ir::allows_tf32(ctx.node) ? " tf32" : "",
+               " x", list(g.x_dims), " w", list(g.w_dims), " pads", list(g.pre_pads), "/",
                list(g.post_pads), " strides", list(g.strides), " dil", list(g.dilations),
                has_bias_ ? " bias" : "", epilogue);
   }

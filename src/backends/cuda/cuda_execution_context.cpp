@@ -13,7 +13,9 @@ namespace {
 
 constexpr size_t kAlignment = 256;
 
-size_t align_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+size_t align_up(size_t n) {
+  return (n + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 Shape static_shape(const ir::Value& v) {
   auto s = v.shape ? ir::to_concrete(*v.shape) : std::nullopt;
@@ -75,7 +77,8 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
     for (const ir::Value* o : n->outputs) {
       if (!o || g.is_graph_output(o)) continue;
       offset[o] = arena_bytes;
-      arena_bytes += align_up(std::max<size_t>(shape_numel(static_shape(*o)) * element_size(o->dtype), 1));
+      arena_bytes +=
+          align_up(std::max<size_t>(shape_numel(static_shape(*o)) * element_size(o->dtype), 1));
     }
   }
   arena_ = DeviceBuffer(arena_bytes);
@@ -99,8 +102,10 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   for (const auto& n : g.nodes()) {
     size_t layer = contexts_.size();
     CudaKernelContext ctx{*n, {}, {}, stream_, nullptr, 0, &libs_};
-    for (size_t i = 0; i < n->inputs.size(); ++i) ctx.inputs.push_back(view(n->inputs[i], layer, false, i));
-    for (size_t i = 0; i < n->outputs.size(); ++i) ctx.outputs.push_back(view(n->outputs[i], layer, true, i));
+    for (size_t i = 0; i < n->inputs.size(); ++i)
+      ctx.inputs.push_back(view(n->inputs[i], layer, false, i));
+    for (size_t i = 0; i < n->outputs.size(); ++i)
+      ctx.outputs.push_back(view(n->outputs[i], layer, true, i));
     kernels_.push_back(CudaKernelRegistry::instance().create(*n));
     workspace_bytes = std::max(workspace_bytes, kernels_.back()->prepare(ctx));
     contexts_.push_back(std::move(ctx));
@@ -135,7 +140,8 @@ void CudaExecutionContext::bind(const std::map<std::string, void*>& device_bindi
       fail(ErrorCode::kInvalidArgument, "no device buffer bound for tensor '", value->name, "'");
     }
     for (const BindingUse& u : list) {
-      auto& slot = u.is_output ? contexts_[u.layer].outputs[u.index] : contexts_[u.layer].inputs[u.index];
+      auto& slot =
+          u.is_output ? contexts_[u.layer].outputs[u.index] : contexts_[u.layer].inputs[u.index];
       slot.data = it->second;
     }
   }
@@ -153,12 +159,14 @@ void CudaExecutionContext::launch_layers(cudaStream_t stream) {
   for (const auto& [value, source] : passthrough_outputs_) {
     const void* src = source ? source : bound_.at(value->name);
     size_t bytes = shape_numel(static_shape(*value)) * element_size(value->dtype);
-    KILN_CUDA_CHECK(cudaMemcpyAsync(bound_.at(value->name), src, bytes, cudaMemcpyDeviceToDevice, stream));
+    KILN_CUDA_CHECK(
+        cudaMemcpyAsync(bound_.at(value->name), src, bytes, cudaMemcpyDeviceToDevice, stream));
   }
   KILN_CUDA_CHECK(cudaGetLastError());
 }
 
-void CudaExecutionContext::enqueue(const std::map<std::string, void*>& device_bindings, void* stream) {
+void CudaExecutionContext::enqueue(const std::map<std::string, void*>& device_bindings,
+                                   void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   if (!use_graph_) {
     bind(device_bindings);
@@ -209,7 +217,8 @@ std::vector<Tensor> CudaExecutionContext::execute(const std::map<std::string, Te
   }
   for (const ir::Value* v : g.inputs()) {
     auto it = inputs.find(v->name);
-    if (it == inputs.end()) fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
+    if (it == inputs.end())
+      fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
     const Tensor& t = it->second;
     Shape want = static_shape(*v);
     if (t.dtype() != v->dtype || t.shape() != want) {
@@ -227,7 +236,8 @@ std::vector<Tensor> CudaExecutionContext::execute(const std::map<std::string, Te
   std::vector<Tensor> result;
   for (const ir::Value* v : g.outputs()) {
     Tensor t(v->dtype, static_shape(*v));
-    KILN_CUDA_CHECK(cudaMemcpyAsync(t.raw(), bindings.at(v->name), t.nbytes(), cudaMemcpyDeviceToHost, stream_));
+    KILN_CUDA_CHECK(cudaMemcpyAsync(t.raw(), bindings.at(v->name), t.nbytes(),
+                                    cudaMemcpyDeviceToHost, stream_));
     result.push_back(std::move(t));
   }
   KILN_CUDA_CHECK(cudaStreamSynchronize(stream_));

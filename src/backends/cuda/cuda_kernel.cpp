@@ -22,7 +22,8 @@ void CudaKernelRegistry::add(const std::string& op, CudaKernelFactory factory) {
 }
 
 bool CudaKernelRegistry::has(const std::string& op) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) { return e.first == op; });
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const auto& e) { return e.first == op; });
 }
 
 std::unique_ptr<CudaKernel> CudaKernelRegistry::create(const ir::Node& node) const {

@@ -8,7 +8,9 @@ namespace {
 
 constexpr size_t kAlignment = 256;  // what cudaMalloc guarantees; enough for vector loads
 
-size_t align_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+size_t align_up(size_t n) {
+  return (n + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 }  // namespace
 

@@ -12,8 +12,8 @@ namespace {
 using ir::Dim;
 using ir::Value;
 using test::attrs;
-using test::PassGraphBuilder;
 using test::ops;
+using test::PassGraphBuilder;
 
 ir::Attributes perm(std::vector<int64_t> p) {
   return attrs({{"perm", p}});

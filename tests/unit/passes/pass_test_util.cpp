@@ -42,7 +42,7 @@ ir::Value* PassGraphBuilder::ints(const std::vector<int64_t>& values) {
 }
 
 ir::Value* PassGraphBuilder::op(const std::string& op, std::vector<ir::Value*> inputs,
-                            ir::Attributes a) {
+                                ir::Attributes a) {
   std::string name = op + std::to_string(++count_);
   ir::Value* out = g_.add_value(name + "_out");
   ir::Node* n = g_.add_node(op, name, std::move(inputs), {out});

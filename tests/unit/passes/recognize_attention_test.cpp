@@ -13,8 +13,8 @@ namespace {
 using ir::Dim;
 using ir::Value;
 using test::attrs;
-using test::PassGraphBuilder;
 using test::ops;
+using test::PassGraphBuilder;
 
 size_t count(const ir::Graph& g, const std::string& op) {
   size_t n = 0;

@@ -14,8 +14,8 @@ namespace {
 
 using ir::Dim;
 using ir::Value;
-using test::PassGraphBuilder;
 using test::ops;
+using test::PassGraphBuilder;
 
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kSqrt2 = 1.41421356237309505f;

@@ -13,8 +13,8 @@ namespace {
 using ir::Dim;
 using ir::Value;
 using test::attrs;
-using test::PassGraphBuilder;
 using test::ops;
+using test::PassGraphBuilder;
 
 enum class Norm { kDiv, kReciprocal, kOneOver, kRsqrt };
 
