@@ -145,7 +145,8 @@ void CudaExecutionContext::bind(const std::map<std::string, void*>& device_bindi
       slot.data = it->second;
     }
   }
-  bound_ = device_bindings;
+  // Comparing first keeps the steady state (the same buffers every call) free of host allocation.
+  if (bound_ != device_bindings) bound_ = device_bindings;
 }
 
 void CudaExecutionContext::launch_layers(cudaStream_t stream) {
