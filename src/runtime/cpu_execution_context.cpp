@@ -26,6 +26,8 @@ CpuExecutionContext::CpuExecutionContext(std::shared_ptr<const Engine::Impl> eng
     slot_values_.push_back(v.get());
   }
   auto slot_of = [&](const ir::Value* v) { return v ? slot.at(v) : kNone; };
+  for (const ir::Value* v : g.inputs()) input_slots_.push_back(slot.at(v));
+  for (const ir::Value* v : g.outputs()) output_slots_.push_back(slot.at(v));
   std::vector<size_t> last_use(slot_values_.size(), kNone);
   for (const auto& n : g.nodes()) {
     nodes_.push_back(n.get());
@@ -165,7 +167,8 @@ void CpuExecutionContext::bind_inputs(const std::map<std::string, Tensor>& input
     const ir::Value* v = slot_values_[s];
     if (v->constant) slots[s] = *v->constant;
   }
-  for (const ir::Value* v : g.inputs()) {
+  for (size_t k = 0; k < g.inputs().size(); ++k) {
+    const ir::Value* v = g.inputs()[k];
     auto it = inputs.find(v->name);
     if (it == inputs.end())
       fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
@@ -184,9 +187,7 @@ void CpuExecutionContext::bind_inputs(const std::map<std::string, Tensor>& input
              ir::sym_shape_to_string(v->shape), ", got ", shape_to_string(t.shape()));
       }
     }
-    for (size_t s = 0; s < slot_values_.size(); ++s) {
-      if (slot_values_[s] == v) slots[s] = t;
-    }
+    slots[input_slots_[k]] = t;
   }
 }
 
@@ -233,14 +234,9 @@ std::vector<Tensor> CpuExecutionContext::execute(const std::map<std::string, Ten
     for (size_t s : release_after_[i]) slots[s] = Tensor();
   }
   std::vector<Tensor> result;
-  for (const ir::Value* v : engine_->graph->outputs()) {
-    for (size_t s = 0; s < slot_values_.size(); ++s) {
-      if (slot_values_[s] == v) {
-        // Arena bytes are rewritten by the next run, so the caller gets its own copy.
-        result.push_back(arena ? slots[s].clone() : slots[s]);
-        break;
-      }
-    }
+  for (size_t s : output_slots_) {
+    // Arena bytes are rewritten by the next run, so the caller gets its own copy.
+    result.push_back(arena ? slots[s].clone() : slots[s]);
   }
   return result;
 }

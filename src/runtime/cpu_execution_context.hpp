@@ -44,6 +44,8 @@ class CpuExecutionContext final : public ExecutionContext {
   std::vector<std::vector<size_t>> node_outputs_;   // value slot per output (npos if omitted)
   std::vector<std::vector<size_t>> release_after_;  // slots whose last use is node i
   std::vector<const ir::Value*> slot_values_;
+  std::vector<size_t> input_slots_;   // slot of each graph input, in graph order
+  std::vector<size_t> output_slots_;  // slot of each graph output, in graph order
   // From the memory plan: per node, per output, where it goes in the arena; and whether the
   // node's output is a view of its input.
   struct PlannedOutput {

@@ -23,11 +23,6 @@ namespace {
 
 using ir::ActivationKind;
 
-struct Precision {
-  DataType dtype;
-  const char* name;
-  double rtol, atol;
-};
 // The half types may round twice where the epilogue runs after the library's output is stored.
 const Precision kPrecisions[] = {{DataType::kFloat32, "fp32", 1e-4, 1e-4},
                                  {DataType::kFloat16, "fp16", 4e-3, 5e-3},

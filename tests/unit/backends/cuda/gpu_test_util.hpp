@@ -30,6 +30,13 @@ struct GpuCase {
   double atol = 1e-5;
 };
 
+// A dtype a kernel table runs in and the tolerance its comparisons use there.
+struct Precision {
+  DataType dtype;
+  const char* name;  // "fp32", "fp16", "bf16"
+  double rtol, atol;
+};
+
 // True when a CUDA device is usable (the tests GTEST_SKIP otherwise).
 bool gpu_available();
 

@@ -18,11 +18,6 @@ namespace {
 
 using V = std::vector<int64_t>;
 
-struct Precision {
-  DataType dtype;
-  const char* name;
-  double rtol, atol;
-};
 // Strict FP32 (no TF32) with FP32 accumulation for the half types: one rounding of the output
 // apart from the CPU, plus summation order.
 const Precision kPrecisions[] = {{DataType::kFloat32, "fp32", 1e-5, 1e-5},
