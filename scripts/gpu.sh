@@ -9,6 +9,10 @@
 #             models (bench/layer_counts.py)
 #   bench     kiln vs PyTorch eager, eager + CUDA graph and torch.compile (bench/peer_bench.py);
 #             BENCH_MODELS, BENCH_BATCHES, BENCH_PRECISIONS and BENCH_BUDGET_S narrow it
+#   buildtime build time with a cold and a warm timing cache, and plan load time
+#             (bench/build_time.py; after bench, it reuses bench's exports)
+#   profile   `kiln bench --profile` (each layer's time) on PROFILE_MODELS at batch PROFILE_BATCH,
+#             FP16, to see where kiln's time goes
 # Results go to $OUT (or ./out when run elsewhere).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -93,4 +97,25 @@ if [[ " $stages " == *" bench "* ]]; then
     --out-dir "$OUT" --budget-s "${BENCH_BUDGET_S:-420}" --batches ${BENCH_BATCHES:-1 64} \
     --precisions ${BENCH_PRECISIONS:-fp16 tf32}
   cat "$OUT/peer_bench.md" 2>/dev/null
+fi
+
+if [[ " $stages " == *" buildtime "* ]]; then
+  timeout 500 python3 bench/build_time.py ${BENCH_MODELS:-} --kiln "$KILN" --out-dir "$OUT"
+fi
+
+if [[ " $stages " == *" profile "* ]]; then
+  work=/tmp/kiln_profile
+  mkdir -p "$work"
+  for name in ${PROFILE_MODELS:-resnet50 vit_b_16 bert_base}; do
+    exporter=$(python3 -c "import sys; sys.path.insert(0, 'bench'); from exporters import exporter_for; print(exporter_for('$name'))")
+    OMP_NUM_THREADS=4 CUDA_VISIBLE_DEVICES= timeout 200 python3 bench/torch_models.py "$work" --exporter "$exporter" \
+      --only "$name" --batch "${PROFILE_BATCH:-64}" > /dev/null 2> "/tmp/profile_export_$name.log" &
+  done
+  wait
+  for model in "$work"/*.onnx; do
+    name=$(basename "$model" .onnx)
+    timeout 150 "$KILN" bench "$model" --backend cuda --fp16 --graph --profile --duration 1 \
+      --json "$OUT/profile_$name.json" > "$OUT/profile_$name.txt" 2>&1
+    echo "$name: exit $?"; head -c 6000 "$OUT/profile_$name.txt"
+  done
 fi

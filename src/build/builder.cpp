@@ -106,6 +106,28 @@ void log_precision(const build::PrecisionSummary& s, const BuilderConfig& config
           " reformat layer(s) inserted; ", s.converted_weights, " weight tensor(s) converted"));
 }
 
+// CUDA builds on a machine with a GPU: tunes every layer now (a context's creation times the
+// candidate tactics) and records each winner in its layer's `tactic` attribute, so the plan
+// carries the choice and loading it times nothing. Without a GPU the choice waits for the load.
+void record_cuda_tactics(ir::Graph& graph, const std::shared_ptr<const Engine::Impl>& impl) {
+#ifdef KILN_WITH_CUDA
+  if (!cuda::device_available()) {
+    log(Severity::kInfo, "no CUDA device here: each layer's tactic is chosen when the plan loads");
+    return;
+  }
+  cuda::CudaExecutionContext context(impl);
+  const auto& choices = context.tuner().choices();
+  size_t recorded = 0;
+  for (const auto& n : graph.nodes()) {
+    auto it = choices.find(n.get());
+    if (it == choices.end()) continue;
+    n->attrs.set(cuda::kTacticAttribute, it->second);
+    ++recorded;
+  }
+  log(Severity::kInfo, cat("tactics: recorded the chosen tactic of ", recorded, " layer(s)"));
+#endif
+}
+
 }  // namespace
 
 Builder::Builder(Logger* logger, LogSeverity max_severity) {
@@ -123,8 +145,10 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   log_precision(precision, config);
   check_backend_support(*g, config.backend);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
-  return std::make_unique<Engine>(
-      make_engine_impl(std::move(g), config.backend, &config, std::move(memory)));
+  ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet
+  auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));
+  if (config.backend == Backend::kCuda) record_cuda_tactics(graph, impl);
+  return std::make_unique<Engine>(impl);
 }
 
 }  // namespace kiln

@@ -42,6 +42,7 @@ std::vector<Pass> default_passes(int optimization_level) {
       {"eliminate_noops", eliminate_noops},
       {"fold_constants", fold_constants},
       {"eliminate_constant_selects", eliminate_constant_selects},
+      {"inline_constant_ifs", inline_constant_ifs},
       {"eliminate_common_subexpressions", eliminate_common_subexpressions},
       // Pattern recognizers first: folding scales into weights would hide the attention scale.
       {"recognize_layernorm", recognize_layernorm},

@@ -10,6 +10,8 @@ namespace kiln::passes {
 bool eliminate_noops(ir::Graph& graph);
 // Replaces Where with a constant all-true or all-false condition by the branch it selects.
 bool eliminate_constant_selects(ir::Graph& graph);
+// Replaces If layers with a constant condition by the nodes of the branch they take.
+bool inline_constant_ifs(ir::Graph& graph);
 // Evaluates nodes whose inputs are all constant, and Shape/Size of statically shaped tensors.
 bool fold_constants(ir::Graph& graph);
 // Merges nodes that compute the same op on the same inputs with the same attributes.

@@ -62,6 +62,7 @@ std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> 
   if (config) {
     impl->tune_tactics = config->optimization_level >= 3;
     impl->timing_cache_path = config->timing_cache_path;
+    impl->workspace_limit = config->workspace_limit;
   }
   for (const ir::Value* v : graph->inputs()) impl->inputs.push_back(describe_value(*v));
   for (const ir::Value* v : graph->outputs()) impl->outputs.push_back(describe_value(*v));

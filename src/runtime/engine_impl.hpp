@@ -2,6 +2,7 @@
 // its activation memory plan.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +30,7 @@ struct Engine::Impl {
   // heuristic candidate). Whether a layer may use TF32 is its own attribute (ir/layer_precision).
   bool tune_tactics = false;
   std::string timing_cache_path;
+  size_t workspace_limit = std::numeric_limits<size_t>::max();
   std::optional<MemoryPlan> memory;  // absent when activation shapes are not static
 };
 

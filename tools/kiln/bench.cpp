@@ -102,6 +102,8 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   sub->add_flag("--graph", o.cuda_graph, "capture the engine in a CUDA graph and replay it");
+  sub->add_option("--timing-cache", o.timing_cache,
+                  "CUDA: timing cache file for building an ONNX model (reused and extended)");
   sub->add_flag("--profile", o.profile, "also time every layer and report its share");
   sub->add_option("--json", o.json, "write the whole report as JSON to this file");
   sub->footer(
@@ -132,6 +134,7 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   config.fp16 = o.fp16;
   config.bf16 = o.bf16;
   config.tf32 = !o.no_tf32;
+  config.timing_cache_path = o.timing_cache;
   if (o.cuda_graph && config.backend != Backend::kCuda &&
       (requested || detect_model_format(o.model) == ModelFormat::kOnnx)) {
     fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; it needs --backend cuda");
@@ -151,6 +154,7 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   report.cuda_graph = o.cuda_graph;
   report.streams = o.streams;
   report.build_s = model.build_s;
+  report.load_s = model.load_s;
   report.layers = static_cast<int64_t>(model.engine->impl().graph->nodes().size());
   for (const ir::Value* v : model.engine->impl().graph->inputs()) {
     report.inputs.push_back({v->name, v->dtype, model.inputs.at(v->name).shape()});

@@ -18,10 +18,11 @@ void fix_input_shapes(ir::Graph& graph, const std::map<std::string, Shape>& shap
   ir::infer_graph(graph);
 }
 
+using Clock = std::chrono::steady_clock;
+
 BenchModel open_bench_model(const std::string& path, const BuilderConfig& config,
                             std::optional<Backend> backend_requested, bool cuda_graph,
                             const RunInputOptions& input_opts, std::ostream& notes) {
-  using Clock = std::chrono::steady_clock;
   BenchModel m;
   m.format = detect_model_format(path);
   std::ostringstream input_log;  // the report lists the inputs itself
@@ -31,7 +32,9 @@ BenchModel open_bench_model(const std::string& path, const BuilderConfig& config
            "--fp16, --bf16 and --no-tf32 choose how an ONNX model is built; '", path,
            "' is a plan, already built");
     }
+    auto load_start = Clock::now();
     m.engine = Engine::load(path);
+    m.load_s = std::chrono::duration<double>(Clock::now() - load_start).count();
     if (backend_requested && *backend_requested != m.engine->backend()) {
       fail(ErrorCode::kInvalidArgument, "'", path, "' is a plan for the ",
            to_string(m.engine->backend()), " backend, not ", to_string(*backend_requested),

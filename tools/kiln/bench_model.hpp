@@ -21,6 +21,7 @@ struct BenchModel {
   std::map<std::string, Tensor> inputs;
   ModelFormat format = ModelFormat::kOnnx;
   std::optional<double> build_s;  // ONNX models: import and build time
+  std::optional<double> load_s;   // plans: Engine::load time
 };
 
 // `config` applies to ONNX models. For a plan, `backend_requested` (if set) must be the plan's

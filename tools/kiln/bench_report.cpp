@@ -88,6 +88,7 @@ void print_report(const BenchReport& r, std::ostream& out) {
   out << "model       " << r.model << " (" << (r.format == "plan" ? "plan" : "ONNX") << ", "
       << r.layers << " layers";
   if (r.build_s) out << ", built in " << fixed(*r.build_s, 3) << " s";
+  if (r.load_s) out << ", loaded in " << fixed(*r.load_s, 3) << " s";
   out << ")\n";
   std::string precision = "as built into the plan";
   if (r.tf32) {
@@ -144,6 +145,7 @@ json report_json(const BenchReport& r) {
       {"streams", r.streams},
       {"layers", r.layers},
       {"build_seconds", r.build_s ? json(*r.build_s) : json(nullptr)},
+      {"load_seconds", r.load_s ? json(*r.load_s) : json(nullptr)},
       {"inputs", inputs},
       {"batch", r.batch},
       {"batch_source", r.batch_source},

@@ -54,6 +54,7 @@ struct BenchReport {
   bool cuda_graph = false;
   int streams = 1;
   std::optional<double> build_s;  // ONNX models only
+  std::optional<double> load_s;   // plans only
   int64_t layers = 0;
   std::vector<InputInfo> inputs;
   int64_t batch = 1;

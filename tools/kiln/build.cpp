@@ -108,11 +108,19 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
       ->allow_extra_args(false);
   sub->add_flag("--strict-types", o.strict_types,
                 "fail the build when a precision constraint cannot hold (default: warn)");
+  sub->add_option("--timing-cache", o.timing_cache,
+                  "CUDA: timing cache file; tactics it already timed on this GPU are reused, new "
+                  "ones are added (created if missing)");
+  sub->add_option("--workspace-limit", o.workspace_limit_mib,
+                  "CUDA: most scratch memory (MiB) one layer's tactic may use (default 1024)")
+      ->check(CLI::PositiveNumber);
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
       "  kiln build resnet50.onnx -o resnet50.plan\n"
       "  kiln build bert.onnx -o bert_fp16.plan --backend cuda --fp16\n"
+      "  kiln build resnet50.onnx --backend cuda --timing-cache gpu.cache  # rebuilds time "
+      "nothing\n"
       "  kiln build model.onnx --verbose        # writes model.plan, prints every layer\n"
       "  kiln build bert.onnx -s input_ids=8x128 -s attention_mask=8x128\n"
       "  kiln build model.onnx --fp16 --precision-constraint softmax_0=fp32 "
@@ -142,6 +150,8 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   config.tf32 = !o.no_tf32;
   config.layer_precisions = parse_precision_constraints(o.precision_constraints);
   config.strict_types = o.strict_types;
+  config.timing_cache_path = o.timing_cache;
+  if (o.workspace_limit_mib) config.workspace_limit = size_t{o.workspace_limit_mib} << 20;
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);

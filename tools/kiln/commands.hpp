@@ -22,6 +22,8 @@ struct BuildOptions {
   std::vector<std::string> precision_constraints;  // LAYER=PRECISION (fp32, tf32, fp16, bf16)
   bool strict_types = false;
   bool verbose = false;
+  std::string timing_cache;          // file the CUDA auto-tuner reads and extends
+  uint64_t workspace_limit_mib = 0;  // 0: the builder's default
 };
 CLI::App* add_build_command(CLI::App& app, BuildOptions& opts);
 void build_command(const BuildOptions& opts, std::ostream& out, std::ostream& err);
@@ -58,7 +60,8 @@ struct BenchOptions {
   int streams = 1;
   bool cuda_graph = false;
   bool profile = false;
-  std::string json;  // file for the JSON report
+  std::string json;          // file for the JSON report
+  std::string timing_cache;  // for an ONNX model built in memory for CUDA
 };
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);
 void bench_command(const BenchOptions& opts, std::ostream& out, std::ostream& err);

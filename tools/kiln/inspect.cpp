@@ -124,6 +124,17 @@ json memory_json(const MemoryPlan& plan) {
   return j;
 }
 
+// The activation layout of a layer whose kernels care (convolutions, pooling): "NHWC" where the
+// builder chose channels-last, "NCHW" otherwise; "" for layers without a layout.
+std::string layout_of(const ir::Node& n) {
+  if (n.attrs.get_int("channels_last", 0) != 0) return "NHWC";
+  static const std::set<std::string> kSpatial = {
+      "Conv",        "FusedConv",          "ConvTranspose",        "MaxPool",
+      "AveragePool", "GlobalAveragePool",  "GlobalMaxPool",        "LpPool",
+      "Resize",      "BatchNormalization", "InstanceNormalization"};
+  return kSpatial.count(n.op) ? "NCHW" : "";
+}
+
 // The builder's per-layer precision; null for a graph it has not seen (an ONNX model).
 json precision_json(const ir::Node& n) {
   std::string p = ir::layer_precision(n);
@@ -173,6 +184,8 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
                            {"outputs", names(n->outputs)},
                            {"origins", n->origins},
                            {"precision", precision_json(*n)},
+                           {"layout", layout_of(*n)},
+                           {"tactic", n->attrs.get_string("tactic", "")},
                            {"attributes", attrs},
                            {"launches_work", working.launches_work(*n)}});
   }
@@ -255,8 +268,11 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
   WorkingLayers working(m);
   for (const auto& n : g.nodes()) {
     std::string precision = ir::layer_precision(*n);
+    std::string tactic = n->attrs.get_string("tactic", "");
+    std::string layout = layout_of(*n);
     out << "  " << n->name << " (" << (n->domain.empty() ? "" : n->domain + ".") << n->op
-        << (precision.empty() ? "" : ", " + precision) << "): " << join(names(n->inputs)) << " -> "
+        << (precision.empty() ? "" : ", " + precision) << (layout.empty() ? "" : ", " + layout)
+        << (tactic.empty() ? "" : ", tactic " + tactic) << "): " << join(names(n->inputs)) << " -> "
         << join(names(n->outputs));
     if (!n->origins.empty() && !(n->origins.size() == 1 && n->origins[0] == n->name)) {
       out << "  [from " << join(n->origins) << "]";

@@ -109,30 +109,33 @@ class ConvKernel final : public CudaKernel {
                shape_to_string(ctx.inputs[1].shape), ", output ", shape_to_string(y.shape), ")");
     }
     size_t chosen = 0;
-    if (tuner && candidates.size() > 1) {
+    if (tuner) {
       std::vector<std::string> names;
+      std::vector<size_t> workspace;
       size_t max_workspace = 0;
       for (const ConvCandidate& c : candidates) {
         names.push_back(c.name);
-        max_workspace = std::max(max_workspace, static_cast<size_t>(c.workspace));
+        workspace.push_back(static_cast<size_t>(c.workspace));
+        max_workspace = std::max(max_workspace, workspace.back());
       }
       std::optional<TuningScratch> scratch;
-      chosen = tuner->choose(signature(ctx), names, [&](size_t i, cudaStream_t stream) {
-        if (!scratch) scratch.emplace(ctx, max_workspace);
-        KILN_CUDNN_CHECK(cudnnSetStream(handle, stream));
-        const ConvCandidate& c = candidates[i];
-        const void* bias = has_bias_ ? scratch->input(2) : nullptr;
-        const void* z = has_residual_ ? scratch->input(3) : nullptr;
-        CudnnDescriptor pack = variant_pack(c.fused, scratch->input(0), scratch->input(1),
-                                            scratch->output(0), bias, z, scratch->workspace());
-        KILN_CUDNN_CHECK(cudnnBackendExecute(handle, c.plan->get(), pack.get()));
-        // The epilogue kernel is part of the candidate's cost.
-        EpilogueLaunch post = make_post_for(c.fused, y.shape);
-        post.y = scratch->output(0);
-        post.bias = post.bias ? bias : nullptr;
-        post.residual = post.residual ? z : nullptr;
-        launch_epilogue(post, stream);
-      });
+      chosen = tuner->choose(
+          ctx.node, signature(ctx), names, workspace, [&](size_t i, cudaStream_t stream) {
+            if (!scratch) scratch.emplace(ctx, max_workspace);
+            KILN_CUDNN_CHECK(cudnnSetStream(handle, stream));
+            const ConvCandidate& c = candidates[i];
+            const void* bias = has_bias_ ? scratch->input(2) : nullptr;
+            const void* z = has_residual_ ? scratch->input(3) : nullptr;
+            CudnnDescriptor pack = variant_pack(c.fused, scratch->input(0), scratch->input(1),
+                                                scratch->output(0), bias, z, scratch->workspace());
+            KILN_CUDNN_CHECK(cudnnBackendExecute(handle, c.plan->get(), pack.get()));
+            // The epilogue kernel is part of the candidate's cost.
+            EpilogueLaunch post = make_post_for(c.fused, y.shape);
+            post.y = scratch->output(0);
+            post.bias = post.bias ? bias : nullptr;
+            post.residual = post.residual ? z : nullptr;
+            launch_epilogue(post, stream);
+          });
     }
     chosen_ = std::move(candidates[chosen]);
     graphs_ = std::move(graphs);

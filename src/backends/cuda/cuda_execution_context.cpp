@@ -4,18 +4,13 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "backends/cuda/activation_arena.hpp"
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_weights.hpp"
 #include "backends/cuda/tactic.hpp"
 
 namespace kiln::cuda {
 namespace {
-
-constexpr size_t kAlignment = 256;
-
-size_t align_up(size_t n) {
-  return (n + kAlignment - 1) / kAlignment * kAlignment;
-}
 
 Shape static_shape(const ir::Value& v) {
   auto s = v.shape ? ir::to_concrete(*v.shape) : std::nullopt;
@@ -64,24 +59,17 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   KILN_CUBLAS_CHECK(cublasLtCreate(&libs_.cublaslt));
   KILN_CUDNN_CHECK(cudnnCreate(&libs_.cudnn));
   tuner_ = std::make_unique<TacticTuner>(
-      TuningOptions{engine_->tune_tactics, engine_->timing_cache_path}, libs_.device);
+      TuningOptions{engine_->tune_tactics, engine_->timing_cache_path, engine_->workspace_limit},
+      libs_.device);
   libs_.tuner = tuner_.get();
   KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   weights_ = device_weights_for(*engine_);
 
-  // Activation slots: every value a layer produces that is not a graph output (those are bound
-  // by the caller). A simple bump layout for now; the memory planner packs them by lifetime.
-  std::unordered_map<const ir::Value*, size_t> offset;
-  size_t arena_bytes = 0;
-  for (const auto& n : g.nodes()) {
-    for (const ir::Value* o : n->outputs) {
-      if (!o || g.is_graph_output(o)) continue;
-      offset[o] = arena_bytes;
-      arena_bytes +=
-          align_up(std::max<size_t>(shape_numel(static_shape(*o)) * element_size(o->dtype), 1));
-    }
-  }
-  arena_ = DeviceBuffer(arena_bytes);
+  // Activations share one arena, packed by lifetime; view layers (Reshape...) launch nothing.
+  ActivationArena arena = plan_activation_arena(
+      g, [](const ir::Value& v) { return shape_numel(static_shape(v)) * element_size(v.dtype); });
+  arena_ = DeviceBuffer(arena.bytes);
+  const std::unordered_map<const ir::Value*, size_t>& offset = arena.offset;
 
   std::unordered_map<const ir::Value*, std::vector<BindingUse>> uses;
   auto view = [&](const ir::Value* v, size_t layer, bool is_output, size_t index) {
@@ -100,6 +88,7 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   };
   size_t workspace_bytes = 0;
   for (const auto& n : g.nodes()) {
+    if (arena.views.count(n.get())) continue;
     size_t layer = contexts_.size();
     CudaKernelContext ctx{*n, {}, {}, stream_, nullptr, 0, &libs_};
     for (size_t i = 0; i < n->inputs.size(); ++i)

@@ -8,6 +8,7 @@
 
 #include "backends/cuda/cuda_kernel.hpp"
 #include "backends/cuda/device_buffer.hpp"
+#include "backends/cuda/tactic.hpp"
 #include "runtime/engine_impl.hpp"
 
 namespace kiln::cuda {
@@ -29,6 +30,9 @@ class CudaExecutionContext final : public ExecutionContext {
   std::vector<Tensor> execute(const std::map<std::string, Tensor>& inputs) override;
   void enqueue(const std::map<std::string, void*>& device_bindings, void* stream) override;
   void set_cuda_graph(bool enabled) override { use_graph_ = enabled; }
+
+  // The tactic each tuned layer uses (the builder records them in the plan).
+  const TacticTuner& tuner() const { return *tuner_; }
 
   // Profiling hook (kiln bench --profile): while set, called on the launching thread before each
   // layer is enqueued, with its node, and once after the last, with nullptr, e.g. to record CUDA

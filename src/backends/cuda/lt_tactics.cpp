@@ -1,6 +1,7 @@
 // cuBLASLt kernel helpers: alignment and tactic choice.
 #include "backends/cuda/lt_tactics.hpp"
 
+#include <algorithm>
 #include <optional>
 
 namespace kiln::cuda {
@@ -21,18 +22,20 @@ void choose_algorithm(const CudaKernelContext& ctx, LtMatmul& lt, const std::str
                       const LtLaunch& launch) {
   lt.select(0);
   TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
-  if (!tuner || lt.num_candidates() < 2) return;
+  if (!tuner || lt.num_candidates() == 0) return;
   std::vector<std::string> names;
-  size_t max_workspace = 0;
+  std::vector<size_t> workspace;
   for (size_t i = 0; i < lt.num_candidates(); ++i) {
     names.push_back(lt.candidate_name(i));
-    max_workspace = std::max(max_workspace, lt.candidate_workspace(i));
+    workspace.push_back(lt.candidate_workspace(i));
   }
+  size_t max_workspace = *std::max_element(workspace.begin(), workspace.end());
   std::optional<TuningScratch> scratch;
-  lt.select(tuner->choose(signature, names, [&](size_t i, cudaStream_t stream) {
-    if (!scratch) scratch.emplace(ctx, max_workspace);
-    launch(i, *scratch, stream);
-  }));
+  lt.select(
+      tuner->choose(ctx.node, signature, names, workspace, [&](size_t i, cudaStream_t stream) {
+        if (!scratch) scratch.emplace(ctx, max_workspace);
+        launch(i, *scratch, stream);
+      }));
 }
 
 }  // namespace kiln::cuda

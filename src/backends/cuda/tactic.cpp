@@ -117,6 +117,40 @@ size_t TacticTuner::choose(const std::string& signature, const std::vector<std::
   return best;
 }
 
+size_t TacticTuner::choose(const ir::Node& layer, const std::string& signature,
+                           const std::vector<std::string>& names,
+                           const std::vector<size_t>& workspace,
+                           const std::function<void(size_t, cudaStream_t)>& launch) {
+  // The candidates within the workspace limit, by their index among all.
+  std::vector<size_t> fits;
+  std::vector<std::string> fit_names;
+  size_t smallest = std::numeric_limits<size_t>::max();
+  for (size_t i = 0; i < names.size(); ++i) {
+    size_t bytes = i < workspace.size() ? workspace[i] : 0;
+    smallest = std::min(smallest, bytes);
+    if (bytes <= options_.workspace_limit) {
+      fits.push_back(i);
+      fit_names.push_back(names[i]);
+    }
+  }
+  if (fits.empty()) {
+    fail(ErrorCode::kUnsupported, layer.describe(), ": every one of its ", names.size(),
+         " tactics needs more workspace than the limit of ", options_.workspace_limit,
+         " bytes (the smallest needs ", smallest, "); raise BuilderConfig::workspace_limit");
+  }
+  size_t chosen = 0;
+  std::string recorded = layer.attrs.get_string(kTacticAttribute, "");
+  auto it = std::find(fit_names.begin(), fit_names.end(), recorded);
+  if (!recorded.empty() && it != fit_names.end()) {
+    chosen = static_cast<size_t>(it - fit_names.begin());
+  } else {
+    chosen = choose(signature, fit_names,
+                    [&](size_t i, cudaStream_t stream) { launch(fits[i], stream); });
+  }
+  choices_[&layer] = fit_names[chosen];
+  return fits[chosen];
+}
+
 TuningScratch::TuningScratch(const CudaKernelContext& ctx, size_t workspace_bytes)
     : workspace_(std::max<size_t>(workspace_bytes, 1)) {
   auto scratch = [&](const DeviceTensor& t) -> void* {

@@ -7,6 +7,8 @@
 #include <cuda_runtime.h>
 
 #include <functional>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +22,12 @@ namespace kiln::cuda {
 struct TuningOptions {
   bool tune = false;       // time the candidates; otherwise take the cached winner or the first
   std::string cache_path;  // timing cache file ("" keeps the cache in memory for this process)
+  // Candidates needing more scratch memory than this are never used (BuilderConfig's limit).
+  size_t workspace_limit = std::numeric_limits<size_t>::max();
 };
+
+// The node attribute a built plan records each tuned layer's winning tactic in.
+inline constexpr const char* kTacticAttribute = "tactic";
 
 class TacticTuner {
  public:
@@ -40,12 +47,24 @@ class TacticTuner {
   size_t choose(const std::string& signature, const std::vector<std::string>& names,
                 const std::function<void(size_t, cudaStream_t)>& launch);
 
+  // The same for one layer, whose candidates need `workspace[i]` bytes of scratch memory: those
+  // over the workspace limit are left out (Error naming the layer if none is left), the tactic
+  // recorded in the layer's `tactic` attribute (a built plan's choice) wins while it is still a
+  // candidate, and the choice is remembered for choices().
+  size_t choose(const ir::Node& layer, const std::string& signature,
+                const std::vector<std::string>& names, const std::vector<size_t>& workspace,
+                const std::function<void(size_t, cudaStream_t)>& launch);
+
+  // Each layer's chosen tactic name, for the builder to record in the plan.
+  const std::map<const ir::Node*, std::string>& choices() const { return choices_; }
+
  private:
   double median_time_ms(size_t index, const std::function<void(size_t, cudaStream_t)>& launch);
 
   TuningOptions options_;
   std::string key_suffix_;  // GPU name, kiln and library versions
   std::shared_ptr<TimingCache> cache_;
+  std::map<const ir::Node*, std::string> choices_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
