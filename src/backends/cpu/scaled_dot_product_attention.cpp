@@ -1,7 +1,8 @@
 // The CPU kernel of ScaledDotProductAttention: for each batch index and query row, the scores
 // row scale * q.K^T + mask, its softmax and the weighted sum of V rows, computed in one pass
 // with the row in a per-thread buffer, so the [.., Sq, Sk] score tensor is never materialized.
-// Each step computes and rounds as the unfused MatMul/Mul/Add/Softmax/MatMul chain does.
+// Each step computes and rounds as the unfused MatMul/Mul/Add/Softmax/MatMul chain does;
+// zero_nan_rows=1 adds the Where(IsNaN(P), 0, P) guard of PyTorch's exports on the probabilities.
 #include <cmath>
 #include <limits>
 
@@ -41,6 +42,7 @@ void run_sdpa(KernelContext& ctx) {
   Tensor& y = ctx.output(0);
   const bool k_transposed = ctx.node.attrs.get_int("k_transposed", 0) != 0;
   const C scale = static_cast<C>(ctx.node.attrs.get_float("scale", 1.0f));
+  const bool zero_nan_rows = ctx.node.attrs.get_int("zero_nan_rows", 0) != 0;
 
   const Shape& out_shape = y.shape();
   const Shape batch(out_shape.begin(), out_shape.end() - 2);
@@ -98,7 +100,8 @@ void run_sdpa(KernelContext& ctx) {
       const C inv = C(1) / sum;
       std::fill(acc.begin(), acc.end(), C(0));
       for (int64_t j = 0; j < sk; ++j) {
-        const C p = round_to<T>(std::exp(scores[static_cast<size_t>(j)] - max) * inv);
+        C p = round_to<T>(std::exp(scores[static_cast<size_t>(j)] - max) * inv);
+        if (zero_nan_rows && std::isnan(p)) p = C(0);
         const T* vrow = vp + vo + j * vs[nb];
         const int64_t vcol = vs[nb + 1];
         for (int64_t t = 0; t < dv; ++t) acc[static_cast<size_t>(t)] += p * load(vrow[t * vcol]);

@@ -122,11 +122,14 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
   for (int i = 0; i < kRowsPerWarp; ++i) {
     const int64_t row = row0 + warp * kRowsPerWarp + i;
     if (row >= a.sq) continue;
-    // No finite score (every key masked with -inf): 0 / 0 = NaN, as the unfused softmax gives.
+    // No finite score (every key masked with -inf): 0 / 0 = NaN, as the unfused softmax gives,
+    // unless the NaN guard of PyTorch's exports (zero_nan_rows) maps those probabilities to 0.
+    const bool zero = a.zero_nan_rows && !(l[i] > C(0));
     const C inv = C(1) / l[i];
     for (int c = 0; c < kColsPerLane; ++c) {
       const int64_t t = lane + 32 * c;
-      if (t < a.dv) y[(b * a.sq + row) * a.dv + t] = device::store<T>(acc[i][c] * inv);
+      if (t < a.dv)
+        y[(b * a.sq + row) * a.dv + t] = device::store<T>(zero ? C(0) : acc[i][c] * inv);
     }
   }
 }

@@ -23,6 +23,8 @@ struct AttentionArgs {
   void* y = nullptr;           // [batch..., sq, dv], contiguous
   int64_t sq = 0, sk = 0, d = 0, dv = 0;
   float scale = 1.0f;
+  // A row whose probabilities are NaN (every key masked with -inf) gives 0 instead of NaN.
+  bool zero_nan_rows = false;
   // Batch dims of the output and each operand's element stride along them (0 where broadcast).
   int num_batch_dims = 0;
   int64_t batch[kMaxBatchDims] = {};

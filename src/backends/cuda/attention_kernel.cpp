@@ -33,6 +33,7 @@ class AttentionKernel final : public CudaKernel {
     const bool k_transposed = ctx.node.attrs.get_int("k_transposed", 0) != 0;
     AttentionArgs& a = args_;
     a.scale = ctx.node.attrs.get_float("scale", 1.0f);
+    a.zero_nan_rows = ctx.node.attrs.get_int("zero_nan_rows", 0) != 0;
     a.sq = q[q.size() - 2];
     a.d = q.back();
     a.sk = k_transposed ? k.back() : k[k.size() - 2];

@@ -1,7 +1,8 @@
 // CUDA Gather, GatherElements and GatherND. Negative indices count from the end. Indices that are
 // constants are checked at prepare time (a clear error naming the node); runtime indices out of
 // range are clamped on the device, since a kernel cannot report an error without a host
-// synchronisation.
+// synchronisation. A Gather whose slices are at least 16 bytes (a row of an embedding table, the
+// q/k/v split of a packed tensor by a scalar index) copies each slice with vector loads.
 #include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
@@ -11,6 +12,7 @@
 #include "backends/cuda/index_helpers.cuh"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
+#include "backends/cuda/row_copy.cuh"
 
 namespace kiln::cuda {
 namespace {
@@ -26,6 +28,23 @@ __global__ void gather_kernel(const E* __restrict__ data, const I* __restrict__ 
     out[i] = data[(o * n + resolve_index(idx[j], n)) * inner + k];
   }
 }
+
+// Row r of the output is slice idx[r % count] of outer block r / count; offsets in vectors.
+template <typename I>
+struct GatherRows {
+  const I* idx;
+  IntDivider count;
+  int64_t n = 0, row_vectors = 0;
+  __device__ __forceinline__ void operator()(uint32_t row, int64_t& so, int64_t& dof) const {
+    const uint32_t o = count.div(row);
+    const uint32_t j = row - o * count.divisor;
+    so = (static_cast<int64_t>(o) * n + resolve_index(idx[j], n)) * row_vectors;
+    dof = static_cast<int64_t>(row) * row_vectors;
+  }
+};
+
+// Slices shorter than one 16-byte vector gain nothing from the row copy.
+constexpr int64_t kMinRowBytes = 16;
 
 void check_constant_indices(const CudaKernelContext& ctx, int64_t n) {
   for_each_constant_index(ctx, 1, [&](int64_t, int64_t v) { check_index_range(ctx, v, n); });
@@ -59,6 +78,7 @@ class GatherKernel final : public CudaKernel {
     const DeviceTensor& y = ctx.outputs[0];
     int64_t total = y.numel();
     if (total == 0) return;
+    if (enqueue_rows(ctx)) return;
     visit_element_size(element_size(y.dtype), [&](auto etag) {
       using E = decltype(etag);
       visit_index(ctx.inputs[1].dtype, [&](auto itag) {
@@ -72,6 +92,30 @@ class GatherKernel final : public CudaKernel {
   }
 
  private:
+  // The vectorised slice copy; false where it does not apply (short slices, or more rows than
+  // its 31-bit index math takes).
+  bool enqueue_rows(const CudaKernelContext& ctx) const {
+    const DeviceTensor& y = ctx.outputs[0];
+    const auto e = static_cast<uint64_t>(element_size(y.dtype));
+    const uint64_t row_bytes = static_cast<uint64_t>(inner_) * e;
+    if (row_bytes < kMinRowBytes || count_ == 0) return false;
+    int v = vector_bytes({row_bytes, reinterpret_cast<uintptr_t>(ctx.inputs[0].data),
+                          reinterpret_cast<uintptr_t>(y.data)});
+    if (v < static_cast<int>(e)) return false;
+    RowGrid g;
+    const int64_t row_vectors = static_cast<int64_t>(row_bytes) / v;
+    if (!plan_rows(y.numel() / inner_, row_vectors, g)) return false;
+    visit_vector(v, [&](auto vtag) {
+      using V = decltype(vtag);
+      visit_index(ctx.inputs[1].dtype, [&](auto itag) {
+        using I = decltype(itag);
+        GatherRows<I> rows{ctx.inputs[1].as<const I>(), IntDivider(count_), n_, row_vectors};
+        launch_row_copy<V>(ctx.inputs[0].data, y.data, g, rows, ctx.stream);
+      });
+    });
+    return true;
+  }
+
   int64_t n_ = 0, inner_ = 1, count_ = 0;
 };
 

@@ -2,6 +2,8 @@
 //   Y = Softmax(scale * Q @ K^T + mask, axis=-1) @ V
 // Q [..., Sq, D]; K [..., Sk, D], or [..., D, Sk] with k_transposed=1; V [..., Sk, Dv]; the
 // optional additive mask broadcasts to [..., Sq, Sk]. Batch dims broadcast as MatMul's do.
+// zero_nan_rows=1 replaces NaN probabilities by 0 (a row whose keys are all masked with -inf gives
+// 0, not NaN), as the Where(IsNaN(P), 0, P) guard of PyTorch's attention exports does.
 #include "ir/op_registry.hpp"
 #include "ir/ops/fused_families.hpp"
 #include "ir/shape_inference.hpp"
