@@ -82,19 +82,35 @@ class Bisector {
     return cat(e.passed ? "PASS" : "FAIL", ", max abs error ", format_error(worst));
   }
 
-  // Measures each candidate's output error against an FP32 build (both builds return every
-  // candidate output the imported graph also has) and sorts by the error each layer adds.
+  // Measures each candidate's input and output error against an FP32 build (both builds return
+  // those tensors where the imported graph has them) and sorts by the error each layer adds.
   void rank(const std::vector<const LayerInfo*>& candidates, const std::vector<LayerInfo>& layers) {
+    std::unordered_map<std::string, const LayerInfo*> producer;
+    for (const LayerInfo& l : layers) {
+      for (const std::string& o : l.outputs) producer[o] = &l;
+    }
+    // Reformat casts are looked through to the tensor they convert.
+    auto source = [&](std::string name) {
+      for (int hops = 0; hops < 4; ++hops) {
+        auto p = producer.find(name);
+        if (p == producer.end() || p->second->op != "Cast" || p->second->inputs.empty()) break;
+        name = p->second->inputs[0];
+      }
+      return name;
+    };
     const ir::Graph& g = *r_.model->graph;
     std::vector<ExtraTensor> extra;
     std::set<std::string> seen;
-    for (const LayerInfo* l : candidates) {
-      for (const std::string& o : l->outputs) {
-        const ir::Value* v = g.find_value(o);
-        if (v && !v->is_constant() && is_floating(v->dtype) && seen.insert(o).second) {
-          extra.push_back({o, v->dtype});
-        }
+    auto measure = [&](const std::string& tensor) {
+      std::string name = source(tensor);
+      const ir::Value* v = g.find_value(name);
+      if (v && !v->is_constant() && is_floating(v->dtype) && seen.insert(name).second) {
+        extra.push_back({name, v->dtype});
       }
+    };
+    for (const LayerInfo* l : candidates) {
+      for (const std::string& o : l->outputs) measure(o);
+      for (const std::string& i : l->inputs) measure(i);
     }
     BuilderConfig fp32 = r_.tested.config;
     fp32.fp16 = fp32.bf16 = fp32.tf32 = false;
@@ -102,29 +118,17 @@ class Bisector {
     RunnerResult low = run_kiln(*r_.model, r_.tested.config, r_.inputs, extra);
     RunnerResult high = run_kiln(*r_.model, fp32, r_.inputs, extra);
     result_.builds += 2;
-    log_ << "bisect: builds 2-3 measure the error of " << extra.size()
-         << " layer outputs against an FP32 build\n";
+    log_ << "bisect: builds 2-3 measure " << extra.size()
+         << " tensors of the reduced layers against an FP32 build\n";
 
-    std::unordered_map<std::string, const LayerInfo*> producer;
-    for (const LayerInfo& l : layers) {
-      for (const std::string& o : l.outputs) producer[o] = &l;
-    }
-    // A tensor's error against FP32; reformat casts are looked through to the tensor they
-    // convert. -1 when neither build has it.
-    auto error_of = [&](std::string name) {
-      for (int hops = 0; hops < 4; ++hops) {
-        auto a = low.tensors.find(name);
-        auto b = high.tensors.find(name);
-        if (a != low.tensors.end() && b != high.tensors.end()) {
-          Tensor x = a->second;
-          if (x.dtype() != b->second.dtype()) return -1.0;
-          return compare_tensors(name, x, b->second, r_.tol).rel_l2;
-        }
-        auto p = producer.find(name);
-        if (p == producer.end() || p->second->op != "Cast" || p->second->inputs.empty()) break;
-        name = p->second->inputs[0];
-      }
-      return -1.0;
+    // A tensor's relative L2 error against FP32; -1 when the builds do not both have it.
+    auto error_of = [&](const std::string& tensor) {
+      std::string name = source(tensor);
+      auto a = low.tensors.find(name);
+      auto b = high.tensors.find(name);
+      if (a == low.tensors.end() || b == high.tensors.end()) return -1.0;
+      TensorComparison c = compare_tensors(name, a->second, b->second, r_.tol);
+      return c.problem.empty() ? c.rel_l2 : -1.0;
     };
     for (const LayerInfo* l : candidates) {
       RankedLayer r{l->name, l->op};
