@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "bench_model.hpp"
 #include "commands.hpp"
@@ -230,7 +231,13 @@ void compare_command(const CompareOptions& o, std::ostream& out, std::ostream& e
   CompareModel model{o.model, onnx::import_model_file(o.model)};
   out << "model      " << o.model << "\n";
   RunInputOptions input_opts{o.inputs, o.shapes, o.seed};
-  std::map<std::string, Tensor> inputs = prepare_inputs(*model.graph, input_opts, out, err);
+  std::ostringstream input_log;
+  std::map<std::string, Tensor> inputs = prepare_inputs(*model.graph, input_opts, input_log, err);
+  // Aligned with the lines below: "input  x: ..." becomes "input      x: ...".
+  std::istringstream lines(input_log.str());
+  for (std::string line; std::getline(lines, line);) {
+    out << (line.starts_with("input  ") ? "input      " + line.substr(7) : line) << "\n";
+  }
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : inputs) shapes.emplace(name, t.shape());
   fix_input_shapes(*model.graph, shapes);
