@@ -167,7 +167,7 @@ RunnerResult run_kiln(const CompareModel& model, const BuilderConfig& config,
     r.tensors.emplace(descs[i].name, std::move(outputs[i]));
   }
   r.layers = engine->layers();
-  r.detail = cat(r.layers.size(), " layers, built in ", fixed(build_s, "s"), ", ran in ",
+  r.detail = cat(r.layers.size(), " layers, built in ", fixed(build_s, "s"), ", first run in ",
                  fixed(run_s * 1e3, "ms"));
   return r;
 }
