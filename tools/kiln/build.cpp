@@ -10,6 +10,7 @@
 #include "ir/printer.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
+#include "precision_options.hpp"
 #include "run_inputs.hpp"
 #include "runtime/engine_impl.hpp"
 
@@ -67,22 +68,6 @@ std::string secs(double s) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f s", s);
   return buf;
-}
-
-// "NAME=PRECISION" options, split at the last '=' so layer names may hold one.
-std::map<std::string, Precision> parse_precision_constraints(const std::vector<std::string>& opts) {
-  std::map<std::string, Precision> out;
-  for (const std::string& opt : opts) {
-    size_t eq = opt.rfind('=');
-    std::optional<Precision> p;
-    if (eq != std::string::npos && eq > 0) p = parse_precision(opt.substr(eq + 1));
-    if (!p) {
-      fail(ErrorCode::kInvalidArgument, "--precision-constraint '", opt,
-           "': expected LAYER=PRECISION with PRECISION one of fp32, tf32, fp16, bf16");
-    }
-    out[opt.substr(0, eq)] = *p;
-  }
-  return out;
 }
 
 }  // namespace

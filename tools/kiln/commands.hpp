@@ -66,6 +66,29 @@ struct BenchOptions {
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);
 void bench_command(const BenchOptions& opts, std::ostream& out, std::ostream& err);
 
+struct CompareOptions {
+  std::string model;
+  std::string runners;        // empty: kiln-cpu,ort (kiln-cpu with --reference)
+  std::string reference_dir;  // NAME.npy reference outputs instead of a second runner
+  std::string python = "python3";
+  bool fp16 = false;  // these four apply to the first runner, which must be a kiln runner
+  bool bf16 = false;
+  bool no_tf32 = false;
+  std::vector<std::string> precision_constraints;
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  std::vector<std::string> shapes;  // NAME=1x3x224x224
+  uint64_t seed = 0;
+  double atol = -1;  // < 0: the default for the first runner's precision
+  double rtol = -1;
+  bool layerwise = false;
+  bool bisect_precision = false;
+  int max_builds = 32;
+  std::string save_outputs;  // DIR/<runner>/<tensor>.npy
+  std::string json;
+};
+CLI::App* add_compare_command(CLI::App& app, CompareOptions& opts);
+void compare_command(const CompareOptions& opts, std::ostream& out, std::ostream& err);
+
 // The whole tool: parses argv, runs one subcommand. Returns the exit code: 0 on success, 1 when
 // the subcommand fails (after printing "kiln <subcommand>: error: <message>" to err), 2 on a
 // usage error.
