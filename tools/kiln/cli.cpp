@@ -20,15 +20,18 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
       "  kiln run model.plan --input x=x.npy --output-dir out\n"
       "  kiln inspect model.onnx --json\n"
       "  kiln bench model.onnx --backend cuda --fp16 --graph --shape x=8x3x224x224\n"
+      "  kiln surgeon fold-bn model.onnx -o folded.onnx\n"
       "Run 'kiln SUBCOMMAND --help' for the options of each.");
   BuildOptions build_opts;
   RunOptions run_opts;
   InspectOptions inspect_opts;
   BenchOptions bench_opts;
+  SurgeonOptions surgeon_opts;
   CLI::App* build = add_build_command(app, build_opts);
   CLI::App* run = add_run_command(app, run_opts);
   CLI::App* inspect = add_inspect_command(app, inspect_opts);
   CLI::App* bench = add_bench_command(app, bench_opts);
+  CLI::App* surgeon = add_surgeon_command(app, surgeon_opts);
 
   try {
     app.parse(argc, const_cast<char**>(argv));
@@ -56,6 +59,9 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
     } else if (bench->parsed()) {
       who = "kiln bench";
       bench_command(bench_opts, out, err);
+    } else if (surgeon->parsed()) {
+      who = "kiln surgeon " + surgeon_opts.action;
+      surgeon_command(surgeon_opts, out, err);
     }
   } catch (const Error& e) {
     err << who << ": error: " << e.what() << "\n";
