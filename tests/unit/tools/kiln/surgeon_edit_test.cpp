@@ -2,6 +2,9 @@
 // and one clear error for each kind of bad request.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <filesystem>
+
 #include "unit/temp_dir_util.hpp"
 #include "unit/tools/kiln/cli_test_util.hpp"
 #include "unit/tools/kiln/surgeon_test_util.hpp"
