@@ -149,7 +149,18 @@ WriteResult write_onnx_model(pb::ModelProto model, const std::string& path, bool
     uint64_t offset = 0;
     // Initializers only: tensor attributes (Constant nodes) are small by nature.
     for (auto& t : *model.mutable_graph()->mutable_initializer()) {
-      if (!t.has_raw_data() || t.raw_data().size() < kMinExternalTensorBytes) continue;
+      if (!t.has_raw_data()) {
+        // Typed fields (float_data...) cannot point outside; store the bytes raw first.
+        auto dt = onnx::from_onnx_dtype(t.data_type());
+        if (!dt) continue;
+        std::string doc = t.doc_string();
+        Tensor value = onnx::tensor_from_proto(t, ".", "initializer '" + t.name() + "'");
+        if (value.nbytes() < kMinExternalTensorBytes) continue;
+        std::string name = t.name();  // tensor_to_proto clears `t` first
+        onnx::tensor_to_proto(value, name, t);
+        if (!doc.empty()) t.set_doc_string(doc);
+      }
+      if (t.raw_data().size() < kMinExternalTensorBytes) continue;
       uint64_t pad = (64 - offset % 64) % 64;
       data << std::string(pad, '\0');
       offset += pad;
