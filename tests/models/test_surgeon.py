@@ -128,13 +128,35 @@ def test_extract_middle_tensor(model_dir, tmp_path, name):
     ref = run_ort(with_output(src, middle, tmp_path / "ref.onnx"), feeds, [middle])[0]
     np.testing.assert_allclose(run_ort(tmp_path / "part.onnx", feeds)[0], ref, atol=1e-6)
 
-    # And from that tensor on: the rest of the network as a model of its own.
+
+
+@pytest.mark.parametrize("name", ["resnet_tiny", "mobilenet_tiny"])
+def test_extract_head_after_pooling(model_dir, tmp_path, name):
+    """From the pooled features on: the classifier head as a model of its own."""
+    src = model_dir / f"{name}.onnx"
+    m = onnx.load(str(src))
+    pooled = next(n for n in m.graph.node if n.op_type == "GlobalAveragePool").output[0]
     out = m.graph.output[0].name
-    surgeon("extract", src, "--inputs", middle + ("" if name != "transformer_tiny" else ",mask"),
-            "--outputs", out, "-o", tmp_path / "rest.onnx")
-    rest_feeds = dict(feeds, **{middle: ref})
-    np.testing.assert_allclose(run_ort(tmp_path / "rest.onnx", rest_feeds)[0],
+    surgeon("extract", src, "--inputs", pooled, "--outputs", out, "-o", tmp_path / "head.onnx")
+    head = onnx.load(str(tmp_path / "head.onnx"))
+    onnx.checker.check_model(head, full_check=True)
+    assert [i.name for i in head.graph.input] == [pooled]
+    feeds = feeds_for(src)
+    features = run_ort(with_output(src, pooled, tmp_path / "ref.onnx"), feeds, [pooled])[0]
+    np.testing.assert_allclose(run_ort(tmp_path / "head.onnx", {pooled: features})[0],
                                run_ort(src, feeds)[0], atol=1e-5)
+
+
+def test_extract_names_the_tensor_a_residual_needs(model_dir, tmp_path):
+    """Cutting inside a residual block leaves the skip path needing the graph input."""
+    src = model_dir / "resnet_tiny.onnx"
+    m = onnx.load(str(src))
+    middle = m.graph.node[len(m.graph.node) // 2].output[0]
+    proc = subprocess.run([KILN, "surgeon", "extract", str(src), "--inputs", middle, "--outputs",
+                           m.graph.output[0].name, "-o", str(tmp_path / "x.onnx")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "depends on 'input', which is a graph input not among --inputs" in proc.stderr
 
 
 def test_remove_and_replace_softmax(model_dir, tmp_path):

@@ -48,14 +48,19 @@ pb::TensorProto* find_initializer(pb::GraphProto& g, const std::string& name) {
 }
 
 // The float32 contents of an initializer (not one the caller may override as a graph input) or
-// of a Constant node's tensor; nullopt for anything else.
-std::optional<Tensor> float_constant(pb::GraphProto& g, const std::string& name) {
-  if (name.empty() || input_names(g).count(name)) return std::nullopt;
+// of a Constant node's tensor, also through Identity nodes (PyTorch's exporter shares equal
+// running statistics that way); nullopt for anything else.
+std::optional<Tensor> float_constant(pb::GraphProto& g, const std::string& name, int depth = 0) {
+  if (name.empty() || input_names(g).count(name) || depth > 16) return std::nullopt;
   const pb::TensorProto* proto = find_initializer(g, name);
   if (!proto) {
     for (const auto& n : g.node()) {
-      if (n.op_type() == "Constant" && n.output_size() == 1 && n.output(0) == name &&
-          n.attribute_size() == 1 && n.attribute(0).name() == "value") {
+      if (n.output_size() != 1 || n.output(0) != name) continue;
+      if (n.op_type() == "Identity" && n.input_size() == 1) {
+        return float_constant(g, n.input(0), depth + 1);
+      }
+      if (n.op_type() == "Constant" && n.attribute_size() == 1 &&
+          n.attribute(0).name() == "value") {
         proto = &n.attribute(0).t();
       }
     }
