@@ -383,8 +383,7 @@ std::vector<int> select_nodes(const pb::GraphProto& g, const std::vector<std::st
   for (const std::string& name : names) {
     if (!found.count(name)) {
       fail(ErrorCode::kInvalidArgument, "no node is named '", name,
-           "' (node names are listed by 'kiln inspect MODEL' and 'kiln surgeon inspect MODEL "
-           "--json')");
+           "' (node names are listed by 'kiln inspect MODEL')");
     }
   }
   if (picked.empty()) {
