@@ -130,5 +130,23 @@ TEST(SurgeonFoldBn, TrainingModeAndNonConvInputsAreKept) {
   EXPECT_TRUE(contains(r.out, "it runs in training mode")) << r.out;
 }
 
+// PyTorch's exporter passes running statistics shared by several BatchNorms through Identity nodes.
+TEST(SurgeonFoldBn, ReadsStatisticsThroughIdentityNodes) {
+  TempDir dir;
+  std::vector<P> inits = bn_params("bn", 3, 0.f);
+  inits.push_back(float_initializer("w", {3, 2, 1, 1}, wave(6)));
+  auto m = make_model({make_node("Identity", {"bn_mean"}, {"shared_mean"}, "id"),
+                       make_node("Conv", {"x", "w"}, {"c"}, "conv"),
+                       make_node("BatchNormalization",
+                                 {"c", "bn_scale", "bn_b", "shared_mean", "bn_var"}, {"y"}, "bn")},
+                      {value_info("x", P::FLOAT, {1, 2, 3, 3})},
+                      {value_info("y", P::FLOAT, {1, 3, 3, 3})}, inits);
+  write_model(dir.file("m.onnx"), m);
+  CliResult r = run_kiln({"surgeon", "fold-bn", dir.file("m.onnx"), "-o", dir.file("f.onnx")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "fold-bn: 1 BatchNormalization node(s) folded")) << r.out;
+  expect_same_outputs(dir.file("m.onnx"), dir.file("f.onnx"), {{"x", float_tensor({1, 2, 3, 3})}});
+}
+
 }  // namespace
 }  // namespace kiln::test
