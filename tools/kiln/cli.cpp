@@ -10,7 +10,8 @@ namespace kiln::tools {
 
 int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   CLI::App app{
-      "kiln: build, run, inspect and benchmark optimized inference engines from ONNX models",
+      "kiln: build, run, inspect, benchmark, compare and edit optimized inference engines from "
+      "ONNX models",
       "kiln"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(version()));
@@ -21,17 +22,20 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
       "  kiln inspect model.onnx --json\n"
       "  kiln bench model.onnx --backend cuda --fp16 --graph --shape x=8x3x224x224\n"
       "  kiln compare model.onnx --runners kiln-cpu,ort --layerwise\n"
+      "  kiln surgeon fold-bn model.onnx -o folded.onnx\n"
       "Run 'kiln SUBCOMMAND --help' for the options of each.");
   BuildOptions build_opts;
   RunOptions run_opts;
   InspectOptions inspect_opts;
   BenchOptions bench_opts;
   CompareOptions compare_opts;
+  SurgeonOptions surgeon_opts;
   CLI::App* build = add_build_command(app, build_opts);
   CLI::App* run = add_run_command(app, run_opts);
   CLI::App* inspect = add_inspect_command(app, inspect_opts);
   CLI::App* bench = add_bench_command(app, bench_opts);
   CLI::App* compare = add_compare_command(app, compare_opts);
+  CLI::App* surgeon = add_surgeon_command(app, surgeon_opts);
 
   try {
     app.parse(argc, const_cast<char**>(argv));
@@ -62,6 +66,9 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
     } else if (compare->parsed()) {
       who = "kiln compare";
       compare_command(compare_opts, out, err);
+    } else if (surgeon->parsed()) {
+      who = "kiln surgeon " + surgeon_opts.action;
+      surgeon_command(surgeon_opts, out, err);
     }
   } catch (const Error& e) {
     err << who << ": error: " << e.what() << "\n";

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "surgeon.hpp"
+
 namespace kiln::tools {
 
 struct BuildOptions {
