@@ -108,6 +108,11 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
       ->allow_extra_args(false);
   sub->add_flag("--strict-types", o.strict_types,
                 "fail the build when a precision constraint cannot hold (default: warn)");
+  sub->add_option("--layout", o.layout,
+                  "activation layout around convolutions: auto (CUDA: nhwc; CPU: nhwc only where "
+                  "it removes transposes), nchw or nhwc")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
+      ->capture_default_str();
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
@@ -142,6 +147,7 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   config.tf32 = !o.no_tf32;
   config.layer_precisions = parse_precision_constraints(o.precision_constraints);
   config.strict_types = o.strict_types;
+  config.layout = parse_layout(o.layout).value_or(Layout::kAuto);  // CLI checked the name
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);
