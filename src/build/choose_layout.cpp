@@ -176,6 +176,15 @@ Tensor channels_last_constant(const Tensor& t) {
   return r;
 }
 
+void count_border(RegionBorders& b, bool cancels, const ir::Value* v) {
+  if (cancels)
+    ++b.cancelling;
+  else if (unit_spatial(v))
+    ++b.neutral;
+  else
+    ++b.paid;
+}
+
 class RegionRewriter {
  public:
   explicit RegionRewriter(ir::Graph& g) : g_(g) {}
@@ -199,8 +208,7 @@ class RegionRewriter {
             produced.count(v) || !entries.insert(v).second) {
           continue;
         }
-        bool cancels = is_transpose_with(v->producer, to_first);
-        (cancels || unit_spatial(v) ? b.free : b.paid) += 1;
+        count_border(b, is_transpose_with(v->producer, to_first), v);
       }
     }
     for (const ir::Value* v : produced) {
@@ -213,7 +221,7 @@ class RegionRewriter {
       bool cancels = !output && std::all_of(outside.begin(), outside.end(), [&](ir::Node* c) {
         return is_transpose_with(c, to_last);
       });
-      (cancels || unit_spatial(v) ? b.free : b.paid) += 1;
+      count_border(b, cancels, v);
     }
     return b;
   }
@@ -342,7 +350,7 @@ bool region_runs_channels_last(Backend backend, Layout requested, const RegionBo
       break;
   }
   if (backend == Backend::kCuda) return true;
-  return borders.free > 0 && borders.paid <= borders.free;
+  return borders.cancelling > 0 && borders.paid <= borders.cancelling;
 }
 
 LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested) {

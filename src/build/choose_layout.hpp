@@ -10,16 +10,16 @@
 
 namespace kiln::build {
 
-// The borders of one region: each needs a Transpose when the region runs channels-last, unless
-// the Transpose cancels one already in the graph or moves no data.
+// The borders of one region, each needing a Transpose when the region runs channels-last.
 struct RegionBorders {
-  int64_t free = 0;  // entries from Transpose(0,3,1,2), exits into Transpose(0,2,3,1), 1x1 spatial
-  int64_t paid = 0;  // the other entries and exits: transposes channels-last adds
+  int64_t cancelling = 0;  // entries from Transpose(0,3,1,2), exits only into Transpose(0,2,3,1)
+  int64_t neutral = 0;     // [N, C, 1, 1] values: their Transpose moves no data
+  int64_t paid = 0;        // the others: transposes channels-last adds
 };
 
 // The policy table. kNchw/kNhwc: as asked. kAuto: CUDA runs every region channels-last (cuDNN's
-// tensor-core kernels read NHWC, FP32/TF32 included); the CPU only where it costs no transposes:
-// some border cancels and no more are added than cancel.
+// tensor-core kernels read NHWC, FP32/TF32 included); the CPU only where it costs nothing extra:
+// some border cancels a model's own Transpose and no more are added than cancel.
 bool region_runs_channels_last(Backend backend, Layout requested, const RegionBorders& borders);
 
 struct LayoutSummary {

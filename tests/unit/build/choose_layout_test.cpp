@@ -184,7 +184,8 @@ TEST(ChooseLayout, ConcatOnAnotherAxisIsABoundary) {
 TEST(ChooseLayout, OperandsItCannotPermuteAreBoundaries) {
   PassGraphBuilder b;
   ir::Value* x = b.input("x", {1, 4, 5, 5});
-  ir::Value* scale = b.input("scale", {4, 1, 1});  // runtime, rank 3: stays NCHW
+  b.input("scale", {4, 1, 1});  // runtime, rank 3: the Mul stays NCHW
+  ir::Value* scale = b.graph().inputs().back();
   ir::Value* c = b.op("Conv", {x, weight(b, {4, 4, 3, 3})}, attrs({{"pads", V{1, 1, 1, 1}}}));
   ir::Value* m = b.op("Mul", {c, scale});
   ir::Value* w = b.input("w", {4, 4, 1, 1});  // runtime weight: the conv stays NCHW
@@ -193,7 +194,7 @@ TEST(ChooseLayout, OperandsItCannotPermuteAreBoundaries) {
   std::vector<const ir::Node*> convs = nodes_of(*after, "Conv");
   EXPECT_TRUE(channels_last(convs[0]));
   EXPECT_FALSE(channels_last(convs[1]));
-  EXPECT_EQ(nodes_of(*after, "Mul")[0]->inputs[1], scale);
+  EXPECT_EQ(nodes_of(*after, "Mul")[0]->inputs[1], after->inputs()[1]);  // no transpose
   EXPECT_EQ(count(*after, "Transpose"), 2);
 }
 
@@ -225,11 +226,13 @@ TEST(ChooseLayout, RegionsWithoutConvolutionsAreLeftAlone) {
 }
 
 TEST(ChooseLayout, PolicyTable) {
-  RegionBorders none{0, 2}, cancels{1, 1}, costs{1, 2};
+  RegionBorders none{0, 0, 2}, cancels{1, 0, 1}, costs{1, 0, 2}, neutral_only{0, 1, 1};
   EXPECT_TRUE(region_runs_channels_last(Backend::kCuda, Layout::kAuto, none));
   EXPECT_FALSE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, none));
   EXPECT_TRUE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, cancels));
   EXPECT_FALSE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, costs));
+  // A 1x1-spatial exit moves no data, but gives the CPU no reason to switch either.
+  EXPECT_FALSE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, neutral_only));
   EXPECT_TRUE(region_runs_channels_last(Backend::kCpu, Layout::kNhwc, none));
   EXPECT_FALSE(region_runs_channels_last(Backend::kCuda, Layout::kNchw, cancels));
   EXPECT_EQ(parse_layout("NHWC"), Layout::kNhwc);
