@@ -73,11 +73,11 @@ bool is_transpose_with(const ir::Node* n, const std::vector<int64_t>& perm) {
 
 const std::set<std::string>& elementwise_ops() {
   static const std::set<std::string> ops = {
-      "Relu",     "LeakyRelu", "Sigmoid", "Tanh",     "Clip",  "HardSwish", "HardSigmoid",
-      "Elu",      "Selu",      "Celu",    "Gelu",     "Mish",  "Softplus",  "Softsign",
-      "Abs",      "Neg",       "Exp",     "Log",      "Sqrt",  "Erf",       "Reciprocal",
-      "Identity", "Cast",      "Add",     "Sub",      "Mul",   "Div",       "Pow",
-      "Max",      "Min",       "Sum",     "Mean",     "PRelu", "Pointwise"};
+      "Relu",     "LeakyRelu", "Sigmoid", "Tanh", "Clip",  "HardSwish", "HardSigmoid",
+      "Elu",      "Selu",      "Celu",    "Gelu", "Mish",  "Softplus",  "Softsign",
+      "Abs",      "Neg",       "Exp",     "Log",  "Sqrt",  "Erf",       "Reciprocal",
+      "Identity", "Cast",      "Add",     "Sub",  "Mul",   "Div",       "Pow",
+      "Max",      "Min",       "Sum",     "Mean", "PRelu", "Pointwise"};
   return ops;
 }
 
@@ -170,8 +170,7 @@ Tensor channels_last_constant(const Tensor& t) {
         for (int64_t c = 0; c < C; ++c) {
           int64_t from = ((n * C + c) * H + h) * W + w;
           int64_t to = ((n * H + h) * W + w) * C + c;
-          std::memcpy(dst + static_cast<size_t>(to) * es, src + static_cast<size_t>(from) * es,
-                      es);
+          std::memcpy(dst + static_cast<size_t>(to) * es, src + static_cast<size_t>(from) * es, es);
         }
   return r;
 }
@@ -204,8 +203,8 @@ class RegionRewriter {
       Role role = r.roles[k];
       for (size_t i = 0; i < n->inputs.size(); ++i) {
         const ir::Value* v = n->inputs[i];
-        if (!is_activation_slot(role, i) || !is_rank4(v) || v->is_constant() ||
-            produced.count(v) || !entries.insert(v).second) {
+        if (!is_activation_slot(role, i) || !is_rank4(v) || v->is_constant() || produced.count(v) ||
+            !entries.insert(v).second) {
           continue;
         }
         count_border(b, is_transpose_with(v->producer, to_first), v);
@@ -255,7 +254,8 @@ class RegionRewriter {
           v = entry(v);
         }
       }
-      if (role == Role::kConv || role == Role::kPool) n->attrs.set(ir::kChannelsLastAttr, int64_t{1});
+      if (role == Role::kConv || role == Role::kPool)
+        n->attrs.set(ir::kChannelsLastAttr, int64_t{1});
       if (role == Role::kConcat) n->attrs.set("axis", static_cast<int64_t>(kRank - 1));
     }
     for (ir::Node* n : r.nodes) {
@@ -287,17 +287,41 @@ class RegionRewriter {
   ir::Value* relaid_constant(ir::Value* v) {
     auto [it, fresh] = constants_.emplace(v, nullptr);
     if (fresh) {
-      it->second =
-          g_.add_constant(g_.unique_value_name(v->name + "_nhwc"), channels_last_constant(*v->constant));
+      it->second = g_.add_constant(g_.unique_value_name(v->name + "_nhwc"),
+                                   channels_last_constant(*v->constant));
     }
     return it->second;
   }
 
+  // A border layer from `from` to `to`: a Transpose, or for a [N, C, 1, 1] value (whose bytes are
+  // in the same order either way) a Reshape, which the memory plan makes a view. A Transpose is
+  // kept where it is to cancel one of the model's own (cancel_transposes does not see Reshapes).
   void add_transpose(ir::Value* from, ir::Value* to, const std::vector<int64_t>& perm,
                      const std::string& suffix) {
-    ir::Node* t =
-        g_.add_node("Transpose", g_.unique_node_name(from->name + suffix), {from}, {to});
+    const bool into_last = perm == ir::channels_last_perm(kRank);
+    const ir::Value* nchw = into_last ? from : to;
+    bool cancels = into_last ? is_transpose_with(from->producer, ir::channels_first_perm(kRank))
+                             : !g_.is_graph_output(to) && any_consumer_is_inverse(to);
+    std::string name = g_.unique_node_name(from->name + suffix);
+    if (unit_spatial(nchw) && (*nchw->shape)[1].known() && !cancels) {
+      const int64_t c = (*nchw->shape)[1].value;
+      std::vector<int64_t> dims =
+          into_last ? std::vector<int64_t>{0, 1, 1, c} : std::vector<int64_t>{0, c, 1, 1};
+      ir::Value* shape = g_.add_constant(
+          g_.unique_value_name(name + "_shape"),
+          Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(dims.size())}, dims));
+      g_.add_node("Reshape", name, {from, shape}, {to});
+      return;
+    }
+    ir::Node* t = g_.add_node("Transpose", name, {from}, {to});
     t->attrs.set("perm", perm);
+  }
+
+  bool any_consumer_is_inverse(const ir::Value* v) const {
+    for (const ir::Node* c : g_.consumers(v)) {
+      if (is_transpose_with(c, ir::channels_last_perm(kRank))) return true;
+    }
+    return false;
   }
 
   ir::Graph& g_;

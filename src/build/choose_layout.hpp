@@ -23,7 +23,7 @@ struct RegionBorders {
 bool region_runs_channels_last(Backend backend, Layout requested, const RegionBorders& borders);
 
 struct LayoutSummary {
-  int64_t regions = 0;               // connected regions with at least one convolution
+  int64_t regions = 0;  // connected regions with at least one convolution
   int64_t channels_last_regions = 0;
   int64_t channels_last_layers = 0;  // layers set to channels-last
   int64_t transposes = 0;            // Transpose layers in the graph afterwards

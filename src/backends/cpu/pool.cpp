@@ -53,8 +53,8 @@ bool channels_last(const KernelContext& ctx) {
 }
 
 PoolPlan pool_plan(const KernelContext& ctx) {
-  const Shape x = channels_last(ctx) ? ir::to_channels_first(ctx.input(0).shape())
-                                     : ctx.input(0).shape();
+  const Shape x =
+      channels_last(ctx) ? ir::to_channels_first(ctx.input(0).shape()) : ctx.input(0).shape();
   size_t spatial = x.size() - 2;
   ir::WindowFail fail = [&ctx](const std::string& m) { ctx.fail(ErrorCode::kInvalidArgument, m); };
   ir::WindowSpec spec = ir::read_window_spec(ctx.node, spatial, {}, fail);
@@ -256,7 +256,8 @@ void global_pool_channels_last(const Tensor& x, Tensor& y) {
     }
     for (int64_t c = 0; c < channels; ++c) {
       double r = acc[static_cast<size_t>(c)];
-      if (kKind == PoolKind::kMax && size == 0) r = static_cast<double>(std::numeric_limits<C>::lowest());
+      if (kKind == PoolKind::kMax && size == 0)
+        r = static_cast<double>(std::numeric_limits<C>::lowest());
       if (kKind != PoolKind::kMax) r /= static_cast<double>(size);
       yp[n * channels + c] = store<T>(static_cast<C>(r));
     }

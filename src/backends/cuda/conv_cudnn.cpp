@@ -261,10 +261,9 @@ class ConvKernel final : public CudaKernel {
     if (has_residual_) epilogue += residual_before_ ? " residual" : " residual-after";
     if (act_.kind != ir::ActivationKind::kNone) epilogue += cat(" ", ir::to_string(act_));
     return cat("Conv ", to_string(ctx.inputs[0].dtype), ir::allows_tf32(ctx.node) ? " tf32" : "",
-               g.channels_last ? " nhwc" : "", " x", list(g.x_dims), " w", list(g.w_dims),
-               " pads", list(g.pre_pads), "/",
-               list(g.post_pads), " strides", list(g.strides), " dil", list(g.dilations),
-               has_bias_ ? " bias" : "", epilogue);
+               g.channels_last ? " nhwc" : "", " x", list(g.x_dims), " w", list(g.w_dims), " pads",
+               list(g.pre_pads), "/", list(g.post_pads), " strides", list(g.strides), " dil",
+               list(g.dilations), has_bias_ ? " bias" : "", epilogue);
   }
 
   ir::Activation act_;

@@ -245,14 +245,15 @@ class PoolKernel final : public CudaKernel {
       if constexpr (kPoolType<T>) {
         const T* x = ctx.inputs[0].as<const T>();
         if (!channels_last_) {
-          pool_kernel<T, kMax><<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), indices,
-                                                                            g_);
+          pool_kernel<T, kMax>
+              <<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), indices, g_);
         } else if (can_vectorize<T>(g_.channels, {x, y.data})) {
           constexpr int kVec = kWideVec<T>;
           pool_nhwc_kernel<T, kMax, kVec>
               <<<grid_for(n / kVec), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), g_);
         } else {
-          pool_nhwc_kernel<T, kMax, 1><<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), g_);
+          pool_nhwc_kernel<T, kMax, 1>
+              <<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), g_);
         }
         KILN_CUDA_CHECK(cudaGetLastError());
       }
@@ -354,8 +355,8 @@ class GlobalPoolKernel final : public CudaKernel {
         const T* x = ctx.inputs[0].as<const T>();
         T* y = ctx.outputs[0].as<T>();
         if (!channels_last_) {
-          global_pool_kernel<T, kMax><<<row_grid(planes_), row_block_size(size_), 0, ctx.stream>>>(
-              x, y, planes_, size_);
+          global_pool_kernel<T, kMax>
+              <<<row_grid(planes_), row_block_size(size_), 0, ctx.stream>>>(x, y, planes_, size_);
         } else if (can_vectorize<T>(channels_, {x, y})) {
           launch_nhwc<T, kWideVec<T>>(x, y, ctx.stream);
         } else {

@@ -31,8 +31,9 @@ ConvOperands check_conv_operands(InferenceContext& ctx) {
   if (!is_floating(x.dtype))
     ctx.fail("input dtype ", to_string(x.dtype), " is not a floating-point type");
   ConvOperands r;
-  r.channels_last = read_channels_last(
-      ctx.node(), [&](int64_t v) { ctx.fail("attribute 'channels_last' must be 0 or 1, got ", v); });
+  r.channels_last = read_channels_last(ctx.node(), [&](int64_t v) {
+    ctx.fail("attribute 'channels_last' must be 0 or 1, got ", v);
+  });
   r.group = ctx.attrs().get_int("group", 1);
   if (r.group <= 0) ctx.fail("attribute 'group' must be positive, got ", r.group);
   if (ctx.has_input(2)) {
@@ -44,8 +45,9 @@ ConvOperands check_conv_operands(InferenceContext& ctx) {
   }
   if (!x.shape || !w.shape) return r;
   if (x.shape->size() < 3)
-    ctx.fail("input must have rank 3 or more (", r.channels_last ? "N, spatial..., C" : "N, C, spatial...",
-             "), got shape ", sym_shape_to_string(x.shape));
+    ctx.fail("input must have rank 3 or more (",
+             r.channels_last ? "N, spatial..., C" : "N, C, spatial...", "), got shape ",
+             sym_shape_to_string(x.shape));
   if (w.shape->size() != x.shape->size())
     ctx.fail("weight shape ", sym_shape_to_string(w.shape), " must have the rank of input shape ",
              sym_shape_to_string(x.shape));

@@ -14,8 +14,9 @@ namespace kiln::ir {
 namespace {
 
 bool channels_last(InferenceContext& ctx, bool allowed) {
-  bool last = read_channels_last(
-      ctx.node(), [&](int64_t v) { ctx.fail("attribute 'channels_last' must be 0 or 1, got ", v); });
+  bool last = read_channels_last(ctx.node(), [&](int64_t v) {
+    ctx.fail("attribute 'channels_last' must be 0 or 1, got ", v);
+  });
   if (last && !allowed) ctx.fail(ctx.node().op, " takes no channels_last layout");
   return last;
 }

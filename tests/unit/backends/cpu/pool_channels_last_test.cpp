@@ -84,7 +84,8 @@ TEST(PoolChannelsLast, GlobalPoolsMatchNchw) {
     for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
       for (DataType t : {DataType::kFloat32, DataType::kFloat16}) {
         double err = compare_layouts(op, {}, t, s, seed++);
-        double tol = std::string(op) == "GlobalMaxPool" ? 0 : (t == DataType::kFloat16 ? 1e-3 : 1e-6);
+        double tol =
+            std::string(op) == "GlobalMaxPool" ? 0 : (t == DataType::kFloat16 ? 1e-3 : 1e-6);
         EXPECT_LE(err, tol) << op << " " << shape_to_string(s) << " " << to_string(t);
       }
     }

@@ -1,13 +1,20 @@
 // The CUDA channels-last (channels_last=1) layers against the CPU reference, which the CPU tests
 // check against NCHW: Conv and FusedConv through cuDNN with NHWC strides (fp32, fp16, bf16;
 // groups, depthwise, stride 2, 7x7 with C=3, 1x1, odd channel counts that rule out the fastest
-// engines, each epilogue path), and the NHWC pool kernels on their vectorised and scalar paths.
-// Case names say the op, dtype, shapes and what the case exercises.
+// engines, each epilogue path), the NHWC pool kernels on their vectorised and scalar paths, and a
+// whole engine whose convolution region the builder runs channels-last. Case names say the op,
+// dtype, shapes and what the case exercises.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "core/error.hpp"
 #include "ir/activation.hpp"
+#include "ir/op_registry.hpp"
+#include "kiln/kiln.hpp"
+#include "runtime/engine_impl.hpp"
 #include "unit/backends/cuda/gpu_case_table.hpp"
+#include "unit/channels_last_test_util.hpp"
 
 namespace kiln::test {
 namespace {
@@ -170,10 +177,8 @@ TEST(ChannelsLastGpu, WindowPools) {
 TEST(ChannelsLastGpu, GlobalPools) {
   std::vector<GpuCase> cases;
   const std::pair<const char*, Shape> shapes[] = {
-      {"C=64 (vector loads)", {2, 7, 7, 64}},
-      {"C=3 (scalar path)", {3, 5, 5, 3}},
-      {"1x1 spatial, C=2048", {2, 1, 1, 2048}},
-      {"C=300 (several tiles, scalar)", {2, 14, 14, 300}},
+      {"C=64 (vector loads)", {2, 7, 7, 64}},   {"C=3 (scalar path)", {3, 5, 5, 3}},
+      {"1x1 spatial, C=2048", {2, 1, 1, 2048}}, {"C=300 (several tiles, scalar)", {2, 14, 14, 300}},
       {"C=40, many rows", {4, 28, 28, 40}},
   };
   for (const auto& [label, shape] : shapes) {
@@ -188,6 +193,77 @@ TEST(ChannelsLastGpu, GlobalPools) {
     }
   }
   run_table(cases);
+}
+
+// x -> Conv+bias -> Relu -> MaxPool -> Conv -> Add(residual) -> Relu -> GlobalAveragePool ->
+// Flatten -> Gemm, in `dtype`: what a ResNet stage looks like to the layout stage.
+Network small_cnn(DataType dtype) {
+  auto g = std::make_unique<ir::Graph>();
+  uint32_t seed = 11;
+  auto weight = [&](const std::string& name, const Shape& s) {
+    return g->add_constant(name, random_tensor(dtype, s, seed++, -0.3f, 0.3f));
+  };
+  auto node = [&](const std::string& op, std::vector<ir::Value*> ins,
+                  const ir::Attributes& a = {}) {
+    ir::Value* out = g->add_value(op + std::to_string(seed++));
+    ir::Node* n = g->add_node(op, out->name, std::move(ins), {out});
+    for (const auto& [k, v] : a.all()) n->attrs.set(k, v);
+    return out;
+  };
+  ir::Value* x = g->add_value("x", dtype, ir::to_sym_shape({4, 16, 14, 14}));
+  g->inputs() = {x};
+  ir::Attributes pad1;
+  pad1.set("pads", V{1, 1, 1, 1});
+  ir::Value* c1 = node("Conv", {x, weight("w1", {32, 16, 3, 3}), weight("b1", {32})}, pad1);
+  ir::Attributes pool;
+  pool.set("kernel_shape", V{3, 3});
+  pool.set("strides", V{2, 2});
+  pool.set("pads", V{1, 1, 1, 1});
+  ir::Value* p = node("MaxPool", {node("Relu", {c1})}, pool);
+  ir::Value* c2 = node("Conv", {p, weight("w2", {32, 32, 3, 3})}, pad1);
+  ir::Value* r = node("Relu", {node("Add", {c2, p})});
+  ir::Attributes flat;
+  flat.set("axis", int64_t{1});
+  ir::Value* f = node("Flatten", {node("GlobalAveragePool", {r})}, flat);
+  g->outputs() = {node("Gemm", {f, weight("wf", {32, 10})})};
+  ir::infer_graph(*g);
+  auto impl = std::make_unique<Network::Impl>();
+  impl->graph = std::move(g);
+  return Network(std::move(impl));
+}
+
+TEST(ChannelsLastGpu, EngineWithAChannelsLastRegionMatchesCpu) {
+  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
+  for (const Precision& p : kPrecisions) {
+    Network net = small_cnn(p.dtype);
+    std::map<std::string, Tensor> feeds{{"x", random_tensor(p.dtype, {4, 16, 14, 14}, 3)}};
+    BuilderConfig cpu;
+    cpu.optimization_level = 0;
+    std::vector<double> want =
+        as_doubles(build_engine(net, cpu)->create_execution_context()->execute(feeds).at(0));
+    for (Layout layout : {Layout::kAuto, Layout::kNchw}) {
+      BuilderConfig config;
+      config.backend = Backend::kCuda;
+      config.layout = layout;
+      auto engine = build_engine(net, config);
+      int64_t channels_last_convs = 0;
+      for (const LayerInfo& l : engine->layers()) {
+        auto it = l.attributes.find("channels_last");
+        if ((l.op == "Conv" || l.op == "FusedConv") && it != l.attributes.end() &&
+            it->second == "1")
+          ++channels_last_convs;
+      }
+      EXPECT_EQ(channels_last_convs, layout == Layout::kAuto ? 2 : 0)
+          << p.name << " layout " << to_string(layout);
+      std::vector<double> got =
+          as_doubles(engine->create_execution_context()->execute(feeds).at(0));
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_NEAR(got[i], want[i], 4 * (p.atol + p.rtol * std::fabs(want[i])))
+            << p.name << " layout " << to_string(layout) << " element " << i;
+      }
+    }
+  }
 }
 
 }  // namespace
