@@ -121,7 +121,8 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
   // Layout before precision: the Transposes at region borders then get their neighbours'
-  // precision, and Cast layers go where precisions differ, never between a Transpose pair.
+  // precision, and Cast layers go where precisions differ, never between a Transpose pair. Level 0
+  // (no optimization) keeps the model's layout unless one is asked for.
   if (config.optimization_level > 0 || config.layout != Layout::kAuto)
     build::choose_layout(*g, config.backend, config.layout);
   build::PrecisionSummary precision = build::assign_precisions(*g, config);

@@ -14,6 +14,7 @@
 #include "core/logging.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/channels_last.hpp"
+#include "ir/verifier.hpp"
 #include "passes/passes.hpp"
 
 namespace kiln {
@@ -398,6 +399,7 @@ LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested)
     ir::infer_graph(graph);
     passes::cancel_transposes(graph);
     graph.remove_unused();
+    ir::verify_graph(graph);  // as the pass manager does after every rewrite
   }
   for (const auto& n : graph.nodes()) s.transposes += n->op == "Transpose" ? 1 : 0;
   log(Severity::kInfo, cat("layout: ", s.channels_last_regions, " of ", s.regions,
