@@ -22,6 +22,14 @@ std::string_view version();  // "MAJOR.MINOR.PATCH"
 enum class Backend : uint8_t { kCpu = 1, kCuda = 2 };
 std::string_view to_string(Backend b);
 
+// Memory layout of the activations around convolutions. kAuto lets the backend choose: CUDA runs
+// every convolution channels-last (NHWC, what tensor-core kernels read); the CPU keeps NCHW except
+// where channels-last removes transposes (a model fed channels-last input).
+enum class Layout : uint8_t { kAuto = 0, kNchw = 1, kNhwc = 2 };
+std::string_view to_string(Layout l);  // "auto", "nchw", "nhwc"
+// Parses those names (any case); nullopt for anything else.
+std::optional<Layout> parse_layout(std::string_view name);
+
 enum class LogSeverity { kError = 0, kWarning = 1, kInfo = 2, kVerbose = 3 };
 
 // Receives kiln's diagnostics. The default writes warnings and errors to stderr.
@@ -100,6 +108,7 @@ struct BuilderConfig {
   // Constraints must hold exactly: a constraint that names no layer or asks for a precision the
   // layer cannot run in fails the build (otherwise it is a warning and the layer keeps FP32).
   bool strict_types = false;
+  Layout layout = Layout::kAuto;  // kNchw / kNhwc force one layout for every convolution
   int optimization_level = 3;
   size_t workspace_limit = size_t{1} << 30;
   std::string timing_cache_path;

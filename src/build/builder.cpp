@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "backends/cpu/kernel.hpp"
+#include "build/choose_layout.hpp"
 #include "build/memory_planner.hpp"
 #include "build/precision.hpp"
 #include "build/static_shapes.hpp"
@@ -141,6 +142,11 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   }
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
+  // Layout before precision: the Transposes at region borders then get their neighbours'
+  // precision, and Cast layers go where precisions differ, never between a Transpose pair. Level 0
+  // (no optimization) keeps the model's layout unless one is asked for.
+  if (config.optimization_level > 0 || config.layout != Layout::kAuto)
+    build::choose_layout(*g, config.backend, config.layout);
   build::PrecisionSummary precision = build::assign_precisions(*g, config);
   log_precision(precision, config);
   check_backend_support(*g, config.backend);

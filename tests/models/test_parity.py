@@ -65,8 +65,9 @@ def compare(name, reference, kiln_out_dir, output_names):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 # "plan" is built without shapes (its memory plan takes the batch as 1, so these batch-2 runs
-# allocate activations one by one); "planned" is built for the inputs' shapes and runs in its arena.
-@pytest.mark.parametrize("source", ["onnx", "plan", "planned"])
+# allocate activations one by one); "planned" is built for the inputs' shapes and runs in its arena;
+# "nhwc" is built with every convolution region channels-last (--layout nhwc).
+@pytest.mark.parametrize("source", ["onnx", "plan", "planned", "nhwc"])
 def test_matches_onnxruntime(name, source, model_dir, tmp_path):
     model = model_dir / f"{name}.onnx"
     rng = np.random.default_rng(7)
@@ -74,13 +75,15 @@ def test_matches_onnxruntime(name, source, model_dir, tmp_path):
     sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     reference = sess.run(None, feeds)
     output_names = [o.name for o in sess.get_outputs()]
-    if source in ("plan", "planned"):
+    if source in ("plan", "planned", "nhwc"):
         plan = tmp_path / f"{name}.plan"
-        shapes = []
+        args = []
         if source == "planned":
             for k, v in feeds.items():
-                shapes += ["--shape", f"{k}={'x'.join(str(d) for d in v.shape)}"]
-        subprocess.run([KILN, "build", str(model), "-o", str(plan)] + shapes, check=True,
+                args += ["--shape", f"{k}={'x'.join(str(d) for d in v.shape)}"]
+        if source == "nhwc":
+            args += ["--layout", "nhwc"]
+        subprocess.run([KILN, "build", str(model), "-o", str(plan)] + args, check=True,
                        stdout=subprocess.DEVNULL)
         model = plan
     out_dir = run_kiln(model, feeds, tmp_path)

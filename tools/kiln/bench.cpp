@@ -79,6 +79,10 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
   sub->add_flag("--bf16", o.bf16, "allow BF16 layers (ONNX models, GPU backends)");
   sub->add_flag("--no-tf32", o.no_tf32,
                 "keep FP32 matrix work in full FP32, no TF32 (ONNX models, GPU backends)");
+  sub->add_option("--layout", o.layout,
+                  "activation layout around convolutions (ONNX models): auto, nchw or nhwc")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
+      ->capture_default_str();
   sub->add_option("-s,--shape", o.shapes,
                   "NAME=1x3x224x224: shape of an input; the engine is built for these shapes "
                   "(repeatable)")
@@ -135,6 +139,7 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   config.bf16 = o.bf16;
   config.tf32 = !o.no_tf32;
   config.timing_cache_path = o.timing_cache;
+  config.layout = parse_layout(o.layout).value_or(Layout::kAuto);  // CLI checked the name
   if (o.cuda_graph && config.backend != Backend::kCuda &&
       (requested || detect_model_format(o.model) == ModelFormat::kOnnx)) {
     fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; it needs --backend cuda");

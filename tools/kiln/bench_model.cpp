@@ -27,9 +27,9 @@ BenchModel open_bench_model(const std::string& path, const BuilderConfig& config
   m.format = detect_model_format(path);
   std::ostringstream input_log;  // the report lists the inputs itself
   if (m.format == ModelFormat::kPlan) {
-    if (config.fp16 || config.bf16 || !config.tf32) {
+    if (config.fp16 || config.bf16 || !config.tf32 || config.layout != Layout::kAuto) {
       fail(ErrorCode::kInvalidArgument,
-           "--fp16, --bf16 and --no-tf32 choose how an ONNX model is built; '", path,
+           "--fp16, --bf16, --no-tf32 and --layout choose how an ONNX model is built; '", path,
            "' is a plan, already built");
     }
     auto load_start = Clock::now();

@@ -99,6 +99,11 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
   sub->add_option("--workspace-limit", o.workspace_limit_mib,
                   "CUDA: most scratch memory (MiB) one layer's tactic may use (default 1024)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--layout", o.layout,
+                  "activation layout around convolutions: auto (CUDA: nhwc; CPU: nhwc only where "
+                  "it removes transposes), nchw or nhwc")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
+      ->capture_default_str();
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
@@ -137,6 +142,7 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   config.strict_types = o.strict_types;
   config.timing_cache_path = o.timing_cache;
   if (o.workspace_limit_mib) config.workspace_limit = size_t{o.workspace_limit_mib} << 20;
+  config.layout = parse_layout(o.layout).value_or(Layout::kAuto);  // CLI checked the name
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);

@@ -23,6 +23,7 @@ struct BuildOptions {
   bool no_tf32 = false;
   std::vector<std::string> precision_constraints;  // LAYER=PRECISION (fp32, tf32, fp16, bf16)
   bool strict_types = false;
+  std::string layout = "auto";  // auto, nchw, nhwc: activation layout around convolutions
   bool verbose = false;
   std::string timing_cache;          // file the CUDA auto-tuner reads and extends
   uint64_t workspace_limit_mib = 0;  // 0: the builder's default
@@ -53,6 +54,7 @@ struct BenchOptions {
   bool fp16 = false;
   bool bf16 = false;
   bool no_tf32 = false;
+  std::string layout = "auto";      // auto, nchw, nhwc (ONNX models)
   std::vector<std::string> inputs;  // NAME=FILE.npy
   std::vector<std::string> shapes;  // NAME=1x3x224x224
   uint64_t seed = 0;

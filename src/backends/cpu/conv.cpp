@@ -2,6 +2,8 @@
 // vectorized, weights reordered once into its preferred layout, a fused layer's activation and
 // residual add as post-ops); other dtypes and geometries oneDNN cannot express run a direct
 // reference loop followed by the epilogue. The oneDNN primitive is cached per input shape.
+// channels_last=1 (Conv, FusedConv) means x, y and the residual are [N, spatial..., C] and the
+// weight [K, spatial..., C/group]: oneDNN gets the same logical dims with those strides.
 #include <map>
 #include <optional>
 
@@ -10,6 +12,7 @@
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/nn_kernels.hpp"
 #include "backends/cpu/onednn.hpp"
+#include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"
 
 namespace kiln::cpu {
@@ -19,10 +22,29 @@ namespace {
 struct ConvGeometry {
   int64_t batch = 0, in_channels = 0, out_channels = 0, group = 1;
   std::vector<int64_t> in, out, kernel, strides, dilations, pad_begin, pad_end;
+  bool channels_last = false;
 
-  int64_t in_size() const { return product(in); }
-  int64_t out_size() const { return product(out); }
-  int64_t kernel_size() const { return product(kernel); }
+  // Flat offsets of x[n, c, spatial s] and y[n, m, spatial s], and of a conv weight's [m, c, k]
+  // (c within the group), in the node's layout.
+  int64_t x_at(int64_t n, int64_t c, int64_t s) const {
+    return channels_last ? (n * in_size() + s) * in_channels + c
+                         : (n * in_channels + c) * in_size() + s;
+  }
+  int64_t y_at(int64_t n, int64_t m, int64_t s) const {
+    return channels_last ? (n * out_size() + s) * out_channels + m
+                         : (n * out_channels + m) * out_size() + s;
+  }
+  int64_t w_at(int64_t m, int64_t c, int64_t k) const {
+    int64_t cg = in_channels / group;
+    return channels_last ? (m * kernel_size() + k) * cg + c : (m * cg + c) * kernel_size() + k;
+  }
+
+  // Element counts of one spatial plane and of the kernel; conv_geometry sets them once, since
+  // the reference loops index through them per element.
+  int64_t in_elems = 0, out_elems = 0, kernel_elems = 0;
+  int64_t in_size() const { return in_elems; }
+  int64_t out_size() const { return out_elems; }
+  int64_t kernel_size() const { return kernel_elems; }
   static int64_t product(const std::vector<int64_t>& v) {
     int64_t p = 1;
     for (int64_t d : v) p *= d;
@@ -31,22 +53,24 @@ struct ConvGeometry {
 };
 
 ConvGeometry conv_geometry(const KernelContext& ctx, bool transpose) {
-  const Tensor& x = ctx.input(0);
-  const Tensor& w = ctx.input(1);
-  ir::WindowFail fail = [&ctx](const std::string& m) { ctx.fail(ErrorCode::kInvalidArgument, m); };
-  size_t spatial = static_cast<size_t>(x.rank()) - 2;
-  std::vector<int64_t> wk(w.shape().begin() + 2, w.shape().end());
-  ir::WindowSpec spec = ir::read_window_spec(ctx.node, spatial, wk, fail);
   ConvGeometry g;
-  g.batch = x.dim(0);
-  g.in_channels = x.dim(1);
+  g.channels_last = ctx.node.attrs.get_int(ir::kChannelsLastAttr, 0) != 0;
+  // Shapes in ONNX's order: the geometry is the same in both layouts.
+  Shape x = g.channels_last ? ir::to_channels_first(ctx.input(0).shape()) : ctx.input(0).shape();
+  Shape w = g.channels_last ? ir::to_channels_first(ctx.input(1).shape()) : ctx.input(1).shape();
+  ir::WindowFail fail = [&ctx](const std::string& m) { ctx.fail(ErrorCode::kInvalidArgument, m); };
+  size_t spatial = x.size() - 2;
+  std::vector<int64_t> wk(w.begin() + 2, w.end());
+  ir::WindowSpec spec = ir::read_window_spec(ctx.node, spatial, wk, fail);
+  g.batch = x[0];
+  g.in_channels = x[1];
   g.group = ctx.node.attrs.get_int("group", 1);
-  g.out_channels = transpose ? w.dim(1) * g.group : w.dim(0);
+  g.out_channels = transpose ? w[1] * g.group : w[0];
   g.kernel = wk;
   g.strides = spec.strides;
   g.dilations = spec.dilations;
   for (size_t i = 0; i < spatial; ++i) {
-    int64_t in = x.dim(static_cast<int64_t>(i) + 2);
+    int64_t in = x[i + 2];
     ir::AxisWindow a = transpose ? ir::transpose_window(ctx.node, spec, i, in, fail)
                                  : ir::forward_window(ctx.node, spec, i, in, fail);
     g.in.push_back(in);
@@ -54,6 +78,9 @@ ConvGeometry conv_geometry(const KernelContext& ctx, bool transpose) {
     g.pad_begin.push_back(a.pad_begin);
     g.pad_end.push_back(a.pad_end);
   }
+  g.in_elems = ConvGeometry::product(g.in);
+  g.out_elems = ConvGeometry::product(g.out);
+  g.kernel_elems = ConvGeometry::product(g.kernel);
   return g;
 }
 
@@ -85,7 +112,7 @@ void conv_reference(const ConvGeometry& g, const Tensor& xt, const Tensor& wt, c
   std::vector<Acc<T>> b = bt ? to_acc<T>(*bt) : std::vector<Acc<T>>();
   T* y = yt.data<T>();
   int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
-  int64_t in_size = g.in_size(), out_size = g.out_size(), k_size = g.kernel_size();
+  int64_t out_size = g.out_size(), k_size = g.kernel_size();
   size_t spatial = g.in.size();
 #pragma omp parallel for collapse(2)
   for (int64_t n = 0; n < g.batch; ++n) {
@@ -106,12 +133,11 @@ void conv_reference(const ConvGeometry& g, const Tensor& xt, const Tensor& wt, c
           }
           if (!inside) continue;
           for (int64_t c = 0; c < cg; ++c) {
-            acc += static_cast<double>(
-                       x[static_cast<size_t>((n * g.in_channels + c0 + c) * in_size + offset)]) *
-                   w[static_cast<size_t>((m * cg + c) * k_size + k)];
+            acc += static_cast<double>(x[static_cast<size_t>(g.x_at(n, c0 + c, offset))]) *
+                   w[static_cast<size_t>(g.w_at(m, c, k))];
           }
         }
-        y[(n * g.out_channels + m) * out_size + o] = static_cast<T>(static_cast<Acc<T>>(acc));
+        y[g.y_at(n, m, o)] = static_cast<T>(static_cast<Acc<T>>(acc));
       }
     }
   }
@@ -173,8 +199,9 @@ dnnl::memory::dims dnnl_dims(const std::vector<int64_t>& v) {
   return dnnl::memory::dims(v.begin(), v.end());
 }
 
-// Weight descriptor in ONNX's layout. Conv: [M, C/G, k...]; ConvTranspose: [C, M/G, k...]. oneDNN
-// wants dims (G,) O, I, k... for both, so the strides say where ONNX keeps each.
+// Weight descriptor in the node's layout. Conv: [M, C/G, k...] (or [M, k..., C/G] channels-last);
+// ConvTranspose: [C, M/G, k...]. oneDNN wants dims (G,) O, I, k... for all, so the strides say
+// where the node keeps each.
 dnnl::memory::desc onnx_weights_desc(const ConvGeometry& g, bool transpose) {
   int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group, ks = g.kernel_size();
   std::vector<int64_t> dims, strides;
@@ -184,19 +211,38 @@ dnnl::memory::desc onnx_weights_desc(const ConvGeometry& g, bool transpose) {
   }
   dims.push_back(mg);
   dims.push_back(cg);
+  // The kernel axes are packed among themselves; channels-last puts C/G innermost.
+  int64_t kernel_inner = g.channels_last ? cg : 1;
   if (transpose) {
     strides.push_back(ks);       // o
     strides.push_back(mg * ks);  // i
+  } else if (g.channels_last) {
+    strides.push_back(ks * cg);
+    strides.push_back(1);
   } else {
     strides.push_back(cg * ks);
     strides.push_back(ks);
   }
-  std::vector<int64_t> kstrides(g.kernel.size(), 1);
+  std::vector<int64_t> kstrides(g.kernel.size(), kernel_inner);
   for (size_t i = g.kernel.size(); i-- > 1;) kstrides[i - 1] = kstrides[i] * g.kernel[i];
   for (size_t i = 0; i < g.kernel.size(); ++i) {
     dims.push_back(g.kernel[i]);
     strides.push_back(kstrides[i]);
   }
+  return dnnl::memory::desc(dnnl_dims(dims), dnnl::memory::data_type::f32, dnnl_dims(strides));
+}
+
+// An activation [N, C, spatial...] as the node stores it: packed, or channels-last ([N, spatial...,
+// C] in memory) with the same logical dims.
+dnnl::memory::desc activation_desc(const std::vector<int64_t>& dims, bool channels_last) {
+  if (!channels_last) return plain_f32_desc(dims);
+  std::vector<int64_t> strides(dims.size(), 1);
+  int64_t inner = dims[1];
+  for (size_t i = dims.size(); i-- > 2;) {
+    strides[i] = inner;
+    inner *= dims[i];
+  }
+  strides[0] = inner;
   return dnnl::memory::desc(dnnl_dims(dims), dnnl::memory::data_type::f32, dnnl_dims(strides));
 }
 
@@ -208,8 +254,8 @@ OnednnConv make_onednn_conv(const ConvGeometry& g, bool transpose, bool has_bias
   src.insert(src.end(), g.in.begin(), g.in.end());
   dst.insert(dst.end(), g.out.begin(), g.out.end());
   OnednnConv c;
-  c.src_plain = plain_f32_desc(src);
-  c.dst_plain = plain_f32_desc(dst);
+  c.src_plain = activation_desc(src, g.channels_last);
+  c.dst_plain = activation_desc(dst, g.channels_last);
   c.weights_plain = onnx_weights_desc(g, transpose);
   memory::desc src_any(dnnl_dims(src), memory::data_type::f32, any);
   memory::desc dst_any(dnnl_dims(dst), memory::data_type::f32, any);

@@ -1,12 +1,14 @@
 // Pooling on the CPU: MaxPool (with Indices and storage_order), AveragePool (count_include_pad),
 // LpPool, and the global pools, for any number of spatial axes. Each axis's window positions are
-// listed once per output coordinate, so the inner loops only visit in-bounds inputs.
+// listed once per output coordinate, so the inner loops only visit in-bounds inputs. With
+// channels_last=1 (x and y [N, spatial..., C]) the innermost loop runs along the contiguous C.
 #include <cmath>
 #include <limits>
 
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/nn_kernels.hpp"
+#include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"
 
 namespace kiln::cpu {
@@ -42,18 +44,26 @@ struct PoolPlan {
   std::vector<int64_t> in, out;
   std::vector<AxisTaps> taps;
   int64_t planes = 0;  // N * C
+  int64_t batch = 0, channels = 0;
   int64_t in_size = 1, out_size = 1;
 };
 
+bool channels_last(const KernelContext& ctx) {
+  return ctx.node.attrs.get_int(ir::kChannelsLastAttr, 0) != 0;
+}
+
 PoolPlan pool_plan(const KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  size_t spatial = static_cast<size_t>(x.rank()) - 2;
+  const Shape x =
+      channels_last(ctx) ? ir::to_channels_first(ctx.input(0).shape()) : ctx.input(0).shape();
+  size_t spatial = x.size() - 2;
   ir::WindowFail fail = [&ctx](const std::string& m) { ctx.fail(ErrorCode::kInvalidArgument, m); };
   ir::WindowSpec spec = ir::read_window_spec(ctx.node, spatial, {}, fail);
   PoolPlan p;
-  p.planes = x.dim(0) * x.dim(1);
+  p.batch = x[0];
+  p.channels = x[1];
+  p.planes = x[0] * x[1];
   for (size_t i = 0; i < spatial; ++i) {
-    int64_t in = x.dim(static_cast<int64_t>(i) + 2);
+    int64_t in = x[i + 2];
     ir::AxisWindow a = ir::forward_window(ctx.node, spec, i, in, fail);
     p.in.push_back(in);
     p.out.push_back(a.out);
@@ -151,6 +161,59 @@ void pool_reference(const KernelContext& ctx, const PoolPlan& p, PoolKind kind, 
   }
 }
 
+// Channels-last MaxPool / AveragePool: for each (n, output position), the window's taps are
+// visited once and each tap updates all C channels from one contiguous row.
+template <typename T>
+void pool_channels_last(const KernelContext& ctx, const PoolPlan& p, PoolKind kind, Tensor& yt) {
+  using C = compute_t<T>;
+  const T* x = ctx.input(0).data<T>();
+  T* y = yt.data<T>();
+  bool include_pad = ctx.node.attrs.get_int("count_include_pad", 0) != 0;
+  size_t spatial = p.in.size();
+  const int64_t channels = p.channels;
+#pragma omp parallel for collapse(2)
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t o = 0; o < p.out_size; ++o) {
+      std::vector<int64_t> oc(spatial, 0), ic(spatial, 0);
+      std::vector<C> best(static_cast<size_t>(channels), std::numeric_limits<C>::lowest());
+      std::vector<double> sum(static_cast<size_t>(channels), 0.0);
+      int64_t flat = o;
+      for (size_t i = spatial; i-- > 0;) {
+        oc[i] = flat % p.out[i];
+        flat /= p.out[i];
+      }
+      const T* xn = x + n * p.in_size * channels;
+      int64_t count = 0;
+      auto visit = [&](int64_t off, const std::vector<int64_t>&) {
+        const T* row = xn + off * channels;
+        if (kind == PoolKind::kMax) {
+          for (int64_t c = 0; c < channels; ++c)
+            best[static_cast<size_t>(c)] = std::max<C>(best[static_cast<size_t>(c)], load(row[c]));
+        } else {
+          for (int64_t c = 0; c < channels; ++c)
+            sum[static_cast<size_t>(c)] += static_cast<double>(load(row[c]));
+        }
+        ++count;
+      };
+      for_each_tap(p, oc, ic, 0, 0, visit);
+      T* yo = y + (n * p.out_size + o) * channels;
+      if (kind == PoolKind::kMax) {
+        for (int64_t c = 0; c < channels; ++c) yo[c] = store<T>(best[static_cast<size_t>(c)]);
+        continue;
+      }
+      if (include_pad) {
+        count = 1;
+        for (size_t i = 0; i < spatial; ++i)
+          count *= p.taps[i].padded_count[static_cast<size_t>(oc[i])];
+      }
+      for (int64_t c = 0; c < channels; ++c) {
+        double r = count > 0 ? sum[static_cast<size_t>(c)] / static_cast<double>(count) : 0.0;
+        yo[c] = store<T>(static_cast<C>(r));
+      }
+    }
+  }
+}
+
 template <PoolKind kKind>
 void run_pool(KernelContext& ctx) {
   Tensor& y = ctx.output(0);
@@ -161,16 +224,61 @@ void run_pool(KernelContext& ctx) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, Float8E4M3>) {
       ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(y.dtype()), " is not supported");
+    } else if (channels_last(ctx)) {
+      // Inference accepts channels_last on MaxPool and AveragePool only, without Indices.
+      pool_channels_last<T>(ctx, plan, kKind, y);
     } else {
       pool_reference<T>(ctx, plan, kKind, y, indices);
     }
   });
 }
 
+// Channels-last GlobalMaxPool / GlobalAveragePool: per batch item, a running max or sum of C
+// values over every spatial position.
+template <typename T, PoolKind kKind>
+void global_pool_channels_last(const Tensor& x, Tensor& y) {
+  using C = compute_t<T>;
+  int64_t batch = x.dim(0), channels = x.dim(x.rank() - 1);
+  int64_t size = batch * channels == 0 ? 0 : x.numel() / (batch * channels);
+  const T* xp = x.data<T>();
+  T* yp = y.data<T>();
+#pragma omp parallel for
+  for (int64_t n = 0; n < batch; ++n) {
+    std::vector<double> acc(static_cast<size_t>(channels),
+                            kKind == PoolKind::kMax ? -std::numeric_limits<double>::infinity() : 0);
+    for (int64_t i = 0; i < size; ++i) {
+      const T* row = xp + (n * size + i) * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        double v = static_cast<double>(load(row[c]));
+        double& a = acc[static_cast<size_t>(c)];
+        a = kKind == PoolKind::kMax ? std::max(a, v) : a + v;
+      }
+    }
+    for (int64_t c = 0; c < channels; ++c) {
+      double r = acc[static_cast<size_t>(c)];
+      if (kKind == PoolKind::kMax && size == 0)
+        r = static_cast<double>(std::numeric_limits<C>::lowest());
+      if (kKind != PoolKind::kMax) r /= static_cast<double>(size);
+      yp[n * channels + c] = store<T>(static_cast<C>(r));
+    }
+  }
+}
+
 template <PoolKind kKind>
 void run_global_pool(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   Tensor& y = ctx.output(0);
+  if (channels_last(ctx)) {
+    visit_dtype(y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, Float8E4M3>) {
+        ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(y.dtype()), " is not supported");
+      } else if constexpr (kKind != PoolKind::kLp) {
+        global_pool_channels_last<T, kKind>(x, y);
+      }
+    });
+    return;
+  }
   int64_t planes = x.dim(0) * x.dim(1);
   int64_t size = planes == 0 ? 0 : x.numel() / planes;
   double pw = static_cast<double>(ctx.node.attrs.get_int("p", 2));

@@ -4,7 +4,8 @@
 // conv alone) whose remaining epilogue runs in kiln's epilogue kernel; asks the heuristics for
 // engine configs, keeps those whose execution plan finalizes (the tactic candidates) and lets the
 // tuner pick. enqueue() sets the stream and runs the plan with a variant pack rebuilt only when
-// pointers move, then the epilogue kernel when the chosen graph left work for it.
+// pointers move, then the epilogue kernel when the chosen graph left work for it. A channels_last=1
+// layer is the same graph with NHWC strides on x, w (KRSC), y and the residual (conv_plan.cpp).
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -215,6 +216,13 @@ class ConvKernel final : public CudaKernel {
     if (fused.act.kind == ir::ActivationKind::kNone) e.act = act_;
     if (has_bias_ && !fused.bias) e.bias = &kMarker;
     if (has_residual_ && !fused.residual) e.residual = &kMarker;
+    if (geometry_.channels_last) {
+      // y is [N, spatial..., C]: rows of C, the bias along C.
+      int64_t rows = 1;
+      for (size_t i = 0; i + 1 < y.size(); ++i) rows *= y[i];
+      collapse_epilogue_dims(e, {rows, y.back()}, {0, 1});
+      return e;
+    }
     // NC + spatial, the bias along C.
     int64_t spatial = 1;
     for (size_t i = 2; i < y.size(); ++i) spatial *= y[i];
@@ -256,9 +264,9 @@ class ConvKernel final : public CudaKernel {
     if (has_residual_) epilogue += residual_before_ ? " residual" : " residual-after";
     if (act_.kind != ir::ActivationKind::kNone) epilogue += cat(" ", ir::to_string(act_));
     return cat("Conv ", to_string(ctx.inputs[0].dtype), ir::allows_tf32(ctx.node) ? " tf32" : "",
-               " x", list(g.x_dims), " w", list(g.w_dims), " pads", list(g.pre_pads), "/",
-               list(g.post_pads), " strides", list(g.strides), " dil", list(g.dilations),
-               has_bias_ ? " bias" : "", epilogue);
+               g.channels_last ? " nhwc" : "", " x", list(g.x_dims), " w", list(g.w_dims), " pads",
+               list(g.pre_pads), "/", list(g.post_pads), " strides", list(g.strides), " dil",
+               list(g.dilations), has_bias_ ? " bias" : "", epilogue);
   }
 
   ir::Activation act_;

@@ -3,6 +3,7 @@
 #include "backends/cuda/conv_plan.hpp"
 
 #include "core/error.hpp"
+#include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"
 
 namespace kiln::cuda {
@@ -13,7 +14,29 @@ std::vector<int64_t> packed_strides(const std::vector<int64_t>& dims) {
   return s;
 }
 
-ConvGeometry plan_conv(const ir::Node& node, const Shape& x, const Shape& w, const Shape& y) {
+std::vector<int64_t> channels_last_strides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> s(dims.size(), 1);
+  if (dims.size() < 3) return packed_strides(dims);
+  int64_t inner = std::max<int64_t>(dims[1], 1);  // C is innermost
+  for (size_t i = dims.size(); i-- > 2;) {
+    s[i] = inner;
+    inner *= std::max<int64_t>(dims[i], 1);
+  }
+  s[0] = inner;
+  return s;
+}
+
+ConvGeometry plan_conv(const ir::Node& node, const Shape& stored_x, const Shape& stored_w,
+                       const Shape& stored_y) {
+  const bool channels_last = node.attrs.get_int(ir::kChannelsLastAttr, 0) != 0;
+  // cuDNN's dims are NCHW / KCRS in either layout; only the strides say where things are.
+  const Shape x = channels_last ? ir::to_channels_first(stored_x) : stored_x;
+  const Shape w = channels_last ? ir::to_channels_first(stored_w) : stored_w;
+  const Shape y = channels_last ? ir::to_channels_first(stored_y) : stored_y;
+  if (x.size() < 3) {
+    fail(ErrorCode::kInvalidModel, node.describe(), ": a convolution input has rank 3 or more, ",
+         "got ", shape_to_string(stored_x));
+  }
   size_t spatial = x.size() - 2;
   if (spatial < 1 || spatial > 3) {
     fail(ErrorCode::kUnsupported, node.describe(), ": cuDNN convolves over 1 to 3 spatial axes; ",
@@ -48,10 +71,12 @@ ConvGeometry plan_conv(const ir::Node& node, const Shape& x, const Shape& w, con
   }
   g.bias_dims.assign(g.y_dims.size(), 1);
   g.bias_dims[1] = g.y_dims[1];
-  g.x_strides = packed_strides(g.x_dims);
-  g.w_strides = packed_strides(g.w_dims);
-  g.y_strides = packed_strides(g.y_dims);
-  g.bias_strides = packed_strides(g.bias_dims);
+  g.channels_last = channels_last;
+  auto strides_of = channels_last ? channels_last_strides : packed_strides;
+  g.x_strides = strides_of(g.x_dims);
+  g.w_strides = strides_of(g.w_dims);
+  g.y_strides = strides_of(g.y_dims);
+  g.bias_strides = strides_of(g.bias_dims);
   return g;
 }
 

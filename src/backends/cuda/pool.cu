@@ -1,7 +1,11 @@
-// CUDA pooling over 1 to 3 spatial axes (NCHW-style layouts): MaxPool (with the optional Indices
-// output, row-major), AveragePool (count_include_pad), and the global pools as per-plane
-// reductions. The window geometry comes from ir/ops/window.hpp, as in shape inference and the CPU
-// kernels, so all three agree.
+// CUDA pooling over 1 to 3 spatial axes: MaxPool (with the optional Indices output, row-major),
+// AveragePool (count_include_pad), and the global pools as per-plane reductions, in NCHW-style
+// layouts; and, for channels_last=1 layers ([N, spatial..., C]), kernels whose threads each own a
+// few neighbouring channels, so a warp reads each tap's channels contiguously with 16-byte vector
+// loads when C and the buffers allow. The window geometry comes from ir/ops/window.hpp, as in
+// shape inference and the CPU kernels, so all three agree.
+#include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
@@ -12,6 +16,7 @@
 #include "backends/cuda/reduce_ops.cuh"
 #include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_launch.hpp"
+#include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"
 
 namespace kiln::cuda {
@@ -30,7 +35,28 @@ struct PoolGeometry {
   int64_t dilation[kMaxSpatial] = {1, 1, 1};
   int64_t pad_begin[kMaxSpatial] = {0, 0, 0}, pad_end[kMaxSpatial] = {0, 0, 0};
   bool include_pad = false;
+  int64_t channels = 0;  // channels-last kernels: C; `planes` is then N
 };
+
+// kVec neighbouring elements, loaded or stored as one access (16 bytes for the widest kVec).
+template <typename T, int kVec>
+struct alignas(sizeof(T) * kVec) Vec {
+  T v[kVec];
+};
+
+// The widest vector of T that fits 16 bytes.
+template <typename T>
+constexpr int kWideVec = sizeof(T) >= 16 ? 1 : static_cast<int>(16 / sizeof(T));
+
+// Whether kWideVec<T> accesses are legal: C a multiple of the width, every buffer 16-byte aligned.
+template <typename T>
+bool can_vectorize(int64_t channels, std::initializer_list<const void*> buffers) {
+  if (kWideVec<T> == 1 || channels % kWideVec<T> != 0) return false;
+  for (const void* p : buffers) {
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  }
+  return true;
+}
 
 template <typename T, bool kMax>
 __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y,
@@ -94,6 +120,82 @@ __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y,
   }
 }
 
+// Channels-last MaxPool / AveragePool: item i is (n, output position, group of kVec channels),
+// channels fastest, so neighbouring threads read neighbouring channels of the same taps.
+template <typename T, bool kMax, int kVec>
+__global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g) {
+  using C = compute_t<T>;
+  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  const int64_t out_size = g.out[0] * g.out[1] * g.out[2];
+  const int64_t in_size = g.in[0] * g.in[1] * g.in[2];
+  const int64_t groups = g.channels / kVec;  // the host picks kVec dividing C
+  const int64_t n = g.planes * out_size * groups;
+  for (int64_t i = global_index(); i < n; i += global_stride()) {
+    const int64_t group = i % groups;
+    const int64_t o = (i / groups) % out_size;
+    const int64_t batch = i / (groups * out_size);
+    int64_t oc[3];
+    oc[2] = o % g.out[2];
+    oc[1] = (o / g.out[2]) % g.out[1];
+    oc[0] = o / (g.out[2] * g.out[1]);
+    int64_t start[3];
+    int64_t padded = 1;  // window positions inside the padded input (count_include_pad)
+    for (int a = 0; a < 3; ++a) {
+      start[a] = oc[a] * g.stride[a] - g.pad_begin[a];
+      int64_t cnt = 0;
+      for (int64_t k = 0; k < g.kernel[a]; ++k) {
+        int64_t pos = start[a] + k * g.dilation[a];
+        cnt += pos >= -g.pad_begin[a] && pos < g.in[a] + g.pad_end[a];
+      }
+      padded *= cnt;
+    }
+    const T* xb = x + batch * in_size * g.channels + group * kVec;
+    C best[kVec];
+    A sum[kVec];
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      best[j] = std::numeric_limits<C>::lowest();
+      sum[j] = A(0);
+    }
+    int64_t count = 0;
+    for (int64_t k0 = 0; k0 < g.kernel[0]; ++k0) {
+      int64_t p0 = start[0] + k0 * g.dilation[0];
+      if (p0 < 0 || p0 >= g.in[0]) continue;
+      for (int64_t k1 = 0; k1 < g.kernel[1]; ++k1) {
+        int64_t p1 = start[1] + k1 * g.dilation[1];
+        if (p1 < 0 || p1 >= g.in[1]) continue;
+        for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
+          int64_t p2 = start[2] + k2 * g.dilation[2];
+          if (p2 < 0 || p2 >= g.in[2]) continue;
+          int64_t pos = (p0 * g.in[1] + p1) * g.in[2] + p2;
+          Vec<T, kVec> v = *reinterpret_cast<const Vec<T, kVec>*>(xb + pos * g.channels);
+#pragma unroll
+          for (int j = 0; j < kVec; ++j) {
+            C c = load(v.v[j]);
+            if constexpr (kMax) {
+              best[j] = best[j] < c ? c : best[j];
+            } else {
+              sum[j] += static_cast<A>(c);
+            }
+          }
+          ++count;
+        }
+      }
+    }
+    if (!kMax && g.include_pad) count = padded;
+    Vec<T, kVec> out;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      if constexpr (kMax) {
+        out.v[j] = store<T>(best[j]);
+      } else {
+        out.v[j] = store<T>(static_cast<C>(count > 0 ? sum[j] / static_cast<A>(count) : A(0)));
+      }
+    }
+    *reinterpret_cast<Vec<T, kVec>*>(y + (batch * out_size + o) * g.channels + group * kVec) = out;
+  }
+}
+
 template <bool kMax>
 class PoolKernel final : public CudaKernel {
  public:
@@ -110,17 +212,20 @@ class PoolKernel final : public CudaKernel {
     if (kMax && ctx.node.attrs.get_int("storage_order", 0) != 0 && ctx.node.output(1)) {
       ctx.fail(ErrorCode::kUnsupported, "the CUDA MaxPool writes Indices in row-major order only");
     }
-    size_t spatial = x.shape.size() - 2;
+    channels_last_ = ctx.node.attrs.get_int(ir::kChannelsLastAttr, 0) != 0;
+    const Shape shape = channels_last_ ? ir::to_channels_first(x.shape) : x.shape;
+    size_t spatial = shape.size() - 2;
     ir::WindowFail fail = [&ctx](const std::string& m) {
       ctx.fail(ErrorCode::kInvalidArgument, m);
     };
     ir::WindowSpec spec = ir::read_window_spec(ctx.node, spatial, {}, fail);
-    g_.planes = x.shape[0] * x.shape[1];
+    g_.planes = channels_last_ ? shape[0] : shape[0] * shape[1];
+    g_.channels = channels_last_ ? shape[1] : 0;
     g_.include_pad = ctx.node.attrs.get_int("count_include_pad", 0) != 0;
     size_t lead = kMaxSpatial - spatial;
     for (size_t i = 0; i < spatial; ++i) {
-      ir::AxisWindow a = ir::forward_window(ctx.node, spec, i, x.shape[i + 2], fail);
-      g_.in[lead + i] = x.shape[i + 2];
+      ir::AxisWindow a = ir::forward_window(ctx.node, spec, i, shape[i + 2], fail);
+      g_.in[lead + i] = shape[i + 2];
       g_.out[lead + i] = a.out;
       g_.kernel[lead + i] = spec.kernel[i];
       g_.stride[lead + i] = spec.strides[i];
@@ -138,8 +243,18 @@ class PoolKernel final : public CudaKernel {
     visit_device_dtype(y.dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (kPoolType<T>) {
-        pool_kernel<T, kMax><<<grid_for(n), kBlockSize, 0, ctx.stream>>>(
-            ctx.inputs[0].as<const T>(), y.as<T>(), indices, g_);
+        const T* x = ctx.inputs[0].as<const T>();
+        if (!channels_last_) {
+          pool_kernel<T, kMax>
+              <<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), indices, g_);
+        } else if (can_vectorize<T>(g_.channels, {x, y.data})) {
+          constexpr int kVec = kWideVec<T>;
+          pool_nhwc_kernel<T, kMax, kVec>
+              <<<grid_for(n / kVec), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), g_);
+        } else {
+          pool_nhwc_kernel<T, kMax, 1>
+              <<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), g_);
+        }
         KILN_CUDA_CHECK(cudaGetLastError());
       }
     });
@@ -147,6 +262,7 @@ class PoolKernel final : public CudaKernel {
 
  private:
   PoolGeometry g_;
+  bool channels_last_ = false;
 };
 
 // Global pools: one block per (n, c) plane.
@@ -167,6 +283,53 @@ __global__ void global_pool_kernel(const T* __restrict__ x, T* __restrict__ y, i
   }
 }
 
+// Channels-last global pools: block (32, kRows) owns one batch item and 32 * kVec neighbouring
+// channels; each lane reads kVec channels of every kRows-th spatial position (a warp reads one
+// contiguous run), then the rows are combined in shared memory.
+constexpr int kGlobalRows = 8;
+
+template <typename T, bool kMax, int kVec>
+__global__ void global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t batch,
+                                        int64_t channels, int64_t size) {
+  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  __shared__ A partial[kGlobalRows][32 * kVec];
+  const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x) * kVec;
+  const bool active = c0 < channels;  // kVec divides C, so a group is wholly in or out
+  for (int64_t n = blockIdx.y; n < batch; n += gridDim.y) {
+    A acc[kVec];
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) acc[j] = kMax ? A(-INFINITY) : A(0);
+    if (active) {
+      const T* xn = x + n * size * channels + c0;
+      for (int64_t s = threadIdx.y; s < size; s += kGlobalRows) {
+        Vec<T, kVec> v = *reinterpret_cast<const Vec<T, kVec>*>(xn + s * channels);
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) {
+          A a = static_cast<A>(load(v.v[j]));
+          acc[j] = kMax ? MaxOp{}(acc[j], a) : acc[j] + a;
+        }
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) partial[threadIdx.y][threadIdx.x * kVec + j] = acc[j];
+    __syncthreads();
+    if (threadIdx.y == 0 && active) {
+      Vec<T, kVec> out;
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) {
+        A r = partial[0][threadIdx.x * kVec + j];
+        for (int row = 1; row < kGlobalRows; ++row) {
+          A a = partial[row][threadIdx.x * kVec + j];
+          r = kMax ? MaxOp{}(r, a) : r + a;
+        }
+        out.v[j] = store<T>(kMax ? r : r / static_cast<A>(size));
+      }
+      *reinterpret_cast<Vec<T, kVec>*>(y + n * channels + c0) = out;
+    }
+    __syncthreads();  // partial is reused by the next batch item
+  }
+}
+
 template <bool kMax>
 class GlobalPoolKernel final : public CudaKernel {
  public:
@@ -177,7 +340,10 @@ class GlobalPoolKernel final : public CudaKernel {
       if constexpr (!is_float_v<decltype(tag)>) fail_dtype(ctx, 0, x.dtype);
     });
     if (x.shape.size() < 2) ctx.fail(ErrorCode::kInvalidArgument, "input must have rank >= 2");
-    planes_ = x.shape[0] * x.shape[1];
+    channels_last_ = ctx.node.attrs.get_int(ir::kChannelsLastAttr, 0) != 0;
+    batch_ = x.shape[0];
+    channels_ = channels_last_ ? x.shape.back() : x.shape[1];
+    planes_ = batch_ * channels_;
     size_ = planes_ == 0 ? 0 : x.numel() / planes_;
     return 0;
   }
@@ -186,15 +352,33 @@ class GlobalPoolKernel final : public CudaKernel {
     visit_device_dtype(ctx.inputs[0].dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (is_float_v<T>) {
-        global_pool_kernel<T, kMax><<<row_grid(planes_), row_block_size(size_), 0, ctx.stream>>>(
-            ctx.inputs[0].as<const T>(), ctx.outputs[0].as<T>(), planes_, size_);
+        const T* x = ctx.inputs[0].as<const T>();
+        T* y = ctx.outputs[0].as<T>();
+        if (!channels_last_) {
+          global_pool_kernel<T, kMax>
+              <<<row_grid(planes_), row_block_size(size_), 0, ctx.stream>>>(x, y, planes_, size_);
+        } else if (can_vectorize<T>(channels_, {x, y})) {
+          launch_nhwc<T, kWideVec<T>>(x, y, ctx.stream);
+        } else {
+          launch_nhwc<T, 1>(x, y, ctx.stream);
+        }
         KILN_CUDA_CHECK(cudaGetLastError());
       }
     });
   }
 
  private:
-  int64_t planes_ = 0, size_ = 0;
+  template <typename T, int kVec>
+  void launch_nhwc(const T* x, T* y, cudaStream_t stream) const {
+    int64_t tiles = (channels_ + 32 * kVec - 1) / (32 * kVec);
+    dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles, INT32_MAX)),
+              static_cast<unsigned>(std::min<int64_t>(batch_, 65535)));
+    global_pool_nhwc_kernel<T, kMax, kVec>
+        <<<grid, dim3(32, kGlobalRows), 0, stream>>>(x, y, batch_, channels_, size_);
+  }
+
+  bool channels_last_ = false;
+  int64_t batch_ = 0, channels_ = 0, planes_ = 0, size_ = 0;
 };
 
 }  // namespace

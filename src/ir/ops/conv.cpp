@@ -1,6 +1,11 @@
 // Inference for Conv, ConvTranspose and FusedConv: output channels from the weight, spatial sizes
-// from the window geometry; the batch dim keeps its symbol.
+// from the window geometry; the batch dim keeps its symbol. With channels_last=1 (Conv and
+// FusedConv) x and y are [N, spatial..., C] and the weight [K, spatial..., C/group]; the geometry
+// is computed in ONNX's order and the output put back in the node's.
+#include <optional>
+
 #include "ir/op_registry.hpp"
+#include "ir/ops/channels_last.hpp"
 #include "ir/ops/fused_epilogue.hpp"
 #include "ir/ops/nn_families.hpp"
 #include "ir/ops/window.hpp"
@@ -9,11 +14,12 @@
 namespace kiln::ir {
 namespace {
 
+// x and w in ONNX's order (N, C, spatial...) and (K, C/group, spatial...), whatever the layout.
 struct ConvOperands {
-  const SymShape* x = nullptr;
-  const SymShape* w = nullptr;
+  std::optional<SymShape> x, w;
   int64_t group = 1;
   size_t spatial = 0;
+  bool channels_last = false;
 };
 
 // Checks dtypes, ranks and the bias; returns nullopt-like (x == nullptr) when ranks are unknown.
@@ -25,6 +31,9 @@ ConvOperands check_conv_operands(InferenceContext& ctx) {
   if (!is_floating(x.dtype))
     ctx.fail("input dtype ", to_string(x.dtype), " is not a floating-point type");
   ConvOperands r;
+  r.channels_last = read_channels_last(ctx.node(), [&](int64_t v) {
+    ctx.fail("attribute 'channels_last' must be 0 or 1, got ", v);
+  });
   r.group = ctx.attrs().get_int("group", 1);
   if (r.group <= 0) ctx.fail("attribute 'group' must be positive, got ", r.group);
   if (ctx.has_input(2)) {
@@ -36,13 +45,14 @@ ConvOperands check_conv_operands(InferenceContext& ctx) {
   }
   if (!x.shape || !w.shape) return r;
   if (x.shape->size() < 3)
-    ctx.fail("input must have rank 3 or more (N, C, spatial...), got shape ",
+    ctx.fail("input must have rank 3 or more (",
+             r.channels_last ? "N, spatial..., C" : "N, C, spatial...", "), got shape ",
              sym_shape_to_string(x.shape));
   if (w.shape->size() != x.shape->size())
     ctx.fail("weight shape ", sym_shape_to_string(w.shape), " must have the rank of input shape ",
              sym_shape_to_string(x.shape));
-  r.x = &*x.shape;
-  r.w = &*w.shape;
+  r.x = r.channels_last ? to_channels_first(*x.shape) : *x.shape;
+  r.w = r.channels_last ? to_channels_first(*w.shape) : *w.shape;
   r.spatial = x.shape->size() - 2;
   return r;
 }
@@ -91,12 +101,13 @@ void infer_conv(InferenceContext& ctx) {
     out.push_back(a.out >= 0 ? Dim(a.out) : Dim());
   }
   check_bias_length(ctx, w[0]);
-  ctx.set_output(0, dtype, out);
+  ctx.set_output(0, dtype, ops.channels_last ? to_channels_last(out) : out);
 }
 
 void infer_conv_transpose(InferenceContext& ctx) {
   ConvOperands ops = check_conv_operands(ctx);
   DataType dtype = ctx.input(0).dtype;
+  if (ops.channels_last) ctx.fail("a transposed convolution takes no channels_last layout");
   if (!ops.x) {
     ctx.set_output(0, dtype, std::nullopt);
     return;

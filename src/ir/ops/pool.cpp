@@ -1,6 +1,11 @@
 // Inference for the pooling ops: MaxPool (with its optional Indices), AveragePool, LpPool and the
-// global pools. Spatial sizes come from the window geometry; N and C keep their symbols.
+// global pools. Spatial sizes come from the window geometry; N and C keep their symbols. With
+// channels_last=1 (MaxPool, AveragePool, the global average and max pools) x and y are
+// [N, spatial..., C].
+#include <optional>
+
 #include "ir/op_registry.hpp"
+#include "ir/ops/channels_last.hpp"
 #include "ir/ops/nn_families.hpp"
 #include "ir/ops/window.hpp"
 #include "ir/shape_inference.hpp"
@@ -8,22 +13,30 @@
 namespace kiln::ir {
 namespace {
 
-// The input's shape, checked to be (N, C, spatial...); nullopt when the rank is unknown.
-const SymShape* pool_input(InferenceContext& ctx, bool allow_integers) {
+bool channels_last(InferenceContext& ctx, bool allowed) {
+  bool last = read_channels_last(ctx.node(), [&](int64_t v) {
+    ctx.fail("attribute 'channels_last' must be 0 or 1, got ", v);
+  });
+  if (last && !allowed) ctx.fail(ctx.node().op, " takes no channels_last layout");
+  return last;
+}
+
+// The input's shape in ONNX's order (N, C, spatial...), checked; nullopt when the rank is unknown.
+std::optional<SymShape> pool_input(InferenceContext& ctx, bool allow_integers, bool last) {
   const TensorType& x = ctx.input(0);
   if (!is_floating(x.dtype) &&
       !(allow_integers && (x.dtype == DataType::kInt8 || x.dtype == DataType::kUInt8))) {
     ctx.fail("input dtype ", to_string(x.dtype), " is not supported by ", ctx.node().op);
   }
-  if (!x.shape) return nullptr;
+  if (!x.shape) return std::nullopt;
   if (x.shape->size() < 3)
-    ctx.fail("input must have rank 3 or more (N, C, spatial...), got shape ",
-             sym_shape_to_string(x.shape));
-  return &*x.shape;
+    ctx.fail("input must have rank 3 or more (", last ? "N, spatial..., C" : "N, C, spatial...",
+             "), got shape ", sym_shape_to_string(x.shape));
+  return last ? to_channels_first(*x.shape) : *x.shape;
 }
 
-void infer_window_pool(InferenceContext& ctx, bool allow_integers) {
-  const SymShape* x = pool_input(ctx, allow_integers);
+void infer_window_pool(InferenceContext& ctx, bool allow_integers, bool last) {
+  std::optional<SymShape> x = pool_input(ctx, allow_integers, last);
   DataType dtype = ctx.input(0).dtype;
   if (!x) {
     ctx.set_output(0, dtype, std::nullopt);
@@ -39,6 +52,12 @@ void infer_window_pool(InferenceContext& ctx, bool allow_integers) {
     AxisWindow a = forward_window(ctx.node(), spec, i, (*x)[i + 2].value, fail);
     out.push_back(a.out >= 0 ? Dim(a.out) : Dim());
   }
+  if (last) {
+    // Indices count positions in the (N, C, spatial...) order; no kernel writes them otherwise.
+    if (ctx.num_outputs() > 1 && ctx.node().output(1))
+      ctx.fail("a channels_last MaxPool has no Indices output");
+    out = to_channels_last(out);
+  }
   ctx.set_output(0, dtype, out);
   ctx.set_output(1, DataType::kInt64, out);
 }
@@ -46,21 +65,22 @@ void infer_window_pool(InferenceContext& ctx, bool allow_integers) {
 void infer_max_pool(InferenceContext& ctx) {
   int64_t order = ctx.attrs().get_int("storage_order", 0);
   if (order != 0 && order != 1) ctx.fail("attribute 'storage_order' must be 0 or 1, got ", order);
-  infer_window_pool(ctx, true);
+  infer_window_pool(ctx, true, channels_last(ctx, true));
 }
 
 void infer_average_pool(InferenceContext& ctx) {
-  infer_window_pool(ctx, false);
+  infer_window_pool(ctx, false, channels_last(ctx, true));
 }
 
 void infer_lp_pool(InferenceContext& ctx) {
   if (ctx.attrs().get_int("p", 2) <= 0)
     ctx.fail("attribute 'p' must be positive, got ", ctx.attrs().get_int("p", 2));
-  infer_window_pool(ctx, false);
+  infer_window_pool(ctx, false, channels_last(ctx, false));
 }
 
 void infer_global_pool(InferenceContext& ctx) {
-  const SymShape* x = pool_input(ctx, false);
+  bool last = channels_last(ctx, ctx.node().op != "GlobalLpPool");
+  std::optional<SymShape> x = pool_input(ctx, false, last);
   DataType dtype = ctx.input(0).dtype;
   if (!x) {
     ctx.set_output(0, dtype, std::nullopt);
@@ -68,7 +88,7 @@ void infer_global_pool(InferenceContext& ctx) {
   }
   SymShape out{(*x)[0], (*x)[1]};
   out.resize(x->size(), Dim(1));
-  ctx.set_output(0, dtype, out);
+  ctx.set_output(0, dtype, last ? to_channels_last(out) : out);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Conv geometry for cuDNN (host only, runs without a GPU): dims, packed strides, pads with
-// auto_pad resolved, and 1-D convolutions lifted to 2-D.
+// auto_pad resolved, 1-D convolutions lifted to 2-D, and channels-last layers' NHWC strides.
 #include "backends/cuda/conv_plan.hpp"
 
 #include <gtest/gtest.h>
@@ -77,6 +77,40 @@ TEST(ConvPlan, RefusesFourSpatialAxes) {
     EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
     EXPECT_NE(std::string(e.what()).find("conv"), std::string::npos) << e.what();
   }
+}
+
+TEST(ConvPlan, ChannelsLastKeepsNchwDimsWithNhwcStrides) {
+  ir::Attributes a;
+  a.set("channels_last", int64_t{1});
+  a.set("pads", V{1, 1, 1, 1});
+  a.set("group", int64_t{2});
+  ConvNode c(a);
+  // Stored x [N, H, W, C] = [2, 9, 10, 8], w [K, R, S, C/g] = [12, 3, 3, 4], y [2, 9, 10, 12].
+  ConvGeometry g = plan_conv(*c.node, {2, 9, 10, 8}, {12, 3, 3, 4}, {2, 9, 10, 12});
+  EXPECT_TRUE(g.channels_last);
+  EXPECT_EQ(g.x_dims, (V{2, 8, 9, 10}));
+  EXPECT_EQ(g.x_strides, (V{720, 1, 80, 8}));  // [HWC, 1, WC, C]
+  EXPECT_EQ(g.w_dims, (V{12, 4, 3, 3}));
+  EXPECT_EQ(g.w_strides, (V{36, 1, 12, 4}));  // [RSC, 1, SC, C]
+  EXPECT_EQ(g.y_dims, (V{2, 12, 9, 10}));
+  EXPECT_EQ(g.y_strides, (V{1080, 1, 120, 12}));
+  EXPECT_EQ(g.bias_dims, (V{1, 12, 1, 1}));
+  EXPECT_EQ(g.bias_strides, (V{12, 1, 12, 12}));
+  EXPECT_EQ(g.pre_pads, (V{1, 1}));
+  EXPECT_EQ(g.groups, 2);
+}
+
+TEST(ConvPlan, ChannelsLastOneDimensionalGetsAUnitHeight) {
+  ir::Attributes a;
+  a.set("channels_last", int64_t{1});
+  ConvNode c(a);
+  // Stored x [N, W, C] = [2, 11, 4], w [K, S, C] = [6, 3, 4], y [2, 9, 6].
+  ConvGeometry g = plan_conv(*c.node, {2, 11, 4}, {6, 3, 4}, {2, 9, 6});
+  EXPECT_EQ(g.x_dims, (V{2, 4, 1, 11}));
+  EXPECT_EQ(g.x_strides, (V{44, 1, 44, 4}));
+  EXPECT_EQ(g.w_dims, (V{6, 4, 1, 3}));
+  EXPECT_EQ(g.w_strides, (V{12, 1, 12, 4}));
+  EXPECT_EQ(g.y_strides, (V{54, 1, 54, 6}));
 }
 
 }  // namespace

@@ -41,6 +41,48 @@ TEST(ConvInference, KeepsBatchSymbolAndComputesSpatial) {
   EXPECT_FALSE((*y.shape)[3].known());
 }
 
+TEST(ConvInference, ChannelsLastReadsNhwcAndKrscAndKeepsSymbols) {
+  Attributes a;
+  a.set("strides", std::vector<int64_t>{2, 2});
+  a.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  a.set("channels_last", int64_t{1});
+  // x [N, H, W, C], w [K, R, S, C]: the same conv as the NCHW test above.
+  TensorType y = infer("Conv", a, {f32({sym("N"), 224, Dim(), 3}), f32({64, 7, 7, 3})});
+  ASSERT_TRUE(y.shape);
+  EXPECT_EQ((*y.shape)[0], sym("N"));
+  EXPECT_EQ((*y.shape)[1].value, 110);
+  EXPECT_FALSE((*y.shape)[2].known());
+  EXPECT_EQ((*y.shape)[3].value, 64);
+  // FusedConv: the residual has the output's (channels-last) shape.
+  a.set("activation", std::string("Relu"));
+  TensorType z = f32({sym("N"), 110, 110, 64});
+  TensorType fused =
+      infer("FusedConv", a, {f32({sym("N"), 224, 224, 3}), f32({64, 7, 7, 3}), std::nullopt, z});
+  EXPECT_EQ((*fused.shape)[3].value, 64);
+  EXPECT_THROW(infer("FusedConv", a,
+                     {f32({sym("N"), 224, 224, 3}), f32({64, 7, 7, 3}), std::nullopt,
+                      f32({sym("N"), 64, 110, 110})}),
+               Error);
+}
+
+TEST(PoolInference, ChannelsLastKeepsChannelsLast) {
+  Attributes a;
+  a.set("kernel_shape", std::vector<int64_t>{3, 3});
+  a.set("strides", std::vector<int64_t>{2, 2});
+  a.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  a.set("channels_last", int64_t{1});
+  TensorType y = infer("MaxPool", a, {f32({sym("N"), 112, 112, 64})});
+  EXPECT_EQ((*y.shape)[0], sym("N"));
+  EXPECT_EQ((*y.shape)[1].value, 56);
+  EXPECT_EQ((*y.shape)[3].value, 64);
+  Attributes g;
+  g.set("channels_last", int64_t{1});
+  TensorType p = infer("GlobalAveragePool", g, {f32({sym("N"), 7, 7, 2048})});
+  EXPECT_EQ((*p.shape)[1].value, 1);
+  EXPECT_EQ((*p.shape)[2].value, 1);
+  EXPECT_EQ((*p.shape)[3].value, 2048);
+}
+
 TEST(ConvInference, SameUpperIsCeilOfInputOverStride) {
   Attributes a;
   a.set("strides", std::vector<int64_t>{2});

@@ -307,7 +307,9 @@ TEST_F(BenchCommand, BadRequestsFailWithOneClearLine) {
   std::string plan = dir_.file("mlp.plan");
   ASSERT_EQ(run_kiln({"build", mlp_, "-o", plan}).code, 0);
   error({plan, "--fp16"}, "is a plan, already built");
-  error({plan, "--no-tf32"}, "--fp16, --bf16 and --no-tf32 choose how an ONNX model is built");
+  error({plan, "--no-tf32"},
+        "--fp16, --bf16, --no-tf32 and --layout choose how an ONNX model is built");
+  error({plan, "--layout", "nhwc"}, "is a plan, already built");
   error({plan, "--backend", "cuda"}, "is a plan for the cpu backend, not cuda");
   error({plan, "--graph"},
         "--graph replays CUDA graphs; '" + plan + "' is a plan for the cpu backend");

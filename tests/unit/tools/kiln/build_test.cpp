@@ -62,6 +62,11 @@ TEST(BuildCommand, RefusesBadModels) {
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "already a kiln plan")) << r.err;
 
+  // A layout kiln does not know.
+  r = run_kiln({"build", dir.file("pass.onnx"), "--layout", "chw"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(contains(r.err, "--layout")) << r.err;
+
   // Unwritable output.
   r = run_kiln({"build", dir.file("pass.onnx"), "-o", dir.file("no/such/dir/p.plan")});
   EXPECT_EQ(r.code, 1);
