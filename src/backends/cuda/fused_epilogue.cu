@@ -1,5 +1,8 @@
 // The fused-layer epilogue kernel: one thread per output element (grid-stride, 64-bit indices),
 // the bias gathered through broadcast strides, the residual read at the element's own position.
+#include <cstdint>
+#include <type_traits>
+
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_math.cuh"
 #include "backends/cuda/fused_epilogue.hpp"
@@ -39,8 +42,77 @@ __global__ void epilogue_kernel(T* y, const T* bias, const T* residual, Epilogue
   }
 }
 
+// The common case, a bias along the innermost dim (a MatMul's bias row, an NHWC conv's channels)
+// or none: no per-element index decoding, and kVec neighbours per thread through one 16-byte
+// access where alignment allows.
+template <typename T, int kVec>
+struct alignas(sizeof(T) * kVec) Pack {
+  T v[kVec];
+};
+
+template <typename T, int kVec>
+__global__ void row_epilogue_kernel(T* y, const T* bias, const T* residual, int64_t total,
+                                    int64_t row, bool residual_before,
+                                    device::ActivationParams act) {
+  using C = device::compute_t<T>;
+  const int64_t packs = total / kVec;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
+       p += step) {
+    const int64_t i = p * kVec;
+    Pack<T, kVec> out = *reinterpret_cast<const Pack<T, kVec>*>(y + i);
+    Pack<T, kVec> res{};
+    if (residual) res = *reinterpret_cast<const Pack<T, kVec>*>(residual + i);
+    const int64_t col = bias ? i % row : 0;  // a pack never straddles rows: row % kVec == 0
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      C v = device::load(out.v[k]);
+      if (bias) v += device::load(bias[col + k]);
+      if (residual && residual_before) v += device::load(res.v[k]);
+      v = device::apply_activation(act, v);
+      if (residual && !residual_before) v += device::load(res.v[k]);
+      out.v[k] = device::store<T>(v);
+    }
+    *reinterpret_cast<Pack<T, kVec>*>(y + i) = out;
+  }
+}
+
+bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+// Launches the row kernel when the epilogue has that shape; false otherwise.
+template <typename T>
+bool launch_row(const EpilogueLaunch& e, const EpilogueArgs& args, cudaStream_t stream) {
+  const int r = args.rank;
+  const bool row_bias =
+      r >= 1 && args.bias_strides[r - 1] == 1 && (r == 1 || (r == 2 && args.bias_strides[0] == 0));
+  if (e.bias && !row_bias) return false;
+  const int64_t row = e.bias ? args.dims[r - 1] : 1;
+  constexpr int kWide = 16 / sizeof(T) > 0 ? static_cast<int>(16 / sizeof(T)) : 1;
+  const bool wide = kWide > 1 && args.total % kWide == 0 && (!e.bias || row % kWide == 0) &&
+                    aligned16(e.y) && (!e.residual || aligned16(e.residual));
+  constexpr int kThreads = 256;
+  auto launch = [&](auto vec) {
+    constexpr int kVec = decltype(vec)::value;
+    int64_t packs = args.total / kVec;
+    int64_t blocks = std::min<int64_t>((packs + kThreads - 1) / kThreads, int64_t{1} << 20);
+    row_epilogue_kernel<T, kVec><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        static_cast<T*>(e.y), static_cast<const T*>(e.bias), static_cast<const T*>(e.residual),
+        args.total, row, args.residual_before, args.act);
+  };
+  if (wide) {
+    launch(std::integral_constant<int, kWide>{});
+  } else {
+    launch(std::integral_constant<int, 1>{});
+  }
+  KILN_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+
 template <typename T>
 void launch_typed(const EpilogueLaunch& e, const EpilogueArgs& args, cudaStream_t stream) {
+  if (launch_row<T>(e, args, stream)) return;
   constexpr int kThreads = 256;
   int64_t blocks = std::min<int64_t>((args.total + kThreads - 1) / kThreads, int64_t{1} << 20);
   epilogue_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
