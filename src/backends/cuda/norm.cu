@@ -1,7 +1,8 @@
 // CUDA normalization kernels: LayerNormalization (with Mean/InvStdDev outputs),
 // RMSNormalization, InstanceNormalization and GroupNormalization normalize rows of contiguous
-// values, one block per row (statistics in float, two passes); BatchNormalization (inference) is a
-// per-channel affine map.
+// values with float statistics, FP16/BF16 data read and written as is: rows of up to kMaxCachedRow
+// values are read once into registers (row_cache.cuh), longer ones by a block in three passes.
+// BatchNormalization (inference) is a per-channel affine map.
 #include <algorithm>
 
 #include "backends/cuda/cuda_check.hpp"
@@ -12,6 +13,7 @@
 #include "backends/cuda/param_vector.cuh"
 #include "backends/cuda/reduce_ops.cuh"
 #include "backends/cuda/reduction_family.hpp"
+#include "backends/cuda/row_cache.cuh"
 #include "backends/cuda/row_launch.hpp"
 
 namespace kiln::cuda {
@@ -79,6 +81,94 @@ __global__ void normalize_rows_kernel(const T* __restrict__ x, T* __restrict__ y
       yr[i] = store<T>(v * scale.at<A>(k, A(1)) + bias.at<A>(k, A(0)));
     }
   }
+}
+
+// The same map with each row read once: the mean and then the variance (of the deviations, as
+// the two-pass kernel computes it) come from the cached values.
+template <typename T, typename U, int kThreads, int kItems, bool kVector>
+__global__ void __launch_bounds__(kThreads* kRowsPerBlock<kThreads>)
+    normalize_cached_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
+                                 int64_t cols, float eps, ParamVector scale, ParamVector bias,
+                                 AffineIndex affine, U* mean_out, U* inv_std_out) {
+  using Row = CachedRow<T, kThreads, kItems, kVector>;
+  using A = typename Row::A;
+  __shared__ A scratch[32];
+  const RowPlace<kThreads> place;
+  const bool rms = affine.kind == NormKind::kRms;
+  for (int64_t r = place.first_row(); r < rows; r += RowPlace<kThreads>::row_step()) {
+    Row row;
+    row.load(x + r * cols, cols, place.lane, A(0));
+    A mean = 0;
+    if (!rms) {
+      A s = 0;
+#pragma unroll
+      for (int k = 0; k < kItems; ++k) s += row.v[k];  // slots past the row hold 0
+      mean = group_reduce<kThreads>(s, SumOp{}, scratch) / static_cast<A>(cols);
+    }
+    A sq = 0;
+#pragma unroll
+    for (int k = 0; k < kItems; ++k) {
+      const A d = Row::column(place.lane, k) < cols ? row.v[k] - mean : A(0);
+      sq += d * d;
+    }
+    const A var = group_reduce<kThreads>(sq, SumOp{}, scratch) / static_cast<A>(cols);
+    const A inv = A(1) / sqrt(var + static_cast<A>(eps));
+    if (place.lane == 0) {
+      if (mean_out) mean_out[r] = store<U>(mean);
+      if (inv_std_out) inv_std_out[r] = store<U>(inv);
+    }
+#pragma unroll
+    for (int k = 0; k < kItems; ++k) {
+      const int64_t i = Row::column(place.lane, k);
+      if (i >= cols) continue;
+      A v = (row.v[k] - mean) * inv;
+      // RMSNorm rounds the normalized value to X's type before the scale (the ONNX function).
+      if (rms) v = load(store<T>(v));
+      const int64_t p = affine(r, i);
+      row.v[k] = v * scale.at<A>(p, A(1)) + bias.at<A>(p, A(0));
+    }
+    row.store(y + r * cols, cols, place.lane);
+  }
+}
+
+template <typename T, typename U>
+void launch_normalize_cached(const T* x, T* y, int64_t rows, int64_t cols, float eps,
+                             ParamVector scale, ParamVector bias, AffineIndex affine, U* mean_out,
+                             U* inv_std_out, cudaStream_t stream) {
+  const bool vector =
+      rows_vectorizable(x, cols, sizeof(T)) && rows_vectorizable(y, cols, sizeof(T));
+  with_row_config(cols, [&](auto threads, auto items) {
+    constexpr int kThreads = decltype(threads)::value, kItems = decltype(items)::value;
+    const unsigned grid = cached_row_grid<kThreads>(rows);
+    const unsigned block = kThreads * kRowsPerBlock<kThreads>;
+    if (vector) {
+      normalize_cached_rows_kernel<T, U, kThreads, kItems, true><<<grid, block, 0, stream>>>(
+          x, y, rows, cols, eps, scale, bias, affine, mean_out, inv_std_out);
+    } else {
+      normalize_cached_rows_kernel<T, U, kThreads, kItems, false><<<grid, block, 0, stream>>>(
+          x, y, rows, cols, eps, scale, bias, affine, mean_out, inv_std_out);
+    }
+  });
+}
+
+// Normalizes rows with the register-cached kernel where they fit and T computes in float, else
+// with the two-pass one.
+template <typename T, typename U>
+void launch_normalize(const T* x, T* y, int64_t rows, int64_t cols, float eps, ParamVector scale,
+                      ParamVector bias, AffineIndex affine, U* mean_out, U* inv_std_out,
+                      cudaStream_t stream) {
+  // float64 keeps the two-pass kernel: its cached rows would need twice the registers.
+  constexpr bool kCacheable = !std::is_same_v<T, double>;
+  if (kCacheable && cols <= kMaxCachedRow) {
+    if constexpr (kCacheable) {
+      launch_normalize_cached(x, y, rows, cols, eps, scale, bias, affine, mean_out, inv_std_out,
+                              stream);
+    }
+  } else {
+    normalize_rows_kernel<T, U><<<row_grid(rows), row_block_size(cols), 0, stream>>>(
+        x, y, rows, cols, eps, scale, bias, affine, mean_out, inv_std_out);
+  }
+  KILN_CUDA_CHECK(cudaGetLastError());
 }
 
 class RowNormKernel final : public CudaKernel {
@@ -163,17 +253,15 @@ class RowNormKernel final : public CudaKernel {
     visit_device_dtype(x.dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (kNormType<T>) {
-        dim3 grid(row_grid(rows_)), block(row_block_size(cols_));
         if (float_stats) {
-          normalize_rows_kernel<T, float><<<grid, block, 0, ctx.stream>>>(
-              x.as<const T>(), ctx.outputs[0].as<T>(), rows_, cols_, eps_, scale, bias, affine_,
-              static_cast<float*>(out(1)), static_cast<float*>(out(2)));
+          launch_normalize<T, float>(x.as<const T>(), ctx.outputs[0].as<T>(), rows_, cols_, eps_,
+                                     scale, bias, affine_, static_cast<float*>(out(1)),
+                                     static_cast<float*>(out(2)), ctx.stream);
         } else {
-          normalize_rows_kernel<T, T><<<grid, block, 0, ctx.stream>>>(
-              x.as<const T>(), ctx.outputs[0].as<T>(), rows_, cols_, eps_, scale, bias, affine_,
-              static_cast<T*>(out(1)), static_cast<T*>(out(2)));
+          launch_normalize<T, T>(x.as<const T>(), ctx.outputs[0].as<T>(), rows_, cols_, eps_, scale,
+                                 bias, affine_, static_cast<T*>(out(1)), static_cast<T*>(out(2)),
+                                 ctx.stream);
         }
-        KILN_CUDA_CHECK(cudaGetLastError());
       }
     });
   }
