@@ -105,8 +105,10 @@ __device__ __forceinline__ A group_reduce(A v, Op op, A* scratch) {
 // The threads' place: which of the block's rows it works on, and its lane in that row's group.
 template <int kThreads>
 struct RowPlace {
-  int group = static_cast<int>(threadIdx.x) / kThreads;
-  int lane = static_cast<int>(threadIdx.x) % kThreads;
+  int group, lane;
+  __device__ RowPlace()
+      : group(static_cast<int>(threadIdx.x) / kThreads),
+        lane(static_cast<int>(threadIdx.x) % kThreads) {}
   // The first row of this thread's group and the step between its rows (a grid-stride loop).
   // A block-wide group is the whole block, so its threads always agree on the row and reach
   // block_reduce together.

@@ -173,36 +173,41 @@ class ForcedTactic {
   ~ForcedTactic() { unsetenv("KILN_CUDA_ATTENTION"); }
 };
 
+// Runs every case the tactic takes. Without a GPU the CPU reference still runs (the large
+// float32-only cases aside), so a table row the reference rejects fails in CI too; then the test
+// is skipped.
 void run_all(const char* tactic) {
   ForcedTactic forced(tactic);
+  const bool gpu = gpu_available();
   const std::string name = tactic ? tactic : "";
   std::string failures;
   int ran = 0;
   for (const AttentionCase& c : cases()) {
     if (name == "gemm" && !c.gemm_applies) continue;
     if (name == "fused" && (!c.fused_applies || c.float32_only)) continue;  // slow there
+    if (!gpu && c.float32_only) continue;
     for (const Precision& p : kPrecisions) {
       if (c.float32_only && p.dtype != DataType::kFloat32) continue;
-      failures += run_case(c, p);
+      std::string diff = run_case(c, p);
+      if (!gpu && diff.find(": CUDA failed") != std::string::npos) diff.clear();
+      failures += diff;
       ++ran;
     }
   }
   EXPECT_EQ(failures, "");
+  if (!gpu) GTEST_SKIP() << "no CUDA device (the CPU reference ran " << ran << " cases)";
   std::cout << ran << " cases ran with tactic " << (tactic ? tactic : "(default)") << "\n";
 }
 
 TEST(AttentionGpu, GemmTacticMatchesCpu) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
   run_all("gemm");
 }
 
 TEST(AttentionGpu, FusedTacticMatchesCpu) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
   run_all("fused");
 }
 
 TEST(AttentionGpu, DefaultChoiceMatchesCpu) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
   run_all(nullptr);
 }
 
