@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "backends/cuda/attention_gemm.hpp"
+#include "core/error.hpp"
 #include "unit/backends/cuda/gpu_test_util.hpp"
 
 namespace kiln::test {
