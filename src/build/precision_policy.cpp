@@ -1,6 +1,8 @@
 // The builder's per-op precision rules. Like TensorRT's, they reduce matrix work, let cheap
 // layers follow their neighbours, and keep FP32 where 16-bit storage loses range (exponentials,
-// long sums) or accuracy (normalisation statistics, softmax).
+// long sums) or accuracy (normalisation statistics). Softmax, LogSoftmax and LayerNormalization
+// follow their neighbours too: every backend computes them in FP32 (or wider) inside the kernel
+// and only reads and writes 16-bit values, so no Cast layers are needed around them.
 #include "build/precision_policy.hpp"
 
 #include <cmath>
@@ -24,9 +26,6 @@ const std::set<std::string>& matrix_ops() {
 // Op -> why it keeps FP32.
 const std::map<std::string, std::string>& sensitive_ops() {
   static const std::map<std::string, std::string> ops = {
-      {"Softmax", "softmax exponentiates and normalises"},
-      {"LogSoftmax", "softmax exponentiates and normalises"},
-      {"LayerNormalization", "normalisation statistics need FP32"},
       {"RMSNormalization", "normalisation statistics need FP32"},
       {"GroupNormalization", "normalisation statistics need FP32"},
       {"InstanceNormalization", "normalisation statistics need FP32"},

@@ -12,7 +12,7 @@ namespace kiln::build {
 enum class LayerClass {
   kMatrix,    // matrix work (Conv, MatMul, Gemm, attention): reduced whenever allowed; TF32 in FP32
   kFlexible,  // cheap float work: reduced when that costs no more reformat layers than FP32
-  kSensitive,    // range or accuracy suffers in 16 bits (Softmax, norms, Exp): FP32 unless pinned
+  kSensitive,    // range or accuracy suffers in 16 bits (Exp, most norms): FP32 unless pinned
   kUnreducible,  // its types are fixed (subgraphs, quantization, a type attribute): never reduced
 };
 

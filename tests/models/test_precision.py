@@ -1,7 +1,8 @@
 """Reduced-precision builds end to end: each model-parity model (scripts/make_models.py) built
 with --fp16 and --bf16 runs on the CPU backend (16-bit storage, FP32 arithmetic) and stays within
 16-bit tolerance of its FP32 build; the plan says which layers were reduced, keeps sensitive
-layers and the graph interface in FP32, and honours a precision constraint."""
+layers and the graph interface in FP32, runs Softmax/LayerNorm with 16-bit I/O when their
+neighbours are reduced (FP32 math inside the kernel), and honours a precision constraint."""
 import json
 import os
 import subprocess
@@ -15,7 +16,10 @@ from test_parity import KILN, MODELS, ROOT, make_inputs
 # Largest |reduced - fp32| relative to the output's largest magnitude. FP16 keeps 11 significant
 # bits (unit roundoff 4.9e-4), BF16 8 (3.9e-3); errors grow over a few layers of rounding.
 TOLERANCE = {"fp16": 1e-2, "bf16": 5e-2}
-SENSITIVE_OPS = {"Softmax", "LayerNormalization"}
+SENSITIVE_OPS = {"Exp", "RMSNormalization", "GroupNormalization", "InstanceNormalization"}
+# Computed in FP32 inside the kernel: they follow their neighbours, so between reduced layers they
+# read and write 16 bits with no Cast around them.
+FP32_INSIDE_OPS = {"Softmax", "LayerNormalization"}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +70,13 @@ def test_reduced_build_matches_fp32_build(name, precision, model_dir, tmp_path):
     matrix = [l for l in layers if l["op"] in ("Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm")]
     assert matrix and all(l["precision"] == precision for l in matrix), "matrix work is reduced"
     assert all(l["precision"] == "fp32" for l in layers if l["op"] in SENSITIVE_OPS)
+    by_output = {o: l for l in layers for o in l["outputs"]}
+    for l in layers:
+        if l["op"] not in FP32_INSIDE_OPS:
+            continue
+        producer = by_output.get(l["inputs"][0])
+        if producer is not None and producer["op"] != "Cast" and producer["precision"] == precision:
+            assert l["precision"] == precision, f"{l['name']} reads {precision}, so it runs in it"
     casts = sum(l["op"] == "Cast" for l in layers) - sum(l["op"] == "Cast" for l in inspect(
         tmp_path / "fp32.plan")["layers"])
     for o in info["outputs"]:

@@ -1,12 +1,32 @@
 // ScaledDotProductAttention on the GPU: prepare() turns the operands' shapes into batch strides
 // (0 along broadcast dims) and row/column strides, K read as [Sk, D] whichever way it is stored,
-// and sizes the kernel's shared memory; enqueue() launches the fused kernel (attention.cu).
+// and picks a tactic: "gemm" (cuBLASLt GEMMs around a softmax, attention_gemm.hpp; the default
+// where it applies) or "fused" (the flash-style kernel, attention.cu), timed against each other
+// when tuning. KILN_CUDA_ATTENTION=gemm|fused forces one (for tests and investigations).
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+
 #include "backends/cuda/attention.hpp"
+#include "backends/cuda/attention_gemm.hpp"
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/fused_kernels.hpp"
+#include "backends/cuda/lt_tactics.hpp"
+#include "backends/cuda/tactic.hpp"
+#include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
 
 namespace kiln::cuda {
 namespace {
+
+constexpr const char* kGemmTactic = "gemm";
+constexpr const char* kFusedTactic = "fused";
+
+// The tactic KILN_CUDA_ATTENTION names, or "" to let the tuner (or the default order) choose.
+std::string forced_tactic() {
+  const char* v = std::getenv("KILN_CUDA_ATTENTION");
+  return v ? std::string(v) : std::string();
+}
 
 // Element strides of a contiguous tensor of shape `s` read as broadcast to `target` (same or
 // higher rank): 0 along dims it broadcasts over.
@@ -74,8 +94,9 @@ class AttentionKernel final : public CudaKernel {
     a.v_col = vs[nb + 1];
     a.m_row = ms[nb];
     a.m_col = ms[nb + 1];
-    prepare_attention(dtype_, a.d, a.dv, ctx.libs ? ctx.libs->device : 0, ctx.node.describe());
-    return 0;
+    if (a.sk == 0) return 0;  // enqueue() writes zeros
+    choose_tactic(ctx, k_transposed);
+    return gemm_ ? gemm_->workspace_bytes() : 0;
   }
 
   void enqueue(const CudaKernelContext& ctx) override {
@@ -84,19 +105,116 @@ class AttentionKernel final : public CudaKernel {
       KILN_CUDA_CHECK(cudaMemsetAsync(ctx.outputs[0].data, 0, ctx.outputs[0].nbytes(), ctx.stream));
       return;
     }
-    AttentionArgs a = args_;
-    a.q = ctx.inputs[0].data;
-    a.k = ctx.inputs[1].data;
-    a.v = ctx.inputs[2].data;
-    a.mask = has_mask_ ? ctx.inputs[3].data : nullptr;
-    a.y = ctx.outputs[0].data;
-    launch_attention(a, dtype_, ctx.stream);
+    if (gemm_) {
+      check_base_alignment(ctx, ctx.inputs[0].data, "Q");
+      check_base_alignment(ctx, ctx.inputs[1].data, "K");
+      check_base_alignment(ctx, ctx.inputs[2].data, "V");
+      check_base_alignment(ctx, ctx.outputs[0].data, "Y");
+      if (ctx.workspace_bytes < gemm_->workspace_bytes()) {
+        ctx.fail(ErrorCode::kInternal, "the attention workspace has ", ctx.workspace_bytes,
+                 " bytes; the GEMM tactic needs ", gemm_->workspace_bytes());
+      }
+    }
+    launch(gemm_ != nullptr,
+           with_pointers(ctx.inputs[0].data, ctx.inputs[1].data, ctx.inputs[2].data,
+                         has_mask_ ? ctx.inputs[3].data : nullptr, ctx.outputs[0].data),
+           ctx.workspace, ctx.stream);
   }
 
  private:
+  // Lists the tactics that apply (the GEMM one first: it uses tensor cores), honours
+  // KILN_CUDA_ATTENTION, and lets the tuner time them. Keeps gemm_ only when it is the choice.
+  void choose_tactic(const CudaKernelContext& ctx, bool k_transposed) {
+    const std::string what = ctx.node.describe();
+    std::vector<std::string> names;
+    std::string gemm_why = AttentionGemm::unsupported_reason(args_, dtype_);
+    if (gemm_why.empty() && !(ctx.libs && ctx.libs->cublaslt)) gemm_why = "no cuBLASLt handle";
+    if (gemm_why.empty()) {
+      try {
+        gemm_ = std::make_unique<AttentionGemm>(ctx.libs->cublaslt, args_, dtype_,
+                                                ir::allows_tf32(ctx.node), what);
+        names.push_back(kGemmTactic);
+      } catch (const Error& e) {
+        gemm_why = e.what();
+      }
+    }
+    std::string fused_why;
+    try {
+      prepare_attention(dtype_, args_.d, args_.dv, ctx.libs ? ctx.libs->device : 0, what);
+      names.push_back(kFusedTactic);
+    } catch (const Error& e) {
+      fused_why = e.what();
+    }
+    auto why_not = [&](const std::string& name) {
+      return name == kGemmTactic ? gemm_why : fused_why;
+    };
+    if (std::string forced = forced_tactic(); !forced.empty()) {
+      if (forced != kGemmTactic && forced != kFusedTactic) {
+        ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_ATTENTION is '", forced, "'; it takes '",
+                 kGemmTactic, "' or '", kFusedTactic, "'");
+      }
+      if (std::find(names.begin(), names.end(), forced) == names.end()) {
+        ctx.fail(ErrorCode::kUnsupported, "KILN_CUDA_ATTENTION forces the ", forced,
+                 " tactic, which does not apply: ", why_not(forced));
+      }
+      names = {forced};
+    }
+    if (names.empty()) {
+      ctx.fail(ErrorCode::kUnsupported, "no CUDA attention tactic applies (gemm: ", gemm_why,
+               "; fused: ", fused_why, ")");
+    }
+    size_t chosen = 0;
+    TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
+    if (tuner && names.size() > 1) {
+      std::optional<TuningScratch> scratch;
+      chosen =
+          tuner->choose(signature(ctx, k_transposed), names, [&](size_t i, cudaStream_t stream) {
+            if (!scratch) scratch.emplace(ctx, gemm_ ? gemm_->workspace_bytes() : 0);
+            const TuningScratch& s = *scratch;
+            launch(names[i] == kGemmTactic,
+                   with_pointers(s.input(0), s.input(1), s.input(2),
+                                 has_mask_ ? s.input(3) : nullptr, s.output(0)),
+                   s.workspace(), stream);
+          });
+    }
+    if (names[chosen] != kGemmTactic) gemm_.reset();
+    log(Severity::kVerbose, cat(what, ": attention tactic ", names[chosen],
+                                names.size() > 1 ? "" : " (the only one that applies or allowed)",
+                                gemm_why.empty() ? "" : cat("; gemm does not apply: ", gemm_why)));
+  }
+
+  std::string signature(const CudaKernelContext& ctx, bool k_transposed) const {
+    return cat("ScaledDotProductAttention ", to_string(dtype_),
+               ir::allows_tf32(ctx.node) ? " tf32" : "", " q", shape_to_string(ctx.inputs[0].shape),
+               " k", shape_to_string(ctx.inputs[1].shape), " v",
+               shape_to_string(ctx.inputs[2].shape),
+               has_mask_ ? cat(" mask", shape_to_string(ctx.inputs[3].shape)) : std::string(),
+               k_transposed ? " kT" : "");
+  }
+
+  AttentionArgs with_pointers(const void* q, const void* k, const void* v, const void* mask,
+                              void* y) const {
+    AttentionArgs a = args_;
+    a.q = q;
+    a.k = k;
+    a.v = v;
+    a.mask = mask;
+    a.y = y;
+    return a;
+  }
+
+  void launch(bool gemm, const AttentionArgs& a, void* workspace, cudaStream_t stream) const {
+    if (gemm) {
+      gemm_->run(a, workspace, stream);
+    } else {
+      launch_attention(a, dtype_, stream);
+    }
+  }
+
   AttentionArgs args_;
   DataType dtype_ = DataType::kFloat32;
   bool has_mask_ = false;
+  std::unique_ptr<AttentionGemm> gemm_;  // set when the GEMM tactic is the choice
 };
 
 }  // namespace

@@ -75,7 +75,8 @@ std::string LtProblem::signature() const {
              activation == Activation::kRelu       ? " relu"
              : activation == Activation::kGeluTanh ? " gelu"
                                                    : "",
-             " align", alignment_a, "/", alignment_b, "/", alignment_d);
+             " align", alignment_a, "/", alignment_b, "/", alignment_d,
+             ld_a || ld_b || ld_d ? cat(" ld", ld_a, "/", ld_b, "/", ld_d) : std::string());
 }
 
 LtMatmul::LtMatmul(cublasLtHandle_t handle, const LtProblem& p, const std::string& what)
@@ -110,11 +111,12 @@ LtMatmul::LtMatmul(cublasLtHandle_t handle, const LtProblem& p, const std::strin
                                                        &epilogue, sizeof(epilogue)));
     }
     // Stored shapes, column-major: B [K,N] row-major is N x K (ld N); transposed, K x N (ld K).
-    layout_a_ = p.trans_b ? make_layout(t.data, p.k, p.n, p.k, p.batch, p.stride_b)
-                          : make_layout(t.data, p.n, p.k, p.n, p.batch, p.stride_b);
-    layout_b_ = p.trans_a ? make_layout(t.data, p.m, p.k, p.m, p.batch, p.stride_a)
-                          : make_layout(t.data, p.k, p.m, p.k, p.batch, p.stride_a);
-    layout_d_ = make_layout(t.data, p.n, p.m, p.n, p.batch, p.stride_d);
+    auto ld = [](int64_t given, int64_t packed) { return given ? given : packed; };
+    layout_a_ = p.trans_b ? make_layout(t.data, p.k, p.n, ld(p.ld_b, p.k), p.batch, p.stride_b)
+                          : make_layout(t.data, p.n, p.k, ld(p.ld_b, p.n), p.batch, p.stride_b);
+    layout_b_ = p.trans_a ? make_layout(t.data, p.m, p.k, ld(p.ld_a, p.m), p.batch, p.stride_a)
+                          : make_layout(t.data, p.k, p.m, ld(p.ld_a, p.k), p.batch, p.stride_a);
+    layout_d_ = make_layout(t.data, p.n, p.m, ld(p.ld_d, p.n), p.batch, p.stride_d);
 
     Preference pref;
     uint64_t max_ws = kMaxWorkspace;

@@ -21,6 +21,8 @@ struct LtProblem {
   bool trans_a = false, trans_b = false;  // A stored [K,M] / B stored [N,K]
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_d = 0;  // elements between batch entries
+  // Leading dimensions (elements between rows as stored); 0 means packed rows.
+  int64_t ld_a = 0, ld_b = 0, ld_d = 0;
   bool bias = false;  // add a bias of N values to every row (cuBLASLt BIAS epilogue)
   // An activation cuBLASLt applies last, after the bias and beta * C (RELU / GELU epilogues;
   // cuBLASLt's GELU is the tanh approximation).

@@ -1,6 +1,7 @@
 // CUDA Softmax and LogSoftmax along one axis, or (coerce_2d, opset < 13 models) along all axes from
-// `axis` on. Numerically stable (the row maximum is subtracted before exp). Contiguous rows get a
-// block (a warp when short) each; rows strided by an inner size get a thread per column.
+// `axis` on. Numerically stable (the row maximum is subtracted before exp), FP32 math for 16-bit
+// data. Contiguous rows of up to kMaxCachedRow values are read once into registers (row_cache.cuh);
+// longer rows get a block each and three passes; rows strided by an inner size a thread per column.
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
@@ -8,6 +9,7 @@
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/reduce_ops.cuh"
 #include "backends/cuda/reduction_family.hpp"
+#include "backends/cuda/row_cache.cuh"
 #include "backends/cuda/row_launch.hpp"
 
 namespace kiln::cuda {
@@ -43,6 +45,58 @@ __global__ void softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, 
       }
     }
   }
+}
+
+// One row per warp (or per block for long rows), read once: max, exponentials and their sum come
+// from the cached values.
+template <typename T, int kThreads, int kItems, bool kVector, bool kLog>
+__global__ void __launch_bounds__(kThreads* kRowsPerBlock<kThreads>)
+    softmax_cached_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n) {
+  using Row = CachedRow<T, kThreads, kItems, kVector>;
+  using A = typename Row::A;
+  __shared__ A scratch[32];
+  const RowPlace<kThreads> place;
+  for (int64_t r = place.first_row(); r < rows; r += RowPlace<kThreads>::row_step()) {
+    Row row;
+    row.load(x + r * n, n, place.lane, -INFINITY);
+    A m = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < kItems; ++k) m = MaxOp{}(m, row.v[k]);
+    m = group_reduce<kThreads>(m, MaxOp{}, scratch);
+    A s = 0;
+#pragma unroll
+    for (int k = 0; k < kItems; ++k) {
+      if (Row::column(place.lane, k) < n) s += exp(row.v[k] - m);
+    }
+    s = group_reduce<kThreads>(s, SumOp{}, scratch);
+    if constexpr (kLog) {
+      const A log_s = log(s);
+#pragma unroll
+      for (int k = 0; k < kItems; ++k) row.v[k] = row.v[k] - m - log_s;
+    } else {
+      const A inv = A(1) / s;
+#pragma unroll
+      for (int k = 0; k < kItems; ++k) row.v[k] = exp(row.v[k] - m) * inv;
+    }
+    row.store(y + r * n, n, place.lane);
+  }
+}
+
+template <typename T, bool kLog>
+void launch_softmax_cached(const T* x, T* y, int64_t rows, int64_t n, cudaStream_t stream) {
+  const bool vector = rows_vectorizable(x, n, sizeof(T)) && rows_vectorizable(y, n, sizeof(T));
+  with_row_config(n, [&](auto threads, auto items) {
+    constexpr int kThreads = decltype(threads)::value, kItems = decltype(items)::value;
+    const unsigned grid = cached_row_grid<kThreads>(rows);
+    const unsigned block = kThreads * kRowsPerBlock<kThreads>;
+    if (vector) {
+      softmax_cached_kernel<T, kThreads, kItems, true, kLog>
+          <<<grid, block, 0, stream>>>(x, y, rows, n);
+    } else {
+      softmax_cached_kernel<T, kThreads, kItems, false, kLog>
+          <<<grid, block, 0, stream>>>(x, y, rows, n);
+    }
+  });
 }
 
 // One thread per (outer, inner) column of n values `inner` apart.
@@ -100,7 +154,11 @@ class SoftmaxKernel final : public CudaKernel {
       if constexpr (kSoftmaxType<T>) {
         const T* xp = x.as<const T>();
         T* yp = ctx.outputs[0].as<T>();
-        if (inner_ == 1) {
+        // float64 keeps the multi-pass kernels: its cached rows would need twice the registers.
+        constexpr bool kCacheable = !std::is_same_v<T, double>;
+        if (kCacheable && inner_ == 1 && n_ <= kMaxCachedRow) {
+          if constexpr (kCacheable) launch_softmax_cached<T, kLog>(xp, yp, outer_, n_, ctx.stream);
+        } else if (inner_ == 1) {
           softmax_rows_kernel<T, kLog>
               <<<row_grid(outer_), row_block_size(n_), 0, ctx.stream>>>(xp, yp, outer_, n_);
         } else {

@@ -143,25 +143,49 @@ TEST(Precision, ChainOfReducedLayersIsCastOnlyAtTheBoundary) {
   EXPECT_GT(max_relative_error(got, want), 0.0);  // it really ran in FP16
 }
 
-// Softmax keeps FP32 between two FP16 MatMuls: casts around it, none elsewhere.
-TEST(Precision, SoftmaxKeepsFp32BetweenReducedLayers) {
+// Exp keeps FP32 between two FP16 MatMuls: casts around it, none elsewhere.
+TEST(Precision, SensitiveLayerKeepsFp32BetweenReducedLayers) {
   PassGraphBuilder b;
   ir::Value* x = b.input("x", {4, 8});
   ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
-  h = b.op("Softmax", {h}, attrs({{"axis", int64_t{-1}}}));
+  h = b.op("Exp", {h});
   b.output(b.op("MatMul", {h, b.constant({8, 8}, ramp(64, 0.5f))}));
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
   CollectingLog log;
   build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
   EXPECT_EQ(precision_of(g, "MatMul2"), "fp16");
-  EXPECT_EQ(precision_of(g, "Softmax3"), "fp32");
+  EXPECT_EQ(precision_of(g, "Exp3"), "fp32");
   EXPECT_EQ(precision_of(g, "MatMul5"), "fp16");
-  EXPECT_EQ(s.reformat_layers, 4);  // x in, softmax in and out, y out
-  const ir::Node* softmax = node_named(g, "Softmax3");
-  EXPECT_EQ(softmax->inputs[0]->dtype, DataType::kFloat32);
-  EXPECT_EQ(softmax->outputs[0]->dtype, DataType::kFloat32);
-  EXPECT_TRUE(log.has(Severity::kVerbose, "keeps FP32: softmax")) << "reason is logged";
+  EXPECT_EQ(s.reformat_layers, 4);  // x in, exp in and out, y out
+  const ir::Node* exp = node_named(g, "Exp3");
+  EXPECT_EQ(exp->inputs[0]->dtype, DataType::kFloat32);
+  EXPECT_EQ(exp->outputs[0]->dtype, DataType::kFloat32);
+  EXPECT_TRUE(log.has(Severity::kVerbose, "keeps FP32: exponentials")) << "reason is logged";
+}
+
+// Softmax and LayerNormalization compute in FP32 inside their kernels: between FP16 layers they
+// read and write FP16, with no casts around them, and the result stays close to the FP32 graph.
+TEST(Precision, SoftmaxAndLayerNormRunReducedBetweenReducedLayers) {
+  PassGraphBuilder b;
+  ir::Value* x = b.input("x", {4, 8});
+  ir::Value* h = b.op("MatMul", {x, b.constant({8, 8}, ramp(64, 0.5f))});
+  h = b.op("Softmax", {h}, attrs({{"axis", int64_t{-1}}}));
+  h = b.op("MatMul", {h, b.constant({8, 8}, ramp(64, 0.5f))});
+  h = b.op("LayerNormalization", {h, b.constant({8}, ramp(8, 1)), b.constant({8}, ramp(8, 0.2f))},
+           attrs({{"axis", int64_t{-1}}}));
+  b.output(b.op("MatMul", {h, b.constant({8, 8}, ramp(64, 0.25f))}));
+  ir::Graph& g = b.graph();
+  ir::infer_graph(g);
+  std::unique_ptr<ir::Graph> original = g.clone();
+  build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
+  EXPECT_EQ(precision_of(g, "Softmax3"), "fp16");
+  EXPECT_EQ(precision_of(g, "LayerNormalization8"), "fp16");
+  EXPECT_EQ(s.reformat_layers, 2);  // x in, y out
+  EXPECT_EQ(node_named(g, "Softmax3")->outputs[0]->dtype, DataType::kFloat16);
+  EXPECT_EQ(node_named(g, "LayerNormalization8")->outputs[0]->dtype, DataType::kFloat16);
+  auto feeds = random_feeds(*original);
+  EXPECT_LT(max_relative_error(run_graph(g, feeds)[0], run_graph(*original, feeds)[0]), 2e-2);
 }
 
 // Cheap layers between FP32 neighbours stay FP32: reducing them would only add casts.
@@ -416,7 +440,7 @@ TEST(Precision, BuiltEngineRunsReducedAndPlanKeepsPrecisions) {
   std::map<std::string, std::string> precision;
   for (const LayerInfo& l : engine->layers()) precision[l.name] = l.precision;
   EXPECT_EQ(precision["Gemm3"], "fp16");
-  EXPECT_EQ(precision["LayerNormalization6"], "fp32");
+  EXPECT_EQ(precision["LayerNormalization6"], "fp16");  // FP16 I/O, FP32 statistics
   Tensor got = engine->create_execution_context()->execute(feeds)[0];
   ASSERT_EQ(got.dtype(), DataType::kFloat32);
   EXPECT_LT(max_relative_error(got, want), 2e-2);
