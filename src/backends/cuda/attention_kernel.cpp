@@ -165,17 +165,22 @@ class AttentionKernel final : public CudaKernel {
     }
     size_t chosen = 0;
     TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
-    if (tuner && names.size() > 1) {
+    if (tuner) {
+      std::vector<size_t> workspace;
+      for (const std::string& name : names) {
+        workspace.push_back(name == kGemmTactic ? gemm_->workspace_bytes() : 0);
+      }
       std::optional<TuningScratch> scratch;
-      chosen =
-          tuner->choose(signature(ctx, k_transposed), names, [&](size_t i, cudaStream_t stream) {
-            if (!scratch) scratch.emplace(ctx, gemm_ ? gemm_->workspace_bytes() : 0);
-            const TuningScratch& s = *scratch;
-            launch(names[i] == kGemmTactic,
-                   with_pointers(s.input(0), s.input(1), s.input(2),
-                                 has_mask_ ? s.input(3) : nullptr, s.output(0)),
-                   s.workspace(), stream);
-          });
+      chosen = tuner->choose(ctx.node, signature(ctx, k_transposed), names, workspace,
+                             [&](size_t i, cudaStream_t stream) {
+                               if (!scratch)
+                                 scratch.emplace(ctx, gemm_ ? gemm_->workspace_bytes() : 0);
+                               const TuningScratch& s = *scratch;
+                               launch(names[i] == kGemmTactic,
+                                      with_pointers(s.input(0), s.input(1), s.input(2),
+                                                    has_mask_ ? s.input(3) : nullptr, s.output(0)),
+                                      s.workspace(), stream);
+                             });
     }
     if (names[chosen] != kGemmTactic) gemm_.reset();
     log(Severity::kVerbose, cat(what, ": attention tactic ", names[chosen],

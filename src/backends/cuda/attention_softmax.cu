@@ -52,7 +52,8 @@ __global__ void __launch_bounds__(kThreads* kRowsPerBlock<kThreads>)
       m = MaxOp{}(m, s);
     }
     m = group_reduce<kThreads>(m, MaxOp{}, scratch);
-    // A row with every key masked by -inf has m = -inf and gives NaN (0/0), as the CPU kernel.
+    // A row with every key masked by -inf has m = -inf and gives NaN (0/0), as the CPU kernel,
+    // unless the NaN guard of PyTorch's exports (zero_nan_rows) maps NaN probabilities to 0.
     float sum = 0;
 #pragma unroll
     for (int k = 0; k < kItems; ++k) {
@@ -63,7 +64,10 @@ __global__ void __launch_bounds__(kThreads* kRowsPerBlock<kThreads>)
     sum = group_reduce<kThreads>(sum, SumOp{}, scratch);
     const float inv = 1.0f / sum;
 #pragma unroll
-    for (int k = 0; k < kItems; ++k) row.v[k] *= inv;
+    for (int k = 0; k < kItems; ++k) {
+      row.v[k] *= inv;
+      if (a.zero_nan_rows && isnan(row.v[k])) row.v[k] = 0.0f;
+    }
     row.store(row_ptr, a.sk, place.lane);
   }
 }
