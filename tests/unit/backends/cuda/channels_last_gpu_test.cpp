@@ -245,6 +245,7 @@ TEST(ChannelsLastGpu, EngineWithAChannelsLastRegionMatchesCpu) {
       BuilderConfig config;
       config.backend = Backend::kCuda;
       config.layout = layout;
+      config.tf32 = false;  // the FP32 tolerance is for FP32 math, not TF32
       auto engine = build_engine(net, config);
       int64_t channels_last_convs = 0;
       for (const LayerInfo& l : engine->layers()) {

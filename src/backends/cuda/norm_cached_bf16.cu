@@ -1,0 +1,10 @@
+// The cached LayerNorm/RMSNorm rows for bf16_t (see norm_cached.cuh).
+#include "backends/cuda/norm_cached_impl.cuh"
+
+namespace kiln::cuda {
+
+template void launch_normalize_cached<bf16_t>(const bf16_t*, bf16_t*, int64_t, int64_t, float,
+                                              ParamVector, ParamVector, bool, RowStats,
+                                              cudaStream_t);
+
+}  // namespace kiln::cuda
