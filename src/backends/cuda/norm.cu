@@ -5,6 +5,9 @@
 // other norms take a block per row and three passes.
 // BatchNormalization (inference) is a per-channel affine map.
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_index.cuh"
@@ -17,6 +20,7 @@
 #include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_cache.cuh"
 #include "backends/cuda/row_launch.hpp"
+#include "backends/cuda/tactic.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -152,10 +156,46 @@ class RowNormKernel final : public CudaKernel {
         ctx.fail(ErrorCode::kUnsupported, "output ", o, " must be float32 or the input's type");
       }
     }
+    choose_kernel(ctx);
     return 0;
   }
 
-  void enqueue(const CudaKernelContext& ctx) override {
+  void enqueue(const CudaKernelContext& ctx) override { run(ctx, cached_); }
+
+ private:
+  // LayerNorm and RMSNorm rows of up to kMaxCachedRow values (float64 aside: its cached rows
+  // would need twice the registers) have two kernels: a warp or block per row holding the row in
+  // registers, and the block-per-row kernel that reads it three times. Which is faster depends on
+  // the row shape and the GPU (on an H200 the block kernel won on BERT/ViT rows of 768), so the
+  // tuner times both.
+  void choose_kernel(const CudaKernelContext& ctx) {
+    cached_ = false;
+    const bool by_column = affine_.kind == NormKind::kLayer || affine_.kind == NormKind::kRms;
+    const DataType t = ctx.inputs[0].dtype;
+    if (!by_column || t == DataType::kFloat64 || cols_ > kMaxCachedRow || rows_ == 0) return;
+    TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
+    if (!tuner) return;
+    const std::vector<std::string> names = {"block_rows", "cached_rows"};
+    std::optional<TuningScratch> scratch;
+    size_t chosen =
+        tuner->choose(ctx.node, cat(ctx.node.op, " ", to_string(t), " ", rows_, "x", cols_), names,
+                      {0, 0}, [&](size_t i, cudaStream_t stream) {
+                        if (!scratch) scratch.emplace(ctx, 0);
+                        CudaKernelContext trial = ctx;
+                        trial.stream = stream;
+                        for (size_t k = 0; k < trial.inputs.size(); ++k)
+                          trial.inputs[k].data = scratch->input(k);
+                        for (size_t k = 0; k < trial.outputs.size(); ++k) {
+                          if (trial.outputs[k].data || ctx.node.output(k)) {
+                            trial.outputs[k].data = scratch->output(k);
+                          }
+                        }
+                        run(trial, i == 1);
+                      });
+    cached_ = chosen == 1;
+  }
+
+  void run(const CudaKernelContext& ctx, bool cached) const {
     if (rows_ == 0 || cols_ == 0) return;
     const DeviceTensor& x = ctx.inputs[0];
     ParamVector scale = ctx.has_input(1) ? ParamVector::of(ctx.inputs[1]) : ParamVector{};
@@ -164,14 +204,11 @@ class RowNormKernel final : public CudaKernel {
     auto out = [&](size_t o) { return o < ctx.outputs.size() ? ctx.outputs[o].data : nullptr; };
     bool float_stats = ctx.outputs.size() < 2 || !ctx.outputs[1].data ||
                        ctx.outputs[1].dtype == DataType::kFloat32;
-    // LayerNorm and RMSNorm rows of up to kMaxCachedRow values are read once (float64 aside:
-    // its cached rows would need twice the registers); the rest take the two-pass kernel.
-    const bool by_column = affine_.kind == NormKind::kLayer || affine_.kind == NormKind::kRms;
     visit_device_dtype(x.dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (kNormType<T>) {
         constexpr bool kCacheable = !std::is_same_v<T, double>;
-        if (kCacheable && by_column && cols_ <= kMaxCachedRow) {
+        if (kCacheable && cached) {
           if constexpr (kCacheable) {
             launch_normalize_cached<T>(x.as<const T>(), ctx.outputs[0].as<T>(), rows_, cols_, eps_,
                                        scale, bias, affine_.kind == NormKind::kRms,
@@ -192,10 +229,10 @@ class RowNormKernel final : public CudaKernel {
     });
   }
 
- private:
   AffineIndex affine_;
   float eps_ = 1e-5f;
   int64_t rows_ = 0, cols_ = 0;
+  bool cached_ = false;  // the register-cached kernel (choose_kernel)
 };
 
 // BatchNormalization in inference mode: y = (x - mean) / sqrt(var + eps) * scale + bias per

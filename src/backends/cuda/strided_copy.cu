@@ -99,6 +99,28 @@ __global__ void tiled_transpose_kernel(const E* __restrict__ src, E* __restrict_
   }
 }
 
+// The same batch of transposes when the destination's rows are short (an image's 3 channels going
+// last): a 32x32 tile would be mostly empty, so each thread moves one whole destination row
+// instead, reading its values `src_stride_l` apart (a warp's reads are contiguous for each l)
+// and writing them next to each other (a warp's writes are one contiguous run).
+template <typename E>
+__global__ void short_row_transpose_kernel(const E* __restrict__ src, E* __restrict__ dst,
+                                           TiledTranspose p, IntDivider extent_a, int64_t rows) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
+       r += step) {
+    const uint32_t b = extent_a.div(static_cast<uint32_t>(r));
+    const int64_t a = r - static_cast<int64_t>(b) * extent_a.divisor;
+    int64_t so = 0, dof = 0;
+    fast_offsets(p.batch, b, so, dof);
+    const E* from = src + p.src_base + so + a;
+    E* to = dst + p.dst_base + dof + a * p.dst_stride_a;
+    for (int64_t l = 0; l < p.extent_l; ++l) to[l] = from[l * p.src_stride_l];
+  }
+}
+
+constexpr int64_t kShortRow = 8;
+
 template <typename E>
 __global__ void strided_copy_kernel(const E* __restrict__ src, E* __restrict__ dst, StridedCopy c) {
   for (int64_t i = global_index(); i < c.count; i += global_stride()) {
@@ -169,6 +191,17 @@ void launch_tiled(const void* src, void* dst, size_t e, const StridedCopy& c, cu
   if (p.tiles >= kFastLimit) return;
   p.tiles_l = IntDivider(tl);
   p.tiles_a = IntDivider(ta);
+  if (p.extent_l <= kShortRow) {
+    const int64_t rows = batches * p.extent_a;
+    visit_element_size(e, [&](auto tag) {
+      using E = decltype(tag);
+      short_row_transpose_kernel<E><<<grid_for(rows), kBlockSize, 0, stream>>>(
+          static_cast<const E*>(src), static_cast<E*>(dst), p, IntDivider(p.extent_a), rows);
+      KILN_CUDA_CHECK(cudaGetLastError());
+    });
+    launched = true;
+    return;
+  }
   visit_element_size(e, [&](auto tag) {
     using E = decltype(tag);
     tiled_transpose_kernel<E><<<grid_for(p.tiles, 1), dim3(kTile, kTileRows), 0, stream>>>(

@@ -47,7 +47,9 @@ TEST(DataMovementFastPathsGpu, TransposeInnermostMoves) {
     cases.push_back(transpose(t, {65, 129}, {1, 0}, "tiled, partial tiles"));
     cases.push_back(transpose(t, {2, 33, 17}, {0, 2, 1}, "tiled, batched"));
     cases.push_back(transpose(t, {2, 4, 64, 32}, {0, 1, 3, 2}, "tiled, K^T"));
-    cases.push_back(transpose(t, {2, 3, 9, 10}, {0, 2, 3, 1}, "tiled, NCHW->NHWC"));
+    cases.push_back(transpose(t, {2, 3, 9, 10}, {0, 2, 3, 1}, "short rows, NCHW->NHWC image"));
+    cases.push_back(transpose(t, {2, 8, 5, 7}, {0, 2, 3, 1}, "short rows, 8 channels"));
+    cases.push_back(transpose(t, {3, 9, 33}, {0, 2, 1}, "tiled, 9 channels"));
     cases.push_back(transpose(t, {2, 9, 10, 3}, {0, 3, 1, 2}, "tiled, NHWC->NCHW"));
     cases.push_back(transpose(t, {3, 4, 5, 6}, {3, 2, 1, 0}, "tiled, reversed"));
     cases.push_back(transpose(t, {1, 1, 31}, {2, 0, 1}, "memcpy, one row"));
