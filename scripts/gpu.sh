@@ -9,7 +9,7 @@
 #             models (bench/layer_counts.py)
 #   bench     kiln vs PyTorch eager, eager + CUDA graph and torch.compile (bench/peer_bench.py);
 #             BENCH_MODELS, BENCH_BATCHES, BENCH_PRECISIONS and BENCH_BUDGET_S narrow it
-#   buildtime build time with a cold and a warm timing cache, and plan load time
+#   buildtime build time with a cold and a warm timing cache, and plan load time (BUILDTIME_MODELS)
 #             (bench/build_time.py; after bench, it reuses bench's exports)
 #   profile   `kiln bench --profile` (each layer's time) on PROFILE_MODELS at batch PROFILE_BATCH,
 #             FP16, to see where kiln's time goes
@@ -100,7 +100,8 @@ if [[ " $stages " == *" bench "* ]]; then
 fi
 
 if [[ " $stages " == *" buildtime "* ]]; then
-  timeout 500 python3 bench/build_time.py ${BENCH_MODELS:-} --kiln "$KILN" --out-dir "$OUT"
+  # shellcheck disable=SC2086
+  timeout 500 python3 bench/build_time.py ${BUILDTIME_MODELS:-${BENCH_MODELS:-}} --kiln "$KILN" --out-dir "$OUT"
 fi
 
 if [[ " $stages " == *" profile "* ]]; then
