@@ -140,7 +140,7 @@ class GemmKernel final : public CudaKernel {
     choose_algorithm(ctx, *lt_, signature, [&](size_t i, const TuningScratch& s, cudaStream_t st) {
       LtPointers ptr{s.input(0), s.input(1), s.output(0), s.output(0), nullptr, s.workspace()};
       if (mode_ == CMode::kBias) ptr.bias = s.input(2);
-      lt_->run_candidate(i, ptr, alpha_, mode_ == CMode::kNone ? 0.0 : beta_, st);
+      lt_->run_candidate(i, ptr, alpha_, lt_beta(), st);
     });
     return lt_->workspace_bytes();
   }
@@ -152,10 +152,9 @@ class GemmKernel final : public CudaKernel {
     check_base_alignment(ctx, ctx.inputs[1].data, "input B");
     check_base_alignment(ctx, y.data, "output Y");
     LtPointers ptr{ctx.inputs[0].data, ctx.inputs[1].data, y.data, y.data, nullptr, ctx.workspace};
-    double beta = beta_;
+    double beta = lt_beta();
     switch (mode_) {
       case CMode::kNone:
-        beta = 0;
         break;
       case CMode::kFull:
         check_base_alignment(ctx, ctx.inputs[2].data, "input C");
@@ -175,6 +174,9 @@ class GemmKernel final : public CudaKernel {
 
  private:
   enum class CMode { kNone, kFull, kBias, kPrefill };
+  // cuBLASLt's beta: C is read only when it is the full C or the prefilled output. A bias row goes
+  // through the BIAS epilogue, and Y must not be read then: it holds whatever the last run left.
+  double lt_beta() const { return mode_ == CMode::kNone || mode_ == CMode::kBias ? 0.0 : beta_; }
   CMode mode_ = CMode::kNone;
   std::array<int64_t, 3> prefill_strides_{};
   int64_t m_ = 0, n_ = 0;

@@ -64,9 +64,12 @@ __global__ void normalize_rows_kernel(const T* __restrict__ x, T* __restrict__ y
     T* yr = y + r * cols;
     A mean = 0;
     if (!rms) {
+      // Summed relative to the row's first value, so a large common offset does not drown the
+      // deviations in the rounding of a large total (as in the cached kernel).
+      const A pivot = load(xr[0]);
       A s = 0;
-      for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) s += load(xr[i]);
-      mean = block_reduce(s, SumOp{}, scratch) / static_cast<A>(cols);
+      for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) s += load(xr[i]) - pivot;
+      mean = pivot + block_reduce(s, SumOp{}, scratch) / static_cast<A>(cols);
     }
     A sq = 0;
     for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
