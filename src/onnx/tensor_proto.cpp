@@ -43,27 +43,10 @@ struct MappedFile {
 
 Tensor read_external(const P& proto, DataType dtype, const Shape& shape,
                      const std::string& base_dir, const std::string& what) {
-  std::string location;
-  int64_t offset = 0;
-  int64_t length = -1;
-  for (const auto& kv : proto.external_data()) {
-    try {
-      if (kv.key() == "location") location = kv.value();
-      if (kv.key() == "offset") offset = std::stoll(kv.value());
-      if (kv.key() == "length") length = std::stoll(kv.value());
-    } catch (const std::exception&) {
-      fail(ErrorCode::kInvalidModel, what, " has a non-numeric external-data ", kv.key(), " '",
-           kv.value(), "'");
-    }
-  }
-  namespace fs = std::filesystem;
-  fs::path rel(location);
-  if (location.empty() || rel.is_absolute() ||
-      std::any_of(rel.begin(), rel.end(), [](const fs::path& p) { return p == ".."; })) {
-    fail(ErrorCode::kInvalidModel, what, " has external-data location '", location,
-         "'; it must be a relative path inside the model's folder");
-  }
-  fs::path file = fs::path(base_dir) / rel;
+  ExternalDataRef ref = external_data_ref(proto, base_dir, what);
+  const std::filesystem::path& file = ref.file;
+  const int64_t offset = ref.offset;
+  int64_t length = ref.length;
   int fd = ::open(file.c_str(), O_RDONLY);
   if (fd < 0) {
     fail(ErrorCode::kIo, what, ": cannot open external-data file '", file.string(),
@@ -110,6 +93,31 @@ void fill_from_field(Tensor& t, const Src& field, const std::string& what, Fn co
 }
 
 }  // namespace
+
+ExternalDataRef external_data_ref(const ::onnx::TensorProto& proto, const std::string& base_dir,
+                                  const std::string& what) {
+  std::string location;
+  ExternalDataRef ref;
+  for (const auto& kv : proto.external_data()) {
+    try {
+      if (kv.key() == "location") location = kv.value();
+      if (kv.key() == "offset") ref.offset = std::stoll(kv.value());
+      if (kv.key() == "length") ref.length = std::stoll(kv.value());
+    } catch (const std::exception&) {
+      fail(ErrorCode::kInvalidModel, what, " has a non-numeric external-data ", kv.key(), " '",
+           kv.value(), "'");
+    }
+  }
+  namespace fs = std::filesystem;
+  fs::path rel(location);
+  if (location.empty() || rel.is_absolute() ||
+      std::any_of(rel.begin(), rel.end(), [](const fs::path& p) { return p == ".."; })) {
+    fail(ErrorCode::kInvalidModel, what, " has external-data location '", location,
+         "'; it must be a relative path inside the model's folder");
+  }
+  ref.file = fs::path(base_dir) / rel;
+  return ref;
+}
 
 std::optional<DataType> from_onnx_dtype(int32_t onnx_type) {
   for (const auto& e : kDtypes) {

@@ -1,6 +1,8 @@
 // Conversion between ONNX TensorProto and kiln tensors, bounds-checked against hostile input.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -14,6 +16,17 @@ namespace kiln::onnx {
 std::optional<DataType> from_onnx_dtype(int32_t onnx_type);
 int32_t to_onnx_dtype(DataType t);
 std::string onnx_dtype_name(int32_t onnx_type);
+
+// Where an external-data tensor's bytes are: a file inside `base_dir` (the location must be a
+// relative path without ".."), an offset and a length (-1 when the proto gives none). Throws
+// Error(kInvalidModel) naming `what` for a malformed or escaping reference.
+struct ExternalDataRef {
+  std::filesystem::path file;
+  int64_t offset = 0;
+  int64_t length = -1;
+};
+ExternalDataRef external_data_ref(const ::onnx::TensorProto& proto, const std::string& base_dir,
+                                  const std::string& what);
 
 // `base_dir` resolves external data; `what` names the tensor in errors ("initializer 'w'").
 Tensor tensor_from_proto(const ::onnx::TensorProto& proto, const std::string& base_dir,

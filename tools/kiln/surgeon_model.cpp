@@ -56,24 +56,8 @@ std::string read_bytes(const fs::path& file, int64_t offset, int64_t length,
 void inline_external(pb::TensorProto& t, const fs::path& base_dir, OnnxModel& m) {
   if (t.data_location() != pb::TensorProto::EXTERNAL) return;
   std::string what = cat("'", m.path, "': tensor '", t.name(), "'");
-  std::string location;
-  int64_t offset = 0, length = -1;
-  for (const auto& kv : t.external_data()) {
-    try {
-      if (kv.key() == "location") location = kv.value();
-      if (kv.key() == "offset") offset = std::stoll(kv.value());
-      if (kv.key() == "length") length = std::stoll(kv.value());
-    } catch (const std::exception&) {
-      fail(ErrorCode::kInvalidModel, what, " has a non-numeric external-data ", kv.key(), " '",
-           kv.value(), "'");
-    }
-  }
-  fs::path rel(location);
-  if (location.empty() || rel.is_absolute() ||
-      std::any_of(rel.begin(), rel.end(), [](const fs::path& p) { return p == ".."; })) {
-    fail(ErrorCode::kInvalidModel, what, " has external-data location '", location,
-         "'; it must be a relative path inside the model's folder");
-  }
+  onnx::ExternalDataRef ref = onnx::external_data_ref(t, base_dir.string(), what);
+  int64_t length = ref.length;
   if (length < 0) {
     // Without a length field the tensor's own size says how much to read.
     if (auto dt = onnx::from_onnx_dtype(t.data_type())) {
@@ -82,7 +66,7 @@ void inline_external(pb::TensorProto& t, const fs::path& base_dir, OnnxModel& m)
       length = numel * static_cast<int64_t>(element_size(*dt));
     }
   }
-  std::string bytes = read_bytes(base_dir / rel, offset, length, what);
+  std::string bytes = read_bytes(ref.file, ref.offset, length, what);
   m.inlined_bytes += bytes.size();
   ++m.inlined_tensors;
   t.clear_external_data();
