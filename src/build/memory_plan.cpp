@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "build/arena_layout.hpp"
+#include "build/memory_planner.hpp"
 #include "core/error.hpp"
 
 namespace kiln {
@@ -243,8 +244,9 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
           if (in && in->name == t.in_place_of) src = in;
         }
         b = src ? buffer_of_input(src) : kExternal;
-        if (b == kExternal || n.outputs.size() != 1 || offsets[b] != t.offset ||
-            align_to_arena(buffers[b].bytes) != align_to_arena(t.bytes) ||
+        // Only layers whose kernels read each element before writing it may overwrite an input.
+        if (b == kExternal || !build::may_run_in_place(n.op) || n.outputs.size() != 1 ||
+            offsets[b] != t.offset || align_to_arena(buffers[b].bytes) != align_to_arena(t.bytes) ||
             buffers[b].last != step) {
           return cat("tensor '", t.name, "' cannot overwrite '", t.in_place_of, "' (", n.describe(),
                      ")");

@@ -391,6 +391,34 @@ TEST_F(TamperedPlan, BadViewsAndInPlaceWritesAreFound) {
   EXPECT_NE(problem().find("cannot be a view"), std::string::npos);
 }
 
+TEST(TamperedPlanOp, InPlaceWriteByALayerThatCannotRunInPlaceIsFound) {
+  // Softmax reads its whole row before writing it: it may not overwrite its input, even where
+  // the bytes and lifetimes would allow it.
+  Graph g;
+  Value* x = input(g, "x", {4, 8});
+  Value* a = g.add_value("a");
+  Value* s = g.add_value("s");
+  Value* y = g.add_value("y");
+  g.add_node("Relu", "relu", {x}, {a});
+  g.add_node("Softmax", "softmax", {a}, {s});
+  g.add_node("Exp", "exp", {s}, {y});
+  g.outputs().push_back(y);
+  MemoryPlan p = plan_of(g);
+  ASSERT_EQ(memory_plan_problem(g, p), "");
+  TensorPlacement* ps = nullptr;
+  const TensorPlacement* pa = nullptr;
+  for (TensorPlacement& t : p.tensors) {
+    if (t.name == "s") ps = &t;
+    if (t.name == "a") pa = &t;
+  }
+  ASSERT_TRUE(ps && pa);
+  ASSERT_EQ(ps->in_place_of, "");
+  ps->in_place_of = "a";
+  ps->offset = pa->offset;
+  EXPECT_NE(memory_plan_problem(g, p).find("cannot overwrite"), std::string::npos)
+      << memory_plan_problem(g, p);
+}
+
 TEST_F(TamperedPlan, MissingTensorsWrongSizesAndOutOfArenaOffsetsAreFound) {
   plan.tensors.pop_back();
   EXPECT_NE(problem().find("has no placement"), std::string::npos);
