@@ -7,7 +7,9 @@
 #include "backends/cuda/activation_arena.hpp"
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_weights.hpp"
+#include "backends/cuda/host_fallback.hpp"
 #include "backends/cuda/tactic.hpp"
+#include "core/logging.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -29,19 +31,29 @@ bool device_available() {
   return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
 }
 
-void check_cuda_support(const ir::Graph& graph) {
-  std::ostringstream missing;
-  int count = 0;
+void check_cuda_support(const ir::Graph& graph, bool report_host_layers) {
+  std::ostringstream missing, on_host;
+  int count = 0, host_count = 0;
   for (const auto& n : graph.nodes()) {
-    if (!CudaKernelRegistry::instance().has(n->op)) {
-      missing << "\n  - " << n->describe();
-      ++count;
+    if (CudaKernelRegistry::instance().has(n->op)) continue;
+    if (runs_on_host(n->op)) {
+      on_host << "\n  - " << n->describe();
+      ++host_count;
+      continue;
     }
+    missing << "\n  - " << n->describe();
+    ++count;
   }
   if (count) {
     fail(ErrorCode::kUnsupported, count, " layer(s) have no CUDA kernel:", missing.str());
   }
   for (const auto& v : graph.values()) static_shape(*v);
+  if (host_count && report_host_layers) {
+    log(Severity::kWarning,
+        cat(host_count, " layer(s) have no CUDA kernel and run their CPU kernel on the host, in ",
+            "stream order (inputs copied to the host and outputs back, no host synchronisation):",
+            on_host.str()));
+  }
 }
 
 CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine)
@@ -50,7 +62,7 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
     fail(ErrorCode::kUnsupported, "no CUDA device is available to run this engine");
   }
   const ir::Graph& g = *engine_->graph;
-  check_cuda_support(g);
+  check_cuda_support(g, /*report_host_layers=*/false);  // the builder reported them
   KILN_CUDA_CHECK(cudaGetDevice(&libs_.device));
   cudaDeviceProp prop{};
   KILN_CUDA_CHECK(cudaGetDeviceProperties(&prop, libs_.device));
@@ -95,7 +107,8 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
       ctx.inputs.push_back(view(n->inputs[i], layer, false, i));
     for (size_t i = 0; i < n->outputs.size(); ++i)
       ctx.outputs.push_back(view(n->outputs[i], layer, true, i));
-    kernels_.push_back(CudaKernelRegistry::instance().create(*n));
+    kernels_.push_back(runs_on_host(n->op) ? make_host_fallback_kernel(*n)
+                                           : CudaKernelRegistry::instance().create(*n));
     workspace_bytes = std::max(workspace_bytes, kernels_.back()->prepare(ctx));
     contexts_.push_back(std::move(ctx));
   }

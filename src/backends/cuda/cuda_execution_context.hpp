@@ -16,9 +16,11 @@ namespace kiln::cuda {
 // True when a CUDA device is present and usable.
 bool device_available();
 
-// Throws Error(kUnsupported) listing every layer without a CUDA kernel, and Error(kInvalidArgument)
-// naming a tensor whose shape is not static.
-void check_cuda_support(const ir::Graph& graph);
+// Throws Error(kUnsupported) listing every layer with neither a CUDA kernel nor a CPU kernel to
+// run on the host (host_fallback.hpp), and Error(kInvalidArgument) naming a tensor whose shape
+// is not static; with `report_host_layers`, logs a warning listing the layers that run on the
+// host.
+void check_cuda_support(const ir::Graph& graph, bool report_host_layers = true);
 
 class DeviceWeights;
 
