@@ -288,6 +288,10 @@ __global__ void global_pool_kernel(const T* __restrict__ x, T* __restrict__ y, i
 // contiguous run), then the rows are combined in shared memory.
 constexpr int kGlobalRows = 8;
 
+// The accumulator of a pool over T: float, or double for double.
+template <typename T>
+using PoolAccum = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
 template <typename T, bool kMax, int kVec>
 __global__ void global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t batch,
                                         int64_t channels, int64_t size) {
@@ -330,6 +334,71 @@ __global__ void global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__
   }
 }
 
+// The same pool over one slice of the spatial positions, for when batch x channel tiles alone
+// give too few blocks to fill the GPU (a batch-1 squeeze-excitation pool over 112x112 positions
+// of 32 channels would otherwise be one block): block (tile, n, split) combines positions
+// [split * chunk, (split + 1) * chunk) and writes partial[(split * batch + n) * channels + c];
+// global_pool_nhwc_finish_kernel then combines the splits.
+template <typename T, bool kMax, int kVec>
+__global__ void global_pool_nhwc_partial_kernel(const T* __restrict__ x,
+                                                PoolAccum<T>* __restrict__ partial, int64_t batch,
+                                                int64_t channels, int64_t size, int64_t chunk) {
+  using A = PoolAccum<T>;
+  __shared__ A rows[kGlobalRows][32 * kVec];
+  const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x) * kVec;
+  const bool active = c0 < channels;  // kVec divides C, so a group is wholly in or out
+  const int64_t split = blockIdx.z;
+  const int64_t begin = split * chunk;
+  const int64_t end = begin + chunk < size ? begin + chunk : size;
+  for (int64_t n = blockIdx.y; n < batch; n += gridDim.y) {
+    A acc[kVec];
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) acc[j] = kMax ? A(-INFINITY) : A(0);
+    if (active) {
+      const T* xn = x + n * size * channels + c0;
+      for (int64_t s = begin + threadIdx.y; s < end; s += kGlobalRows) {
+        Vec<T, kVec> v = *reinterpret_cast<const Vec<T, kVec>*>(xn + s * channels);
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) {
+          A a = static_cast<A>(load(v.v[j]));
+          acc[j] = kMax ? MaxOp{}(acc[j], a) : acc[j] + a;
+        }
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) rows[threadIdx.y][threadIdx.x * kVec + j] = acc[j];
+    __syncthreads();
+    if (threadIdx.y == 0 && active) {
+      A* out = partial + (split * batch + n) * channels + c0;
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) {
+        A r = rows[0][threadIdx.x * kVec + j];
+        for (int row = 1; row < kGlobalRows; ++row) {
+          A a = rows[row][threadIdx.x * kVec + j];
+          r = kMax ? MaxOp{}(r, a) : r + a;
+        }
+        out[j] = r;
+      }
+    }
+    __syncthreads();  // rows is reused by the next batch item
+  }
+}
+
+template <typename T, bool kMax>
+__global__ void global_pool_nhwc_finish_kernel(const PoolAccum<T>* __restrict__ partial,
+                                               T* __restrict__ y, int64_t planes, int64_t splits,
+                                               int64_t size) {
+  using A = PoolAccum<T>;
+  for (int64_t i = global_index(); i < planes; i += global_stride()) {
+    A r = partial[i];
+    for (int64_t s = 1; s < splits; ++s) {
+      A a = partial[s * planes + i];
+      r = kMax ? MaxOp{}(r, a) : r + a;
+    }
+    y[i] = store<T>(kMax ? r : r / static_cast<A>(size));
+  }
+}
+
 template <bool kMax>
 class GlobalPoolKernel final : public CudaKernel {
  public:
@@ -345,7 +414,19 @@ class GlobalPoolKernel final : public CudaKernel {
     channels_ = channels_last_ ? x.shape.back() : x.shape[1];
     planes_ = batch_ * channels_;
     size_ = planes_ == 0 ? 0 : x.numel() / planes_;
-    return 0;
+    splits_ = 1;
+    if (!channels_last_ || planes_ == 0) return 0;
+    // Enough blocks for two waves over the SMs; each split keeps at least 64 positions so the
+    // partial sums stay a small share of the traffic.
+    const int64_t sms = ctx.libs && ctx.libs->sm_count > 0 ? ctx.libs->sm_count : 132;
+    const int64_t tiles = (channels_ + 31) / 32;  // the most there are, whatever the vector width
+    const int64_t blocks = tiles * std::min<int64_t>(batch_, 65535);
+    const int64_t by_blocks = (2 * sms + blocks - 1) / blocks;
+    const int64_t by_size = std::max<int64_t>(size_ / 64, 1);
+    splits_ = std::clamp<int64_t>(std::min(by_blocks, by_size), 1, kMaxSplits);
+    if (splits_ == 1) return 0;
+    const size_t accum = x.dtype == DataType::kFloat64 ? sizeof(double) : sizeof(float);
+    return static_cast<size_t>(splits_ * planes_) * accum;
   }
   void enqueue(const CudaKernelContext& ctx) override {
     if (planes_ == 0) return;
@@ -358,9 +439,9 @@ class GlobalPoolKernel final : public CudaKernel {
           global_pool_kernel<T, kMax>
               <<<row_grid(planes_), row_block_size(size_), 0, ctx.stream>>>(x, y, planes_, size_);
         } else if (can_vectorize<T>(channels_, {x, y})) {
-          launch_nhwc<T, kWideVec<T>>(x, y, ctx.stream);
+          launch_nhwc<T, kWideVec<T>>(x, y, ctx.workspace, ctx.stream);
         } else {
-          launch_nhwc<T, 1>(x, y, ctx.stream);
+          launch_nhwc<T, 1>(x, y, ctx.workspace, ctx.stream);
         }
         KILN_CUDA_CHECK(cudaGetLastError());
       }
@@ -368,17 +449,30 @@ class GlobalPoolKernel final : public CudaKernel {
   }
 
  private:
+  static constexpr int64_t kMaxSplits = 64;
+
   template <typename T, int kVec>
-  void launch_nhwc(const T* x, T* y, cudaStream_t stream) const {
+  void launch_nhwc(const T* x, T* y, void* workspace, cudaStream_t stream) const {
     int64_t tiles = (channels_ + 32 * kVec - 1) / (32 * kVec);
     dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles, INT32_MAX)),
               static_cast<unsigned>(std::min<int64_t>(batch_, 65535)));
-    global_pool_nhwc_kernel<T, kMax, kVec>
-        <<<grid, dim3(32, kGlobalRows), 0, stream>>>(x, y, batch_, channels_, size_);
+    if (splits_ <= 1) {
+      global_pool_nhwc_kernel<T, kMax, kVec>
+          <<<grid, dim3(32, kGlobalRows), 0, stream>>>(x, y, batch_, channels_, size_);
+      return;
+    }
+    auto* partial = static_cast<PoolAccum<T>*>(workspace);
+    const int64_t chunk = (size_ + splits_ - 1) / splits_;
+    grid.z = static_cast<unsigned>(splits_);
+    global_pool_nhwc_partial_kernel<T, kMax, kVec>
+        <<<grid, dim3(32, kGlobalRows), 0, stream>>>(x, partial, batch_, channels_, size_, chunk);
+    global_pool_nhwc_finish_kernel<T, kMax>
+        <<<grid_for(planes_), kBlockSize, 0, stream>>>(partial, y, planes_, splits_, size_);
   }
 
   bool channels_last_ = false;
   int64_t batch_ = 0, channels_ = 0, planes_ = 0, size_ = 0;
+  int64_t splits_ = 1;  // slices of the spatial positions (channels-last only)
 };
 
 }  // namespace

@@ -177,9 +177,12 @@ TEST(ChannelsLastGpu, WindowPools) {
 TEST(ChannelsLastGpu, GlobalPools) {
   std::vector<GpuCase> cases;
   const std::pair<const char*, Shape> shapes[] = {
-      {"C=64 (vector loads)", {2, 7, 7, 64}},   {"C=3 (scalar path)", {3, 5, 5, 3}},
-      {"1x1 spatial, C=2048", {2, 1, 1, 2048}}, {"C=300 (several tiles, scalar)", {2, 14, 14, 300}},
-      {"C=40, many rows", {4, 28, 28, 40}},
+      {"C=64 (vector loads)", {2, 7, 7, 64}},
+      {"C=3 (scalar path)", {3, 5, 5, 3}},
+      {"1x1 spatial, C=2048", {2, 1, 1, 2048}},
+      {"C=300 (several tiles, scalar)", {2, 14, 14, 300}},
+      {"C=40, many rows (spatial splits)", {4, 28, 28, 40}},
+      {"batch 1, 112x112, C=32 (64 spatial splits)", {1, 112, 112, 32}},
   };
   for (const auto& [label, shape] : shapes) {
     for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
