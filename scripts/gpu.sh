@@ -8,7 +8,10 @@
 #   layers    layer counts and activation memory of the builder on torchvision/transformers
 #             models (bench/layer_counts.py)
 #   bench     kiln vs PyTorch eager, eager + CUDA graph and torch.compile (bench/peer_bench.py);
-#             BENCH_MODELS, BENCH_BATCHES, BENCH_PRECISIONS and BENCH_BUDGET_S narrow it
+#             BENCH_MODELS, BENCH_BATCHES, BENCH_PRECISIONS and BENCH_BUDGET_S narrow it. The whole
+#             suite (32 rows; torch.compile and kiln's tuned builds take 20-60 s a row) does not
+#             fit one 10-minute device call: run it a few models per call and merge the calls'
+#             peer_bench.json files here with bench/merge_peer_bench.py.
 #   buildtime build time with a cold and a warm timing cache, and plan load time (BUILDTIME_MODELS)
 #             (bench/build_time.py; after bench, it reuses bench's exports)
 #   profile   `kiln bench --profile` (each layer's time) on PROFILE_MODELS at batch PROFILE_BATCH,
