@@ -61,9 +61,11 @@ void replace_with_constants(ir::Graph& graph, ir::Node* n, std::vector<Tensor> v
   graph.remove_node(n);
 }
 
-}  // namespace
+// One pass over the nodes in order. A folded node's outputs are constants at once, so its
+// consumers fold in the same sweep; a shape that only inference can settle waits for the next.
+constexpr int kMaxSweeps = 256;
 
-bool fold_constants(ir::Graph& graph) {
+bool fold_sweep(ir::Graph& graph) {
   bool changed = false;
   const auto& kernels = cpu::CpuKernelRegistry::instance();
   for (ir::Node* n : graph.node_list()) {
@@ -100,7 +102,18 @@ bool fold_constants(ir::Graph& graph) {
       log(Severity::kVerbose, cat("not folding ", n->describe(), ": ", e.what()));
     }
   }
-  if (changed) {
+  return changed;
+}
+
+}  // namespace
+
+bool fold_constants(ir::Graph& graph) {
+  // Shape arithmetic can chain through many layers (Swin pads each block by sizes computed from
+  // the previous block's shapes): each sweep, re-inferring shapes after it, settles one more
+  // level, so sweep until nothing folds instead of leaving it to the pass manager's few rounds.
+  bool changed = false;
+  for (int sweep = 0; sweep < kMaxSweeps && fold_sweep(graph); ++sweep) {
+    changed = true;
     graph.remove_unused();
     ir::infer_graph(graph);  // later shapes may now be known, enabling more folding
   }

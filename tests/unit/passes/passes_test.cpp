@@ -121,6 +121,40 @@ TEST(FoldConstants, FoldsPyTorchShapeChainsOnceShapesAreKnown) {
   EXPECT_EQ(ir::sym_shape_to_string(y->shape), "[2,12]");
 }
 
+TEST(FoldConstants, SettlesShapeChainsThatSpanManyLayersInOneCall) {
+  // Ten Pads, each padding the last axis by the size the previous Pad's output has there (Swin
+  // pads every block by sizes computed from the block before): a pad's amount is known only
+  // once the previous Pad's output shape is inferred, ten levels deep.
+  Graph g;
+  Value* x = input(g, "x", {1, 2});
+  Value* cur = x;
+  for (int k = 0; k < 10; ++k) {
+    auto name = [&](const char* what) { return std::string(what) + std::to_string(k); };
+    Value* shape = g.add_value(name("shape"));
+    Value* width = g.add_value(name("width"));
+    Value* width_1d = g.add_value(name("width_1d"));
+    Value* pads = g.add_value(name("pads"));
+    Value* next = g.add_value(name("padded"));
+    g.add_node("Shape", name("shape_of"), {cur}, {shape});
+    g.add_node("Gather", name("gather"),
+               {shape, g.add_constant(name("one"), Tensor::from_vector(DataType::kInt64, {},
+                                                                       std::vector<int64_t>{1}))},
+               {width});
+    g.add_node("Unsqueeze", name("unsq"), {width, g.add_constant(name("axes"), ints({0}))},
+               {width_1d});
+    g.add_node("Concat", name("concat"), {g.add_constant(name("zeros"), ints({0, 0, 0})), width_1d},
+               {pads})
+        ->attrs.set("axis", int64_t{0});
+    g.add_node("Pad", name("pad"), {cur, pads}, {next});
+    cur = next;
+  }
+  g.outputs().push_back(cur);
+  ir::infer_graph(g);
+  EXPECT_TRUE(fold_constants(g));
+  EXPECT_EQ(ops(g), std::vector<std::string>(10, "Pad"));
+  EXPECT_EQ(ir::sym_shape_to_string(cur->shape), "[1,2048]");  // 2 doubled ten times
+}
+
 TEST(FoldConstants, LeavesSymbolicShapesAndRuntimeInputsAlone) {
   Graph g;
   Value* x = input(g, "x", {Dim::symbolic("batch"), 3});
