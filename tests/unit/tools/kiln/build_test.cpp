@@ -118,6 +118,15 @@ TEST(BuildCommand, BackendOption) {
   CliResult help = run_kiln({"build", "--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_TRUE(contains(help.out, "Examples:")) << help.out;
+  EXPECT_TRUE(contains(help.out, "--timing-cache")) << help.out;
+  EXPECT_TRUE(contains(help.out, "--workspace-limit")) << help.out;
+  // A workspace limit of 0 MiB or a negative one is a usage error, not a silent default.
+  EXPECT_EQ(run_kiln({"build", dir.file("pass.onnx"), "--workspace-limit", "0"}).code, 2);
+  EXPECT_EQ(run_kiln({"build", dir.file("pass.onnx"), "--workspace-limit", "-5"}).code, 2);
+  EXPECT_EQ(run_kiln({"build", dir.file("pass.onnx"), "--workspace-limit", "64", "-o",
+                      dir.file("ws.plan")})
+                .code,
+            0);
 }
 
 // x -> MatMul "mm" (weights) -> Softmax "sm" -> y.

@@ -69,6 +69,39 @@ TEST(InspectCommand, PlanAsJson) {
   EXPECT_EQ(j["layers"][1]["origins"][0], "onnx_relu");
 }
 
+TEST(InspectCommand, ShowsEachLayersTacticAndLayout) {
+  // A CUDA plan records each tuned layer's tactic; the layout pass marks channels-last layers.
+  ir::Graph g;
+  g.name = "cnn";
+  ir::Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{1, 4, 4, 3});
+  ir::Value* w = g.add_constant("w", Tensor(DataType::kFloat32, {8, 3, 3, 3}));
+  ir::Value* h = g.add_value("h", DataType::kFloat32, ir::SymShape{1, 2, 2, 8});
+  ir::Value* p = g.add_value("p", DataType::kFloat32, ir::SymShape{1, 8, 2, 2});
+  ir::Value* y = g.add_value("y", DataType::kFloat32, ir::SymShape{1, 8, 1, 1});
+  g.inputs() = {x};
+  ir::Node* conv = g.add_node("Conv", "conv", {x, w}, {h});
+  conv->attrs.set("channels_last", int64_t{1});
+  conv->attrs.set("tactic", std::string("eng3_k2=1"));
+  g.add_node("Transpose", "to_nchw", {h}, {p})->attrs.set("perm", std::vector<int64_t>{0, 3, 1, 2});
+  g.add_node("GlobalAveragePool", "gap", {p}, {y});
+  g.outputs() = {y};
+  TempDir dir;
+  std::string plan = dir.file("cnn.plan");
+  write_file(plan, plan::write_plan(g, Backend::kCuda));
+  CliResult r = run_kiln({"inspect", plan});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "conv (Conv, NHWC, tactic eng3_k2=1): x, w -> h")) << r.out;
+  EXPECT_TRUE(contains(r.out, "gap (GlobalAveragePool, NCHW): p -> y")) << r.out;
+  EXPECT_TRUE(contains(r.out, "to_nchw (Transpose): h -> p")) << r.out;
+  r = run_kiln({"inspect", plan, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["layers"][0]["tactic"], "eng3_k2=1");
+  EXPECT_EQ(j["layers"][0]["layout"], "NHWC");
+  EXPECT_EQ(j["layers"][1]["layout"], "");
+  EXPECT_EQ(j["layers"][2]["layout"], "NCHW");
+}
+
 TEST(InspectCommand, DetectsFormatByContentNotName) {
   TempDir dir;
   std::string plan = write_layered_plan(dir, "actually_a_plan.onnx");
