@@ -2,13 +2,11 @@
 // float32 primitives, and as a reference loop for other dtypes and what oneDNN cannot express.
 #pragma once
 
-#include <cmath>
-#include <numbers>
-
 #include <dnnl.hpp>
 
 #include "backends/cpu/kernel.hpp"
 #include "ir/activation.hpp"
+#include "ir/activation_math.hpp"
 
 namespace kiln::cpu {
 
@@ -33,43 +31,7 @@ int append_epilogue_post_ops(const Epilogue& e, dnnl::post_ops& ops,
 // The activation on one value, computed like the standalone ops' CPU kernels.
 template <typename C>
 C apply_activation(const ir::Activation& a, C x) {
-  using K = ir::ActivationKind;
-  auto sigmoid = [](C v) {
-    if (v >= C(0)) return C(1) / (C(1) + std::exp(-v));
-    C e = std::exp(v);
-    return e / (C(1) + e);
-  };
-  auto clamp01 = [](C v) { return v < C(0) ? C(0) : (v > C(1) ? C(1) : v); };
-  switch (a.kind) {
-    case K::kNone:
-      return x;
-    case K::kRelu:
-      return x < C(0) ? C(0) : x;
-    case K::kLeakyRelu:
-      return x < C(0) ? C(a.alpha) * x : x;
-    case K::kClip:
-      x = x < C(a.alpha) ? C(a.alpha) : x;
-      return C(a.beta) < x ? C(a.beta) : x;
-    case K::kSigmoid:
-      return sigmoid(x);
-    case K::kSilu:
-      return x * sigmoid(x);
-    case K::kGelu:
-      return C(0.5) * x * (C(1) + std::erf(x / std::numbers::sqrt2_v<C>));
-    case K::kGeluTanh: {
-      const C k = std::sqrt(C(2) / std::numbers::pi_v<C>);
-      return C(0.5) * x * (C(1) + std::tanh(k * (x + C(0.044715) * x * x * x)));
-    }
-    case K::kHardSwish:
-      return x * clamp01(x / C(6) + C(0.5));
-    case K::kHardSigmoid:
-      return clamp01(C(a.alpha) * x + C(a.beta));
-    case K::kTanh:
-      return std::tanh(x);
-    case K::kElu:
-      return x < C(0) ? C(a.alpha) * std::expm1(x) : x;
-  }
-  return x;
+  return ir::activation_value(a.kind, C(a.alpha), C(a.beta), x);
 }
 
 // y = act(y + z) or act(y) + z in place, elementwise over y (any float dtype); z has y's shape and

@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 
 #include "ir/activation.hpp"
+#include "ir/activation_math.hpp"
 
 namespace kiln::cuda::device {
 
@@ -61,49 +62,17 @@ inline ActivationParams to_params(const ir::Activation& a) {
 
 template <typename C>
 __device__ __forceinline__ C sigmoid(C v) {
-  if (v >= C(0)) return C(1) / (C(1) + exp(-v));
-  C e = exp(v);
-  return e / (C(1) + e);
+  return ir::sigmoid_value(v);
 }
 
 template <typename C>
 __device__ __forceinline__ C clamp01(C v) {
-  return v < C(0) ? C(0) : (v > C(1) ? C(1) : v);
+  return ir::clamp01_value(v);
 }
 
 template <typename C>
 __device__ C apply_activation(const ActivationParams& a, C x) {
-  using K = ir::ActivationKind;
-  switch (static_cast<K>(a.kind)) {
-    case K::kNone:
-      return x;
-    case K::kRelu:
-      return x < C(0) ? C(0) : x;
-    case K::kLeakyRelu:
-      return x < C(0) ? C(a.alpha) * x : x;
-    case K::kClip:
-      x = x < C(a.alpha) ? C(a.alpha) : x;
-      return C(a.beta) < x ? C(a.beta) : x;
-    case K::kSigmoid:
-      return sigmoid(x);
-    case K::kSilu:
-      return x * sigmoid(x);
-    case K::kGelu:
-      return C(0.5) * x * (C(1) + erf(x / C(1.4142135623730951)));
-    case K::kGeluTanh: {
-      const C k = C(0.7978845608028654);  // sqrt(2 / pi)
-      return C(0.5) * x * (C(1) + tanh(k * (x + C(0.044715) * x * x * x)));
-    }
-    case K::kHardSwish:
-      return x * clamp01(x / C(6) + C(0.5));
-    case K::kHardSigmoid:
-      return clamp01(C(a.alpha) * x + C(a.beta));
-    case K::kTanh:
-      return tanh(x);
-    case K::kElu:
-      return x < C(0) ? C(a.alpha) * expm1(x) : x;
-  }
-  return x;
+  return ir::activation_value(static_cast<ir::ActivationKind>(a.kind), C(a.alpha), C(a.beta), x);
 }
 
 }  // namespace kiln::cuda::device
