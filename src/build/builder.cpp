@@ -1,6 +1,7 @@
 // Network parsing and engine building: import, optimize, check every layer can run on the
 // target, plan activation memory, and package the result as an engine.
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "backends/cpu/kernel.hpp"
@@ -116,8 +117,17 @@ void record_cuda_tactics(ir::Graph& graph, const std::shared_ptr<const Engine::I
     log(Severity::kInfo, "no CUDA device here: each layer's tactic is chosen when the plan loads");
     return;
   }
-  cuda::CudaExecutionContext context(impl);
-  const auto& choices = context.tuner().choices();
+  std::map<const ir::Node*, std::string> choices;
+  try {
+    cuda::CudaExecutionContext context(impl);
+    choices = context.tuner().choices();
+  } catch (const Error& e) {
+    // The plan is still valid without recorded tactics: they are chosen when it loads. A layer
+    // that cannot run at all fails there, naming itself, as it would have here.
+    log(Severity::kWarning, cat("could not tune on this GPU (", e.what(),
+                                "); each layer's tactic is chosen when the plan loads"));
+    return;
+  }
   size_t recorded = 0;
   for (const auto& n : graph.nodes()) {
     auto it = choices.find(n.get());
