@@ -3,6 +3,8 @@
 # with the carried dependencies (scripts/pack_for_gpu.sh), then the stages named on the command
 # line (default: all):
 #   gputests  the unit tests, GPU ones included (every CUDA kernel against the CPU reference)
+#   conformance  the ONNX backend node tests (generated from the onnx package there) on the CUDA
+#             backend: every op's cases against ONNX's reference outputs, FP32 without TF32
 #   coverage  export the model suite from PyTorch with both exporters and check kiln's CPU
 #             outputs against ONNX Runtime on each (tests/models/torch_coverage.py)
 #   layers    layer counts and activation memory of the builder on torchvision/transformers
@@ -46,11 +48,11 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=
   -DProtobuf_PROTOC_EXECUTABLE="$DEPS/usr/bin/protoc" -DProtobuf_INCLUDE_DIR="$DEPS/usr/include" \
   -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > /tmp/kiln_cmake.log 2>&1 ||
   { tail -30 /tmp/kiln_cmake.log; exit 1; }
-ninja -C "$BUILD" -j16 kiln_tool kiln_unit_tests > /tmp/kiln_build.log 2>&1 ||
+ninja -C "$BUILD" -j16 kiln_tool kiln_unit_tests kiln_conformance > /tmp/kiln_build.log 2>&1 ||
   { grep -B2 -A20 "FAILED\|error" /tmp/kiln_build.log | head -80; exit 1; }
 echo "built in $(( $(date +%s) - start )) s"
 KILN_HOME=/tmp/kiln_home
-mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$KILN_HOME/bin/"
+mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$BUILD/tests/conformance/kiln_conformance" "$KILN_HOME/bin/"
 KILN="$KILN_HOME/bin/kiln"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc; uname -r;
   python3 -c 'import torch, torchvision, onnx, onnxruntime, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__, "transformers", transformers.__version__)'; } \
@@ -65,6 +67,13 @@ if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" 
   echo "unit tests exit code $?" | tee "$OUT/unit_summary.txt"
   grep -E "^\[  FAILED  \]|tests? from .* ran|^\[  PASSED" "$OUT/unit_tests.log" >> "$OUT/unit_summary.txt"
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests? from .* ran" "$OUT/unit_tests.log" | tail -40
+fi
+
+if [[ " $stages " == *" conformance "* ]]; then
+  timeout 200 python3 scripts/gen_onnx_node_tests.py /tmp/kiln_nodetests > /dev/null 2>&1
+  timeout 400 "$KILN_HOME/bin/kiln_conformance" /tmp/kiln_nodetests --backend cuda --jobs 16 \
+    --report "$OUT/conformance_cuda.txt" > "$OUT/conformance_cuda_summary.txt" 2>&1
+  grep -E "FAIL$|cases:|pass rate|^conformance" "$OUT/conformance_cuda_summary.txt" | head -60
 fi
 
 if [[ " $stages " == *" coverage "* ]]; then

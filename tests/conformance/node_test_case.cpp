@@ -5,13 +5,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "backends/cpu/dispatch.hpp"
 #include "core/error.hpp"
+#include "ir/op_registry.hpp"
 #include "kiln/kiln.hpp"
 #include "onnx.pb.h"
 #include "onnx/tensor_proto.hpp"
+#include "runtime/engine_impl.hpp"
 
 namespace kiln::conformance {
 namespace fs = std::filesystem;
@@ -82,6 +85,28 @@ std::pair<double, double> read_tolerance(const fs::path& dir) {
   return {rtol, atol};
 }
 
+// The names of the graph's inputs fed at run time (initializers listed as inputs excluded), in
+// order: the data sets' input_K.pb files follow it.
+std::vector<std::string> graph_input_names(const ::onnx::ModelProto& m) {
+  std::set<std::string> initializers;
+  for (const auto& t : m.graph().initializer()) initializers.insert(t.name());
+  std::vector<std::string> names;
+  for (const auto& in : m.graph().input()) {
+    if (!initializers.count(in.name())) names.push_back(in.name());
+  }
+  return names;
+}
+
+// Makes the network's input shapes those of `feeds` (GPU engines need static shapes).
+void fix_shapes(Network& net, const std::map<std::string, Tensor>& feeds) {
+  ir::Graph& g = *net.impl().graph;
+  for (ir::Value* v : g.inputs()) {
+    auto it = feeds.find(v->name);
+    if (it != feeds.end()) v->shape = ir::to_sym_shape(it->second.shape());
+  }
+  ir::infer_graph(g);
+}
+
 }  // namespace
 
 std::string tested_op(const std::string& case_dir) {
@@ -97,7 +122,7 @@ std::string tested_op(const std::string& case_dir) {
   return "(" + name + ")";
 }
 
-CaseResult run_case(const std::string& case_dir) {
+CaseResult run_case(const std::string& case_dir, Backend backend) {
   fs::path dir(case_dir);
   CaseResult r;
   r.op = tested_op(case_dir);
@@ -118,24 +143,39 @@ CaseResult run_case(const std::string& case_dir) {
       }
     }
   }
-  std::unique_ptr<Engine> engine;
-  try {
-    Network net = parse_onnx_file((dir / "model.onnx").string());
-    engine = build_engine(net, BuilderConfig{});
-  } catch (const Error& e) {
-    r.outcome = e.code() == ErrorCode::kUnsupported ? Outcome::kUnsupported : Outcome::kFailed;
-    r.detail = e.what();
-    return r;
-  }
   auto [rtol, atol] = read_tolerance(dir);
+  // CPU engines take any input shapes, so one engine runs every data set; GPU engines are built
+  // per data set, for its shapes.
+  std::unique_ptr<Engine> engine;
+  auto build = [&](const std::map<std::string, Tensor>* feeds) -> bool {
+    try {
+      Network net = parse_onnx_file((dir / "model.onnx").string());
+      BuilderConfig config;
+      config.backend = backend;
+      if (backend != Backend::kCpu) {
+        config.tf32 = false;
+        fix_shapes(net, *feeds);
+        for (const auto& [name, t] : *feeds) config.input_shapes[name] = t.shape();
+      }
+      engine = build_engine(net, config);
+      return true;
+    } catch (const Error& e) {
+      r.outcome = e.code() == ErrorCode::kUnsupported ? Outcome::kUnsupported : Outcome::kFailed;
+      r.detail = e.what();
+      return false;
+    }
+  };
+  if (backend == Backend::kCpu && !build(nullptr)) return r;
   for (const auto& ds : data_sets) {
     std::map<std::string, Tensor> feeds;
     std::vector<Tensor> expected;
     try {
-      for (size_t i = 0; i < engine->inputs().size(); ++i) {
-        feeds[engine->inputs()[i].name] = read_tensor(ds / cat("input_", i, ".pb"));
+      ::onnx::ModelProto m = read_model(dir / "model.onnx");
+      std::vector<std::string> input_names = graph_input_names(m);
+      for (size_t i = 0; i < input_names.size(); ++i) {
+        feeds[input_names[i]] = read_tensor(ds / cat("input_", i, ".pb"));
       }
-      for (size_t i = 0; i < engine->outputs().size(); ++i) {
+      for (int i = 0; i < m.graph().output_size(); ++i) {
         expected.push_back(read_tensor(ds / cat("output_", i, ".pb")));
       }
     } catch (const Error& e) {
@@ -143,6 +183,7 @@ CaseResult run_case(const std::string& case_dir) {
       r.detail = cat("reading test data: ", e.what());
       return r;
     }
+    if (backend != Backend::kCpu && !build(&feeds)) return r;
     std::vector<Tensor> actual;
     try {
       actual = engine->create_execution_context()->execute(feeds);

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "kiln/kiln.hpp"
+
 namespace kiln::conformance {
 
 enum class Outcome { kPassed, kFailed, kUnsupported };
@@ -18,6 +20,8 @@ struct CaseResult {
 // nodes), the op of the case it expands.
 std::string tested_op(const std::string& case_dir);
 
-CaseResult run_case(const std::string& case_dir);
+// Runs the case on `backend`. GPU engines need static shapes: each data set's engine is built
+// for that data set's input shapes, in FP32 without TF32 (the reference outputs are exact).
+CaseResult run_case(const std::string& case_dir, Backend backend = Backend::kCpu);
 
 }  // namespace kiln::conformance
