@@ -165,7 +165,8 @@ def run_kiln(args, onnx_path, shapes, precision, timeout_s):
     with tempfile.TemporaryDirectory() as tmp:
         report = os.path.join(tmp, "report.json")
         cmd = peer_table.kiln_command(args.kiln, onnx_path, shapes, precision,
-                                      args.warmup_s * 1000, args.measure_s, report)
+                                      args.warmup_s * 1000, args.measure_s, report,
+                                      os.path.join(args.work, "kiln_timing.cache"))
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:

@@ -72,9 +72,11 @@ def median(values):
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-def kiln_command(kiln, onnx_path, shapes, precision, warmup_ms, duration_s, json_path):
+def kiln_command(kiln, onnx_path, shapes, precision, warmup_ms, duration_s, json_path,
+                 timing_cache=None):
     """The `kiln bench` command for one row: CUDA, CUDA graph, static shapes, FP16 when asked
-    (TF32 is the CUDA builder's default for FP32 matrix work)."""
+    (TF32 is the CUDA builder's default for FP32 matrix work); with `timing_cache`, the tuner's
+    results are kept in that file, so a rerun of the row builds without timing again."""
     cmd = [kiln, "bench", onnx_path, "--backend", "cuda", "--graph"]
     for name, dims in shapes.items():
         cmd += ["--shape", f"{name}={'x'.join(str(d) for d in dims)}"]
@@ -83,6 +85,8 @@ def kiln_command(kiln, onnx_path, shapes, precision, warmup_ms, duration_s, json
     elif precision != "tf32":
         raise ValueError(f"unknown precision '{precision}'")
     cmd += ["--warmup-ms", f"{warmup_ms:g}", "--duration", f"{duration_s:g}", "--json", json_path]
+    if timing_cache:
+        cmd += ["--timing-cache", timing_cache]
     return cmd
 
 

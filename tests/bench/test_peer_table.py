@@ -41,6 +41,9 @@ def test_kiln_command_fp16_and_tf32():
     assert "--fp16" not in tf32
     assert [tf32[i + 1] for i, a in enumerate(tf32) if a == "--shape"] == [
         "input_ids=1x128", "attention_mask=1x128"]
+    assert "--timing-cache" not in tf32
+    cached = peer_table.kiln_command("kiln", "m.onnx", {}, "fp16", 200, 0.5, "r.json", "/w/t.cache")
+    assert cached[cached.index("--timing-cache") + 1] == "/w/t.cache"
     with pytest.raises(ValueError):
         peer_table.kiln_command("kiln", "m.onnx", {}, "int8", 200, 0.5, "r.json")
 
