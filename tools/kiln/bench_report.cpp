@@ -88,7 +88,7 @@ void print_report(const BenchReport& r, std::ostream& out) {
   out << "model       " << r.model << " (" << (r.format == "plan" ? "plan" : "ONNX") << ", "
       << r.layers << " layers";
   if (r.build_s) out << ", built in " << fixed(*r.build_s, 3) << " s";
-  if (r.load_s) out << ", loaded in " << fixed(*r.load_s, 3) << " s";
+  if (r.load_s) out << ", loaded in " << fixed(*r.load_s * 1000, 3) << " ms";
   out << ")\n";
   std::string precision = "as built into the plan";
   if (r.tf32) {
