@@ -24,6 +24,34 @@ Shape static_shape(const ir::Value& v) {
   return *s;
 }
 
+bool is_static(const ir::Value& v) {
+  return v.shape && ir::to_concrete(*v.shape).has_value();
+}
+
+// Why the graph cannot have static shapes, naming where they are lost: an input given without
+// its shape, or the first layer whose output size depends on the data (NonZero, NMS...).
+void check_static_shapes(const ir::Graph& graph) {
+  for (const ir::Value* v : graph.inputs()) {
+    if (!is_static(*v)) {
+      fail(ErrorCode::kInvalidArgument, "input '", v->name, "' has shape ",
+           ir::sym_shape_to_string(v->shape),
+           "; CUDA engines need static shapes: build with every input shape given (--shape ",
+           v->name, "=...)");
+    }
+  }
+  for (const auto& n : graph.nodes()) {
+    for (const ir::Value* o : n->outputs) {
+      if (!o || is_static(*o)) continue;
+      fail(ErrorCode::kUnsupported, "tensor '", o->name, "' (output of ", n->describe(),
+           ") has shape ", ir::sym_shape_to_string(o->shape),
+           ": its size depends on the data, and CUDA engines need every shape known at build ",
+           "time. Run this model on the CPU backend, or cut the graph before this layer (kiln ",
+           "surgeon extract) and run the part after it on the CPU");
+    }
+  }
+  for (const auto& v : graph.values()) static_shape(*v);
+}
+
 }  // namespace
 
 bool device_available() {
@@ -47,7 +75,7 @@ void check_cuda_support(const ir::Graph& graph, bool report_host_layers) {
   if (count) {
     fail(ErrorCode::kUnsupported, count, " layer(s) have no CUDA kernel:", missing.str());
   }
-  for (const auto& v : graph.values()) static_shape(*v);
+  check_static_shapes(graph);
   if (host_count && report_host_layers) {
     log(Severity::kWarning,
         cat(host_count, " layer(s) have no CUDA kernel and run their CPU kernel on the host, in ",

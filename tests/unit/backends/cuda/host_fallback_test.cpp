@@ -44,5 +44,40 @@ TEST(HostFallback, SupportCheckAcceptsHostLayersAndStillRefusesOpsWithNoKernel) 
   }
 }
 
+TEST(CudaSupportCheck, NamesTheLayerWhoseOutputSizeDependsOnTheData) {
+  ir::Graph g;
+  ir::Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{4});
+  g.inputs() = {x};
+  ir::Value* idx = g.add_value("idx");
+  g.add_node("NonZero", "nz", {x}, {idx});
+  g.outputs() = {idx};
+  ir::infer_graph(g);
+  try {
+    check_cuda_support(g, false);
+    FAIL() << "a data-dependent shape was accepted";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_NE(m.find("node 'nz' (NonZero)"), std::string::npos) << m;
+    EXPECT_NE(m.find("depends on the data"), std::string::npos) << m;
+  }
+}
+
+TEST(CudaSupportCheck, AnInputWithoutItsShapeAsksForIt) {
+  ir::Graph g;
+  ir::Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{ir::Dim::symbolic("N"), 4});
+  g.inputs() = {x};
+  ir::Value* y = g.add_value("y");
+  g.add_node("Relu", "relu", {x}, {y});
+  g.outputs() = {y};
+  ir::infer_graph(g);
+  try {
+    check_cuda_support(g, false);
+    FAIL() << "a symbolic input shape was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--shape x="), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace kiln::cuda
