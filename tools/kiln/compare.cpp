@@ -221,7 +221,8 @@ CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
       "  kiln compare model.onnx --runners kiln-cuda,kiln-cpu --fp16 --shape x=8x3x224x224\n"
       "  kiln compare model.onnx --layerwise                    # where do they start to differ?\n"
       "  kiln compare model.onnx --fp16 --atol 1e-3 --rtol 1e-3 --bisect-precision\n"
-      "  kiln compare model.onnx --input x=x.npy --save-outputs ref   # keep both runners' outputs\n"
+      "  kiln compare model.onnx --input x=x.npy --save-outputs ref   # keep both runners' "
+      "outputs\n"
       "  kiln compare model.onnx --reference ref/ort --input x=x.npy --json result.json");
   return sub;
 }
