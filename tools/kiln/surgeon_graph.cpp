@@ -113,8 +113,8 @@ std::map<std::string, int> use_counts(const pb::GraphProto& g) {
   return c;
 }
 
-int prune_graph(pb::GraphProto& g) {
-  std::set<std::string> needed = output_names(g);
+std::vector<bool> live_nodes(const pb::GraphProto& g, std::set<std::string>& needed,
+                             const std::function<bool(const std::string&)>& stops) {
   std::vector<bool> keep(static_cast<size_t>(g.node_size()), false);
   // ONNX graphs are topologically sorted, so one backward sweep settles it; the loop only guards
   // against a file that is not.
@@ -123,14 +123,21 @@ int prune_graph(pb::GraphProto& g) {
     for (int i = g.node_size() - 1; i >= 0; --i) {
       if (keep[static_cast<size_t>(i)]) continue;
       const auto& n = g.node(i);
-      bool used = std::any_of(n.output().begin(), n.output().end(),
-                              [&](const std::string& o) { return needed.count(o) > 0; });
+      bool used = std::any_of(n.output().begin(), n.output().end(), [&](const std::string& o) {
+        return needed.count(o) > 0 && !(stops && stops(o));
+      });
       if (!used) continue;
       keep[static_cast<size_t>(i)] = true;
       changed = true;
       needed.merge(node_reads(n));
     }
   }
+  return keep;
+}
+
+int prune_graph(pb::GraphProto& g) {
+  std::set<std::string> needed = output_names(g);
+  std::vector<bool> keep = live_nodes(g, needed);
   pb::GraphProto pruned_nodes;
   int removed = 0;
   std::set<std::string> produced;

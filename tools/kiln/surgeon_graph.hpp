@@ -3,6 +3,7 @@
 // selection and shape strings.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,6 +27,12 @@ std::set<std::string> output_names(const ::onnx::GraphProto& g);
 std::map<std::string, int> producers(const ::onnx::GraphProto& g);
 // How many times each tensor is read: node inputs, subgraph free names, graph outputs.
 std::map<std::string, int> use_counts(const ::onnx::GraphProto& g);
+
+// Which nodes the tensors in `needed` depend on (one flag per node); `needed` grows by every
+// tensor those nodes read. A tensor for which `stops(t)` holds is not traced through: its
+// producer is kept only if something else needs it.
+std::vector<bool> live_nodes(const ::onnx::GraphProto& g, std::set<std::string>& needed,
+                             const std::function<bool(const std::string&)>& stops = nullptr);
 
 // Keeps only the nodes the graph outputs depend on (in their order), the initializers they read
 // (dropping an unused initializer's duplicate in the input list too) and value_info of tensors

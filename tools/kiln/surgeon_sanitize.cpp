@@ -108,20 +108,7 @@ SanitizeResult sanitize_model(pb::ModelProto& model, const std::string& source) 
     return p == made_by.end() || g.node(p->second).op_type() != "Constant";
   };
   std::set<std::string> needed = outputs;
-  std::vector<bool> keep(static_cast<size_t>(g.node_size()), false);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (int i = g.node_size() - 1; i >= 0; --i) {
-      if (keep[static_cast<size_t>(i)]) continue;
-      const auto& n = g.node(i);
-      bool used = std::any_of(n.output().begin(), n.output().end(),
-                              [&](const std::string& o) { return needed.count(o) && !cut(o); });
-      if (!used) continue;
-      keep[static_cast<size_t>(i)] = true;
-      changed = true;
-      needed.merge(node_reads(n));
-    }
-  }
+  std::vector<bool> keep = live_nodes(g, needed, cut);
   std::set<std::string> kept_outputs;
   for (int i = 0; i < g.node_size(); ++i) {
     if (keep[static_cast<size_t>(i)]) {
