@@ -283,66 +283,23 @@ __global__ void global_pool_kernel(const T* __restrict__ x, T* __restrict__ y, i
   }
 }
 
-// Channels-last global pools: block (32, kRows) owns one batch item and 32 * kVec neighbouring
-// channels; each lane reads kVec channels of every kRows-th spatial position (a warp reads one
-// contiguous run), then the rows are combined in shared memory.
 constexpr int kGlobalRows = 8;
 
 // The accumulator of a pool over T: float, or double for double.
 template <typename T>
 using PoolAccum = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
-template <typename T, bool kMax, int kVec>
-__global__ void global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t batch,
-                                        int64_t channels, int64_t size) {
-  using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
-  __shared__ A partial[kGlobalRows][32 * kVec];
-  const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x) * kVec;
-  const bool active = c0 < channels;  // kVec divides C, so a group is wholly in or out
-  for (int64_t n = blockIdx.y; n < batch; n += gridDim.y) {
-    A acc[kVec];
-#pragma unroll
-    for (int j = 0; j < kVec; ++j) acc[j] = kMax ? A(-INFINITY) : A(0);
-    if (active) {
-      const T* xn = x + n * size * channels + c0;
-      for (int64_t s = threadIdx.y; s < size; s += kGlobalRows) {
-        Vec<T, kVec> v = *reinterpret_cast<const Vec<T, kVec>*>(xn + s * channels);
-#pragma unroll
-        for (int j = 0; j < kVec; ++j) {
-          A a = static_cast<A>(load(v.v[j]));
-          acc[j] = kMax ? MaxOp{}(acc[j], a) : acc[j] + a;
-        }
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < kVec; ++j) partial[threadIdx.y][threadIdx.x * kVec + j] = acc[j];
-    __syncthreads();
-    if (threadIdx.y == 0 && active) {
-      Vec<T, kVec> out;
-#pragma unroll
-      for (int j = 0; j < kVec; ++j) {
-        A r = partial[0][threadIdx.x * kVec + j];
-        for (int row = 1; row < kGlobalRows; ++row) {
-          A a = partial[row][threadIdx.x * kVec + j];
-          r = kMax ? MaxOp{}(r, a) : r + a;
-        }
-        out.v[j] = store<T>(kMax ? r : r / static_cast<A>(size));
-      }
-      *reinterpret_cast<Vec<T, kVec>*>(y + n * channels + c0) = out;
-    }
-    __syncthreads();  // partial is reused by the next batch item
-  }
-}
-
-// The same pool over one slice of the spatial positions, for when batch x channel tiles alone
-// give too few blocks to fill the GPU (a batch-1 squeeze-excitation pool over 112x112 positions
-// of 32 channels would otherwise be one block): block (tile, n, split) combines positions
-// [split * chunk, (split + 1) * chunk) and writes partial[(split * batch + n) * channels + c];
-// global_pool_nhwc_finish_kernel then combines the splits.
-template <typename T, bool kMax, int kVec>
-__global__ void global_pool_nhwc_partial_kernel(const T* __restrict__ x,
-                                                PoolAccum<T>* __restrict__ partial, int64_t batch,
-                                                int64_t channels, int64_t size, int64_t chunk) {
+// Channels-last global pools: block (32, kRows) at (tile, n, split) owns one batch item, 32 * kVec
+// neighbouring channels and the spatial positions [split * chunk, (split + 1) * chunk); each lane
+// reads kVec channels of every kRows-th position (a warp reads one contiguous run), then the rows
+// are combined in shared memory. With one split (chunk = size) the block writes the pooled value
+// to y; with several (kPartial: batch x channel tiles alone would leave the GPU mostly idle, e.g.
+// a batch-1 squeeze-excitation pool over 112x112 positions) it writes its partial result to
+// partial[(split * batch + n) * channels + c], and global_pool_nhwc_finish_kernel combines them.
+template <typename T, bool kMax, int kVec, bool kPartial>
+__global__ void global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y,
+                                        PoolAccum<T>* __restrict__ partial, int64_t batch,
+                                        int64_t channels, int64_t size, int64_t chunk) {
   using A = PoolAccum<T>;
   __shared__ A rows[kGlobalRows][32 * kVec];
   const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x) * kVec;
@@ -369,15 +326,25 @@ __global__ void global_pool_nhwc_partial_kernel(const T* __restrict__ x,
     for (int j = 0; j < kVec; ++j) rows[threadIdx.y][threadIdx.x * kVec + j] = acc[j];
     __syncthreads();
     if (threadIdx.y == 0 && active) {
-      A* out = partial + (split * batch + n) * channels + c0;
+      A r[kVec];
 #pragma unroll
       for (int j = 0; j < kVec; ++j) {
-        A r = rows[0][threadIdx.x * kVec + j];
+        r[j] = rows[0][threadIdx.x * kVec + j];
         for (int row = 1; row < kGlobalRows; ++row) {
           A a = rows[row][threadIdx.x * kVec + j];
-          r = kMax ? MaxOp{}(r, a) : r + a;
+          r[j] = kMax ? MaxOp{}(r[j], a) : r[j] + a;
         }
-        out[j] = r;
+      }
+      if constexpr (kPartial) {
+        A* out = partial + (split * batch + n) * channels + c0;
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) out[j] = r[j];
+      } else {
+        Vec<T, kVec> out;
+#pragma unroll
+        for (int j = 0; j < kVec; ++j)
+          out.v[j] = store<T>(kMax ? r[j] : r[j] / static_cast<A>(size));
+        *reinterpret_cast<Vec<T, kVec>*>(y + n * channels + c0) = out;
       }
     }
     __syncthreads();  // rows is reused by the next batch item
@@ -457,15 +424,15 @@ class GlobalPoolKernel final : public CudaKernel {
     dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles, INT32_MAX)),
               static_cast<unsigned>(std::min<int64_t>(batch_, 65535)));
     if (splits_ <= 1) {
-      global_pool_nhwc_kernel<T, kMax, kVec>
-          <<<grid, dim3(32, kGlobalRows), 0, stream>>>(x, y, batch_, channels_, size_);
+      global_pool_nhwc_kernel<T, kMax, kVec, false><<<grid, dim3(32, kGlobalRows), 0, stream>>>(
+          x, y, nullptr, batch_, channels_, size_, size_);
       return;
     }
     auto* partial = static_cast<PoolAccum<T>*>(workspace);
     const int64_t chunk = (size_ + splits_ - 1) / splits_;
     grid.z = static_cast<unsigned>(splits_);
-    global_pool_nhwc_partial_kernel<T, kMax, kVec>
-        <<<grid, dim3(32, kGlobalRows), 0, stream>>>(x, partial, batch_, channels_, size_, chunk);
+    global_pool_nhwc_kernel<T, kMax, kVec, true><<<grid, dim3(32, kGlobalRows), 0, stream>>>(
+        x, y, partial, batch_, channels_, size_, chunk);
     global_pool_nhwc_finish_kernel<T, kMax>
         <<<grid_for(planes_), kBlockSize, 0, stream>>>(partial, y, planes_, splits_, size_);
   }
