@@ -168,29 +168,11 @@ class FusedMatMulKernel final : public CudaKernel {
   }
 
   LtProblem problem(const CudaKernelContext& ctx) const {
-    size_t es = element_size(dtype_);
-    LtProblem p;
-    p.dtype = dtype_;
-    p.m = plan_.m;
-    p.n = plan_.n;
-    p.k = plan_.k;
+    LtProblem p = lt_problem_for(plan_, dtype_, ir::allows_tf32(ctx.node));
     p.trans_a = trans_a_;
     p.trans_b = trans_b_;
-    p.batch = plan_.batch;
-    p.stride_a = plan_.stride_a;
-    p.stride_b = plan_.stride_b;
-    p.stride_d = plan_.stride_c;
     p.bias = split_.lt_bias;
     p.activation = split_.lt_act;
-    p.allow_tf32 = ir::allows_tf32(ctx.node);
-    p.alignment_a = operand_alignment(plan_.stride_a, es);
-    p.alignment_b = operand_alignment(plan_.stride_b, es);
-    p.alignment_d = operand_alignment(plan_.stride_c, es);
-    for (const MatmulPlan::Call& c : plan_.calls) {
-      p.alignment_a = std::min(p.alignment_a, operand_alignment(c.a, es));
-      p.alignment_b = std::min(p.alignment_b, operand_alignment(c.b, es));
-      p.alignment_d = std::min(p.alignment_d, operand_alignment(c.c, es));
-    }
     return p;
   }
 

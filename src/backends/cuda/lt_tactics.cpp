@@ -18,6 +18,29 @@ void check_base_alignment(const CudaKernelContext& ctx, const void* p, const cha
   }
 }
 
+LtProblem lt_problem_for(const MatmulPlan& plan, DataType dtype, bool allow_tf32) {
+  const size_t es = element_size(dtype);
+  LtProblem p;
+  p.dtype = dtype;
+  p.m = plan.m;
+  p.n = plan.n;
+  p.k = plan.k;
+  p.batch = plan.batch;
+  p.stride_a = plan.stride_a;
+  p.stride_b = plan.stride_b;
+  p.stride_d = plan.stride_c;
+  p.allow_tf32 = allow_tf32;
+  p.alignment_a = operand_alignment(plan.stride_a, es);
+  p.alignment_b = operand_alignment(plan.stride_b, es);
+  p.alignment_d = operand_alignment(plan.stride_c, es);
+  for (const MatmulPlan::Call& c : plan.calls) {
+    p.alignment_a = std::min(p.alignment_a, operand_alignment(c.a, es));
+    p.alignment_b = std::min(p.alignment_b, operand_alignment(c.b, es));
+    p.alignment_d = std::min(p.alignment_d, operand_alignment(c.c, es));
+  }
+  return p;
+}
+
 void choose_algorithm(const CudaKernelContext& ctx, LtMatmul& lt, const std::string& signature,
                       const LtLaunch& launch) {
   lt.select(0);

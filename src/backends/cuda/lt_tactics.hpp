@@ -8,6 +8,7 @@
 
 #include "backends/cuda/cuda_kernel.hpp"
 #include "backends/cuda/matmul_cublaslt.hpp"
+#include "backends/cuda/matmul_plan.hpp"
 #include "backends/cuda/tactic.hpp"
 
 namespace kiln::cuda {
@@ -18,6 +19,10 @@ constexpr int kLtBaseAlignment = 16;
 
 // The alignment an operand at `offset_elements` from an aligned base is guaranteed to have.
 int operand_alignment(int64_t offset_elements, size_t element_size);
+
+// The cuBLASLt problem of a planned (batched) product in `dtype`: sizes, batch strides, and the
+// operand alignments every call's offsets allow. Callers add transposes and epilogues.
+LtProblem lt_problem_for(const MatmulPlan& plan, DataType dtype, bool allow_tf32);
 
 void check_base_alignment(const CudaKernelContext& ctx, const void* p, const char* what);
 

@@ -23,25 +23,7 @@ class MatMulKernel final : public CudaKernel {
     plan_ = plan_matmul(a.shape, b.shape);
     elem_ = static_cast<int64_t>(element_size(a.dtype));
     if (plan_.calls.empty() || plan_.k == 0) return 0;
-    size_t es = element_size(a.dtype);
-    LtProblem p;
-    p.dtype = a.dtype;
-    p.m = plan_.m;
-    p.n = plan_.n;
-    p.k = plan_.k;
-    p.batch = plan_.batch;
-    p.stride_a = plan_.stride_a;
-    p.stride_b = plan_.stride_b;
-    p.stride_d = plan_.stride_c;
-    p.allow_tf32 = ir::allows_tf32(ctx.node);
-    p.alignment_a = operand_alignment(plan_.stride_a, es);
-    p.alignment_b = operand_alignment(plan_.stride_b, es);
-    p.alignment_d = operand_alignment(plan_.stride_c, es);
-    for (const MatmulPlan::Call& c : plan_.calls) {
-      p.alignment_a = std::min(p.alignment_a, operand_alignment(c.a, es));
-      p.alignment_b = std::min(p.alignment_b, operand_alignment(c.b, es));
-      p.alignment_d = std::min(p.alignment_d, operand_alignment(c.c, es));
-    }
+    LtProblem p = lt_problem_for(plan_, a.dtype, ir::allows_tf32(ctx.node));
     lt_ = std::make_unique<LtMatmul>(ctx.libs->cublaslt, p, ctx.node.describe());
     std::string signature = cat("MatMul ", p.signature(), " calls", plan_.calls.size());
     choose_algorithm(ctx, *lt_, signature, [&](size_t i, const TuningScratch& s, cudaStream_t st) {
