@@ -348,7 +348,21 @@ TEST(MemoryPlanner, ConcatInputsReadAfterTheConcatStayIntact) {
   simulate(g, p);
 }
 
-class TamperedPlan : public ::testing::Test {
+// A planned graph whose plan the tests tamper with, then ask the safety check about.
+class PlanFixture : public ::testing::Test {
+ protected:
+  TensorPlacement& at(const std::string& name) {
+    for (TensorPlacement& t : plan.tensors) {
+      if (t.name == name) return t;
+    }
+    throw std::runtime_error(name);
+  }
+  std::string problem() const { return memory_plan_problem(*graph, plan); }
+  std::unique_ptr<Graph> graph;
+  MemoryPlan plan;
+};
+
+class TamperedPlan : public PlanFixture {
  protected:
   void SetUp() override {
     graph = std::make_unique<Graph>();
@@ -366,15 +380,6 @@ class TamperedPlan : public ::testing::Test {
     plan = plan_of(g);
     ASSERT_EQ(memory_plan_problem(g, plan), "");
   }
-  TensorPlacement& at(const std::string& name) {
-    for (TensorPlacement& t : plan.tensors) {
-      if (t.name == name) return t;
-    }
-    throw std::runtime_error(name);
-  }
-  std::string problem() const { return memory_plan_problem(*graph, plan); }
-  std::unique_ptr<Graph> graph;
-  MemoryPlan plan;
 };
 
 TEST_F(TamperedPlan, OverlappingLiveTensorsAreFound) {
@@ -436,7 +441,7 @@ TEST_F(TamperedPlan, MissingTensorsWrongSizesAndOutOfArenaOffsetsAreFound) {
   EXPECT_NE(problem().find("larger than"), std::string::npos);
 }
 
-class TamperedConcat : public ::testing::Test {
+class TamperedConcat : public PlanFixture {
  protected:
   void SetUp() override {
     graph = std::make_unique<Graph>();
@@ -452,15 +457,6 @@ class TamperedConcat : public ::testing::Test {
     ASSERT_EQ(assembled_concats(plan), std::set<std::string>{"cat"});
     ASSERT_EQ(memory_plan_problem(g, plan), "");
   }
-  TensorPlacement& at(const std::string& name) {
-    for (TensorPlacement& t : plan.tensors) {
-      if (t.name == name) return t;
-    }
-    throw std::runtime_error(name);
-  }
-  std::string problem() const { return memory_plan_problem(*graph, plan); }
-  std::unique_ptr<Graph> graph;
-  MemoryPlan plan;
 };
 
 TEST_F(TamperedConcat, SlicesOutOfPlaceOrOrderAreFound) {
