@@ -49,7 +49,7 @@ void check_static_shapes(const ir::Graph& graph) {
            "surgeon extract) and run the part after it on the CPU");
     }
   }
-  for (const auto& v : graph.values()) static_shape(*v);
+  // Every other value is a constant, whose shape is its data's.
 }
 
 }  // namespace

@@ -74,14 +74,13 @@ class HostFallbackKernel final : public CudaKernel {
   }
 
   void enqueue(const CudaKernelContext& ctx) override {
-    {
+    if (failed_.load(std::memory_order_acquire)) {  // the steady state takes no lock
       std::lock_guard lock(error_mutex_);
-      if (!error_.empty()) {
-        std::string e = std::move(error_);
-        error_.clear();
-        ctx.fail(ErrorCode::kInvalidArgument, "its CPU kernel (run on the host: the CUDA ",
-                 "backend has no kernel for this op) failed in an earlier run: ", e);
-      }
+      std::string e = std::move(error_);
+      error_.clear();
+      failed_.store(false, std::memory_order_release);
+      ctx.fail(ErrorCode::kInvalidArgument, "its CPU kernel (run on the host: the CUDA ",
+               "backend has no kernel for this op) failed in an earlier run: ", e);
     }
     for (const auto& [i, buffer] : staged_) {
       KILN_CUDA_CHECK(cudaMemcpyAsync(buffer->get(), ctx.inputs[i].data, ctx.inputs[i].nbytes(),
@@ -115,12 +114,16 @@ class HostFallbackKernel final : public CudaKernel {
         std::memcpy(buffer->get(), out[o].raw(), buffer->size());
       }
     } catch (const std::exception& e) {
-      std::lock_guard lock(self->error_mutex_);
-      self->error_ = e.what();
+      self->report(e.what());
     } catch (...) {
-      std::lock_guard lock(self->error_mutex_);
-      self->error_ = "an unknown error";
+      self->report("an unknown error");
     }
+  }
+
+  void report(const char* what) {
+    std::lock_guard lock(error_mutex_);
+    error_ = what;
+    failed_.store(true, std::memory_order_release);
   }
 
   const ir::Node& node_;
@@ -132,6 +135,7 @@ class HostFallbackKernel final : public CudaKernel {
   std::vector<cpu::OutputMemory> memory_;
   std::mutex error_mutex_;
   std::string error_;  // from the last host run, reported by the next enqueue()
+  std::atomic<bool> failed_{false};
 };
 
 }  // namespace
