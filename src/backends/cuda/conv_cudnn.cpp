@@ -71,8 +71,11 @@ class ConvKernel final : public CudaKernel {
     TacticTuner* tuner = ctx.libs->tuner;
     bool tuning = tuner && tuner->tuning();
     // Without tuning the first plan that finalizes is the one used: stop there, since
-    // finalizing a runtime-compiled engine costs a compilation.
-    size_t limit = tuning ? kMaxCandidatesPerGraph : 1;
+    // finalizing a runtime-compiled engine costs a compilation. A plan that recorded the tuned
+    // tactic needs the same candidate list the build timed, so that its choice is among them.
+    const bool recorded = !ctx.node.attrs.get_string(kTacticAttribute, "").empty();
+    const bool search_all = tuning || recorded;
+    size_t limit = search_all ? kMaxCandidatesPerGraph : 1;
     std::vector<ConvGraph> graphs;
     std::vector<ConvCandidate> candidates;
     // Heuristic A with the numerical filter, then the fallback list, then (rather than fail)
@@ -84,7 +87,7 @@ class ConvKernel final : public CudaKernel {
     for (Round round : {Round{CUDNN_HEUR_MODE_A, true}, Round{CUDNN_HEUR_MODE_FALLBACK, true},
                         Round{CUDNN_HEUR_MODE_A, false}}) {
       for (const GraphEpilogue& fused : fusion_levels()) {
-        if (!tuning && !candidates.empty()) break;
+        if (!search_all && !candidates.empty()) break;
         ConvGraph g;
         try {
           g = build_conv_graph(handle, geometry_, type, fused);
