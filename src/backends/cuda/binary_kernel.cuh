@@ -9,15 +9,6 @@
 
 namespace kiln::cuda {
 
-template <typename Op>
-Op make_op(const ir::Node& node) {
-  if constexpr (requires { Op::make(node); }) {
-    return Op::make(node);
-  } else {
-    return Op{};
-  }
-}
-
 // Runs Op over inputs 0 and 1 (one type T) into output 0 (bool for comparisons, else T).
 template <typename Op>
 class BinaryKernel final : public CudaKernel {

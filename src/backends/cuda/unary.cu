@@ -8,16 +8,6 @@
 namespace kiln::cuda {
 namespace {
 
-// Ops read their attributes with `static Op make(const ir::Node&)` when they have any.
-template <typename Op>
-Op make_op(const ir::Node& node) {
-  if constexpr (requires { Op::make(node); }) {
-    return Op::make(node);
-  } else {
-    return Op{};
-  }
-}
-
 // A floating-point function of one argument; kFn picks it by number so that one struct serves
 // every math op (device lambdas cannot be template arguments).
 enum class Math {
