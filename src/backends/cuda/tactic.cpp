@@ -76,8 +76,9 @@ double TacticTuner::median_time_ms(size_t index,
   return times[times.size() / 2];
 }
 
-size_t TacticTuner::choose(const std::string& signature, const std::vector<std::string>& names,
-                           const std::function<void(size_t, cudaStream_t)>& launch) {
+size_t TacticTuner::choose_by_timing(const std::string& signature,
+                                     const std::vector<std::string>& names,
+                                     const std::function<void(size_t, cudaStream_t)>& launch) {
   if (names.empty()) fail(ErrorCode::kInternal, "no tactic candidates for ", signature);
   std::string key = signature + key_suffix_;
   if (auto hit = cache_->find(key)) {
@@ -144,8 +145,8 @@ size_t TacticTuner::choose(const ir::Node& layer, const std::string& signature,
   if (!recorded.empty() && it != fit_names.end()) {
     chosen = static_cast<size_t>(it - fit_names.begin());
   } else {
-    chosen = choose(signature, fit_names,
-                    [&](size_t i, cudaStream_t stream) { launch(fits[i], stream); });
+    chosen = choose_by_timing(signature, fit_names,
+                              [&](size_t i, cudaStream_t stream) { launch(fits[i], stream); });
   }
   choices_[&layer] = fit_names[chosen];
   return fits[chosen];

@@ -41,16 +41,11 @@ class TacticTuner {
 
   bool tuning() const { return options_.tune; }
 
-  // Which of `names` (the candidates, best guess first) to use for a layer of `signature`.
-  // `launch(i, stream)` runs candidate i once on `stream`; it is called only while tuning. A
-  // candidate whose launch throws is skipped. A cached winner is used when it is still a candidate.
-  size_t choose(const std::string& signature, const std::vector<std::string>& names,
-                const std::function<void(size_t, cudaStream_t)>& launch);
-
-  // The same for one layer, whose candidates need `workspace[i]` bytes of scratch memory: those
-  // over the workspace limit are left out (Error naming the layer if none is left), the tactic
-  // recorded in the layer's `tactic` attribute (a built plan's choice) wins while it is still a
-  // candidate, and the choice is remembered for choices().
+  // Which of `names` (the candidates, best guess first) a layer of `signature` uses; candidate i
+  // needs `workspace[i]` bytes of scratch memory. Those over the workspace limit are left out
+  // (Error naming the layer if none is left), the tactic recorded in the layer's `tactic`
+  // attribute (a built plan's choice) wins while it is still a candidate, and the choice is
+  // remembered for choices().
   size_t choose(const ir::Node& layer, const std::string& signature,
                 const std::vector<std::string>& names, const std::vector<size_t>& workspace,
                 const std::function<void(size_t, cudaStream_t)>& launch);
@@ -59,6 +54,12 @@ class TacticTuner {
   const std::map<const ir::Node*, std::string>& choices() const { return choices_; }
 
  private:
+  // Among candidates that all fit: the cached winner, else timing (when tuning) or the first.
+  // `launch(i, stream)` runs candidate i once on `stream`; it is called only while tuning. A
+  // candidate whose launch throws is skipped. A cached winner is used when it is still a candidate.
+  size_t choose_by_timing(const std::string& signature, const std::vector<std::string>& names,
+                          const std::function<void(size_t, cudaStream_t)>& launch);
+
   double median_time_ms(size_t index, const std::function<void(size_t, cudaStream_t)>& launch);
 
   TuningOptions options_;
