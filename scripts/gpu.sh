@@ -25,10 +25,12 @@ OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore
 stages=${*:-gputests coverage layers}
+[ "$stages" = none ] && stages=""
 
 # Build on this machine's cores from the working tree, with the carried Debian dependencies.
-DEPS=/tmp/kiln_deps BUILD=/tmp/kiln_build
-mkdir -p "$DEPS" && tar -C "$DEPS" -xJf .carry/deps.tar.xz
+# KILN_PREBUILT=1 (scripts/gpu_parallel.sh) reuses a build made by an earlier gpu.sh on this machine.
+DEPS=/tmp/kiln_deps BUILD=/tmp/kiln_build KILN_HOME=/tmp/kiln_home
+[ "${KILN_PREBUILT:-0}" = 1 ] || { mkdir -p "$DEPS" && tar -C "$DEPS" -xJf .carry/deps.tar.xz; }
 export PATH="$DEPS/usr/bin:$PATH" LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 # cuDNN, cuBLASLt and NVRTC: from the system if the loader finds them, else from the wheels that
 # PyTorch installed.
@@ -38,22 +40,26 @@ for pkg in cudnn cublas cuda_nvrtc cuda_runtime; do
 done
 CUDNN_SO=$(ls /usr/local/cuda/lib64/libcudnn.so.9 /usr/lib/x86_64-linux-gnu/libcudnn.so.9 2>/dev/null | head -1)
 [ -z "$CUDNN_SO" ] && CUDNN_SO=$(find / -name 'libcudnn.so.9' -not -path '/proc/*' 2>/dev/null | head -1)
-mkdir -p /tmp/kiln_cudnn && ln -sf "$CUDNN_SO" /tmp/kiln_cudnn/libcudnn.so
 export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$CUDNN_SO")"
-INC="-I$DEPS/usr/include -I$DEPS/usr/local/cuda/include"
-start=$(date +%s)
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$(command -v python3)" \
-  -DCMAKE_PREFIX_PATH="$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake" \
-  -DCUDNN_LIBRARY=/tmp/kiln_cudnn/libcudnn.so -DCMAKE_CXX_FLAGS="$INC" -DCMAKE_CUDA_FLAGS="$INC" \
-  -DProtobuf_PROTOC_EXECUTABLE="$DEPS/usr/bin/protoc" -DProtobuf_INCLUDE_DIR="$DEPS/usr/include" \
-  -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > /tmp/kiln_cmake.log 2>&1 ||
-  { tail -30 /tmp/kiln_cmake.log; exit 1; }
-ninja -C "$BUILD" -j16 kiln_tool kiln_unit_tests kiln_conformance > /tmp/kiln_build.log 2>&1 ||
-  { grep -B2 -A20 "FAILED\|error" /tmp/kiln_build.log | head -80; exit 1; }
-echo "built in $(( $(date +%s) - start )) s"
-KILN_HOME=/tmp/kiln_home
-mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$BUILD/tests/conformance/kiln_conformance" "$KILN_HOME/bin/"
+if [ "${KILN_PREBUILT:-0}" != 1 ]; then
+  mkdir -p /tmp/kiln_cudnn && ln -sf "$CUDNN_SO" /tmp/kiln_cudnn/libcudnn.so
+  INC="-I$DEPS/usr/include -I$DEPS/usr/local/cuda/include"
+  start=$(date +%s)
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$(command -v python3)" \
+    -DCMAKE_PREFIX_PATH="$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake" \
+    -DCUDNN_LIBRARY=/tmp/kiln_cudnn/libcudnn.so -DCMAKE_CXX_FLAGS="$INC" -DCMAKE_CUDA_FLAGS="$INC" \
+    -DProtobuf_PROTOC_EXECUTABLE="$DEPS/usr/bin/protoc" -DProtobuf_INCLUDE_DIR="$DEPS/usr/include" \
+    -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > /tmp/kiln_cmake.log 2>&1 ||
+    { tail -30 /tmp/kiln_cmake.log; exit 1; }
+  ninja -C "$BUILD" -j"$(nproc)" kiln_tool kiln_unit_tests kiln_conformance > /tmp/kiln_build.log 2>&1 ||
+    { grep -B2 -A20 "FAILED\|error" /tmp/kiln_build.log | head -80; exit 1; }
+  echo "built in $(( $(date +%s) - start )) s"
+  mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$BUILD/tests/conformance/kiln_conformance" "$KILN_HOME/bin/"
+fi
 KILN="$KILN_HOME/bin/kiln"
+# Scratch for the stages; per job when several run at once on separate GPUs.
+WORK=${TMPDIR:-/tmp}
+mkdir -p "$WORK"
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc; uname -r;
   python3 -c 'import torch, torchvision, onnx, onnxruntime, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__, "transformers", transformers.__version__)'; } \
   2>&1 | tee "$OUT/machine.txt"
@@ -61,8 +67,8 @@ KILN="$KILN_HOME/bin/kiln"
 
 if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" ]; then
   # Tests find the kiln binary through KILN_BINARY_DIR; the conformance data is not carried.
-  mkdir -p /tmp/kiln_bin && ln -sf "$KILN" /tmp/kiln_bin/kiln
-  (cd /tmp && KILN_BINARY_DIR=/tmp/kiln_bin timeout 400 "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 ${GTEST_FILTER:+--gtest_filter="$GTEST_FILTER"} \
+  mkdir -p $WORK/kiln_bin && ln -sf "$KILN" $WORK/kiln_bin/kiln
+  (cd "$WORK" && KILN_BINARY_DIR=$WORK/kiln_bin timeout 400 "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 ${GTEST_FILTER:+--gtest_filter="$GTEST_FILTER"} \
      > "$OUT/unit_tests.log" 2>&1)
   echo "unit tests exit code $?" | tee "$OUT/unit_summary.txt"
   grep -E "^\[  FAILED  \]|tests? from .* ran|^\[  PASSED" "$OUT/unit_tests.log" >> "$OUT/unit_summary.txt"
@@ -70,14 +76,14 @@ if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" 
 fi
 
 if [[ " $stages " == *" conformance "* ]]; then
-  timeout 200 python3 scripts/gen_onnx_node_tests.py /tmp/kiln_nodetests > /dev/null 2>&1
-  timeout 400 "$KILN_HOME/bin/kiln_conformance" /tmp/kiln_nodetests --backend cuda --jobs 16 \
+  timeout 200 python3 scripts/gen_onnx_node_tests.py $WORK/kiln_nodetests > /dev/null 2>&1
+  timeout 400 "$KILN_HOME/bin/kiln_conformance" $WORK/kiln_nodetests --backend cuda --jobs 16 \
     --report "$OUT/conformance_cuda.txt" > "$OUT/conformance_cuda_summary.txt" 2>&1
   grep -E "FAIL$|cases:|pass rate|^conformance" "$OUT/conformance_cuda_summary.txt" | head -60
 fi
 
 if [[ " $stages " == *" coverage "* ]]; then
-  models=/tmp/kiln_models
+  models=$WORK/kiln_models
   mkdir -p "$models"
   names=$(python3 -c 'import sys; sys.path.insert(0, "bench"); import torch_models as t; print(" ".join(t.MODELS))')
   # Eight exporter processes of two threads each: the suite exports in a few minutes.
@@ -86,13 +92,13 @@ if [[ " $stages " == *" coverage "* ]]; then
     for chunk in 0 1 2 3; do
       sel=$(echo $names | tr ' ' '\n' | awk -v c=$chunk 'NR % 4 == c' | tr '\n' ' ')
       OMP_NUM_THREADS=2 timeout 300 python3 -c "import torch; torch.set_num_threads(2); import runpy, sys; sys.argv=['torch_models.py', '$models', '--exporter', '$exporter', '--only'] + '$sel'.split(); runpy.run_path('bench/torch_models.py', run_name='__main__')" \
-        > "$OUT/export_${exporter}_$chunk.jsonl" 2> "/tmp/export_${exporter}_$chunk.log" &
+        > "$OUT/export_${exporter}_$chunk.jsonl" 2> "$WORK/export_${exporter}_$chunk.log" &
       i=$((i + 1))
     done
   done
   wait
-  cat "$OUT"/export_*.jsonl > /tmp/kiln_exports.jsonl; rm -f "$OUT"/export_*_*.jsonl
-  grep -h '"ok": false' /tmp/kiln_exports.jsonl | cut -c1-200 > "$OUT/export_failures.txt"
+  cat "$OUT"/export_*.jsonl > $WORK/kiln_exports.jsonl; rm -f "$OUT"/export_*_*.jsonl
+  grep -h '"ok": false' $WORK/kiln_exports.jsonl | cut -c1-200 > "$OUT/export_failures.txt"
   timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
   # The CUDA backend, one model at a time on the one GPU.
   timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 100 --backend cuda --jobs 2 \
@@ -100,7 +106,7 @@ if [[ " $stages " == *" coverage "* ]]; then
 fi
 
 if [[ " $stages " == *" layers "* ]] && [ -f bench/layer_counts.py ]; then
-  timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work-dir /tmp/kiln_layers --json "$OUT/layer_counts.json" | tee "$OUT/layer_counts.md"
+  timeout 300 python3 bench/layer_counts.py --kiln "$KILN" --work-dir $WORK/kiln_layers --json "$OUT/layer_counts.json" | tee "$OUT/layer_counts.md"
 fi
 
 if [[ " $stages " == *" bench "* ]]; then
@@ -117,12 +123,12 @@ if [[ " $stages " == *" buildtime "* ]]; then
 fi
 
 if [[ " $stages " == *" profile "* ]]; then
-  work=/tmp/kiln_profile
+  work=$WORK/kiln_profile
   mkdir -p "$work"
   for name in ${PROFILE_MODELS:-resnet50 vit_b_16 bert_base}; do
     exporter=$(python3 -c "import sys; sys.path.insert(0, 'bench'); from exporters import exporter_for; print(exporter_for('$name'))")
     OMP_NUM_THREADS=4 CUDA_VISIBLE_DEVICES= timeout 200 python3 bench/torch_models.py "$work" --exporter "$exporter" \
-      --only "$name" --batch "${PROFILE_BATCH:-64}" > /dev/null 2> "/tmp/profile_export_$name.log" &
+      --only "$name" --batch "${PROFILE_BATCH:-64}" > /dev/null 2> "$WORK/profile_export_$name.log" &
   done
   wait
   for model in "$work"/*.onnx; do
