@@ -16,9 +16,12 @@
 #             peer_bench.json files here with bench/merge_peer_bench.py.
 #   buildtime build time with a cold and a warm timing cache, and plan load time (BUILDTIME_MODELS)
 #             (bench/build_time.py; after bench, it reuses bench's exports)
+#   layerbench single layers at BERT/ViT shapes, kiln vs PyTorch (bench/layer_bench.py), and
+#             Nsight Compute on the cases numbered in NCU_CASES
 #   profile   `kiln bench --profile` (each layer's time) on PROFILE_MODELS at batch PROFILE_BATCH,
 #             FP16, to see where kiln's time goes
-# Results go to $OUT (or ./out when run elsewhere).
+# Results go to $OUT (or ./out when run elsewhere). With .carry/kiln_build.tar.xz (made by
+# scripts/pack_for_gpu.sh --build) the carried binaries run instead of a build here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out}
@@ -41,7 +44,11 @@ done
 CUDNN_SO=$(ls /usr/local/cuda/lib64/libcudnn.so.9 /usr/lib/x86_64-linux-gnu/libcudnn.so.9 2>/dev/null | head -1)
 [ -z "$CUDNN_SO" ] && CUDNN_SO=$(find / -name 'libcudnn.so.9' -not -path '/proc/*' 2>/dev/null | head -1)
 export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$CUDNN_SO")"
-if [ "${KILN_PREBUILT:-0}" != 1 ]; then
+if [ "${KILN_PREBUILT:-0}" != 1 ] && [ -f .carry/kiln_build.tar.xz ]; then
+  # Binaries built for sm_90a on the development machine (scripts/pack_for_gpu.sh --build).
+  mkdir -p "$KILN_HOME/bin" && tar -C "$KILN_HOME/bin" -xJf .carry/kiln_build.tar.xz
+  echo "using the carried build of $(head -1 "$KILN_HOME/bin/BUILD_COMMIT"), $(( $(wc -l < "$KILN_HOME/bin/BUILD_COMMIT") - 1 )) uncommitted change(s)"
+elif [ "${KILN_PREBUILT:-0}" != 1 ]; then
   mkdir -p /tmp/kiln_cudnn && ln -sf "$CUDNN_SO" /tmp/kiln_cudnn/libcudnn.so
   INC="-I$DEPS/usr/include -I$DEPS/usr/local/cuda/include"
   start=$(date +%s)
@@ -120,6 +127,21 @@ fi
 if [[ " $stages " == *" buildtime "* ]]; then
   # shellcheck disable=SC2086
   timeout 500 python3 bench/build_time.py ${BUILDTIME_MODELS:-${BENCH_MODELS:-}} --kiln "$KILN" --out-dir "$OUT"
+fi
+
+if [[ " $stages " == *" layerbench "* ]]; then
+  lb=$WORK/kiln_layer_bench
+  timeout 300 python3 bench/layer_bench.py --kiln "$KILN" --out-dir "$OUT" --work "$lb" ${LAYERBENCH_ONLY:+--only $LAYERBENCH_ONLY}
+  # Nsight Compute on chosen cases (their built plans, so tuning trials are not profiled).
+  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  for c in ${NCU_CASES:-}; do
+    [ -n "$NCU" ] || { echo "no ncu"; break; }
+    "$KILN" build "$lb/case$c.onnx" --backend cuda --fp16 -o "$lb/case$c.plan" > /dev/null 2>&1
+    timeout 120 "$NCU" --clock-control none --launch-count 4 --section SpeedOfLight --section Occupancy \
+      --section LaunchStats --section MemoryWorkloadAnalysis "$KILN" bench "$lb/case$c.plan" --iterations 2 \
+      --warmup-ms 0 > "$OUT/ncu_case$c.txt" 2>&1
+    echo "ncu case $c: exit $?"
+  done
 fi
 
 if [[ " $stages " == *" profile "* ]]; then

@@ -7,7 +7,7 @@
 #     "BENCH_MODELS='resnet50 vgg19' bench" "BENCH_MODELS='bert_base vit_b_16' bench"
 # Group i runs on GPU i modulo the GPU count, with its own scratch folder and its results under
 # $OUT/gI/; at the end everything is packed into $OUT/results.tar.gz (the device tool returns few
-# files) and each group's log tail is printed.
+# files) and each group's log tail is printed. GROUP_TIMEOUT_S (default 480) bounds every group.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out}
@@ -24,7 +24,9 @@ for group in "$@"; do
     export CUDA_VISIBLE_DEVICES=$((i % gpus)) KILN_PREBUILT=1 TMPDIR=/tmp/kiln_job$i OUT=$dir
     eval "set -- $group"
     while [[ $# -gt 0 && "$1" == *=* ]]; do export "${1?}"; shift; done
-    bash scripts/gpu.sh "$@" > "$dir/log.txt" 2>&1
+    # A group past GROUP_TIMEOUT_S is stopped, so the results of all groups still get packed
+    # inside the device call's own limit.
+    timeout -k 5 "${GROUP_TIMEOUT_S:-480}" bash scripts/gpu.sh "$@" > "$dir/log.txt" 2>&1
   ) &
   pids+=($!)
   i=$((i + 1))

@@ -18,3 +18,18 @@ mkdir -p .carry
 tar -C / -cJf .carry/deps.tar.xz -T "$list"
 rm -f "$list" .carry/kiln.tar.xz
 ls -la .carry/deps.tar.xz
+
+# With --build: also this machine's kiln, unit-test and conformance binaries (a Release build for
+# sm_90a in ./build, linked against the packed libraries and the CUDA libraries the GPU machine
+# has), as .carry/kiln_build.tar.xz with the commit they were built from. scripts/gpu.sh then runs
+# them instead of building there (about 2.5 device minutes saved a call).
+if [ "${1:-}" = --build ]; then
+  ninja -C build kiln_tool kiln_unit_tests kiln_conformance >/dev/null
+  stage=$(mktemp -d)
+  cp build/kiln build/tests/kiln_unit_tests build/tests/conformance/kiln_conformance "$stage/"
+  strip "$stage"/*
+  { git rev-parse HEAD; git status --short | grep -v '^??' || true; } > "$stage/BUILD_COMMIT"
+  XZ_OPT="-6 -T2" tar -C "$stage" -cJf .carry/kiln_build.tar.xz .
+  rm -rf "$stage"
+  ls -la .carry/kiln_build.tar.xz
+fi

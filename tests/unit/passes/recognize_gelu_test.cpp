@@ -108,5 +108,19 @@ TEST(RecognizeGelu, LeavesSharedIntermediatesAndWrongConstantsAlone) {
   }
 }
 
+TEST(RecognizeGelu, SixteenBitConstantsRoundedToTheirTypeStillMatch) {
+  // A model saved in FP16 stores sqrt(2) as 1.4140625; 1.375 is no rounding of it.
+  for (float sqrt2 : {kSqrt2, 1.375f}) {
+    PassGraphBuilder b;
+    Value* x = b.input("x", {8}, DataType::kFloat16);
+    auto h = [&](float v) { return b.scalar(v, DataType::kFloat16); };
+    Value* e = b.op("Erf", {b.op("Div", {x, h(sqrt2)})});
+    Value* p = b.op("Add", {e, h(1.0f)});
+    b.output(b.op("Mul", {b.op("Mul", {x, p}), h(0.5f)}));
+    ir::infer_graph(b.graph());
+    EXPECT_EQ(recognize_gelu(b.graph()), sqrt2 == kSqrt2) << sqrt2;
+  }
+}
+
 }  // namespace
 }  // namespace kiln::passes
