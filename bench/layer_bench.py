@@ -179,7 +179,7 @@ def time_kiln(kiln, path, work):
                        capture_output=True, text=True, timeout=300)
     if p.returncode != 0:
         return None, (p.stderr.strip().splitlines() or ["failed"])[-1][:200]
-    return json.load(open(report))["gpu_compute"]["median_ms"], ""
+    return json.load(open(report))["gpu_compute"]["latency_ms"]["median"], ""
 
 
 def main():

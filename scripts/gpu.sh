@@ -136,7 +136,7 @@ if [[ " $stages " == *" layerbench "* ]]; then
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
   for c in ${NCU_CASES:-}; do
     [ -n "$NCU" ] || { echo "no ncu"; break; }
-    "$KILN" build "$lb/case$c.onnx" --backend cuda --fp16 -o "$lb/case$c.plan" > /dev/null 2>&1
+    "$KILN" build "$lb/case$c.onnx" --backend cuda --fp16 -o "$lb/case$c.plan" > "$OUT/ncu_build$c.txt" 2>&1
     timeout 120 "$NCU" --clock-control none --launch-count 4 --section SpeedOfLight --section Occupancy \
       --section LaunchStats --section MemoryWorkloadAnalysis "$KILN" bench "$lb/case$c.plan" --iterations 2 \
       --warmup-ms 0 > "$OUT/ncu_case$c.txt" 2>&1

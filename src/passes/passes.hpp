@@ -1,6 +1,8 @@
 // The individual passes; each lives in its own file of this folder.
 #pragma once
 
+#include <functional>
+
 #include "ir/graph.hpp"
 
 namespace kiln::passes {
@@ -27,6 +29,10 @@ bool recognize_gelu(ir::Graph& graph);
 bool recognize_attention(ir::Graph& graph);
 // Folds Transpose and Reshape pairs, and Transpose pairs around elementwise layers.
 bool cancel_transposes(ir::Graph& graph);
+// Head-split/merge Transposes around ScaledDotProductAttention become its q/k/v/y_perm attributes
+// (absorb_attention_transposes.cpp), for the attention layers `wanted` accepts (all if empty).
+bool absorb_attention_transposes(ir::Graph& graph,
+                                 const std::function<bool(const ir::Node&)>& wanted = {});
 // Fuses groups of elementwise layers into Pointwise layers.
 bool fuse_pointwise(ir::Graph& graph);
 // Folds inference BatchNormalization into the Conv/ConvTranspose/Gemm/MatMul before it.

@@ -3,6 +3,7 @@
 // with the row in a per-thread buffer, so the [.., Sq, Sk] score tensor is never materialized.
 // Each step computes and rounds as the unfused MatMul/Mul/Add/Softmax/MatMul chain does;
 // zero_nan_rows=1 adds the Where(IsNaN(P), 0, P) guard of PyTorch's exports on the probabilities.
+// Operands stored permuted (q_perm, k_perm, v_perm, y_perm) are read and written through strides.
 #include <cmath>
 #include <limits>
 
@@ -11,16 +12,20 @@
 #include "backends/cpu/elementwise_loops.hpp"
 #include "backends/cpu/fused_kernels.hpp"
 #include "backends/cpu/kernel.hpp"
+#include "ir/attention_layout.hpp"
 
 namespace kiln::cpu {
 namespace {
 
-// Strides reading `t` as broadcast to batch + [rows, cols].
-std::vector<int64_t> strides_for(const Tensor& t, const Shape& batch, int64_t rows, int64_t cols) {
+// Strides reading operand `which` (stored as `t`, logical order per its perm attribute) as
+// broadcast to batch + [rows, cols].
+std::vector<int64_t> strides_for(const KernelContext& ctx, int which, const Tensor& t,
+                                 const Shape& batch, int64_t rows, int64_t cols) {
   Shape target = batch;
   target.push_back(rows);
   target.push_back(cols);
-  return broadcast_strides(t.shape(), target);
+  return ir::attention_input_strides(t.shape(), ir::attention_perm(ctx.node.attrs, which, t.rank()),
+                                     target);
 }
 
 template <typename T>
@@ -44,18 +49,31 @@ void run_sdpa(KernelContext& ctx) {
   const C scale = static_cast<C>(ctx.node.attrs.get_float("scale", 1.0f));
   const bool zero_nan_rows = ctx.node.attrs.get_int("zero_nan_rows", 0) != 0;
 
-  const Shape& out_shape = y.shape();
+  auto logical = [&](int which, const Tensor& t) {
+    return ir::permuted(t.shape(), ir::attention_perm(ctx.node.attrs, which, t.rank()));
+  };
+  const Shape ql = logical(0, q), kl = logical(1, k), vl = logical(2, v);
+  const std::vector<int64_t> y_perm = ir::attention_perm(ctx.node.attrs, 3, y.rank());
+  // The logical output shape: the stored one with y_perm undone.
+  Shape out_shape(y.shape().size());
+  for (size_t j = 0; j < y_perm.size(); ++j) out_shape[static_cast<size_t>(y_perm[j])] = y.dim(j);
+  if (y_perm.empty()) out_shape = y.shape();
   const Shape batch(out_shape.begin(), out_shape.end() - 2);
-  const int64_t sq = q.dim(q.rank() - 2), d = q.dim(q.rank() - 1);
-  const int64_t sk = k_transposed ? k.dim(k.rank() - 1) : k.dim(k.rank() - 2);
-  const int64_t dv = v.dim(v.rank() - 1);
+  const int64_t sq = ql[ql.size() - 2], d = ql.back();
+  const int64_t sk = k_transposed ? kl.back() : kl[kl.size() - 2];
+  const int64_t dv = vl.back();
   const int64_t batches = shape_numel(batch);
   if (y.numel() == 0) return;
 
-  const auto qs = strides_for(q, batch, sq, d);
-  const auto ks = k_transposed ? strides_for(k, batch, d, sk) : strides_for(k, batch, sk, d);
-  const auto vs = strides_for(v, batch, sk, dv);
-  const auto ms = mask ? strides_for(*mask, batch, sq, sk) : std::vector<int64_t>{};
+  const auto qs = strides_for(ctx, 0, q, batch, sq, d);
+  const auto ks =
+      k_transposed ? strides_for(ctx, 1, k, batch, d, sk) : strides_for(ctx, 1, k, batch, sk, d);
+  const auto vs = strides_for(ctx, 2, v, batch, sk, dv);
+  Shape scores = batch;
+  scores.push_back(sq);
+  scores.push_back(sk);
+  const auto ms = mask ? broadcast_strides(mask->shape(), scores) : std::vector<int64_t>{};
+  const auto ys = ir::attention_output_strides(out_shape, y_perm);
   const size_t nb = batch.size();
   // Row and column strides of K as [Sk, D] whichever way it is stored.
   const int64_t k_row = k_transposed ? ks[nb + 1] : ks[nb];
@@ -75,7 +93,7 @@ void run_sdpa(KernelContext& ctx) {
 #pragma omp for schedule(static)
     for (int64_t item = 0; item < items; ++item) {
       const int64_t b = item / sq, i = item % sq;
-      int64_t qo = 0, ko = 0, vo = 0, mo = 0, rem = b;
+      int64_t qo = 0, ko = 0, vo = 0, mo = 0, yo = 0, rem = b;
       for (size_t dim = nb; dim-- > 0;) {
         const int64_t idx = rem % batch[dim];
         rem /= batch[dim];
@@ -83,6 +101,7 @@ void run_sdpa(KernelContext& ctx) {
         ko += idx * ks[dim];
         vo += idx * vs[dim];
         if (mp) mo += idx * ms[dim];
+        yo += idx * ys[dim];
       }
       const T* qrow = qp + qo + i * qs[nb];
       C max = -std::numeric_limits<C>::infinity();
@@ -106,8 +125,8 @@ void run_sdpa(KernelContext& ctx) {
         const int64_t vcol = vs[nb + 1];
         for (int64_t t = 0; t < dv; ++t) acc[static_cast<size_t>(t)] += p * load(vrow[t * vcol]);
       }
-      T* yrow = yp + (b * sq + i) * dv;
-      for (int64_t t = 0; t < dv; ++t) yrow[t] = store<T>(acc[static_cast<size_t>(t)]);
+      T* yrow = yp + yo + i * ys[nb];
+      for (int64_t t = 0; t < dv; ++t) yrow[t * ys[nb + 1]] = store<T>(acc[static_cast<size_t>(t)]);
     }
   }
 }

@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
   const int64_t tiles = (a.sq + kRows - 1) / kRows;
   const int64_t b = blockIdx.x / tiles;
   const int64_t row0 = (blockIdx.x % tiles) * kRows;
-  int64_t qo = 0, ko = 0, vo = 0, mo = 0, rem = b;
+  int64_t qo = 0, ko = 0, vo = 0, mo = 0, yo = 0, rem = b;
   for (int dim = a.num_batch_dims - 1; dim >= 0; --dim) {
     const int64_t idx = rem % a.batch[dim];
     rem /= a.batch[dim];
@@ -51,6 +51,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
     ko += idx * a.k_batch[dim];
     vo += idx * a.v_batch[dim];
     mo += idx * a.m_batch[dim];
+    yo += idx * a.y_batch[dim];
   }
   const T* q = static_cast<const T*>(a.q);
   const T* k = static_cast<const T*>(a.k);
@@ -129,7 +130,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(AttentionArgs a)
     for (int c = 0; c < kColsPerLane; ++c) {
       const int64_t t = lane + 32 * c;
       if (t < a.dv)
-        y[(b * a.sq + row) * a.dv + t] = device::store<T>(zero ? C(0) : acc[i][c] * inv);
+        y[yo + row * a.y_row + t * a.y_col] = device::store<T>(zero ? C(0) : acc[i][c] * inv);
     }
   }
 }

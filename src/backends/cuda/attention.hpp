@@ -20,7 +20,7 @@ struct AttentionArgs {
   const void* k = nullptr;
   const void* v = nullptr;
   const void* mask = nullptr;  // optional
-  void* y = nullptr;           // [batch..., sq, dv], contiguous
+  void* y = nullptr;           // [batch..., sq, dv]
   int64_t sq = 0, sk = 0, d = 0, dv = 0;
   float scale = 1.0f;
   // A row whose probabilities are NaN (every key masked with -inf) gives 0 instead of NaN.
@@ -29,10 +29,12 @@ struct AttentionArgs {
   int num_batch_dims = 0;
   int64_t batch[kMaxBatchDims] = {};
   int64_t q_batch[kMaxBatchDims] = {}, k_batch[kMaxBatchDims] = {}, v_batch[kMaxBatchDims] = {},
-          m_batch[kMaxBatchDims] = {};
+          m_batch[kMaxBatchDims] = {}, y_batch[kMaxBatchDims] = {};
   // Strides of Q as [sq, d], K as [sk, d] (whichever way it is stored), V as [sk, dv], the mask
-  // as [sq, sk].
-  int64_t q_row = 0, q_col = 0, k_row = 0, k_col = 0, v_row = 0, v_col = 0, m_row = 0, m_col = 0;
+  // as [sq, sk], Y as [sq, dv]. The fused and GEMM tactics write Y packed (y_col 1, y_row dv,
+  // batch strides of whole [sq, dv] matrices); the flash kernel honours any of its strides.
+  int64_t q_row = 0, q_col = 0, k_row = 0, k_col = 0, v_row = 0, v_col = 0, m_row = 0, m_col = 0,
+          y_row = 0, y_col = 1;
   int64_t batches = 1;
 };
 
@@ -45,5 +47,13 @@ size_t attention_shared_bytes(DataType dtype, int64_t d, int64_t dv);
 void prepare_attention(DataType dtype, int64_t d, int64_t dv, int device, const std::string& what);
 
 void launch_attention(const AttentionArgs& args, DataType dtype, cudaStream_t stream);
+
+// The tensor-core (mma.sync) flash-attention kernel, attention_flash.cu: FP16/BF16, D = Dv of 32,
+// 64 or 128, head dim innermost and rows 16-byte aligned. The reason it does not apply, or "".
+std::string flash_attention_unsupported_reason(const AttentionArgs& args, DataType dtype);
+// Raises the kernel's shared-memory limit (once per process is enough; cheap to repeat).
+void prepare_flash_attention(const AttentionArgs& args, DataType dtype);
+// Base pointers must be 16-byte aligned (checked by the caller).
+void launch_flash_attention(const AttentionArgs& args, DataType dtype, cudaStream_t stream);
 
 }  // namespace kiln::cuda

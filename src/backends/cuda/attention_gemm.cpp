@@ -45,6 +45,13 @@ std::string AttentionGemm::unsupported_reason(const AttentionArgs& a, DataType d
   const bool k_packed = (a.k_col == 1 && a.k_row == a.d) || (a.k_row == 1 && a.k_col == a.sk);
   if (!k_packed) return "K's rows are not packed";
   if (a.v_col != 1 || a.v_row != a.dv) return "V's rows are not packed";
+  int64_t packed = a.sq * a.dv;
+  bool y_packed = a.y_col == 1 && a.y_row == a.dv;
+  for (int i = a.num_batch_dims; i-- > 0;) {
+    y_packed = y_packed && (a.y_batch[i] == packed || a.batch[i] == 1);
+    packed *= a.batch[i];
+  }
+  if (!y_packed) return "Y is not written packed";
   if (flat_batch_stride(a, a.q_batch) < 0 || flat_batch_stride(a, a.k_batch) < 0 ||
       flat_batch_stride(a, a.v_batch) < 0) {
     return "Q, K or V broadcasts over some batch dims but not their neighbours (no single batch "

@@ -1,8 +1,10 @@
 // ScaledDotProductAttention on the GPU: prepare() turns the operands' shapes into batch strides
 // (0 along broadcast dims) and row/column strides, K read as [Sk, D] whichever way it is stored,
-// and picks a tactic: "gemm" (cuBLASLt GEMMs around a softmax, attention_gemm.hpp; the default
-// where it applies) or "fused" (the flash-style kernel, attention.cu), timed against each other
-// when tuning. KILN_CUDA_ATTENTION=gemm|fused forces one (for tests and investigations).
+// and picks a tactic: "flash" (the tensor-core flash-attention kernel, attention_flash.cu;
+// FP16/BF16 heads of 32/64/128), "gemm" (cuBLASLt GEMMs around a softmax, attention_gemm.hpp) or
+// "fused" (the general flash-style kernel, attention.cu), timed against each other when tuning;
+// without tuning the first that applies, in that order. KILN_CUDA_ATTENTION=flash|gemm|fused forces
+// one (for tests and investigations).
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
@@ -14,11 +16,13 @@
 #include "backends/cuda/lt_tactics.hpp"
 #include "backends/cuda/tactic.hpp"
 #include "core/logging.hpp"
+#include "ir/attention_layout.hpp"
 #include "ir/layer_precision.hpp"
 
 namespace kiln::cuda {
 namespace {
 
+constexpr const char* kFlashTactic = "flash";
 constexpr const char* kGemmTactic = "gemm";
 constexpr const char* kFusedTactic = "fused";
 
@@ -44,10 +48,21 @@ std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& target) {
 class AttentionKernel final : public CudaKernel {
  public:
   size_t prepare(const CudaKernelContext& ctx) override {
-    const Shape& q = ctx.inputs.at(0).shape;
-    const Shape& k = ctx.inputs.at(1).shape;
-    const Shape& v = ctx.inputs.at(2).shape;
-    const Shape& y = ctx.outputs.at(0).shape;
+    // Logical shapes: operands stored permuted (q_perm...; ir/attention_layout.hpp) are read
+    // through strides.
+    std::vector<int64_t> perms[4];
+    for (int i = 0; i < 3; ++i) {
+      const DeviceTensor& t = ctx.inputs.at(static_cast<size_t>(i));
+      perms[i] = ir::attention_perm(ctx.node.attrs, i, t.shape.size());
+    }
+    perms[3] = ir::attention_perm(ctx.node.attrs, 3, ctx.outputs.at(0).shape.size());
+    const Shape q = ir::permuted(ctx.inputs[0].shape, perms[0]);
+    const Shape k = ir::permuted(ctx.inputs[1].shape, perms[1]);
+    const Shape v = ir::permuted(ctx.inputs[2].shape, perms[2]);
+    Shape y = ctx.outputs[0].shape;
+    for (size_t j = 0; j < perms[3].size(); ++j) {
+      y[static_cast<size_t>(perms[3][j])] = ctx.outputs[0].shape[j];
+    }
     dtype_ = ctx.outputs.at(0).dtype;
     has_mask_ = ctx.node.input(3) != nullptr;
     const bool k_transposed = ctx.node.attrs.get_int("k_transposed", 0) != 0;
@@ -72,10 +87,11 @@ class AttentionKernel final : public CudaKernel {
       return s;
     };
     const size_t nb = batch.size();
-    auto qs = broadcast_strides(q, with_matrix(a.sq, a.d));
-    auto ks = k_transposed ? broadcast_strides(k, with_matrix(a.d, a.sk))
-                           : broadcast_strides(k, with_matrix(a.sk, a.d));
-    auto vs = broadcast_strides(v, with_matrix(a.sk, a.dv));
+    auto qs = ir::attention_input_strides(ctx.inputs[0].shape, perms[0], with_matrix(a.sq, a.d));
+    auto ks =
+        ir::attention_input_strides(ctx.inputs[1].shape, perms[1],
+                                    k_transposed ? with_matrix(a.d, a.sk) : with_matrix(a.sk, a.d));
+    auto vs = ir::attention_input_strides(ctx.inputs[2].shape, perms[2], with_matrix(a.sk, a.dv));
     std::vector<int64_t> ms(nb + 2, 0);
     if (has_mask_) ms = broadcast_strides(ctx.inputs.at(3).shape, with_matrix(a.sq, a.sk));
     a.num_batch_dims = static_cast<int>(nb);
@@ -94,6 +110,10 @@ class AttentionKernel final : public CudaKernel {
     a.v_col = vs[nb + 1];
     a.m_row = ms[nb];
     a.m_col = ms[nb + 1];
+    auto ys = ir::attention_output_strides(y, perms[3]);
+    for (size_t i = 0; i < nb; ++i) a.y_batch[i] = ys[i];
+    a.y_row = ys[nb];
+    a.y_col = ys[nb + 1];
     if (a.sk == 0) return 0;  // enqueue() writes zeros
     choose_tactic(ctx, k_transposed);
     return gemm_ ? gemm_->workspace_bytes() : 0;
@@ -105,28 +125,33 @@ class AttentionKernel final : public CudaKernel {
       KILN_CUDA_CHECK(cudaMemsetAsync(ctx.outputs[0].data, 0, ctx.outputs[0].nbytes(), ctx.stream));
       return;
     }
-    if (gemm_) {
+    if (gemm_ || tactic_ == kFlashTactic) {
       check_base_alignment(ctx, ctx.inputs[0].data, "Q");
       check_base_alignment(ctx, ctx.inputs[1].data, "K");
       check_base_alignment(ctx, ctx.inputs[2].data, "V");
       check_base_alignment(ctx, ctx.outputs[0].data, "Y");
-      if (ctx.workspace_bytes < gemm_->workspace_bytes()) {
+      if (gemm_ && ctx.workspace_bytes < gemm_->workspace_bytes()) {
         ctx.fail(ErrorCode::kInternal, "the attention workspace has ", ctx.workspace_bytes,
                  " bytes; the GEMM tactic needs ", gemm_->workspace_bytes());
       }
     }
-    launch(gemm_ != nullptr,
+    launch(tactic_,
            with_pointers(ctx.inputs[0].data, ctx.inputs[1].data, ctx.inputs[2].data,
                          has_mask_ ? ctx.inputs[3].data : nullptr, ctx.outputs[0].data),
            ctx.workspace, ctx.stream);
   }
 
  private:
-  // Lists the tactics that apply (the GEMM one first: it uses tensor cores), honours
-  // KILN_CUDA_ATTENTION, and lets the tuner time them. Keeps gemm_ only when it is the choice.
+  // Lists the tactics that apply (tensor-core ones first), honours KILN_CUDA_ATTENTION, and lets
+  // the tuner time them. Keeps gemm_ only when it is the choice.
   void choose_tactic(const CudaKernelContext& ctx, bool k_transposed) {
     const std::string what = ctx.node.describe();
     std::vector<std::string> names;
+    std::string flash_why = flash_attention_unsupported_reason(args_, dtype_);
+    if (flash_why.empty()) {
+      prepare_flash_attention(args_, dtype_);
+      names.push_back(kFlashTactic);
+    }
     std::string gemm_why = AttentionGemm::unsupported_reason(args_, dtype_);
     if (gemm_why.empty() && !(ctx.libs && ctx.libs->cublaslt)) gemm_why = "no cuBLASLt handle";
     if (gemm_why.empty()) {
@@ -146,12 +171,12 @@ class AttentionKernel final : public CudaKernel {
       fused_why = e.what();
     }
     auto why_not = [&](const std::string& name) {
-      return name == kGemmTactic ? gemm_why : fused_why;
+      return name == kFlashTactic ? flash_why : name == kGemmTactic ? gemm_why : fused_why;
     };
     if (std::string forced = forced_tactic(); !forced.empty()) {
-      if (forced != kGemmTactic && forced != kFusedTactic) {
+      if (forced != kFlashTactic && forced != kGemmTactic && forced != kFusedTactic) {
         ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_ATTENTION is '", forced, "'; it takes '",
-                 kGemmTactic, "' or '", kFusedTactic, "'");
+                 kFlashTactic, "', '", kGemmTactic, "' or '", kFusedTactic, "'");
       }
       if (std::find(names.begin(), names.end(), forced) == names.end()) {
         ctx.fail(ErrorCode::kUnsupported, "KILN_CUDA_ATTENTION forces the ", forced,
@@ -160,8 +185,8 @@ class AttentionKernel final : public CudaKernel {
       names = {forced};
     }
     if (names.empty()) {
-      ctx.fail(ErrorCode::kUnsupported, "no CUDA attention tactic applies (gemm: ", gemm_why,
-               "; fused: ", fused_why, ")");
+      ctx.fail(ErrorCode::kUnsupported, "no CUDA attention tactic applies (flash: ", flash_why,
+               "; gemm: ", gemm_why, "; fused: ", fused_why, ")");
     }
     size_t chosen = 0;
     TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
@@ -176,16 +201,21 @@ class AttentionKernel final : public CudaKernel {
                                if (!scratch)
                                  scratch.emplace(ctx, gemm_ ? gemm_->workspace_bytes() : 0);
                                const TuningScratch& s = *scratch;
-                               launch(names[i] == kGemmTactic,
+                               launch(names[i],
                                       with_pointers(s.input(0), s.input(1), s.input(2),
                                                     has_mask_ ? s.input(3) : nullptr, s.output(0)),
                                       s.workspace(), stream);
                              });
     }
-    if (names[chosen] != kGemmTactic) gemm_.reset();
-    log(Severity::kVerbose, cat(what, ": attention tactic ", names[chosen],
-                                names.size() > 1 ? "" : " (the only one that applies or allowed)",
-                                gemm_why.empty() ? "" : cat("; gemm does not apply: ", gemm_why)));
+    tactic_ = names[chosen];
+    if (tactic_ != kGemmTactic) gemm_.reset();
+    std::string skipped;
+    for (const char* name : {kFlashTactic, kGemmTactic, kFusedTactic}) {
+      if (!why_not(name).empty()) skipped += cat("; ", name, " does not apply: ", why_not(name));
+    }
+    log(Severity::kVerbose,
+        cat(what, ": attention tactic ", tactic_,
+            names.size() > 1 ? "" : " (the only one that applies or allowed)", skipped));
   }
 
   std::string signature(const CudaKernelContext& ctx, bool k_transposed) const {
@@ -208,8 +238,11 @@ class AttentionKernel final : public CudaKernel {
     return a;
   }
 
-  void launch(bool gemm, const AttentionArgs& a, void* workspace, cudaStream_t stream) const {
-    if (gemm) {
+  void launch(const std::string& tactic, const AttentionArgs& a, void* workspace,
+              cudaStream_t stream) const {
+    if (tactic == kFlashTactic) {
+      launch_flash_attention(a, dtype_, stream);
+    } else if (tactic == kGemmTactic) {
       gemm_->run(a, workspace, stream);
     } else {
       launch_attention(a, dtype_, stream);
@@ -219,6 +252,7 @@ class AttentionKernel final : public CudaKernel {
   AttentionArgs args_;
   DataType dtype_ = DataType::kFloat32;
   bool has_mask_ = false;
+  std::string tactic_ = kFusedTactic;
   std::unique_ptr<AttentionGemm> gemm_;  // set when the GEMM tactic is the choice
 };
 

@@ -1,10 +1,13 @@
 // CUDA normalization kernels: LayerNormalization (with Mean/InvStdDev outputs),
 // RMSNormalization, InstanceNormalization and GroupNormalization normalize rows of contiguous
 // values with float statistics, FP16/BF16 data read and written as is. LayerNorm and RMSNorm rows
-// of up to kMaxCachedRow values are read once into registers (row_cache.cuh); longer rows and the
-// other norms take a block per row and three passes.
+// have two one-pass kernels: a warp per row with 16-byte loads (norm_warp.cu; rows of up to 2048
+// 16-bit values with a parameter per column) and a warp or block per row holding up to
+// kMaxCachedRow values in registers (row_cache.cuh); longer rows and the other norms take a block
+// per row and three passes.
 // BatchNormalization (inference) is a per-channel affine map.
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +18,7 @@
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/norm_cached.cuh"
+#include "backends/cuda/norm_warp.cuh"
 #include "backends/cuda/param_vector.cuh"
 #include "backends/cuda/reduce_ops.cuh"
 #include "backends/cuda/reduction_family.hpp"
@@ -163,26 +167,50 @@ class RowNormKernel final : public CudaKernel {
     return 0;
   }
 
-  void enqueue(const CudaKernelContext& ctx) override { run(ctx, cached_); }
+  void enqueue(const CudaKernelContext& ctx) override { run(ctx, path_); }
 
  private:
-  // LayerNorm and RMSNorm rows of up to kMaxCachedRow values (float64 aside: its cached rows
-  // would need twice the registers) have two kernels: a warp or block per row holding the row in
-  // registers, and the block-per-row kernel that reads it three times. Which is faster depends on
-  // the row shape and the GPU (on an H200 the block kernel won on BERT/ViT rows of 768), so the
-  // tuner times both.
+  enum class Path { kBlock, kCached, kWarp };
+
+  // LayerNorm and RMSNorm rows have up to three kernels: the warp-per-row one (where its rows and
+  // parameters fit), the register-cached one (rows of up to kMaxCachedRow, float64 aside: its
+  // cached rows would need twice the registers) and the block-per-row kernel that reads a row
+  // three times. Which is fastest depends on the row shape and the GPU, so the tuner times them;
+  // without tuning the warp kernel goes first where it applies.
   void choose_kernel(const CudaKernelContext& ctx) {
-    cached_ = false;
+    path_ = Path::kBlock;
     const bool by_column = affine_.kind == NormKind::kLayer || affine_.kind == NormKind::kRms;
     const DataType t = ctx.inputs[0].dtype;
-    if (!by_column || t == DataType::kFloat64 || cols_ > kMaxCachedRow || rows_ == 0) return;
+    if (!by_column || rows_ == 0) return;
+    std::vector<Path> paths;
+    if (warp_applies(ctx)) paths.push_back(Path::kWarp);
+    paths.push_back(Path::kBlock);
+    if (t != DataType::kFloat64 && cols_ <= kMaxCachedRow) paths.push_back(Path::kCached);
+    std::vector<std::string> names;
+    for (Path p : paths) {
+      names.push_back(p == Path::kWarp    ? "warp_rows"
+                      : p == Path::kBlock ? "block_rows"
+                                          : "cached_rows");
+    }
+    path_ = paths[0];
+    // KILN_CUDA_NORM=warp_rows|block_rows|cached_rows forces one (tests and investigations).
+    if (const char* forced = std::getenv("KILN_CUDA_NORM"); forced && *forced) {
+      auto it = std::find(names.begin(), names.end(), forced);
+      if (it == names.end()) {
+        std::string applicable;
+        for (const std::string& n : names) applicable += (applicable.empty() ? "" : ", ") + n;
+        ctx.fail(ErrorCode::kUnsupported, "KILN_CUDA_NORM forces '", forced,
+                 "', which does not apply here (", applicable, " do)");
+      }
+      path_ = paths[static_cast<size_t>(it - names.begin())];
+      return;
+    }
     TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
-    if (!tuner) return;
-    const std::vector<std::string> names = {"block_rows", "cached_rows"};
+    if (!tuner || paths.size() == 1) return;
     std::optional<TuningScratch> scratch;
     size_t chosen =
         tuner->choose(ctx.node, cat(ctx.node.op, " ", to_string(t), " ", rows_, "x", cols_), names,
-                      {0, 0}, [&](size_t i, cudaStream_t stream) {
+                      std::vector<size_t>(names.size(), 0), [&](size_t i, cudaStream_t stream) {
                         if (!scratch) scratch.emplace(ctx, 0);
                         CudaKernelContext trial = ctx;
                         trial.stream = stream;
@@ -193,20 +221,50 @@ class RowNormKernel final : public CudaKernel {
                             trial.outputs[k].data = scratch->output(k);
                           }
                         }
-                        run(trial, i == 1);
+                        run(trial, paths[i]);
                       });
-    cached_ = chosen == 1;
+    path_ = paths[chosen];
   }
 
-  void run(const CudaKernelContext& ctx, bool cached) const {
+  // The warp kernel takes a scale of one value per column (and a bias like it, for LayerNorm).
+  bool warp_applies(const CudaKernelContext& ctx) const {
+    if (!ctx.has_input(1)) return false;
+    const DeviceTensor& scale = ctx.inputs[1];
+    if (!warp_norm_applies(ctx.inputs[0].dtype, scale.dtype, cols_, scale.numel())) return false;
+    if (affine_.kind == NormKind::kLayer && ctx.has_input(2)) {
+      const DeviceTensor& bias = ctx.inputs[2];
+      if (bias.dtype != scale.dtype || bias.numel() != cols_) return false;
+    }
+    return true;
+  }
+
+  void run(const CudaKernelContext& ctx, Path path) const {
     if (rows_ == 0 || cols_ == 0) return;
     const DeviceTensor& x = ctx.inputs[0];
-    ParamVector scale = ctx.has_input(1) ? ParamVector::of(ctx.inputs[1]) : ParamVector{};
-    ParamVector bias;
-    if (affine_.kind != NormKind::kRms && ctx.has_input(2)) bias = ParamVector::of(ctx.inputs[2]);
     auto out = [&](size_t o) { return o < ctx.outputs.size() ? ctx.outputs[o].data : nullptr; };
     bool float_stats = ctx.outputs.size() < 2 || !ctx.outputs[1].data ||
                        ctx.outputs[1].dtype == DataType::kFloat32;
+    if (path == Path::kWarp) {
+      WarpNormArgs w;
+      w.x = x.data;
+      w.y = ctx.outputs[0].data;
+      w.scale = ctx.inputs[1].data;
+      if (affine_.kind == NormKind::kLayer && ctx.has_input(2)) w.bias = ctx.inputs[2].data;
+      w.rows = rows_;
+      w.cols = cols_;
+      w.eps = eps_;
+      w.rms = affine_.kind == NormKind::kRms;
+      w.stats = RowStats{out(1), out(2), float_stats};
+      w.x_type = x.dtype;
+      w.params = ctx.inputs[1].dtype;
+      // A view at an odd offset cannot take 16-byte loads: the block kernel runs instead.
+      if (warp_norm_aligned(w)) return launch_warp_norm(w, ctx.stream);
+      path = Path::kBlock;
+    }
+    ParamVector scale = ctx.has_input(1) ? ParamVector::of(ctx.inputs[1]) : ParamVector{};
+    ParamVector bias;
+    if (affine_.kind != NormKind::kRms && ctx.has_input(2)) bias = ParamVector::of(ctx.inputs[2]);
+    const bool cached = path == Path::kCached;
     visit_device_dtype(x.dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (kNormType<T>) {
@@ -235,7 +293,7 @@ class RowNormKernel final : public CudaKernel {
   AffineIndex affine_;
   float eps_ = 1e-5f;
   int64_t rows_ = 0, cols_ = 0;
-  bool cached_ = false;  // the register-cached kernel (choose_kernel)
+  Path path_ = Path::kBlock;  // chosen by choose_kernel
 };
 
 // BatchNormalization in inference mode: y = (x - mean) / sqrt(var + eps) * scale + bias per

@@ -4,6 +4,9 @@
 // optional additive mask broadcasts to [..., Sq, Sk]. Batch dims broadcast as MatMul's do.
 // zero_nan_rows=1 replaces NaN probabilities by 0 (a row whose keys are all masked with -inf gives
 // 0, not NaN), as the Where(IsNaN(P), 0, P) guard of PyTorch's attention exports does.
+// q_perm/k_perm/v_perm/y_perm store an operand permuted (ir/attention_layout.hpp): the shapes
+// above are then the logical ones.
+#include "ir/attention_layout.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/fused_families.hpp"
 #include "ir/shape_inference.hpp"
@@ -26,10 +29,7 @@ void infer_sdpa(InferenceContext& ctx) {
       ctx.fail("input ", i, " has dtype ", to_string(ctx.input(i).dtype), ", Q has ",
                to_string(dtype));
   }
-  const auto& q = ctx.input(0).shape;
-  const auto& k = ctx.input(1).shape;
-  const auto& v = ctx.input(2).shape;
-  if (!q || !k || !v) {
+  if (!ctx.input(0).shape || !ctx.input(1).shape || !ctx.input(2).shape) {
     ctx.set_output(0, dtype, std::nullopt);
     return;
   }
@@ -38,6 +38,18 @@ void infer_sdpa(InferenceContext& ctx) {
       ctx.fail("input ", i, " must have rank 2 or more, has shape ",
                sym_shape_to_string(ctx.input(i).shape));
   }
+  std::optional<SymShape> logical[3];
+  for (int i = 0; i < 3; ++i) {
+    const SymShape& stored = *ctx.input(static_cast<size_t>(i)).shape;
+    try {
+      logical[i] = permuted(stored, attention_perm(ctx.attrs(), i, stored.size()));
+    } catch (const Error& e) {
+      ctx.fail(e.what());
+    }
+  }
+  const auto& q = logical[0];
+  const auto& k = logical[1];
+  const auto& v = logical[2];
   const bool k_transposed = ctx.attrs().get_int("k_transposed", 0) != 0;
   const Dim& sk = k_transposed ? k->back() : (*k)[k->size() - 2];
   const Dim& dk = k_transposed ? (*k)[k->size() - 2] : k->back();
@@ -62,7 +74,11 @@ void infer_sdpa(InferenceContext& ctx) {
                  sym_shape_to_string(scores));
     }
   }
-  ctx.set_output(0, dtype, out);
+  try {
+    ctx.set_output(0, dtype, permuted(out, attention_perm(ctx.attrs(), 3, out.size())));
+  } catch (const Error& e) {
+    ctx.fail(e.what());
+  }
 }
 
 }  // namespace

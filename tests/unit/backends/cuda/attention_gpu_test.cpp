@@ -1,8 +1,9 @@
-// ScaledDotProductAttention's CUDA tactics against the CPU reference: the GEMM-softmax-GEMM tactic
-// and the fused kernel, each forced through KILN_CUDA_ATTENTION, and the default choice, over
-// ViT/BERT shapes, masks (additive, and 0/-inf masks as a boolean mask becomes, fully masked rows
-// included), odd sizes, K transposed, broadcast batch dims and a batch chunked under the scores
-// budget; float32, float16 and bfloat16. Also the tactic's applicability rules, which need no GPU.
+// ScaledDotProductAttention's CUDA tactics against the CPU reference: the tensor-core flash kernel,
+// the GEMM-softmax-GEMM tactic and the fused kernel, each forced through KILN_CUDA_ATTENTION, and
+// the default choice, over ViT/BERT shapes, masks (additive, and 0/-inf masks as a boolean mask
+// becomes, fully masked rows included), odd sizes, K transposed, broadcast batch dims and a batch
+// chunked under the scores budget; float32, float16 and bfloat16. Also the tactic's applicability
+// rules, which need no GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <limits>
 #include <optional>
 
+#include "backends/cuda/attention.hpp"
 #include "backends/cuda/attention_gemm.hpp"
 #include "core/error.hpp"
 #include "unit/backends/cuda/gpu_test_util.hpp"
@@ -34,6 +36,10 @@ struct AttentionCase {
   bool gemm_applies = true;   // the GEMM tactic takes it (no partial batch broadcast)
   bool fused_applies = true;  // the fused kernel takes it (Dv <= 256)
   bool float32_only = false;  // large cases: one dtype keeps the CPU reference quick
+  // Q, K and V stored permuted (q_perm = k_perm = v_perm; shapes above are the stored ones) and
+  // Y written permuted, as absorb_attention_transposes leaves them.
+  std::vector<int64_t> perm = {};
+  std::vector<int64_t> y_perm = {};
 };
 
 // A 0/-inf mask of `shape` (what a boolean mask becomes): key j of row i is blocked when
@@ -116,6 +122,56 @@ std::vector<AttentionCase> cases() {
        {},
        false,
        false},
+      {"head 32, odd lengths, mask per query",
+       {2, 3, 37, 32},
+       {2, 3, 70, 32},
+       {2, 3, 70, 32},
+       M::kAdditive,
+       {2, 1, 37, 70}},
+      {"head 128, more queries than keys", {1, 2, 150, 128}, {1, 2, 90, 128}, {1, 2, 90, 128}},
+      {"head 64, K and V broadcast over the leading dim",
+       {2, 3, 9, 64},
+       {1, 3, 12, 64},
+       {1, 3, 12, 64},
+       M::kNone,
+       {},
+       false,
+       false},
+      {"heads interleaved in and out (BSHD)",
+       {2, 128, 12, 64},
+       {2, 128, 12, 64},
+       {2, 128, 12, 64},
+       M::kBlocked,
+       {2, 1, 1, 128},
+       false,
+       false,
+       true,
+       false,
+       {0, 2, 1, 3},
+       {0, 2, 1, 3}},
+      {"sequence first, as PyTorch's MHA export stores it",
+       {50, 6, 32},
+       {50, 6, 32},
+       {50, 6, 32},
+       M::kNone,
+       {},
+       false,
+       false,
+       true,
+       false,
+       {1, 0, 2},
+       {1, 0, 2}},
+      {"heads interleaved in, packed out",
+       {2, 40, 3, 128},
+       {2, 33, 3, 128},
+       {2, 33, 3, 128},
+       M::kAdditive,
+       {2, 3, 40, 33},
+       false,
+       false,
+       true,
+       false,
+       {0, 2, 1, 3}},
       {"3-D", {3, 10, 8}, {3, 10, 8}, {3, 10, 8}},
       {"2-D", {10, 8}, {12, 8}, {12, 8}},
       {"long keys (block-wide softmax rows)",
@@ -153,6 +209,10 @@ std::string run_case(const AttentionCase& c, const Precision& p) {
   g.op = "ScaledDotProductAttention";
   g.attrs.set("scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.q.back()))));
   g.attrs.set("k_transposed", int64_t{c.k_transposed});
+  if (!c.perm.empty()) {
+    for (const char* name : {"q_perm", "k_perm", "v_perm"}) g.attrs.set(name, c.perm);
+  }
+  if (!c.y_perm.empty()) g.attrs.set("y_perm", c.y_perm);
   for (const Shape& s : {c.q, c.k, c.v}) g.inputs.push_back({p.dtype, s, false, {}, -1.0, 1.0});
   if (c.mask != MaskKind::kNone) {
     GpuInput m{p.dtype, c.mask_shape, false, {}, -2.0, 2.0};
@@ -163,6 +223,12 @@ std::string run_case(const AttentionCase& c, const Precision& p) {
   g.atol = p.atol;
   std::string diff = compare_cuda_with_cpu(g);
   return diff.empty() ? "" : cat("\n  ", g.name, ": ", diff);
+}
+
+// The flash kernel takes heads of 32, 64 or 128 (D = Dv) stored with the head dim innermost.
+bool flash_applies(const AttentionCase& c) {
+  const int64_t d = c.q.back();
+  return !c.k_transposed && d == c.v.back() && (d == 32 || d == 64 || d == 128);
 }
 
 // Sets KILN_CUDA_ATTENTION for the scope of one test.
@@ -185,10 +251,12 @@ void run_all(const char* tactic) {
   int ran = 0;
   for (const AttentionCase& c : cases()) {
     if (name == "gemm" && !c.gemm_applies) continue;
+    if (name == "flash" && !flash_applies(c)) continue;
     if (name == "fused" && (!c.fused_applies || c.float32_only)) continue;  // slow there
     if (!gpu && c.float32_only) continue;
     for (const Precision& p : kPrecisions) {
       if (c.float32_only && p.dtype != DataType::kFloat32) continue;
+      if (name == "flash" && p.dtype == DataType::kFloat32) continue;  // 16-bit only
       std::string diff = run_case(c, p);
       if (!gpu && diff.find(": CUDA failed") != std::string::npos) diff.clear();
       failures += diff;
@@ -198,6 +266,10 @@ void run_all(const char* tactic) {
   EXPECT_EQ(failures, "");
   if (!gpu) GTEST_SKIP() << "no CUDA device (the CPU reference ran " << ran << " cases)";
   std::cout << ran << " cases ran with tactic " << (tactic ? tactic : "(default)") << "\n";
+}
+
+TEST(AttentionGpu, FlashTacticMatchesCpu) {
+  run_all("flash");
 }
 
 TEST(AttentionGpu, GemmTacticMatchesCpu) {
@@ -241,11 +313,13 @@ cuda::AttentionArgs args_for(const Shape& batch, const Shape& k_batch, int64_t s
   a.dv = dv;
   a.num_batch_dims = static_cast<int>(batch.size());
   a.batches = shape_numel(batch);
-  int64_t q_stride = sq * d, k_stride = sk * d, v_stride = sk * dv;
+  int64_t q_stride = sq * d, k_stride = sk * d, v_stride = sk * dv, y_stride = sq * dv;
   for (size_t i = batch.size(); i-- > 0;) {
     a.batch[i] = batch[i];
     a.q_batch[i] = q_stride;
     q_stride *= batch[i];
+    a.y_batch[i] = y_stride;
+    y_stride *= batch[i];
     const bool broadcast = k_batch[i] == 1 && batch[i] != 1;
     a.k_batch[i] = broadcast ? 0 : k_stride;
     a.v_batch[i] = broadcast ? 0 : v_stride;
@@ -258,6 +332,8 @@ cuda::AttentionArgs args_for(const Shape& batch, const Shape& k_batch, int64_t s
   a.k_col = k_transposed ? sk : 1;
   a.v_row = dv;
   a.v_col = 1;
+  a.y_row = dv;
+  a.y_col = 1;
   return a;
 }
 
@@ -303,6 +379,29 @@ TEST(AttentionGemmPlan, RefusesWhatItCannotExpress) {
   strided = args_for({2}, {2}, 9, 12, 16, 16);
   strided.k_row = 32;
   refused(strided, h, "K's rows");
+  strided = args_for({2, 3}, {2, 3}, 9, 12, 16, 16);
+  strided.y_row = 48;  // heads interleaved in the output ([2, 9, 3, 16] stored)
+  refused(strided, h, "Y is not written packed");
+}
+
+TEST(AttentionFlashPlan, TakesSixteenBitHeadsOf32To128WithAlignedRows) {
+  const DataType h = DataType::kFloat16, bf = DataType::kBFloat16;
+  EXPECT_EQ(
+      cuda::flash_attention_unsupported_reason(args_for({64, 12}, {64, 12}, 197, 197, 64, 64), h),
+      "");
+  EXPECT_EQ(cuda::flash_attention_unsupported_reason(args_for({2, 3}, {1, 3}, 9, 12, 128, 128), bf),
+            "");
+  auto refused = [](const cuda::AttentionArgs& a, DataType t, const std::string& words) {
+    std::string why = cuda::flash_attention_unsupported_reason(a, t);
+    EXPECT_NE(why.find(words), std::string::npos) << "'" << why << "' lacks '" << words << "'";
+  };
+  refused(args_for({2}, {2}, 9, 12, 64, 64), DataType::kFloat32, "float32");
+  refused(args_for({2}, {2}, 9, 12, 48, 48), h, "heads");
+  refused(args_for({2}, {2}, 9, 12, 64, 32), h, "heads");
+  refused(args_for({2}, {2}, 9, 12, 64, 64, true), h, "innermost");
+  cuda::AttentionArgs odd = args_for({2}, {2}, 9, 12, 64, 64);
+  odd.q_row = 68;  // rows 136 bytes apart: no 16-byte loads
+  refused(odd, h, "aligned");
 }
 
 }  // namespace

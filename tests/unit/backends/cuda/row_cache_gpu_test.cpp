@@ -2,8 +2,11 @@
 // and LayerNormalization over row widths that hit every configuration (a warp per row up to 1024, a
 // block up to 8192, the multi-pass kernels past it), widths that rule out vector loads (odd, 4097),
 // few and many rows; float32, float16 and bfloat16. Also the normalizations that share the LN
-// kernel (RMSNorm, GroupNorm, LN's Mean/InvStdDev outputs).
+// kernels (RMSNorm, GroupNorm, LN's Mean/InvStdDev outputs); each LayerNorm kernel is forced in
+// turn.
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "unit/backends/cuda/gpu_case_table.hpp"
 
@@ -38,10 +41,20 @@ TEST(RowCacheGpu, SoftmaxAndLogSoftmax) {
   run_table(cases);
 }
 
-TEST(RowCacheGpu, LayerNormalization) {
+// The LayerNorm/RMSNorm cases of rows by column, each kernel forced in turn through
+// KILN_CUDA_NORM (warp_rows: whole 16-byte chunks, up to 8 per lane, a parameter per column;
+// cached_rows: up to 8192 values; block_rows: any), then the default choice.
+std::vector<GpuCase> norm_cases(const std::string& kernel) {
+  auto takes = [&](DT t, int64_t w, bool per_column = true) {
+    const int64_t n = t == DT::kFloat32 ? 4 : 8;
+    if (kernel == "warp_rows") return per_column && w % n == 0 && w / n <= 256;
+    if (kernel == "cached_rows") return w <= 8192;
+    return true;
+  };
   std::vector<GpuCase> cases;
   for (DT t : kFloats) {
     for (int64_t w : kWidths) {
+      if (!takes(t, w)) continue;
       cases.push_back(make_case("LayerNormalization",
                                 {input(t, {rows_for(w), w}, -3, 3), input(t, {w}), input(t, {w})},
                                 attrs({{"axis", int64_t{-1}}, {"epsilon", 1e-5f}})));
@@ -54,16 +67,42 @@ TEST(RowCacheGpu, LayerNormalization) {
     // BERT/ViT widths with many rows.
     cases.push_back(make_case("LayerNormalization",
                               {input(t, {4, 197, 768}, -3, 3), input(t, {768}), input(t, {768})}));
-    // Mean and InvStdDev outputs (float32 by stash_type) from the cached kernel.
+    // Mean and InvStdDev outputs (float32 by stash_type).
     cases.push_back(make_case("LayerNormalization",
-                              {input(t, {33, 300}, -3, 3), input(t, {300}), input(t, {300})},
+                              {input(t, {33, 320}, -3, 3), input(t, {320}), input(t, {320})},
                               attrs({{"axis", int64_t{-1}}}), 3));
     // Normalized over the last two axes.
     cases.push_back(
         make_case("LayerNormalization",
                   {input(t, {6, 12, 64}, -3, 3), input(t, {12, 64}), input(t, {12, 64})},
                   attrs({{"axis", int64_t{1}}})));
-    cases.push_back(make_case("RMSNormalization", {input(t, {40, 4096}, -2, 2), input(t, {4096})}));
+    if (takes(t, 2048)) {
+      cases.push_back(
+          make_case("RMSNormalization", {input(t, {40, 2048}, -2, 2), input(t, {2048})}));
+    }
+    if (takes(t, 4096)) {
+      cases.push_back(
+          make_case("RMSNormalization", {input(t, {40, 4096}, -2, 2), input(t, {4096})}));
+    }
+    if (kernel != "warp_rows") {  // one scale for every column
+      cases.push_back(make_case("LayerNormalization", {input(t, {5, 64}), input(t, {1})}));
+    }
+  }
+  return cases;
+}
+
+TEST(RowCacheGpu, LayerNormalizationEachKernel) {
+  for (const char* kernel : {"warp_rows", "cached_rows", "block_rows"}) {
+    SCOPED_TRACE(kernel);
+    setenv("KILN_CUDA_NORM", kernel, 1);
+    run_table(norm_cases(kernel));
+    unsetenv("KILN_CUDA_NORM");
+  }
+}
+
+TEST(RowCacheGpu, LayerNormalizationDefaultChoice) {
+  std::vector<GpuCase> cases = norm_cases("");
+  for (DT t : kFloats) {
     cases.push_back(make_case("GroupNormalization",
                               {input(t, {2, 8, 16, 16}), input(t, {8}), input(t, {8})},
                               attrs({{"num_groups", int64_t{4}}})));

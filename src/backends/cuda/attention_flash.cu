@@ -1,0 +1,301 @@
+// The tensor-core attention kernel for FP16/BF16 heads of 32, 64 or 128 (flash-attention 2 style):
+// a block of four warps owns 64 query rows of one batch entry, each warp 16 of them. Per tile of
+// 64 keys the block stages K and V in shared memory; each warp computes its 16 x 64 scores with
+// mma.sync (m16n8k16, float accumulators), applies the scale and mask, updates its rows' running
+// max and sum (online softmax, base-2 exponentials), and multiplies the probabilities, rounded to
+// the element type in registers (the score fragment is already laid out as the next product's A
+// operand), by V into float output accumulators. Scores never leave registers.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "backends/cuda/attention.hpp"
+#include "backends/cuda/cuda_check.hpp"
+#include "core/error.hpp"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kQueryTile = 16 * kWarps;
+constexpr int kKeyTile = 64;
+constexpr int kVec = 8;  // 16-bit elements per 16-byte load
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack(float lo, float hi) {
+  if constexpr (std::is_same_v<T, __half>) {
+    __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  } else {
+    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack_raw(T lo, T hi) {
+  return static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(&lo)) |
+         (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(&hi)) << 16);
+}
+
+// D += A B for a 16x16 A (row-major fragment), 16x8 B (column-major fragment), float D.
+template <typename T>
+__device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                    uint32_t b1) {
+  if constexpr (std::is_same_v<T, __half>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+__device__ __forceinline__ float group_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+__device__ __forceinline__ float group_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+// Copies `rows` rows of kD elements (16-byte aligned, `ld` apart) into shared memory rows of kLd,
+// zero-filling rows at or past `valid`.
+template <typename T, int kD, int kLd>
+__device__ __forceinline__ void stage(T* dst, const T* src, int64_t ld, int rows, int64_t valid) {
+  constexpr int kPerRow = kD / kVec;
+  for (int e = threadIdx.x; e < rows * kPerRow; e += kWarps * 32) {
+    const int r = e / kPerRow, c = (e % kPerRow) * kVec;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (r < valid) v = *reinterpret_cast<const uint4*>(src + r * ld + c);
+    *reinterpret_cast<uint4*>(dst + r * kLd + c) = v;
+  }
+}
+
+template <typename T, int kD>
+__global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionArgs a) {
+  constexpr int kLd = kD + 8;  // padded rows: the fragment loads of a warp hit 32 banks
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  T* qs = reinterpret_cast<T*>(shared_raw);
+  T* ks = qs + kQueryTile * kLd;
+  T* vs = ks + kKeyTile * kLd;
+
+  const int64_t tiles = (a.sq + kQueryTile - 1) / kQueryTile;
+  const int64_t b = blockIdx.x / tiles;
+  const int64_t row0 = (blockIdx.x % tiles) * kQueryTile;
+  int64_t qo = 0, ko = 0, vo = 0, mo = 0, yo = 0, rem = b;
+  for (int dim = a.num_batch_dims - 1; dim >= 0; --dim) {
+    const int64_t idx = rem % a.batch[dim];
+    rem /= a.batch[dim];
+    qo += idx * a.q_batch[dim];
+    ko += idx * a.k_batch[dim];
+    vo += idx * a.v_batch[dim];
+    mo += idx * a.m_batch[dim];
+    yo += idx * a.y_batch[dim];
+  }
+  const T* q = static_cast<const T*>(a.q) + qo;
+  const T* k = static_cast<const T*>(a.k) + ko;
+  const T* v = static_cast<const T*>(a.v) + vo;
+  const T* mask = a.mask ? static_cast<const T*>(a.mask) + mo : nullptr;
+  T* y = static_cast<T*>(a.y) + yo;
+
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int g = lane / 4, t = lane % 4;  // the fragment's row group and column pair
+  const int wr = warp * 16;              // the warp's first row in the tile
+
+  stage<T, kD, kLd>(qs, q + row0 * a.q_row, a.q_row, kQueryTile, a.sq - row0);
+  __syncthreads();
+  uint32_t qa[kD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const T* lo = qs + (wr + g) * kLd + kk * 16 + 2 * t;
+    const T* hi = lo + 8 * kLd;
+    qa[kk][0] = *reinterpret_cast<const uint32_t*>(lo);
+    qa[kk][1] = *reinterpret_cast<const uint32_t*>(hi);
+    qa[kk][2] = *reinterpret_cast<const uint32_t*>(lo + 8);
+    qa[kk][3] = *reinterpret_cast<const uint32_t*>(hi + 8);
+  }
+
+  constexpr float kLog2e = 1.4426950408889634f;
+  const float scale2 = a.scale * kLog2e;
+  const float kNegInf = -INFINITY;
+  float m[2] = {kNegInf, kNegInf}, l[2] = {0.f, 0.f};
+  float acc[kD / 8][4];
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  const int64_t rows[2] = {row0 + wr + g, row0 + wr + g + 8};
+
+  for (int64_t j0 = 0; j0 < a.sk; j0 += kKeyTile) {
+    __syncthreads();  // the previous tile is consumed
+    stage<T, kD, kLd>(ks, k + j0 * a.k_row, a.k_row, kKeyTile, a.sk - j0);
+    stage<T, kD, kLd>(vs, v + j0 * a.v_row, a.v_row, kKeyTile, a.sk - j0);
+    __syncthreads();
+
+    float s[kKeyTile / 8][4];
+#pragma unroll
+    for (int n = 0; n < kKeyTile / 8; ++n) {
+      s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+      const T* kr = ks + (n * 8 + g) * kLd + 2 * t;
+#pragma unroll
+      for (int kk = 0; kk < kD / 16; ++kk) {
+        mma<T>(s[n], qa[kk], *reinterpret_cast<const uint32_t*>(kr + kk * 16),
+               *reinterpret_cast<const uint32_t*>(kr + kk * 16 + 8));
+      }
+    }
+
+    // Scale (in base 2), mask, and keys past the end; then the tile's row maxima.
+    float mx[2] = {kNegInf, kNegInf};
+#pragma unroll
+    for (int n = 0; n < kKeyTile / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int64_t key = j0 + n * 8 + 2 * t + (i & 1);
+        const int64_t row = rows[i / 2];
+        float x = s[n][i] * scale2;
+        if (key >= a.sk) {
+          x = kNegInf;
+        } else if (mask && row < a.sq) {
+          x += static_cast<float>(mask[row * a.m_row + key * a.m_col]) * kLog2e;
+        }
+        s[n][i] = x;
+        mx[i / 2] = fmaxf(mx[i / 2], x);
+      }
+    }
+    float base[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float m_new = fmaxf(m[h], group_max(mx[h]));
+      // With no finite score yet, every probability and the correction are 0 (not NaN).
+      base[h] = m_new == kNegInf ? 0.f : m_new;
+      const float correction = exp2f(m[h] - base[h]);
+      l[h] *= correction;
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        acc[n][2 * h] *= correction;
+        acc[n][2 * h + 1] *= correction;
+      }
+      m[h] = m_new;
+    }
+
+#pragma unroll
+    for (int kt = 0; kt < kKeyTile / 16; ++kt) {
+      uint32_t pa[4];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        float* c = s[2 * kt + half];
+        c[0] = exp2f(c[0] - base[0]);
+        c[1] = exp2f(c[1] - base[0]);
+        c[2] = exp2f(c[2] - base[1]);
+        c[3] = exp2f(c[3] - base[1]);
+        l[0] += c[0] + c[1];
+        l[1] += c[2] + c[3];
+        pa[2 * half] = pack<T>(c[0], c[1]);
+        pa[2 * half + 1] = pack<T>(c[2], c[3]);
+      }
+      const T* v0 = vs + (kt * 16 + 2 * t) * kLd + g;
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        const T* vc = v0 + n * 8;
+        mma<T>(acc[n], pa, pack_raw(vc[0], vc[kLd]), pack_raw(vc[8 * kLd], vc[9 * kLd]));
+      }
+    }
+  }
+
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const float total = group_sum(l[h]);
+    const int64_t row = rows[h];
+    if (row >= a.sq) continue;
+    // Every key masked with -inf: 0 / 0 = NaN as the unfused softmax gives, unless the NaN guard
+    // of PyTorch's exports (zero_nan_rows) maps those rows to 0.
+    const bool zero = a.zero_nan_rows && !(total > 0.f);
+    const float inv = zero ? 0.f : 1.f / total;
+    T* yr = y + row * a.y_row + 2 * t;
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      *reinterpret_cast<uint32_t*>(yr + n * 8) =
+          pack<T>(acc[n][2 * h] * inv, acc[n][2 * h + 1] * inv);
+    }
+  }
+}
+
+template <int kD>
+size_t shared_bytes() {
+  return sizeof(uint16_t) * static_cast<size_t>((kQueryTile + 2 * kKeyTile) * (kD + 8));
+}
+
+template <typename F>
+auto with_flash_kernel(DataType dtype, int64_t d, F&& f) {
+  auto by_dim = [&](auto tag) {
+    using T = decltype(tag);
+    switch (d) {
+      case 32:
+        return f(flash_attention_kernel<T, 32>, shared_bytes<32>());
+      case 64:
+        return f(flash_attention_kernel<T, 64>, shared_bytes<64>());
+      default:
+        return f(flash_attention_kernel<T, 128>, shared_bytes<128>());
+    }
+  };
+  if (dtype == DataType::kFloat16) return by_dim(__half{});
+  return by_dim(__nv_bfloat16{});
+}
+
+bool aligned_to_vector(int64_t elements) {
+  return elements % kVec == 0;
+}
+
+}  // namespace
+
+std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType dtype) {
+  if (dtype != DataType::kFloat16 && dtype != DataType::kBFloat16) {
+    return cat("it takes float16 and bfloat16, not ", to_string(dtype));
+  }
+  if (a.d != a.dv || (a.d != 32 && a.d != 64 && a.d != 128)) {
+    return cat("it takes heads of 32, 64 or 128 with D = Dv, not ", a.d, "/", a.dv);
+  }
+  if (a.q_col != 1 || a.k_col != 1 || a.v_col != 1 || a.y_col != 1) {
+    return "Q, K, V and Y must be stored with the head dim innermost";
+  }
+  bool aligned = aligned_to_vector(a.q_row) && aligned_to_vector(a.k_row) &&
+                 aligned_to_vector(a.v_row) && aligned_to_vector(a.y_row);
+  for (int i = 0; i < a.num_batch_dims; ++i) {
+    aligned = aligned && aligned_to_vector(a.q_batch[i]) && aligned_to_vector(a.k_batch[i]) &&
+              aligned_to_vector(a.v_batch[i]) && aligned_to_vector(a.y_batch[i]);
+  }
+  if (!aligned) return "its rows are not 16-byte aligned";
+  const int64_t tiles = (a.sq + kQueryTile - 1) / kQueryTile;
+  if (tiles * a.batches > 0x7fffffff) return "the grid would be too large";
+  return "";
+}
+
+void prepare_flash_attention(const AttentionArgs& a, DataType dtype) {
+  with_flash_kernel(dtype, a.d, [&](auto kernel, size_t bytes) {
+    KILN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(bytes)));
+    return 0;
+  });
+}
+
+void launch_flash_attention(const AttentionArgs& a, DataType dtype, cudaStream_t stream) {
+  const int64_t blocks = (a.sq + kQueryTile - 1) / kQueryTile * a.batches;
+  if (blocks == 0) return;
+  with_flash_kernel(dtype, a.d, [&](auto kernel, size_t bytes) {
+    kernel<<<static_cast<unsigned>(blocks), kWarps * 32, bytes, stream>>>(a);
+    KILN_CUDA_CHECK(cudaGetLastError());
+    return 0;
+  });
+}
+
+}  // namespace kiln::cuda
