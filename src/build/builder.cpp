@@ -165,6 +165,11 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   }
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
+  // GPU convolution libraries run a patch embedding (3 channels, stride = kernel) far from the
+  // matrix units' rate; as a GEMM it runs near it. CPU convolutions (oneDNN) handle it well.
+  if (config.backend == Backend::kCuda && config.optimization_level > 0) {
+    passes::patchify_to_gemm(*g);
+  }
   // Layout before precision: the Transposes at region borders then get their neighbours'
   // precision, and Cast layers go where precisions differ, never between a Transpose pair. Level 0
   // (no optimization) keeps the model's layout unless one is asked for.

@@ -29,6 +29,9 @@ bool recognize_gelu(ir::Graph& graph);
 bool recognize_attention(ir::Graph& graph);
 // Folds Transpose and Reshape pairs, and Transpose pairs around elementwise layers.
 bool cancel_transposes(ir::Graph& graph);
+// Convolutions whose kernel tiles the input (stride = kernel, no padding: patch embeddings) become
+// a transpose of the input and a Gemm (patchify_to_gemm.cpp).
+bool patchify_to_gemm(ir::Graph& graph);
 // Head-split/merge Transposes around ScaledDotProductAttention become its q/k/v/y_perm attributes
 // (absorb_attention_transposes.cpp), for the attention layers `wanted` accepts (all if empty).
 bool absorb_attention_transposes(ir::Graph& graph,

@@ -51,9 +51,12 @@ void launch_attention(const AttentionArgs& args, DataType dtype, cudaStream_t st
 // The tensor-core (mma.sync) flash-attention kernel, attention_flash.cu: FP16/BF16, D = Dv of 32,
 // 64 or 128, head dim innermost and rows 16-byte aligned. The reason it does not apply, or "".
 std::string flash_attention_unsupported_reason(const AttentionArgs& args, DataType dtype);
+// Two variants: `dense` caps registers so more blocks share an SM (some spilling), the other
+// keeps every value in registers; which is faster depends on the shape.
 // Raises the kernel's shared-memory limit (once per process is enough; cheap to repeat).
-void prepare_flash_attention(const AttentionArgs& args, DataType dtype);
+void prepare_flash_attention(const AttentionArgs& args, DataType dtype, bool dense);
 // Base pointers must be 16-byte aligned (checked by the caller).
-void launch_flash_attention(const AttentionArgs& args, DataType dtype, cudaStream_t stream);
+void launch_flash_attention(const AttentionArgs& args, DataType dtype, bool dense,
+                            cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -1,7 +1,9 @@
 // The tensor-core attention kernel for FP16/BF16 heads of 32, 64 or 128 (flash-attention 2 style):
-// a block of four warps owns 64 query rows of one batch entry, each warp 16 of them. Per tile of
-// 64 keys the block stages K and V in shared memory; each warp computes its 16 x 64 scores with
-// mma.sync (m16n8k16, float accumulators), applies the scale and mask, updates its rows' running
+// a block of four warps owns 64 query rows of one batch entry, each warp 16 of them. K and V stream
+// through shared memory 64 keys at a time (cp.async, double-buffered: the next tile loads while
+// this one is used); each warp takes its operand fragments with ldmatrix, computes its 16 x 64
+// scores with mma.sync (m16n8k16, float accumulators), applies the scale and mask (a mask with
+// one row for all queries is staged per tile), updates its rows' running
 // max and sum (online softmax, base-2 exponentials), and multiplies the probabilities, rounded to
 // the element type in registers (the score fragment is already laid out as the next product's A
 // operand), by V into float output accumulators. Scores never leave registers.
@@ -35,12 +37,6 @@ __device__ __forceinline__ uint32_t pack(float lo, float hi) {
   }
 }
 
-template <typename T>
-__device__ __forceinline__ uint32_t pack_raw(T lo, T hi) {
-  return static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(&lo)) |
-         (static_cast<uint32_t>(*reinterpret_cast<const uint16_t*>(&hi)) << 16);
-}
-
 // D += A B for a 16x16 A (row-major fragment), 16x8 B (column-major fragment), float D.
 template <typename T>
 __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
@@ -70,26 +66,62 @@ __device__ __forceinline__ float group_sum(float v) {
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-// Copies `rows` rows of kD elements (16-byte aligned, `ld` apart) into shared memory rows of kLd,
-// zero-filling rows at or past `valid`.
+// 16 bytes from global to shared memory without passing through registers; `valid` false fills
+// zeros (the source must still be a mapped address).
+__device__ __forceinline__ void copy_async(void* dst, const void* src, bool valid) {
+  const auto d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void commit_copies() {
+  asm volatile("cp.async.commit_group;\n" ::);
+}
+// Waits until at most N of the committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void wait_copies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Four 8x8 matrices of 16-bit values from shared memory, lanes 8m..8m+7 giving the row addresses
+// of matrix m; each lane gets (row lane / 4, columns 2 (lane % 4), +1) of each, or with kTrans the
+// transposed element pair (rows 2 (lane % 4), +1 of column lane / 4).
+template <bool kTrans>
+__device__ __forceinline__ void load_matrices(uint32_t (&r)[4], const void* row) {
+  const auto a = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  if constexpr (kTrans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+  }
+}
+
+// Starts copying `rows` rows of kD elements (16-byte aligned, `ld` apart) into shared memory rows
+// of kLd; rows at or past `valid` become zeros.
 template <typename T, int kD, int kLd>
 __device__ __forceinline__ void stage(T* dst, const T* src, int64_t ld, int rows, int64_t valid) {
   constexpr int kPerRow = kD / kVec;
   for (int e = threadIdx.x; e < rows * kPerRow; e += kWarps * 32) {
     const int r = e / kPerRow, c = (e % kPerRow) * kVec;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (r < valid) v = *reinterpret_cast<const uint4*>(src + r * ld + c);
-    *reinterpret_cast<uint4*>(dst + r * kLd + c) = v;
+    const bool in = r < valid;
+    copy_async(dst + r * kLd + c, src + (in ? r : 0) * ld + c, in);
   }
 }
 
-template <typename T, int kD>
-__global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionArgs a) {
-  constexpr int kLd = kD + 8;  // padded rows: the fragment loads of a warp hit 32 banks
+// kMinBlocks: blocks per SM the register budget is cut for (more warps to hide latency against
+// some spilling); the tuner times both variants.
+template <typename T, int kD, int kMinBlocks>
+__global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kernel(AttentionArgs a) {
+  constexpr int kLd = kD + 8;  // padded rows: the 8 rows of an 8x8 matrix hit distinct banks
+  constexpr float kLog2e = 1.4426950408889634f;
   extern __shared__ __align__(16) unsigned char shared_raw[];
   T* qs = reinterpret_cast<T*>(shared_raw);
-  T* ks = qs + kQueryTile * kLd;
-  T* vs = ks + kKeyTile * kLd;
+  T* ks = qs + kQueryTile * kLd;    // two buffers of kKeyTile rows: the next tile loads while
+  T* vs = ks + 2 * kKeyTile * kLd;  // this one is used
+  float* mask_row = reinterpret_cast<float*>(vs + 2 * kKeyTile * kLd);  // [2][kKeyTile]
 
   const int64_t tiles = (a.sq + kQueryTile - 1) / kQueryTile;
   const int64_t b = blockIdx.x / tiles;
@@ -108,26 +140,29 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
   const T* k = static_cast<const T*>(a.k) + ko;
   const T* v = static_cast<const T*>(a.v) + vo;
   const T* mask = a.mask ? static_cast<const T*>(a.mask) + mo : nullptr;
+  // A mask with one row for every query (BERT's padding mask) is staged per key tile.
+  const bool key_mask = mask && a.m_row == 0;
   T* y = static_cast<T*>(a.y) + yo;
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int g = lane / 4, t = lane % 4;  // the fragment's row group and column pair
-  const int wr = warp * 16;              // the warp's first row in the tile
+  const int g = lane / 4, t = lane % 4;    // the fragment's row group and column pair
+  const int wr = warp * 16;                // the warp's first row in the tile
+  const int lm = lane / 8, lr = lane % 8;  // the matrix and row this lane addresses in ldmatrix
 
+  auto stage_keys = [&](int buf, int64_t j0) {
+    stage<T, kD, kLd>(ks + buf * kKeyTile * kLd, k + j0 * a.k_row, a.k_row, kKeyTile, a.sk - j0);
+    stage<T, kD, kLd>(vs + buf * kKeyTile * kLd, v + j0 * a.v_row, a.v_row, kKeyTile, a.sk - j0);
+    if (key_mask) {
+      for (int j = threadIdx.x; j < kKeyTile; j += kWarps * 32) {
+        mask_row[buf * kKeyTile + j] =
+            j0 + j < a.sk ? static_cast<float>(mask[(j0 + j) * a.m_col]) * kLog2e : 0.f;
+      }
+    }
+  };
   stage<T, kD, kLd>(qs, q + row0 * a.q_row, a.q_row, kQueryTile, a.sq - row0);
-  __syncthreads();
-  uint32_t qa[kD / 16][4];
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    const T* lo = qs + (wr + g) * kLd + kk * 16 + 2 * t;
-    const T* hi = lo + 8 * kLd;
-    qa[kk][0] = *reinterpret_cast<const uint32_t*>(lo);
-    qa[kk][1] = *reinterpret_cast<const uint32_t*>(hi);
-    qa[kk][2] = *reinterpret_cast<const uint32_t*>(lo + 8);
-    qa[kk][3] = *reinterpret_cast<const uint32_t*>(hi + 8);
-  }
+  stage_keys(0, 0);
+  commit_copies();
 
-  constexpr float kLog2e = 1.4426950408889634f;
   const float scale2 = a.scale * kLog2e;
   const float kNegInf = -INFINITY;
   float m[2] = {kNegInf, kNegInf}, l[2] = {0.f, 0.f};
@@ -135,22 +170,34 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
 #pragma unroll
   for (int n = 0; n < kD / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
   const int64_t rows[2] = {row0 + wr + g, row0 + wr + g + 8};
+  uint32_t qa[kD / 16][4];
 
-  for (int64_t j0 = 0; j0 < a.sk; j0 += kKeyTile) {
-    __syncthreads();  // the previous tile is consumed
-    stage<T, kD, kLd>(ks, k + j0 * a.k_row, a.k_row, kKeyTile, a.sk - j0);
-    stage<T, kD, kLd>(vs, v + j0 * a.v_row, a.v_row, kKeyTile, a.sk - j0);
+  const int64_t key_tiles = (a.sk + kKeyTile - 1) / kKeyTile;
+  for (int64_t jt = 0; jt < key_tiles; ++jt) {
+    const int buf = static_cast<int>(jt & 1);
+    const int64_t j0 = jt * kKeyTile;
+    if (jt + 1 < key_tiles) stage_keys(buf ^ 1, j0 + kKeyTile);
+    commit_copies();
+    wait_copies<1>();  // everything but the tile just requested has landed
     __syncthreads();
+    if (jt == 0) {
+#pragma unroll
+      for (int kk = 0; kk < kD / 16; ++kk)
+        load_matrices<false>(qa[kk], qs + (wr + (lm & 1) * 8 + lr) * kLd + kk * 16 + (lm >> 1) * 8);
+    }
+    const T* kb = ks + buf * kKeyTile * kLd;
+    const T* vb = vs + buf * kKeyTile * kLd;
 
     float s[kKeyTile / 8][4];
 #pragma unroll
     for (int n = 0; n < kKeyTile / 8; ++n) {
       s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-      const T* kr = ks + (n * 8 + g) * kLd + 2 * t;
 #pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) {
-        mma<T>(s[n], qa[kk], *reinterpret_cast<const uint32_t*>(kr + kk * 16),
-               *reinterpret_cast<const uint32_t*>(kr + kk * 16 + 8));
+      for (int kk = 0; kk < kD / 16; kk += 2) {
+        uint32_t kf[4];  // B fragments of K^T for k-steps kk and kk + 1
+        load_matrices<false>(kf, kb + (n * 8 + lr) * kLd + kk * 16 + lm * 8);
+        mma<T>(s[n], qa[kk], kf[0], kf[1]);
+        mma<T>(s[n], qa[kk + 1], kf[2], kf[3]);
       }
     }
 
@@ -160,13 +207,15 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
     for (int n = 0; n < kKeyTile / 8; ++n) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        const int64_t key = j0 + n * 8 + 2 * t + (i & 1);
+        const int col = n * 8 + 2 * t + (i & 1);
         const int64_t row = rows[i / 2];
         float x = s[n][i] * scale2;
-        if (key >= a.sk) {
+        if (j0 + col >= a.sk) {
           x = kNegInf;
+        } else if (key_mask) {
+          x += mask_row[buf * kKeyTile + col];
         } else if (mask && row < a.sq) {
-          x += static_cast<float>(mask[row * a.m_row + key * a.m_col]) * kLog2e;
+          x += static_cast<float>(mask[row * a.m_row + (j0 + col) * a.m_col]) * kLog2e;
         }
         s[n][i] = x;
         mx[i / 2] = fmaxf(mx[i / 2], x);
@@ -203,13 +252,15 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
         pa[2 * half] = pack<T>(c[0], c[1]);
         pa[2 * half + 1] = pack<T>(c[2], c[3]);
       }
-      const T* v0 = vs + (kt * 16 + 2 * t) * kLd + g;
 #pragma unroll
-      for (int n = 0; n < kD / 8; ++n) {
-        const T* vc = v0 + n * 8;
-        mma<T>(acc[n], pa, pack_raw(vc[0], vc[kLd]), pack_raw(vc[8 * kLd], vc[9 * kLd]));
+      for (int n = 0; n < kD / 8; n += 2) {
+        uint32_t vf[4];  // B fragments of V for output column tiles n and n + 1
+        load_matrices<true>(vf, vb + (kt * 16 + (lm & 1) * 8 + lr) * kLd + (n + (lm >> 1)) * 8);
+        mma<T>(acc[n], pa, vf[0], vf[1]);
+        mma<T>(acc[n + 1], pa, vf[2], vf[3]);
       }
     }
+    __syncthreads();  // this buffer is refilled by the copies the next iteration starts
   }
 
 #pragma unroll
@@ -232,20 +283,24 @@ __global__ void __launch_bounds__(kWarps * 32) flash_attention_kernel(AttentionA
 
 template <int kD>
 size_t shared_bytes() {
-  return sizeof(uint16_t) * static_cast<size_t>((kQueryTile + 2 * kKeyTile) * (kD + 8));
+  return sizeof(uint16_t) * static_cast<size_t>((kQueryTile + 4 * kKeyTile) * (kD + 8)) +
+         sizeof(float) * 2 * kKeyTile;
 }
 
 template <typename F>
-auto with_flash_kernel(DataType dtype, int64_t d, F&& f) {
+auto with_flash_kernel(DataType dtype, int64_t d, bool dense, F&& f) {
   auto by_dim = [&](auto tag) {
     using T = decltype(tag);
     switch (d) {
       case 32:
-        return f(flash_attention_kernel<T, 32>, shared_bytes<32>());
+        return dense ? f(flash_attention_kernel<T, 32, 4>, shared_bytes<32>())
+                     : f(flash_attention_kernel<T, 32, 1>, shared_bytes<32>());
       case 64:
-        return f(flash_attention_kernel<T, 64>, shared_bytes<64>());
+        return dense ? f(flash_attention_kernel<T, 64, 4>, shared_bytes<64>())
+                     : f(flash_attention_kernel<T, 64, 1>, shared_bytes<64>());
       default:
-        return f(flash_attention_kernel<T, 128>, shared_bytes<128>());
+        return dense ? f(flash_attention_kernel<T, 128, 2>, shared_bytes<128>())
+                     : f(flash_attention_kernel<T, 128, 1>, shared_bytes<128>());
     }
   };
   if (dtype == DataType::kFloat16) return by_dim(__half{});
@@ -280,18 +335,19 @@ std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType 
   return "";
 }
 
-void prepare_flash_attention(const AttentionArgs& a, DataType dtype) {
-  with_flash_kernel(dtype, a.d, [&](auto kernel, size_t bytes) {
+void prepare_flash_attention(const AttentionArgs& a, DataType dtype, bool dense) {
+  with_flash_kernel(dtype, a.d, dense, [&](auto kernel, size_t bytes) {
     KILN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(bytes)));
     return 0;
   });
 }
 
-void launch_flash_attention(const AttentionArgs& a, DataType dtype, cudaStream_t stream) {
+void launch_flash_attention(const AttentionArgs& a, DataType dtype, bool dense,
+                            cudaStream_t stream) {
   const int64_t blocks = (a.sq + kQueryTile - 1) / kQueryTile * a.batches;
   if (blocks == 0) return;
-  with_flash_kernel(dtype, a.d, [&](auto kernel, size_t bytes) {
+  with_flash_kernel(dtype, a.d, dense, [&](auto kernel, size_t bytes) {
     kernel<<<static_cast<unsigned>(blocks), kWarps * 32, bytes, stream>>>(a);
     KILN_CUDA_CHECK(cudaGetLastError());
     return 0;

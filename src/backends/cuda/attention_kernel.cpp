@@ -1,10 +1,11 @@
 // ScaledDotProductAttention on the GPU: prepare() turns the operands' shapes into batch strides
 // (0 along broadcast dims) and row/column strides, K read as [Sk, D] whichever way it is stored,
-// and picks a tactic: "flash" (the tensor-core flash-attention kernel, attention_flash.cu;
-// FP16/BF16 heads of 32/64/128), "gemm" (cuBLASLt GEMMs around a softmax, attention_gemm.hpp) or
-// "fused" (the general flash-style kernel, attention.cu), timed against each other when tuning;
-// without tuning the first that applies, in that order. KILN_CUDA_ATTENTION=flash|gemm|fused forces
-// one (for tests and investigations).
+// and picks a tactic: "flash" or "flash_dense" (the tensor-core flash-attention kernel,
+// attention_flash.cu, FP16/BF16 heads of 32/64/128, with all registers or more blocks per SM),
+// "gemm" (cuBLASLt GEMMs around a softmax, attention_gemm.hpp) or "fused" (the general
+// flash-style kernel, attention.cu), timed against each other when tuning; without tuning the
+// first that applies, in that order. KILN_CUDA_ATTENTION=flash|flash_dense|gemm|fused forces one
+// (for tests and investigations).
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
@@ -23,8 +24,13 @@ namespace kiln::cuda {
 namespace {
 
 constexpr const char* kFlashTactic = "flash";
+constexpr const char* kFlashDenseTactic = "flash_dense";
 constexpr const char* kGemmTactic = "gemm";
 constexpr const char* kFusedTactic = "fused";
+
+bool is_flash(const std::string& tactic) {
+  return tactic == kFlashTactic || tactic == kFlashDenseTactic;
+}
 
 // The tactic KILN_CUDA_ATTENTION names, or "" to let the tuner (or the default order) choose.
 std::string forced_tactic() {
@@ -125,7 +131,7 @@ class AttentionKernel final : public CudaKernel {
       KILN_CUDA_CHECK(cudaMemsetAsync(ctx.outputs[0].data, 0, ctx.outputs[0].nbytes(), ctx.stream));
       return;
     }
-    if (gemm_ || tactic_ == kFlashTactic) {
+    if (gemm_ || is_flash(tactic_)) {
       check_base_alignment(ctx, ctx.inputs[0].data, "Q");
       check_base_alignment(ctx, ctx.inputs[1].data, "K");
       check_base_alignment(ctx, ctx.inputs[2].data, "V");
@@ -149,8 +155,10 @@ class AttentionKernel final : public CudaKernel {
     std::vector<std::string> names;
     std::string flash_why = flash_attention_unsupported_reason(args_, dtype_);
     if (flash_why.empty()) {
-      prepare_flash_attention(args_, dtype_);
+      prepare_flash_attention(args_, dtype_, false);
+      prepare_flash_attention(args_, dtype_, true);
       names.push_back(kFlashTactic);
+      names.push_back(kFlashDenseTactic);
     }
     std::string gemm_why = AttentionGemm::unsupported_reason(args_, dtype_);
     if (gemm_why.empty() && !(ctx.libs && ctx.libs->cublaslt)) gemm_why = "no cuBLASLt handle";
@@ -171,12 +179,13 @@ class AttentionKernel final : public CudaKernel {
       fused_why = e.what();
     }
     auto why_not = [&](const std::string& name) {
-      return name == kFlashTactic ? flash_why : name == kGemmTactic ? gemm_why : fused_why;
+      return is_flash(name) ? flash_why : name == kGemmTactic ? gemm_why : fused_why;
     };
     if (std::string forced = forced_tactic(); !forced.empty()) {
-      if (forced != kFlashTactic && forced != kGemmTactic && forced != kFusedTactic) {
+      if (!is_flash(forced) && forced != kGemmTactic && forced != kFusedTactic) {
         ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_ATTENTION is '", forced, "'; it takes '",
-                 kFlashTactic, "', '", kGemmTactic, "' or '", kFusedTactic, "'");
+                 kFlashTactic, "', '", kFlashDenseTactic, "', '", kGemmTactic, "' or '",
+                 kFusedTactic, "'");
       }
       if (std::find(names.begin(), names.end(), forced) == names.end()) {
         ctx.fail(ErrorCode::kUnsupported, "KILN_CUDA_ATTENTION forces the ", forced,
@@ -240,8 +249,8 @@ class AttentionKernel final : public CudaKernel {
 
   void launch(const std::string& tactic, const AttentionArgs& a, void* workspace,
               cudaStream_t stream) const {
-    if (tactic == kFlashTactic) {
-      launch_flash_attention(a, dtype_, stream);
+    if (is_flash(tactic)) {
+      launch_flash_attention(a, dtype_, tactic == kFlashDenseTactic, stream);
     } else if (tactic == kGemmTactic) {
       gemm_->run(a, workspace, stream);
     } else {

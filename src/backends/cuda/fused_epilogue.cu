@@ -50,7 +50,9 @@ struct alignas(sizeof(T) * kVec) Pack {
   T v[kVec];
 };
 
-template <typename T, int kVec>
+// kAct >= 0 fixes the activation at compile time (the common ones: no runtime switch per element,
+// which made the GELU epilogue of a transformer MLP compute-bound); -1 reads it from `act`.
+template <typename T, int kVec, int kAct>
 __global__ void row_epilogue_kernel(T* y, const T* bias, const T* residual, int64_t total,
                                     int64_t row, bool residual_before,
                                     device::ActivationParams act) {
@@ -61,15 +63,21 @@ __global__ void row_epilogue_kernel(T* y, const T* bias, const T* residual, int6
        p += step) {
     const int64_t i = p * kVec;
     Pack<T, kVec> out = *reinterpret_cast<const Pack<T, kVec>*>(y + i);
-    Pack<T, kVec> res{};
+    Pack<T, kVec> res{}, b{};
     if (residual) res = *reinterpret_cast<const Pack<T, kVec>*>(residual + i);
-    const int64_t col = bias ? i % row : 0;  // a pack never straddles rows: row % kVec == 0
+    // A pack never straddles rows (row % kVec == 0), so its bias values are one pack too.
+    if (bias) b = *reinterpret_cast<const Pack<T, kVec>*>(bias + i % row);
 #pragma unroll
     for (int k = 0; k < kVec; ++k) {
       C v = device::load(out.v[k]);
-      if (bias) v += device::load(bias[col + k]);
+      if (bias) v += device::load(b.v[k]);
       if (residual && residual_before) v += device::load(res.v[k]);
-      v = device::apply_activation(act, v);
+      if constexpr (kAct >= 0) {
+        v = ir::activation_value(static_cast<ir::ActivationKind>(kAct), C(act.alpha), C(act.beta),
+                                 v);
+      } else {
+        v = device::apply_activation(act, v);
+      }
       if (residual && !residual_before) v += device::load(res.v[k]);
       out.v[k] = device::store<T>(v);
     }
@@ -91,20 +99,38 @@ bool launch_row(const EpilogueLaunch& e, const EpilogueArgs& args, cudaStream_t 
   const int64_t row = e.bias ? args.dims[r - 1] : 1;
   constexpr int kWide = 16 / sizeof(T) > 0 ? static_cast<int>(16 / sizeof(T)) : 1;
   const bool wide = kWide > 1 && args.total % kWide == 0 && (!e.bias || row % kWide == 0) &&
-                    aligned16(e.y) && (!e.residual || aligned16(e.residual));
+                    aligned16(e.y) && (!e.residual || aligned16(e.residual)) &&
+                    (!e.bias || aligned16(e.bias));
   constexpr int kThreads = 256;
-  auto launch = [&](auto vec) {
+  auto launch = [&](auto vec, auto act) {
     constexpr int kVec = decltype(vec)::value;
     int64_t packs = args.total / kVec;
     int64_t blocks = std::min<int64_t>((packs + kThreads - 1) / kThreads, int64_t{1} << 20);
-    row_epilogue_kernel<T, kVec><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-        static_cast<T*>(e.y), static_cast<const T*>(e.bias), static_cast<const T*>(e.residual),
-        args.total, row, args.residual_before, args.act);
+    row_epilogue_kernel<T, kVec, decltype(act)::value>
+        <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+            static_cast<T*>(e.y), static_cast<const T*>(e.bias), static_cast<const T*>(e.residual),
+            args.total, row, args.residual_before, args.act);
+  };
+  auto with_act = [&](auto vec) {
+    using K = ir::ActivationKind;
+    auto fixed = [](K k) { return static_cast<int>(k); };
+    switch (static_cast<K>(args.act.kind)) {
+      case K::kNone:
+        return launch(vec, std::integral_constant<int, fixed(K::kNone)>{});
+      case K::kRelu:
+        return launch(vec, std::integral_constant<int, fixed(K::kRelu)>{});
+      case K::kGelu:
+        return launch(vec, std::integral_constant<int, fixed(K::kGelu)>{});
+      case K::kGeluTanh:
+        return launch(vec, std::integral_constant<int, fixed(K::kGeluTanh)>{});
+      default:
+        return launch(vec, std::integral_constant<int, -1>{});
+    }
   };
   if (wide) {
-    launch(std::integral_constant<int, kWide>{});
+    with_act(std::integral_constant<int, kWide>{});
   } else {
-    launch(std::integral_constant<int, 1>{});
+    with_act(std::integral_constant<int, 1>{});
   }
   KILN_CUDA_CHECK(cudaGetLastError());
   return true;

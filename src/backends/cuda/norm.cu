@@ -227,11 +227,12 @@ class RowNormKernel final : public CudaKernel {
   }
 
   // The warp kernel takes a scale of one value per column (and a bias like it, for LayerNorm).
+  // (At prepare time the tensors have shapes but no data: ask the node which inputs exist.)
   bool warp_applies(const CudaKernelContext& ctx) const {
-    if (!ctx.has_input(1)) return false;
+    if (!ctx.node.input(1)) return false;
     const DeviceTensor& scale = ctx.inputs[1];
     if (!warp_norm_applies(ctx.inputs[0].dtype, scale.dtype, cols_, scale.numel())) return false;
-    if (affine_.kind == NormKind::kLayer && ctx.has_input(2)) {
+    if (affine_.kind == NormKind::kLayer && ctx.node.input(2)) {
       const DeviceTensor& bias = ctx.inputs[2];
       if (bias.dtype != scale.dtype || bias.numel() != cols_) return false;
     }

@@ -251,12 +251,13 @@ void run_all(const char* tactic) {
   int ran = 0;
   for (const AttentionCase& c : cases()) {
     if (name == "gemm" && !c.gemm_applies) continue;
-    if (name == "flash" && !flash_applies(c)) continue;
+    const bool flash = name == "flash" || name == "flash_dense";
+    if (flash && !flash_applies(c)) continue;
     if (name == "fused" && (!c.fused_applies || c.float32_only)) continue;  // slow there
     if (!gpu && c.float32_only) continue;
     for (const Precision& p : kPrecisions) {
       if (c.float32_only && p.dtype != DataType::kFloat32) continue;
-      if (name == "flash" && p.dtype == DataType::kFloat32) continue;  // 16-bit only
+      if (flash && p.dtype == DataType::kFloat32) continue;  // 16-bit only
       std::string diff = run_case(c, p);
       if (!gpu && diff.find(": CUDA failed") != std::string::npos) diff.clear();
       failures += diff;
@@ -270,6 +271,10 @@ void run_all(const char* tactic) {
 
 TEST(AttentionGpu, FlashTacticMatchesCpu) {
   run_all("flash");
+}
+
+TEST(AttentionGpu, FlashDenseTacticMatchesCpu) {
+  run_all("flash_dense");
 }
 
 TEST(AttentionGpu, GemmTacticMatchesCpu) {
