@@ -24,7 +24,8 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kQueryTile = 16 * kWarps;
 constexpr int kKeyTile = 64;
-constexpr int kVec = 8;  // 16-bit elements per 16-byte load
+constexpr int kVec = 8;                // 16-bit elements per 16-byte load
+constexpr int kMaskLd = kKeyTile + 8;  // padded rows of a staged mask tile
 
 template <typename T>
 __device__ __forceinline__ uint32_t pack(float lo, float hi) {
@@ -64,6 +65,18 @@ __device__ __forceinline__ float group_max(float v) {
 __device__ __forceinline__ float group_sum(float v) {
   v += __shfl_xor_sync(0xffffffffu, v, 1);
   return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+// How the kernel reads the mask: none; one row for all queries (BERT's padding mask, m_row 0),
+// staged per key tile as floats; a [queries, keys] tile copied to shared memory with the K/V tile
+// (rows 16-byte aligned); or element by element from global memory (anything else).
+enum MaskMode : int { kNoMask = 0, kKeyRowMask = 1, kTileMask = 2, kElementMask = 3 };
+
+// 2^x on the special-function unit (flushing denormals; the probabilities are rounded to 16 bits).
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
 }
 
 // 16 bytes from global to shared memory without passing through registers; `valid` false fills
@@ -114,14 +127,18 @@ __device__ __forceinline__ void stage(T* dst, const T* src, int64_t ld, int rows
 // kMinBlocks: blocks per SM the register budget is cut for (more warps to hide latency against
 // some spilling); the tuner times both variants.
 template <typename T, int kD, int kMinBlocks>
-__global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kernel(AttentionArgs a) {
+__global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
+    flash_attention_kernel(AttentionArgs a, int mask_mode) {
   constexpr int kLd = kD + 8;  // padded rows: the 8 rows of an 8x8 matrix hit distinct banks
   constexpr float kLog2e = 1.4426950408889634f;
   extern __shared__ __align__(16) unsigned char shared_raw[];
   T* qs = reinterpret_cast<T*>(shared_raw);
   T* ks = qs + kQueryTile * kLd;    // two buffers of kKeyTile rows: the next tile loads while
   T* vs = ks + 2 * kKeyTile * kLd;  // this one is used
-  float* mask_row = reinterpret_cast<float*>(vs + 2 * kKeyTile * kLd);  // [2][kKeyTile]
+  // kKeyRowMask: [2][kKeyTile] floats; kTileMask: [2][kQueryTile][kMaskLd] elements.
+  void* mask_stage = vs + 2 * kKeyTile * kLd;
+  float* mask_row = static_cast<float*>(mask_stage);
+  T* mask_tile = static_cast<T*>(mask_stage);
 
   const int64_t tiles = (a.sq + kQueryTile - 1) / kQueryTile;
   const int64_t b = blockIdx.x / tiles;
@@ -140,8 +157,6 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
   const T* k = static_cast<const T*>(a.k) + ko;
   const T* v = static_cast<const T*>(a.v) + vo;
   const T* mask = a.mask ? static_cast<const T*>(a.mask) + mo : nullptr;
-  // A mask with one row for every query (BERT's padding mask) is staged per key tile.
-  const bool key_mask = mask && a.m_row == 0;
   T* y = static_cast<T*>(a.y) + yo;
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
@@ -152,7 +167,16 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
   auto stage_keys = [&](int buf, int64_t j0) {
     stage<T, kD, kLd>(ks + buf * kKeyTile * kLd, k + j0 * a.k_row, a.k_row, kKeyTile, a.sk - j0);
     stage<T, kD, kLd>(vs + buf * kKeyTile * kLd, v + j0 * a.v_row, a.v_row, kKeyTile, a.sk - j0);
-    if (key_mask) {
+    if (mask_mode == kTileMask) {
+      // Queries row0.., keys j0..: whole 16-byte chunks (the host checked sk % 8 == 0).
+      constexpr int kChunks = kKeyTile / kVec;
+      for (int e = threadIdx.x; e < kQueryTile * kChunks; e += kWarps * 32) {
+        const int r = e / kChunks, c = (e % kChunks) * kVec;
+        const bool in = row0 + r < a.sq && j0 + c < a.sk;
+        copy_async(mask_tile + (buf * kQueryTile + r) * kMaskLd + c,
+                   in ? mask + (row0 + r) * a.m_row + j0 + c : mask, in);
+      }
+    } else if (mask_mode == kKeyRowMask) {
       for (int j = threadIdx.x; j < kKeyTile; j += kWarps * 32) {
         mask_row[buf * kKeyTile + j] =
             j0 + j < a.sk ? static_cast<float>(mask[(j0 + j) * a.m_col]) * kLog2e : 0.f;
@@ -170,6 +194,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
 #pragma unroll
   for (int n = 0; n < kD / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
   const int64_t rows[2] = {row0 + wr + g, row0 + wr + g + 8};
+  const bool active = row0 + wr < a.sq;
   uint32_t qa[kD / 16][4];
 
   const int64_t key_tiles = (a.sk + kKeyTile - 1) / kKeyTile;
@@ -187,11 +212,18 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
     }
     const T* kb = ks + buf * kKeyTile * kLd;
     const T* vb = vs + buf * kKeyTile * kLd;
+    // Warps whose rows all lie past the last query (the tail tile) only help stage and sync.
+    if (!active) {
+      __syncthreads();
+      continue;
+    }
+    const int valid_keys = a.sk - j0 < kKeyTile ? static_cast<int>(a.sk - j0) : kKeyTile;
 
     float s[kKeyTile / 8][4];
 #pragma unroll
     for (int n = 0; n < kKeyTile / 8; ++n) {
       s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+      if (n * 8 >= valid_keys) continue;  // keys past the end: their scores become -inf below
 #pragma unroll
       for (int kk = 0; kk < kD / 16; kk += 2) {
         uint32_t kf[4];  // B fragments of K^T for k-steps kk and kk + 1
@@ -210,13 +242,16 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
         const int col = n * 8 + 2 * t + (i & 1);
         const int64_t row = rows[i / 2];
         float x = s[n][i] * scale2;
-        if (j0 + col >= a.sk) {
-          x = kNegInf;
-        } else if (key_mask) {
+        if (mask_mode == kKeyRowMask) {
           x += mask_row[buf * kKeyTile + col];
-        } else if (mask && row < a.sq) {
+        } else if (mask_mode == kTileMask) {
+          x += static_cast<float>(
+                   mask_tile[(buf * kQueryTile + wr + g + 8 * (i / 2)) * kMaskLd + col]) *
+               kLog2e;
+        } else if (mask_mode == kElementMask && row < a.sq && col < valid_keys) {
           x += static_cast<float>(mask[row * a.m_row + (j0 + col) * a.m_col]) * kLog2e;
         }
+        if (col >= valid_keys) x = kNegInf;
         s[n][i] = x;
         mx[i / 2] = fmaxf(mx[i / 2], x);
       }
@@ -227,7 +262,7 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
       const float m_new = fmaxf(m[h], group_max(mx[h]));
       // With no finite score yet, every probability and the correction are 0 (not NaN).
       base[h] = m_new == kNegInf ? 0.f : m_new;
-      const float correction = exp2f(m[h] - base[h]);
+      const float correction = fast_exp2(m[h] - base[h]);
       l[h] *= correction;
 #pragma unroll
       for (int n = 0; n < kD / 8; ++n) {
@@ -239,14 +274,15 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
 
 #pragma unroll
     for (int kt = 0; kt < kKeyTile / 16; ++kt) {
+      if (kt * 16 >= valid_keys) break;  // probabilities of keys past the end are 0
       uint32_t pa[4];
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         float* c = s[2 * kt + half];
-        c[0] = exp2f(c[0] - base[0]);
-        c[1] = exp2f(c[1] - base[0]);
-        c[2] = exp2f(c[2] - base[1]);
-        c[3] = exp2f(c[3] - base[1]);
+        c[0] = fast_exp2(c[0] - base[0]);
+        c[1] = fast_exp2(c[1] - base[0]);
+        c[2] = fast_exp2(c[2] - base[1]);
+        c[3] = fast_exp2(c[3] - base[1]);
         l[0] += c[0] + c[1];
         l[1] += c[2] + c[3];
         pa[2 * half] = pack<T>(c[0], c[1]);
@@ -282,25 +318,27 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) flash_attention_kerne
 }
 
 template <int kD>
-size_t shared_bytes() {
-  return sizeof(uint16_t) * static_cast<size_t>((kQueryTile + 4 * kKeyTile) * (kD + 8)) +
-         sizeof(float) * 2 * kKeyTile;
+size_t shared_bytes(int mask_mode) {
+  const size_t base =
+      sizeof(uint16_t) * static_cast<size_t>((kQueryTile + 4 * kKeyTile) * (kD + 8));
+  if (mask_mode == kTileMask) return base + sizeof(uint16_t) * 2 * kQueryTile * kMaskLd;
+  return base + sizeof(float) * 2 * kKeyTile;
 }
 
 template <typename F>
-auto with_flash_kernel(DataType dtype, int64_t d, bool dense, F&& f) {
+auto with_flash_kernel(DataType dtype, int64_t d, bool dense, int mask_mode, F&& f) {
   auto by_dim = [&](auto tag) {
     using T = decltype(tag);
     switch (d) {
       case 32:
-        return dense ? f(flash_attention_kernel<T, 32, 4>, shared_bytes<32>())
-                     : f(flash_attention_kernel<T, 32, 1>, shared_bytes<32>());
+        return dense ? f(flash_attention_kernel<T, 32, 4>, shared_bytes<32>(mask_mode))
+                     : f(flash_attention_kernel<T, 32, 1>, shared_bytes<32>(mask_mode));
       case 64:
-        return dense ? f(flash_attention_kernel<T, 64, 4>, shared_bytes<64>())
-                     : f(flash_attention_kernel<T, 64, 1>, shared_bytes<64>());
+        return dense ? f(flash_attention_kernel<T, 64, 4>, shared_bytes<64>(mask_mode))
+                     : f(flash_attention_kernel<T, 64, 1>, shared_bytes<64>(mask_mode));
       default:
-        return dense ? f(flash_attention_kernel<T, 128, 2>, shared_bytes<128>())
-                     : f(flash_attention_kernel<T, 128, 1>, shared_bytes<128>());
+        return dense ? f(flash_attention_kernel<T, 128, 2>, shared_bytes<128>(mask_mode))
+                     : f(flash_attention_kernel<T, 128, 1>, shared_bytes<128>(mask_mode));
     }
   };
   if (dtype == DataType::kFloat16) return by_dim(__half{});
@@ -309,6 +347,15 @@ auto with_flash_kernel(DataType dtype, int64_t d, bool dense, F&& f) {
 
 bool aligned_to_vector(int64_t elements) {
   return elements % kVec == 0;
+}
+
+int mask_mode_of(const AttentionArgs& a) {
+  if (!a.mask) return kNoMask;
+  if (a.m_row == 0) return kKeyRowMask;
+  bool tile = a.m_col == 1 && aligned_to_vector(a.m_row) && aligned_to_vector(a.sk) &&
+              reinterpret_cast<uintptr_t>(a.mask) % 16 == 0;
+  for (int i = 0; i < a.num_batch_dims; ++i) tile = tile && aligned_to_vector(a.m_batch[i]);
+  return tile ? kTileMask : kElementMask;
 }
 
 }  // namespace
@@ -336,7 +383,8 @@ std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType 
 }
 
 void prepare_flash_attention(const AttentionArgs& a, DataType dtype, bool dense) {
-  with_flash_kernel(dtype, a.d, dense, [&](auto kernel, size_t bytes) {
+  // The largest shared-memory need: the mask pointer (and so the mode) is only known at launch.
+  with_flash_kernel(dtype, a.d, dense, kTileMask, [&](auto kernel, size_t bytes) {
     KILN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(bytes)));
     return 0;
@@ -347,8 +395,9 @@ void launch_flash_attention(const AttentionArgs& a, DataType dtype, bool dense,
                             cudaStream_t stream) {
   const int64_t blocks = (a.sq + kQueryTile - 1) / kQueryTile * a.batches;
   if (blocks == 0) return;
-  with_flash_kernel(dtype, a.d, dense, [&](auto kernel, size_t bytes) {
-    kernel<<<static_cast<unsigned>(blocks), kWarps * 32, bytes, stream>>>(a);
+  const int mask_mode = mask_mode_of(a);
+  with_flash_kernel(dtype, a.d, dense, mask_mode, [&](auto kernel, size_t bytes) {
+    kernel<<<static_cast<unsigned>(blocks), kWarps * 32, bytes, stream>>>(a, mask_mode);
     KILN_CUDA_CHECK(cudaGetLastError());
     return 0;
   });

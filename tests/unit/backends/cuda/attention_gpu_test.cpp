@@ -129,6 +129,14 @@ std::vector<AttentionCase> cases() {
        M::kAdditive,
        {2, 1, 37, 70}},
       {"head 128, more queries than keys", {1, 2, 150, 128}, {1, 2, 90, 128}, {1, 2, 90, 128}},
+      // A full mask with rows of whole 16-byte chunks (the flash kernel stages it per tile) over
+      // partial query and key tiles.
+      {"full blocked mask, partial tiles",
+       {1, 2, 50, 32},
+       {1, 2, 72, 32},
+       {1, 2, 72, 32},
+       M::kBlocked,
+       {1, 2, 50, 72}},
       {"head 64, K and V broadcast over the leading dim",
        {2, 3, 9, 64},
        {1, 3, 12, 64},
