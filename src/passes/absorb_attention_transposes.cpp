@@ -8,6 +8,9 @@
 // A Reshape between the Transpose and the attention that only splits axes (PyTorch's MHA export:
 // [S, B*H, D] transposed to [B*H, S, D], then split into [B, H, S, D]) is moved in front of the
 // Transpose first, as the same split of the stored axes, so the Transpose becomes adjacent.
+// An operand sliced out of a larger tensor (Gather of one index after view layers) becomes a
+// strided view of that tensor instead (q_view, passes/strided_view.hpp).
+#include <algorithm>
 #include <numeric>
 
 #include "core/error.hpp"
@@ -15,6 +18,7 @@
 #include "ir/attention_layout.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
+#include "passes/strided_view.hpp"
 
 namespace kiln::passes {
 namespace {
@@ -94,16 +98,42 @@ ir::Node* hoist_split_reshape(ir::Graph& g, ir::Node* reshape, std::vector<int64
   return t;
 }
 
+// An operand sliced out of a larger tensor by a chain of view layers with a Gather among them
+// (PyTorch's MHA export takes Q, K and V out of one projection with Gather(0..2) after a
+// Transpose): the attention reads it as a strided view of that tensor (q_view), which removes the
+// Transpose and the Gathers. Chains without a slice take the perm forms below.
+bool absorb_slice(ir::Node* n, int i, bool k_transposed) {
+  if (i == 1 && k_transposed) return false;
+  std::optional<ViewChain> chain = view_chain(n->inputs[static_cast<size_t>(i)]);
+  if (!chain || chain->view.shape.size() < 2 || chain->view.strides.back() != 1) return false;
+  const bool slices = std::any_of(chain->nodes.begin(), chain->nodes.end(),
+                                  [](const ir::Node* c) { return c->op == "Gather"; });
+  if (!slices) return false;
+  std::vector<int64_t> view = {chain->view.offset};
+  for (size_t d = 0; d < chain->view.shape.size(); ++d) {
+    view.push_back(chain->view.shape[d]);
+    view.push_back(chain->view.strides[d]);
+  }
+  n->inputs[static_cast<size_t>(i)] = chain->source;
+  n->attrs.set(ir::kAttentionViewAttrs[i], view);
+  for (const ir::Node* c : chain->nodes)
+    n->origins.insert(n->origins.end(), c->origins.begin(), c->origins.end());
+  return true;
+}
+
 bool absorb_inputs(ir::Graph& g, ir::Node* n) {
   bool changed = false;
   const bool k_transposed = n->attrs.get_int("k_transposed", 0) != 0;
   for (int i = 0; i < 3; ++i) {
-    if (n->attrs.has(ir::kAttentionPermAttrs[i])) continue;
+    if (n->attrs.has(ir::kAttentionPermAttrs[i]) || n->attrs.has(ir::kAttentionViewAttrs[i]))
+      continue;
     ir::Value* in = n->inputs[static_cast<size_t>(i)];
     if (!used_only_by(g, in, {n})) continue;
     // The head dim: last for Q and V, and for K unless K is given transposed ([.., D, Sk]).
     auto head_axis = [&](size_t rank) { return i == 1 && k_transposed ? rank - 2 : rank - 1; };
-    if (ir::Node* t = producer_op(in, "Transpose")) {
+    if (absorb_slice(n, i, k_transposed)) {
+      changed = true;
+    } else if (ir::Node* t = producer_op(in, "Transpose")) {
       std::optional<std::vector<int64_t>> perm = perm_of(t);
       if (!perm || perm->size() < 2 || !keeps_innermost(*perm, head_axis(perm->size()))) continue;
       n->inputs[static_cast<size_t>(i)] = t->inputs[0];

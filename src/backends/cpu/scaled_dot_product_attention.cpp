@@ -3,7 +3,8 @@
 // with the row in a per-thread buffer, so the [.., Sq, Sk] score tensor is never materialized.
 // Each step computes and rounds as the unfused MatMul/Mul/Add/Softmax/MatMul chain does;
 // zero_nan_rows=1 adds the Where(IsNaN(P), 0, P) guard of PyTorch's exports on the probabilities.
-// Operands stored permuted (q_perm, k_perm, v_perm, y_perm) are read and written through strides.
+// Operands stored permuted (q_perm, k_perm, v_perm, y_perm) or read as views of their inputs
+// (q_view, k_view, v_view) are read and written through strides.
 #include <cmath>
 #include <limits>
 
@@ -17,15 +18,14 @@
 namespace kiln::cpu {
 namespace {
 
-// Strides reading operand `which` (stored as `t`, logical order per its perm attribute) as
-// broadcast to batch + [rows, cols].
-std::vector<int64_t> strides_for(const KernelContext& ctx, int which, const Tensor& t,
-                                 const Shape& batch, int64_t rows, int64_t cols) {
+// Strides reading operand `which` (its layout per its perm or view attribute) as broadcast to
+// batch + [rows, cols].
+std::vector<int64_t> strides_for(const ir::OperandLayout& operand, const Shape& batch, int64_t rows,
+                                 int64_t cols) {
   Shape target = batch;
   target.push_back(rows);
   target.push_back(cols);
-  return ir::attention_input_strides(t.shape(), ir::attention_perm(ctx.node.attrs, which, t.rank()),
-                                     target);
+  return ir::broadcast_operand(operand, target);
 }
 
 template <typename T>
@@ -49,10 +49,10 @@ void run_sdpa(KernelContext& ctx) {
   const C scale = static_cast<C>(ctx.node.attrs.get_float("scale", 1.0f));
   const bool zero_nan_rows = ctx.node.attrs.get_int("zero_nan_rows", 0) != 0;
 
-  auto logical = [&](int which, const Tensor& t) {
-    return ir::permuted(t.shape(), ir::attention_perm(ctx.node.attrs, which, t.rank()));
-  };
-  const Shape ql = logical(0, q), kl = logical(1, k), vl = logical(2, v);
+  const ir::OperandLayout qv = ir::attention_operand(ctx.node.attrs, 0, q.shape());
+  const ir::OperandLayout kv = ir::attention_operand(ctx.node.attrs, 1, k.shape());
+  const ir::OperandLayout vv = ir::attention_operand(ctx.node.attrs, 2, v.shape());
+  const Shape &ql = qv.shape, &kl = kv.shape, &vl = vv.shape;
   const std::vector<int64_t> y_perm = ir::attention_perm(ctx.node.attrs, 3, y.rank());
   // The logical output shape: the stored one with y_perm undone.
   Shape out_shape(y.shape().size());
@@ -65,10 +65,9 @@ void run_sdpa(KernelContext& ctx) {
   const int64_t batches = shape_numel(batch);
   if (y.numel() == 0) return;
 
-  const auto qs = strides_for(ctx, 0, q, batch, sq, d);
-  const auto ks =
-      k_transposed ? strides_for(ctx, 1, k, batch, d, sk) : strides_for(ctx, 1, k, batch, sk, d);
-  const auto vs = strides_for(ctx, 2, v, batch, sk, dv);
+  const auto qs = strides_for(qv, batch, sq, d);
+  const auto ks = k_transposed ? strides_for(kv, batch, d, sk) : strides_for(kv, batch, sk, d);
+  const auto vs = strides_for(vv, batch, sk, dv);
   Shape scores = batch;
   scores.push_back(sq);
   scores.push_back(sk);
@@ -79,9 +78,9 @@ void run_sdpa(KernelContext& ctx) {
   const int64_t k_row = k_transposed ? ks[nb + 1] : ks[nb];
   const int64_t k_col = k_transposed ? ks[nb] : ks[nb + 1];
 
-  const T* qp = q.data<T>();
-  const T* kp = k.data<T>();
-  const T* vp = v.data<T>();
+  const T* qp = q.data<T>() + qv.offset;
+  const T* kp = k.data<T>() + kv.offset;
+  const T* vp = v.data<T>() + vv.offset;
   const T* mp = mask ? mask->data<T>() : nullptr;
   T* yp = y.data<T>();
   const int64_t items = batches * sq;

@@ -35,6 +35,9 @@ struct AttentionArgs {
   // batch strides of whole [sq, dv] matrices); the flash kernel honours any of its strides.
   int64_t q_row = 0, q_col = 0, k_row = 0, k_col = 0, v_row = 0, v_col = 0, m_row = 0, m_col = 0,
           y_row = 0, y_col = 1;
+  // Elements from the bound input pointers to Q, K and V (views of their inputs); q, k and v
+  // above already include them when a kernel runs. Kept for the tactics' alignment rules.
+  int64_t q_offset = 0, k_offset = 0, v_offset = 0;
   int64_t batches = 1;
 };
 

@@ -371,7 +371,9 @@ std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType 
     return "Q, K, V and Y must be stored with the head dim innermost";
   }
   bool aligned = aligned_to_vector(a.q_row) && aligned_to_vector(a.k_row) &&
-                 aligned_to_vector(a.v_row) && aligned_to_vector(a.y_row);
+                 aligned_to_vector(a.v_row) && aligned_to_vector(a.y_row) &&
+                 aligned_to_vector(a.q_offset) && aligned_to_vector(a.k_offset) &&
+                 aligned_to_vector(a.v_offset);
   for (int i = 0; i < a.num_batch_dims; ++i) {
     aligned = aligned && aligned_to_vector(a.q_batch[i]) && aligned_to_vector(a.k_batch[i]) &&
               aligned_to_vector(a.v_batch[i]) && aligned_to_vector(a.y_batch[i]);

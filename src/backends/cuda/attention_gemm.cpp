@@ -42,6 +42,9 @@ std::string AttentionGemm::unsupported_reason(const AttentionArgs& a, DataType d
     return cat("its softmax takes up to ", kAttentionGemmMaxKeys, " keys, not ", a.sk);
   }
   if (a.q_col != 1 || a.q_row != a.d) return "Q's rows are not packed";
+  const auto es = static_cast<int64_t>(element_size(dtype));
+  if ((a.q_offset * es) % 16 != 0 || (a.k_offset * es) % 16 != 0 || (a.v_offset * es) % 16 != 0)
+    return "an operand view does not start 16-byte aligned";
   const bool k_packed = (a.k_col == 1 && a.k_row == a.d) || (a.k_row == 1 && a.k_col == a.sk);
   if (!k_packed) return "K's rows are not packed";
   if (a.v_col != 1 || a.v_row != a.dv) return "V's rows are not packed";

@@ -54,20 +54,20 @@ std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& target) {
 class AttentionKernel final : public CudaKernel {
  public:
   size_t prepare(const CudaKernelContext& ctx) override {
-    // Logical shapes: operands stored permuted (q_perm...; ir/attention_layout.hpp) are read
-    // through strides.
-    std::vector<int64_t> perms[4];
+    // Logical shapes: operands stored permuted or read as views of their inputs (q_perm,
+    // q_view...; ir/attention_layout.hpp) are read through strides from an element offset.
+    ir::OperandLayout operands[3];
     for (int i = 0; i < 3; ++i) {
-      const DeviceTensor& t = ctx.inputs.at(static_cast<size_t>(i));
-      perms[i] = ir::attention_perm(ctx.node.attrs, i, t.shape.size());
+      operands[i] = ir::attention_operand(ctx.node.attrs, i, ctx.inputs.at(i).shape);
     }
-    perms[3] = ir::attention_perm(ctx.node.attrs, 3, ctx.outputs.at(0).shape.size());
-    const Shape q = ir::permuted(ctx.inputs[0].shape, perms[0]);
-    const Shape k = ir::permuted(ctx.inputs[1].shape, perms[1]);
-    const Shape v = ir::permuted(ctx.inputs[2].shape, perms[2]);
+    const std::vector<int64_t> y_perm =
+        ir::attention_perm(ctx.node.attrs, 3, ctx.outputs.at(0).shape.size());
+    const Shape& q = operands[0].shape;
+    const Shape& k = operands[1].shape;
+    const Shape& v = operands[2].shape;
     Shape y = ctx.outputs[0].shape;
-    for (size_t j = 0; j < perms[3].size(); ++j) {
-      y[static_cast<size_t>(perms[3][j])] = ctx.outputs[0].shape[j];
+    for (size_t j = 0; j < y_perm.size(); ++j) {
+      y[static_cast<size_t>(y_perm[j])] = ctx.outputs[0].shape[j];
     }
     dtype_ = ctx.outputs.at(0).dtype;
     has_mask_ = ctx.node.input(3) != nullptr;
@@ -93,11 +93,13 @@ class AttentionKernel final : public CudaKernel {
       return s;
     };
     const size_t nb = batch.size();
-    auto qs = ir::attention_input_strides(ctx.inputs[0].shape, perms[0], with_matrix(a.sq, a.d));
-    auto ks =
-        ir::attention_input_strides(ctx.inputs[1].shape, perms[1],
+    auto qs = ir::broadcast_operand(operands[0], with_matrix(a.sq, a.d));
+    auto ks = ir::broadcast_operand(operands[1],
                                     k_transposed ? with_matrix(a.d, a.sk) : with_matrix(a.sk, a.d));
-    auto vs = ir::attention_input_strides(ctx.inputs[2].shape, perms[2], with_matrix(a.sk, a.dv));
+    auto vs = ir::broadcast_operand(operands[2], with_matrix(a.sk, a.dv));
+    a.q_offset = operands[0].offset;
+    a.k_offset = operands[1].offset;
+    a.v_offset = operands[2].offset;
     std::vector<int64_t> ms(nb + 2, 0);
     if (has_mask_) ms = broadcast_strides(ctx.inputs.at(3).shape, with_matrix(a.sq, a.sk));
     a.num_batch_dims = static_cast<int>(nb);
@@ -116,7 +118,7 @@ class AttentionKernel final : public CudaKernel {
     a.v_col = vs[nb + 1];
     a.m_row = ms[nb];
     a.m_col = ms[nb + 1];
-    auto ys = ir::attention_output_strides(y, perms[3]);
+    auto ys = ir::attention_output_strides(y, y_perm);
     for (size_t i = 0; i < nb; ++i) a.y_batch[i] = ys[i];
     a.y_row = ys[nb];
     a.y_col = ys[nb + 1];
@@ -131,20 +133,20 @@ class AttentionKernel final : public CudaKernel {
       KILN_CUDA_CHECK(cudaMemsetAsync(ctx.outputs[0].data, 0, ctx.outputs[0].nbytes(), ctx.stream));
       return;
     }
+    const AttentionArgs bound =
+        with_pointers(ctx.inputs[0].data, ctx.inputs[1].data, ctx.inputs[2].data,
+                      has_mask_ ? ctx.inputs[3].data : nullptr, ctx.outputs[0].data);
     if (gemm_ || is_flash(tactic_)) {
-      check_base_alignment(ctx, ctx.inputs[0].data, "Q");
-      check_base_alignment(ctx, ctx.inputs[1].data, "K");
-      check_base_alignment(ctx, ctx.inputs[2].data, "V");
+      check_base_alignment(ctx, bound.q, "Q");
+      check_base_alignment(ctx, bound.k, "K");
+      check_base_alignment(ctx, bound.v, "V");
       check_base_alignment(ctx, ctx.outputs[0].data, "Y");
       if (gemm_ && ctx.workspace_bytes < gemm_->workspace_bytes()) {
         ctx.fail(ErrorCode::kInternal, "the attention workspace has ", ctx.workspace_bytes,
                  " bytes; the GEMM tactic needs ", gemm_->workspace_bytes());
       }
     }
-    launch(tactic_,
-           with_pointers(ctx.inputs[0].data, ctx.inputs[1].data, ctx.inputs[2].data,
-                         has_mask_ ? ctx.inputs[3].data : nullptr, ctx.outputs[0].data),
-           ctx.workspace, ctx.stream);
+    launch(tactic_, bound, ctx.workspace, ctx.stream);
   }
 
  private:
@@ -236,12 +238,14 @@ class AttentionKernel final : public CudaKernel {
                k_transposed ? " kT" : "");
   }
 
+  // The operands' first elements: their views start `offset` elements into the inputs.
   AttentionArgs with_pointers(const void* q, const void* k, const void* v, const void* mask,
                               void* y) const {
     AttentionArgs a = args_;
-    a.q = q;
-    a.k = k;
-    a.v = v;
+    const size_t es = element_size(dtype_);
+    a.q = static_cast<const char*>(q) + a.q_offset * es;
+    a.k = static_cast<const char*>(k) + a.k_offset * es;
+    a.v = static_cast<const char*>(v) + a.v_offset * es;
     a.mask = mask;
     a.y = y;
     return a;

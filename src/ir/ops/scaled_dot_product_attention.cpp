@@ -4,8 +4,8 @@
 // optional additive mask broadcasts to [..., Sq, Sk]. Batch dims broadcast as MatMul's do.
 // zero_nan_rows=1 replaces NaN probabilities by 0 (a row whose keys are all masked with -inf gives
 // 0, not NaN), as the Where(IsNaN(P), 0, P) guard of PyTorch's attention exports does.
-// q_perm/k_perm/v_perm/y_perm store an operand permuted (ir/attention_layout.hpp): the shapes
-// above are then the logical ones.
+// q_perm/k_perm/v_perm/y_perm store an operand permuted and q_view/k_view/v_view read one as a
+// strided view of its input (ir/attention_layout.hpp): the shapes above are the logical ones.
 #include "ir/attention_layout.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/fused_families.hpp"
@@ -42,7 +42,7 @@ void infer_sdpa(InferenceContext& ctx) {
   for (int i = 0; i < 3; ++i) {
     const SymShape& stored = *ctx.input(static_cast<size_t>(i)).shape;
     try {
-      logical[i] = permuted(stored, attention_perm(ctx.attrs(), i, stored.size()));
+      logical[i] = attention_operand_shape(ctx.attrs(), i, stored);
     } catch (const Error& e) {
       ctx.fail(e.what());
     }

@@ -113,5 +113,34 @@ TEST(AbsorbAttentionTransposes, OnlyTheLayersAskedFor) {
   EXPECT_TRUE(absorb_attention_transposes(b.graph(), [](const ir::Node&) { return true; }));
 }
 
+TEST(AbsorbAttentionTransposes, OperandsSlicedFromOneProjectionBecomeViews) {
+  // PyTorch's MHA export: one projection [S, B, 3E], Reshape [S, B, 3, E], Unsqueeze(0),
+  // Transpose(3, 1, 2, 0, 4), Squeeze(3) -> [3, S, B, E], Gather(0, i) -> [S, B, E], then the
+  // heads split as in SequenceFirstExportHoistsTheHeadSplitReshape.
+  PassGraphBuilder b;
+  Value* proj = b.op("Relu", {b.input("qkv", {7, 2, 36})});
+  Value* split = b.op("Reshape", {proj, b.ints({7, 2, 3, 12})});
+  Value* un = b.op("Unsqueeze", {split, b.ints({0})});
+  Value* t = b.op("Transpose", {un}, perm({3, 1, 2, 0, 4}));
+  Value* qkv = b.op("Squeeze", {t, b.ints({3})});
+  auto heads = [&](int64_t i) {
+    ir::Attributes axis0;
+    axis0.set("axis", int64_t{0});
+    Value* idx =
+        b.graph().add_constant("index" + std::to_string(i),
+                               Tensor::from_vector(DataType::kInt64, {}, std::vector<int64_t>{i}));
+    Value* x = b.op("Gather", {qkv, idx}, axis0);
+    Value* h = b.op("Transpose", {b.op("Reshape", {x, b.ints({7, 6, 4})})}, perm({1, 0, 2}));
+    return b.op("Reshape", {h, b.ints({2, 3, 7, 4})});
+  };
+  Value* y = b.op("ScaledDotProductAttention", {heads(0), heads(1), heads(2)}, sdpa_attrs(0.5f));
+  b.output(y);
+  auto after = test::apply_and_compare(b.graph(), absorb_all, 0);
+  EXPECT_EQ(ops(*after), (std::vector<std::string>{"Relu", "ScaledDotProductAttention"}));
+  const ir::Node* sdpa = find(*after, "ScaledDotProductAttention");
+  // K: offset E = 12; [2, 3, 7, 4] with strides (3E, 4, 2 * 3E, 1) in the [7, 2, 36] projection.
+  EXPECT_EQ(sdpa->attrs.get_ints("k_view"), (std::vector<int64_t>{12, 2, 36, 3, 4, 7, 72, 4, 1}));
+}
+
 }  // namespace
 }  // namespace kiln::passes

@@ -297,6 +297,55 @@ TEST(AttentionGpu, DefaultChoiceMatchesCpu) {
   run_all(nullptr);
 }
 
+// Q, K and V read as strided views of [S, B, 3E] projections (q_view...: what PyTorch's MHA export
+// slices out with Gather after a Transpose), with y_perm writing [S, B, H, D]: every tactic that
+// takes strides (the GEMM tactic needs packed operands), against the CPU reading the same views.
+TEST(AttentionGpu, OperandViewsMatchCpu) {
+  const bool gpu = gpu_available();
+  const int64_t s = 37, b = 2, h = 3, d = 32, e = h * d;
+  std::string failures;
+  int ran = 0;
+  for (const char* tactic : {"flash", "flash_dense", "fused", static_cast<const char*>(nullptr)}) {
+    ForcedTactic forced(tactic);
+    for (const Precision& p : kPrecisions) {
+      const std::string name = tactic ? tactic : "";
+      if (name.rfind("flash", 0) == 0 && p.dtype == DataType::kFloat32) continue;
+      GpuCase g;
+      g.name = cat("ScaledDotProductAttention ", p.name, " views, tactic ",
+                   tactic ? tactic : "(default)");
+      g.op = "ScaledDotProductAttention";
+      g.attrs.set("scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))));
+      const char* views[] = {"q_view", "k_view", "v_view"};
+      for (int64_t i = 0; i < 3; ++i) {
+        // [B, H, S, D] at offset i * E: strides 3E (batch), D (head), 3EB (sequence), 1.
+        g.attrs.set(views[i], std::vector<int64_t>{i * e, b, 3 * e, h, d, s, 3 * e * b, d, 1});
+        g.inputs.push_back({p.dtype, {s, b, 3 * e}, false, {}, -1.0, 1.0});
+      }
+      g.attrs.set("y_perm", std::vector<int64_t>{2, 0, 1, 3});
+      g.rtol = p.rtol;
+      g.atol = p.atol;
+      std::string diff = compare_cuda_with_cpu(g);
+      if (!gpu && diff.rfind("CUDA failed", 0) == 0) diff.clear();
+      if (!diff.empty()) failures += cat("\n  ", g.name, ": ", diff);
+      ++ran;
+    }
+  }
+  EXPECT_EQ(failures, "");
+  if (!gpu) GTEST_SKIP() << "no CUDA device (the CPU reference ran " << ran << " cases)";
+}
+
+// A view reaching past its input is refused when the layer is built, on both backends.
+TEST(AttentionGpu, ViewsOutsideTheirInputAreRefused) {
+  GpuCase g;
+  g.name = "view past the end";
+  g.op = "ScaledDotProductAttention";
+  g.attrs.set("q_view", std::vector<int64_t>{8, 2, 16, 4, 1});  // reaches element 8 + 16 + 3
+  g.inputs = {
+      {DataType::kFloat32, {2, 12}}, {DataType::kFloat32, {2, 4}}, {DataType::kFloat32, {2, 4}}};
+  std::string diff = compare_cuda_with_cpu(g);
+  EXPECT_NE(diff.find("reaches outside its input"), std::string::npos) << diff;
+}
+
 // Forcing a tactic that cannot take the layer fails the build with the reason, not silently.
 TEST(AttentionGpu, ForcingATacticThatDoesNotApplyNamesWhy) {
   if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
