@@ -9,13 +9,17 @@
 // [S, B*H, D] transposed to [B*H, S, D], then split into [B, H, S, D]) is moved in front of the
 // Transpose first, as the same split of the stored axes, so the Transpose becomes adjacent.
 // An operand sliced out of a larger tensor (Gather of one index after view layers) becomes a
-// strided view of that tensor instead (q_view, passes/strided_view.hpp).
+// strided view of that tensor instead (q_view, passes/strided_view.hpp). Around PyTorch's MHA
+// export, the sequence-first Transposes before the input projection and after the output
+// projection also go: the first moves behind the (row-wise) projection into the view chain, and
+// the attention writes its rows in the order the last one wanted.
 #include <algorithm>
 #include <numeric>
 
 #include "core/error.hpp"
 
 #include "ir/attention_layout.hpp"
+#include "ir/op_registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
 #include "passes/strided_view.hpp"
@@ -177,6 +181,105 @@ bool absorb_output(ir::Graph& g, ir::Node* n) {
   return true;
 }
 
+bool is_row_wise_product(const ir::Node* m) {
+  if (!m || !m->domain.empty()) return false;
+  if (m->op != "MatMul" && m->op != "FusedMatMul" && m->op != "Gemm") return false;
+  if (m->attrs.get_int("transA", 0) != 0) return false;
+  const ir::Value* b = m->input(1);
+  if (!b || !b->is_constant() || !b->shape || b->shape->size() != 2) return false;
+  // A residual would need the same reordering; a bias row and an activation act per row.
+  return !m->input(3);
+}
+
+bool is_view_layer(const ir::Node* n) {
+  static const char* kOps[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather"};
+  return n->domain.empty() &&
+         std::any_of(std::begin(kOps), std::end(kOps), [&](const char* op) { return n->op == op; });
+}
+
+// PyTorch's MHA export runs the input projection on Transpose(x, (1, 0, 2)) (sequence first).
+// A product that acts row by row commutes with a Transpose that keeps the last axis, so the
+// Transpose moves behind it, into the view chain the attention absorbs: one copy less a layer.
+// Only when every reader of the product is a view layer (the chain that slices Q, K and V).
+bool sink_transpose_behind_projection(ir::Graph& g, ir::Node* n) {
+  bool changed = false;
+  for (int i = 0; i < 3; ++i) {
+    std::optional<ViewChain> chain = view_chain(n->inputs[static_cast<size_t>(i)]);
+    ir::Value* product = chain ? chain->source : n->inputs[static_cast<size_t>(i)];
+    ir::Node* m = product->producer;
+    if (!is_row_wise_product(m) || g.is_graph_output(product)) continue;
+    ir::Node* t = producer_op(m->inputs[0], "Transpose");
+    if (!t || !used_only_by(g, m->inputs[0], {m})) continue;
+    std::optional<std::vector<int64_t>> perm = perm_of(t);
+    if (!perm || perm->size() < 2 || !keeps_innermost(*perm, perm->size() - 1)) continue;
+    std::vector<ir::Node*> readers = g.consumers(product);
+    if (readers.empty() || !std::all_of(readers.begin(), readers.end(),
+                                        [](const ir::Node* r) { return is_view_layer(r); }))
+      continue;
+    ir::Value* x = t->inputs[0];
+    if (!x->shape || !product->shape) continue;
+    ir::SymShape rows = *x->shape;
+    rows.back() = product->shape->back();
+    ir::Value* unpermuted =
+        g.add_value(g.unique_value_name(product->name + "_rows"), product->dtype, rows);
+    m->inputs[0] = x;
+    m->outputs[0] = unpermuted;
+    unpermuted->producer = m;
+    ir::Node* moved = g.add_node("Transpose", g.unique_node_name(t->name + "_after_product"),
+                                 {unpermuted}, {product});
+    moved->attrs.set("perm", *perm);
+    moved->origins = t->origins;
+    changed = true;
+  }
+  if (changed) g.sort_topologically();
+  return changed;
+}
+
+// The mirror on the output side: Y (written with y_perm as [S, B, heads...]) -> Reshape
+// [S*B, E] -> row-wise product -> Reshape [S, B, N] -> Transpose(1, 0, 2). The attention can
+// write its rows in the Transpose's order instead (a different y_perm), the Reshapes take the
+// reordered dims, and the Transpose goes.
+bool write_rows_in_merged_order(ir::Graph& g, ir::Node* n) {
+  if (!n->attrs.has(ir::kAttentionPermAttrs[3])) return false;
+  ir::Value* y = n->outputs[0];
+  ir::Node* r1 = sole_consumer(g, y);
+  if (!r1 || r1->op != "Reshape" || !r1->domain.empty()) return false;
+  ir::Node* m = sole_consumer(g, r1->outputs[0]);
+  if (!is_row_wise_product(m) || m->inputs[0] != r1->outputs[0]) return false;
+  ir::Node* r2 = sole_consumer(g, m->outputs[0]);
+  if (!r2 || r2->op != "Reshape" || !r2->domain.empty()) return false;
+  ir::Node* t = sole_consumer(g, r2->outputs[0]);
+  if (!t || t->op != "Transpose" || !t->domain.empty()) return false;
+  std::optional<std::vector<int64_t>> perm = perm_of(t);
+  std::optional<Shape> ys = static_shape(y), flat = static_shape(r1->outputs[0]);
+  std::optional<Shape> rows = static_shape(r2->outputs[0]), out = static_shape(t->outputs[0]);
+  if (!perm || !ys || !flat || !rows || !out || flat->size() != 2 || rows->size() < 2) return false;
+  if (!keeps_innermost(*perm, perm->size() - 1)) return false;
+  // The token dims: R2's leading dims must be Y's leading dims, and the rest of Y one row.
+  const size_t k = rows->size() - 1;
+  if (ys->size() <= k || !std::equal(rows->begin(), rows->begin() + k, ys->begin())) return false;
+  const int64_t tokens = shape_numel(Shape(rows->begin(), rows->begin() + k));
+  const int64_t width = shape_numel(Shape(ys->begin() + k, ys->end()));
+  if ((*flat)[0] != tokens || (*flat)[1] != width) return false;
+  std::vector<int64_t> y_perm = n->attrs.get_ints(ir::kAttentionPermAttrs[3]);
+  std::vector<int64_t> reordered = y_perm;
+  for (size_t j = 0; j < k; ++j) reordered[j] = y_perm[static_cast<size_t>((*perm)[j])];
+  Shape stored = *ys;
+  for (size_t j = 0; j < k; ++j) stored[j] = (*ys)[static_cast<size_t>((*perm)[j])];
+  n->attrs.set(ir::kAttentionPermAttrs[3], reordered);
+  y->shape = ir::to_sym_shape(stored);
+  std::vector<int64_t> dims(out->begin(), out->end());
+  r2->inputs[1] = g.add_constant(
+      g.unique_value_name(r2->name + "_reordered"),
+      Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(dims.size())}, dims));
+  ir::Value* merged = t->outputs[0];
+  n->origins.insert(n->origins.end(), t->origins.begin(), t->origins.end());
+  g.remove_node(t);
+  r2->outputs[0] = merged;
+  merged->producer = r2;
+  return true;
+}
+
 }  // namespace
 
 bool absorb_attention_transposes(ir::Graph& graph,
@@ -184,10 +287,15 @@ bool absorb_attention_transposes(ir::Graph& graph,
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     if (n->op != "ScaledDotProductAttention" || (wanted && !wanted(*n))) continue;
+    changed |= sink_transpose_behind_projection(graph, n);
     changed |= absorb_inputs(graph, n);
     changed |= absorb_output(graph, n);
+    changed |= write_rows_in_merged_order(graph, n);
   }
-  if (changed) graph.remove_unused();
+  if (changed) {
+    graph.remove_unused();
+    ir::infer_graph(graph);
+  }
   return changed;
 }
 

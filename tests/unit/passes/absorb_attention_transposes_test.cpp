@@ -142,5 +142,66 @@ TEST(AbsorbAttentionTransposes, OperandsSlicedFromOneProjectionBecomeViews) {
   EXPECT_EQ(sdpa->attrs.get_ints("k_view"), (std::vector<int64_t>{12, 2, 36, 3, 4, 7, 72, 4, 1}));
 }
 
+// The whole of PyTorch's MHA export around one attention: x [B, S, E] -> Transpose(1, 0, 2) ->
+// input projection -> views slicing Q, K, V -> attention -> Transpose to [S, B, H, D] -> Reshape
+// [S*B, E] -> output projection
+// (Gemm, transB) -> Reshape [S, B, E] -> Transpose(1, 0, 2). Every Transpose and Gather goes.
+TEST(AbsorbAttentionTransposes, SequenceFirstProjectionsLoseTheirTransposes) {
+  const int64_t bsz = 2, seq = 5, heads = 3, dim = 4, e = heads * dim;
+  PassGraphBuilder b;
+  Value* x = b.op("Relu", {b.input("x", {bsz, seq, e})});
+  Value* first = b.op("Transpose", {x}, perm({1, 0, 2}));
+  std::vector<float> w_in(static_cast<size_t>(e * 3 * e)), w_out(static_cast<size_t>(e * e));
+  for (size_t i = 0; i < w_in.size(); ++i) w_in[i] = 0.01f * static_cast<float>(i % 17) - 0.08f;
+  for (size_t i = 0; i < w_out.size(); ++i) w_out[i] = 0.02f * static_cast<float>(i % 13) - 0.1f;
+  Value* proj = b.op("MatMul", {first, b.constant({e, 3 * e}, w_in)});
+  Value* split = b.op("Reshape", {proj, b.ints({seq, bsz, 3, e})});
+  Value* qkv =
+      b.op("Squeeze",
+           {b.op("Transpose", {b.op("Unsqueeze", {split, b.ints({0})})}, perm({3, 1, 2, 0, 4})),
+            b.ints({3})});
+  auto part = [&](int64_t i) {
+    ir::Attributes axis0;
+    axis0.set("axis", int64_t{0});
+    Value* idx =
+        b.graph().add_constant("part" + std::to_string(i),
+                               Tensor::from_vector(DataType::kInt64, {}, std::vector<int64_t>{i}));
+    Value* v = b.op("Gather", {qkv, idx}, axis0);
+    Value* t =
+        b.op("Transpose", {b.op("Reshape", {v, b.ints({seq, bsz * heads, dim})})}, perm({1, 0, 2}));
+    return b.op("Reshape", {t, b.ints({bsz, heads, seq, dim})});
+  };
+  Value* y = b.op("ScaledDotProductAttention", {part(0), part(1), part(2)}, sdpa_attrs(0.5f));
+  Value* tokens = b.op("Transpose", {y}, perm({2, 0, 1, 3}));  // [S, B, H, D]
+  Value* rows = b.op("Reshape", {tokens, b.ints({seq * bsz, e})});
+  ir::Attributes trans_b;
+  trans_b.set("transB", int64_t{1});
+  Value* out = b.op("Gemm", {rows, b.constant({e, e}, w_out)}, trans_b);
+  b.output(b.op("Transpose", {b.op("Reshape", {out, b.ints({seq, bsz, e})})}, perm({1, 0, 2})));
+  auto after = test::apply_and_compare(b.graph(), absorb_all, 1e-6);
+  for (const std::string& op : ops(*after)) {
+    EXPECT_NE(op, "Transpose");
+    EXPECT_NE(op, "Gather");
+  }
+}
+
+// A projection whose output another layer also reads keeps its input Transpose: moving it behind
+// the product would copy the (wider) product instead.
+TEST(AbsorbAttentionTransposes, ProjectionWithOtherReadersKeepsItsTranspose) {
+  PassGraphBuilder b;
+  Value* first = b.op("Transpose", {b.input("x", {2, 5, 4})}, perm({1, 0, 2}));
+  std::vector<float> w(4 * 4, 0.1f);
+  Value* proj = b.op("MatMul", {first, b.constant({4, 4}, w)});
+  Value* heads = b.op("Reshape", {proj, b.ints({5, 2, 1, 4})});
+  Value* q = b.op("Transpose", {heads}, perm({1, 2, 0, 3}));
+  b.output(b.op("ScaledDotProductAttention", {q, q, q}, sdpa_attrs(0.5f)));
+  b.output(b.op("Relu", {proj}));
+  ir::infer_graph(b.graph());
+  absorb_all(b.graph());
+  size_t transposes = 0;
+  for (const std::string& op : ops(b.graph())) transposes += op == "Transpose";
+  EXPECT_EQ(transposes, 1u);  // the one in front of the projection
+}
+
 }  // namespace
 }  // namespace kiln::passes

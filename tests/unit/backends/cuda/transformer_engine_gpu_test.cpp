@@ -112,5 +112,100 @@ TEST(TransformerEngineGpu, Fp16BlockLosesItsTransposesAndMatchesCpu) {
   EXPECT_LT(worst, 2e-2 * std::max(scale, 1.0)) << "largest output " << scale;
 }
 
+// PyTorch's nn.MultiheadAttention as its TorchScript export writes it (sequence first, one input
+// projection sliced by Gather, Gemm output projection), between two LayerNorm-free residual adds:
+// x [2, 16, 64] with 2 heads of 32 (a head size the flash kernel takes).
+Network mha_block() {
+  auto g = std::make_unique<ir::Graph>();
+  uint32_t seed = 21;
+  const int64_t b = 2, s = 16, e = 64, h = 2, d = 32;
+  auto weight = [&](const std::string& name, const Shape& shape) {
+    return g->add_constant(name, random_tensor(DataType::kFloat32, shape, seed++, -0.15f, 0.15f));
+  };
+  auto ints = [&](const V& v) {
+    return g->add_constant(
+        "shape" + std::to_string(seed++),
+        Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(v.size())}, v));
+  };
+  auto node = [&](const std::string& op, std::vector<ir::Value*> ins,
+                  const ir::Attributes& a = {}) {
+    ir::Value* out = g->add_value(op + std::to_string(seed++));
+    ir::Node* n = g->add_node(op, out->name, std::move(ins), {out});
+    for (const auto& [k, v] : a.all()) n->attrs.set(k, v);
+    return out;
+  };
+  auto perm = [](const V& p) {
+    ir::Attributes a;
+    a.set("perm", p);
+    return a;
+  };
+  ir::Value* x = g->add_value("x", DataType::kFloat32, ir::to_sym_shape({b, s, e}));
+  g->inputs() = {x};
+  ir::Value* seq_first = node("Transpose", {x}, perm({1, 0, 2}));
+  ir::Value* proj = node(
+      "Add", {node("MatMul", {seq_first, weight("w_in", {e, 3 * e})}), weight("b_in", {3 * e})});
+  ir::Value* split = node("Reshape", {proj, ints({s, b, 3, e})});
+  ir::Value* qkv = node(
+      "Squeeze", {node("Transpose", {node("Unsqueeze", {split, ints({0})})}, perm({3, 1, 2, 0, 4})),
+                  ints({3})});
+  auto part = [&](int64_t i) {
+    ir::Attributes axis0;
+    axis0.set("axis", int64_t{0});
+    ir::Value* idx = g->add_constant("part" + std::to_string(i),
+                                     Tensor::from_vector(DataType::kInt64, {}, V{i}));
+    ir::Value* v = node("Gather", {qkv, idx}, axis0);
+    ir::Value* t = node("Transpose", {node("Reshape", {v, ints({s, b * h, d})})}, perm({1, 0, 2}));
+    return node("Reshape", {t, ints({b, h, s, d})});
+  };
+  ir::Value* q = part(0);
+  ir::Value* k = part(1);
+  ir::Value* v = part(2);
+  ir::Value* scale = g->add_constant(
+      "scale", Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{0.17677669f}));
+  ir::Attributes last;
+  last.set("axis", int64_t{-1});
+  ir::Value* kt = node("Transpose", {k}, perm({0, 1, 3, 2}));
+  ir::Value* p = node("Softmax", {node("MatMul", {node("Mul", {q, scale}), kt})}, last);
+  ir::Value* y = node("Transpose", {node("MatMul", {p, v})}, perm({2, 0, 1, 3}));
+  ir::Attributes trans_b;
+  trans_b.set("transB", int64_t{1});
+  ir::Value* out =
+      node("Gemm",
+           {node("Reshape", {y, ints({s * b, e})}), weight("w_out", {e, e}), weight("b_out", {e})},
+           trans_b);
+  ir::Value* back = node("Transpose", {node("Reshape", {out, ints({s, b, e})})}, perm({1, 0, 2}));
+  g->outputs() = {node("Add", {back, x})};
+  ir::infer_graph(*g);
+  auto impl = std::make_unique<Network::Impl>();
+  impl->graph = std::move(g);
+  return Network(std::move(impl));
+}
+
+TEST(TransformerEngineGpu, TorchScriptMultiheadAttentionLosesItsCopiesAndMatchesCpu) {
+  Network net = mha_block();
+  BuilderConfig config;
+  config.backend = Backend::kCuda;
+  config.fp16 = true;
+  auto engine = build_engine(net, config);
+  std::map<std::string, int> ops;
+  for (const LayerInfo& l : engine->layers()) ++ops[l.op];
+  EXPECT_EQ(ops["ScaledDotProductAttention"], 1);
+  EXPECT_EQ(ops["Transpose"], 0);  // the sequence-first ones and the head split/merge
+  EXPECT_EQ(ops["Gather"] + ops["Squeeze"] + ops["Unsqueeze"], 0);
+  if (!gpu_available()) GTEST_SKIP() << "no CUDA device (the build and its layers were checked)";
+  std::map<std::string, Tensor> feeds{{"x", random_tensor(DataType::kFloat32, {2, 16, 64}, 4)}};
+  BuilderConfig cpu;
+  std::vector<double> want =
+      as_doubles(build_engine(net, cpu)->create_execution_context()->execute(feeds).at(0));
+  std::vector<double> got = as_doubles(engine->create_execution_context()->execute(feeds).at(0));
+  ASSERT_EQ(got.size(), want.size());
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    worst = std::max(worst, std::fabs(got[i] - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  EXPECT_LT(worst, 2e-2 * std::max(scale, 1.0)) << "largest output " << scale;
+}
+
 }  // namespace
 }  // namespace kiln::test
