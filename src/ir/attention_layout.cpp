@@ -91,19 +91,6 @@ std::vector<int64_t> broadcast_operand(const OperandLayout& operand, const Shape
   return out;
 }
 
-std::vector<int64_t> attention_input_strides(const Shape& stored, const std::vector<int64_t>& perm,
-                                             const Shape& target) {
-  const std::vector<int64_t> packed = packed_strides(stored);
-  const Shape logical = permuted(stored, perm);
-  const std::vector<int64_t> strides = permuted(packed, perm);
-  std::vector<int64_t> out(target.size(), 0);
-  for (size_t j = logical.size(); j-- > 0;) {
-    const size_t d = j + target.size() - logical.size();
-    out[d] = logical[j] == 1 && target[d] != 1 ? 0 : strides[j];
-  }
-  return out;
-}
-
 std::vector<int64_t> attention_output_strides(const Shape& logical,
                                               const std::vector<int64_t>& perm) {
   if (perm.empty()) return packed_strides(logical);

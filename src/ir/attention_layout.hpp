@@ -53,10 +53,6 @@ SymShape attention_operand_shape(const Attributes& attrs, int which, const SymSh
 // broadcasts over.
 std::vector<int64_t> broadcast_operand(const OperandLayout& operand, const Shape& target);
 
-// Element strides for reading a packed tensor stored as `stored`, taken in the logical order of
-// `perm`, broadcast to `target` (the same or a higher rank): 0 along broadcast dims.
-std::vector<int64_t> attention_input_strides(const Shape& stored, const std::vector<int64_t>& perm,
-                                             const Shape& target);
 // Element strides, in logical order, of an output with logical shape `logical` stored packed as
 // permuted(logical, perm).
 std::vector<int64_t> attention_output_strides(const Shape& logical,

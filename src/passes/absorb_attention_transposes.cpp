@@ -27,28 +27,9 @@
 namespace kiln::passes {
 namespace {
 
-std::optional<std::vector<int64_t>> perm_of(const ir::Node* t) {
-  if (t->attrs.has("perm")) return t->attrs.get_ints("perm");
-  const ir::Value* x = t->inputs[0];
-  if (!x->shape) return std::nullopt;
-  std::vector<int64_t> p(x->shape->size());
-  std::iota(p.rbegin(), p.rend(), 0);
-  return p;
-}
-
 // The stored axis that ends up as logical axis `axis` must be the innermost stored one.
 bool keeps_innermost(const std::vector<int64_t>& perm, size_t axis) {
   return perm[axis] == static_cast<int64_t>(perm.size()) - 1;
-}
-
-std::optional<Shape> static_shape(const ir::Value* v) {
-  if (!v || !v->shape) return std::nullopt;
-  Shape s;
-  for (const ir::Dim& d : *v->shape) {
-    if (!d.known()) return std::nullopt;
-    s.push_back(d.value);
-  }
-  return s;
 }
 
 // Reshape(Transpose(x, p)) where the Reshape splits each transposed axis into consecutive output

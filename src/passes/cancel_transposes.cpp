@@ -21,16 +21,6 @@ bool is_op(const ir::Node* n, const char* op) {
   return n && n->op == op && n->domain.empty();
 }
 
-// The node's permutation, or nullopt when it has none (the reversal default needs a known rank).
-std::optional<std::vector<int64_t>> perm_of(const ir::Node* t) {
-  if (t->attrs.has("perm")) return t->attrs.get_ints("perm");
-  const ir::Value* x = t->inputs[0];
-  if (!x->shape) return std::nullopt;
-  std::vector<int64_t> p(x->shape->size());
-  std::iota(p.rbegin(), p.rend(), 0);
-  return p;
-}
-
 bool is_identity(const std::vector<int64_t>& p) {
   for (size_t i = 0; i < p.size(); ++i) {
     if (p[i] != static_cast<int64_t>(i)) return false;

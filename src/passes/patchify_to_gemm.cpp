@@ -13,16 +13,6 @@
 namespace kiln::passes {
 namespace {
 
-std::optional<Shape> static_shape(const ir::Value* v) {
-  if (!v || !v->shape) return std::nullopt;
-  Shape s;
-  for (const ir::Dim& d : *v->shape) {
-    if (!d.known()) return std::nullopt;
-    s.push_back(d.value);
-  }
-  return s;
-}
-
 bool all_equal(const std::vector<int64_t>& v, int64_t x) {
   for (int64_t e : v) {
     if (e != x) return false;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "backends/cpu/dispatch.hpp"
 
@@ -89,6 +90,25 @@ ir::Node* replace_pattern(ir::Graph& graph, ir::Node* last, const std::vector<ir
   graph.remove_unused();
   graph.sort_topologically();
   return fused;
+}
+
+std::optional<Shape> static_shape(const ir::Value* v) {
+  if (!v || !v->shape) return std::nullopt;
+  Shape s;
+  for (const ir::Dim& d : *v->shape) {
+    if (!d.known()) return std::nullopt;
+    s.push_back(d.value);
+  }
+  return s;
+}
+
+std::optional<std::vector<int64_t>> perm_of(const ir::Node* t) {
+  if (t->attrs.has("perm")) return t->attrs.get_ints("perm");
+  const ir::Value* x = t->inputs[0];
+  if (!x->shape) return std::nullopt;
+  std::vector<int64_t> p(x->shape->size());
+  std::iota(p.rbegin(), p.rend(), 0);
+  return p;
 }
 
 }  // namespace kiln::passes

@@ -26,6 +26,10 @@ bool used_only_by(const ir::Graph& graph, const ir::Value* v,
 ir::Node* sole_consumer(const ir::Graph& graph, const ir::Value* v);
 // True when both shapes are known to be equal: same rank and every dim known or symbolic, alike.
 bool same_static_shape(const std::optional<ir::SymShape>& a, const std::optional<ir::SymShape>& b);
+// The shape of `v` when every dim is known, else nullopt.
+std::optional<Shape> static_shape(const ir::Value* v);
+// A Transpose node's permutation (the reversal default needs its input's rank), or nullopt.
+std::optional<std::vector<int64_t>> perm_of(const ir::Node* transpose);
 bool is_float_type(DataType t);
 
 // Replaces the sub-graph ending at `last` (whose output 0 is the result) by one new node computing

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "passes/pattern.hpp"
+
 namespace kiln::passes {
 namespace {
 
@@ -39,16 +41,6 @@ Layout packed_layout(const Shape& shape) {
     stride *= shape[i];
   }
   return l;
-}
-
-std::optional<Shape> static_shape(const ir::Value* v) {
-  if (!v || !v->shape) return std::nullopt;
-  Shape s;
-  for (const ir::Dim& d : *v->shape) {
-    if (!d.known()) return std::nullopt;
-    s.push_back(d.value);
-  }
-  return s;
 }
 
 // The integer values of a constant input (int32 or int64), or nullopt.

@@ -15,6 +15,7 @@
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/fused_kernels.hpp"
 #include "backends/cuda/lt_tactics.hpp"
+#include "backends/cuda/strided_layout.hpp"
 #include "backends/cuda/tactic.hpp"
 #include "core/logging.hpp"
 #include "ir/attention_layout.hpp"
@@ -36,19 +37,6 @@ bool is_flash(const std::string& tactic) {
 std::string forced_tactic() {
   const char* v = std::getenv("KILN_CUDA_ATTENTION");
   return v ? std::string(v) : std::string();
-}
-
-// Element strides of a contiguous tensor of shape `s` read as broadcast to `target` (same or
-// higher rank): 0 along dims it broadcasts over.
-std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& target) {
-  std::vector<int64_t> out(target.size(), 0);
-  int64_t stride = 1;
-  for (size_t j = s.size(); j-- > 0;) {
-    size_t d = j + target.size() - s.size();
-    out[d] = s[j] == 1 && target[d] != 1 ? 0 : stride;
-    stride *= s[j];
-  }
-  return out;
 }
 
 class AttentionKernel final : public CudaKernel {
