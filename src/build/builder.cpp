@@ -180,6 +180,7 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   // After precision: only 16-bit attention layers read interleaved heads at full speed on CUDA
   // (the flash kernel); elsewhere the Transposes feed the cuBLASLt GEMM tactic packed operands.
   if (config.backend == Backend::kCuda && config.optimization_level > 0) {
+    passes::merge_attention_projections(*g, reads_interleaved_heads_on_cuda);
     passes::absorb_attention_transposes(*g, reads_interleaved_heads_on_cuda);
   }
   check_backend_support(*g, config.backend);

@@ -32,6 +32,10 @@ bool cancel_transposes(ir::Graph& graph);
 // Convolutions whose kernel tiles the input (stride = kernel, no padding: patch embeddings) become
 // a transpose of the input and a Gemm (patchify_to_gemm.cpp).
 bool patchify_to_gemm(ir::Graph& graph);
+// The Q, K and V projections of the attention layers `wanted` accepts (all if empty), when they
+// read one input, become one product sliced by views (merge_attention_projections.cpp).
+bool merge_attention_projections(ir::Graph& graph,
+                                 const std::function<bool(const ir::Node&)>& wanted = {});
 // Head-split/merge Transposes around ScaledDotProductAttention become its q/k/v/y_perm attributes
 // (absorb_attention_transposes.cpp), for the attention layers `wanted` accepts (all if empty).
 bool absorb_attention_transposes(ir::Graph& graph,
