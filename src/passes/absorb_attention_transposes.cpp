@@ -172,12 +172,6 @@ bool is_row_wise_product(const ir::Node* m) {
   return !m->input(3);
 }
 
-bool is_view_layer(const ir::Node* n) {
-  static const char* kOps[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather"};
-  return n->domain.empty() &&
-         std::any_of(std::begin(kOps), std::end(kOps), [&](const char* op) { return n->op == op; });
-}
-
 // PyTorch's MHA export runs the input projection on Transpose(x, (1, 0, 2)) (sequence first).
 // A product that acts row by row commutes with a Transpose that keeps the last axis, so the
 // Transpose moves behind it, into the view chain the attention absorbs: one copy less a layer.
@@ -195,7 +189,7 @@ bool sink_transpose_behind_projection(ir::Graph& g, ir::Node* n) {
     if (!perm || perm->size() < 2 || !keeps_innermost(*perm, perm->size() - 1)) continue;
     std::vector<ir::Node*> readers = g.consumers(product);
     if (readers.empty() || !std::all_of(readers.begin(), readers.end(),
-                                        [](const ir::Node* r) { return is_view_layer(r); }))
+                                        [](const ir::Node* r) { return is_view_op(r); }))
       continue;
     ir::Value* x = t->inputs[0];
     if (!x->shape || !product->shape) continue;

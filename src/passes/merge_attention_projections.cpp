@@ -17,12 +17,6 @@
 namespace kiln::passes {
 namespace {
 
-bool is_view_layer(const ir::Node* n) {
-  static const char* kOps[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather"};
-  return n->domain.empty() &&
-         std::any_of(std::begin(kOps), std::end(kOps), [&](const char* op) { return n->op == op; });
-}
-
 // A projection this pass can merge: x @ W (+ bias row), W constant [E, N], nothing else fused.
 bool is_plain_projection(const ir::Graph& g, const ir::Node* m) {
   if (!m || !m->domain.empty() || (m->op != "MatMul" && m->op != "FusedMatMul")) return false;
@@ -42,7 +36,7 @@ bool is_plain_projection(const ir::Graph& g, const ir::Node* m) {
   if (g.is_graph_output(y) || !static_shape(y)) return false;
   std::vector<ir::Node*> readers = g.consumers(y);
   return !readers.empty() && std::all_of(readers.begin(), readers.end(),
-                                         [](const ir::Node* r) { return is_view_layer(r); });
+                                         [](const ir::Node* r) { return is_view_op(r); });
 }
 
 // [E, N] matrices side by side: row e of the result is row e of each in turn.

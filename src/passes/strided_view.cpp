@@ -192,14 +192,14 @@ std::optional<Layout> apply(const ir::Node& n, const Layout& in, const Shape& ou
   return out;
 }
 
+}  // namespace
+
 bool is_view_op(const ir::Node* n) {
   static const char* kViewOps[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather"};
   return n && n->domain.empty() && !n->inputs.empty() && n->inputs[0] &&
          std::any_of(std::begin(kViewOps), std::end(kViewOps),
                      [&](const char* op) { return n->op == op; });
 }
-
-}  // namespace
 
 StridedView StridedView::packed(const Shape& shape) {
   StridedView v{shape, std::vector<int64_t>(shape.size(), 1), 0};

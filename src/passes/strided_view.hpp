@@ -21,6 +21,9 @@ struct StridedView {
   static StridedView packed(const Shape& shape);
 };
 
+// Whether `n` is one of the layers above (a view when its inputs allow; view_chain checks).
+bool is_view_op(const ir::Node* n);
+
 // The chain of view layers ending in `v`, walking back through producers while they are view ops
 // with static shapes; returns the source value (the first input of the chain) and the view of `v`
 // inside it, or nullopt when `v` is not produced by a view op or a step is not a pure view. The
