@@ -109,6 +109,8 @@ struct BuilderConfig {
   // layer cannot run in fails the build (otherwise it is a warning and the layer keeps FP32).
   bool strict_types = false;
   Layout layout = Layout::kAuto;  // kNchw / kNhwc force one layout for every convolution
+  // 0: no graph optimization; 1-2: every pass, each GPU layer takes its first applicable tactic;
+  // 3: also times each layer's tactics on this machine's GPU and records the fastest (CUDA).
   int optimization_level = 3;
   size_t workspace_limit = size_t{1} << 30;
   std::string timing_cache_path;

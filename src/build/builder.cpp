@@ -187,7 +187,8 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
   ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet
   auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));
-  if (config.backend == Backend::kCuda) record_cuda_tactics(graph, impl);
+  // Below level 3 nothing is timed: each layer takes its first applicable tactic when it loads.
+  if (config.backend == Backend::kCuda && impl->tune_tactics) record_cuda_tactics(graph, impl);
   return std::make_unique<Engine>(impl);
 }
 

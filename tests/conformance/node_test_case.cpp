@@ -154,6 +154,9 @@ CaseResult run_case(const std::string& case_dir, Backend backend) {
       config.backend = backend;
       if (backend != Backend::kCpu) {
         config.tf32 = false;
+        // Correctness, not speed: level 2 runs every pass but times no tactics (the unit tests
+        // check each tactic against the CPU), which keeps a case's build short.
+        config.optimization_level = 2;
         fix_shapes(net, *feeds);
         for (const auto& [name, t] : *feeds) config.input_shapes[name] = t.shape();
       }

@@ -104,6 +104,11 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
                   "it removes transposes), nchw or nhwc")
       ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
       ->capture_default_str();
+  sub->add_option("--opt-level", o.opt_level,
+                  "0: no graph optimization; 1-2: every pass, GPU layers take their first "
+                  "applicable tactic (fast builds); 3: also time each GPU layer's tactics")
+      ->check(CLI::Range(0, 3))
+      ->capture_default_str();
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
@@ -143,6 +148,7 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   config.timing_cache_path = o.timing_cache;
   if (o.workspace_limit_mib) config.workspace_limit = size_t{o.workspace_limit_mib} << 20;
   config.layout = parse_layout(o.layout).value_or(Layout::kAuto);  // CLI checked the name
+  config.optimization_level = o.opt_level;
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);

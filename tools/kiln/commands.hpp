@@ -27,6 +27,7 @@ struct BuildOptions {
   bool verbose = false;
   std::string timing_cache;          // file the CUDA auto-tuner reads and extends
   uint64_t workspace_limit_mib = 0;  // 0: the builder's default
+  int opt_level = 3;                 // BuilderConfig::optimization_level
 };
 CLI::App* add_build_command(CLI::App& app, BuildOptions& opts);
 void build_command(const BuildOptions& opts, std::ostream& out, std::ostream& err);

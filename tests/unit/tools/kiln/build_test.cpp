@@ -32,6 +32,26 @@ TEST(BuildCommand, WritesALoadablePlan) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("pass.plan")));
 }
 
+TEST(BuildCommand, OptimizationLevel) {
+  TempDir dir;
+  std::string model = dir.file("identity.onnx");
+  auto x = value_info("x", ::onnx::TensorProto::FLOAT, {2, 3});
+  auto y = value_info("y", ::onnx::TensorProto::FLOAT, {2, 3});
+  write_model(
+      model,
+      make_model({make_node("Identity", {"x"}, {"t"}), make_node("Relu", {"t"}, {"y"})}, {x}, {y}));
+  // Level 0 keeps the model's layers (the Identity stays); 3 removes it.
+  CliResult r0 = run_kiln({"build", model, "-o", dir.file("o0.plan"), "--opt-level", "0"});
+  ASSERT_EQ(r0.code, 0) << r0.err;
+  EXPECT_TRUE(contains(r0.out, "layers:  2")) << r0.out;
+  CliResult r3 = run_kiln({"build", model, "-o", dir.file("o3.plan"), "--opt-level", "3"});
+  ASSERT_EQ(r3.code, 0) << r3.err;
+  EXPECT_TRUE(contains(r3.out, "layers:  1")) << r3.out;
+  CliResult bad = run_kiln({"build", model, "--opt-level", "4"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_TRUE(contains(bad.err, "opt-level")) << bad.err;
+}
+
 TEST(BuildCommand, RefusesBadModels) {
   TempDir dir;
   CliResult r = run_kiln({"build", dir.file("nope.onnx"), "-o", dir.file("x.plan")});
