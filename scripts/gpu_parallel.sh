@@ -31,7 +31,18 @@ for group in "$@"; do
   pids+=($!)
   i=$((i + 1))
 done
+# Until the groups finish, pack what they have written every 30 s: if the device call is cut
+# off, partial.tar.gz still comes back (the device tool returns only a few files, so the group
+# folders themselves would not).
+(while sleep 30; do
+  tar -C "$OUT" -czf "$OUT/partial.tar.gz.tmp" $(cd "$OUT" && ls -d g*) 2>/dev/null &&
+    mv "$OUT/partial.tar.gz.tmp" "$OUT/partial.tar.gz"
+done) &
+packer=$!
 wait "${pids[@]}"
+kill "$packer" 2>/dev/null
+wait "$packer" 2>/dev/null
+rm -f "$OUT/partial.tar.gz" "$OUT/partial.tar.gz.tmp"
 for ((j = 0; j < i; j++)); do
   echo "=== group $j: $(sed -n "$((j + 1))p" <(printf '%s\n' "$@"))"
   tail -c 2500 "$OUT/g$j/log.txt"
