@@ -73,7 +73,8 @@ class ConvKernel final : public CudaKernel {
     // Without tuning the first plan that finalizes is the one used: stop there, since
     // finalizing a runtime-compiled engine costs a compilation. A plan that recorded the tuned
     // tactic needs the same candidate list the build timed, so that its choice is among them.
-    const bool recorded = !ctx.node.attrs.get_string(kTacticAttribute, "").empty();
+    const std::string recorded_name = ctx.node.attrs.get_string(kTacticAttribute, "");
+    const bool recorded = !recorded_name.empty();
     const bool search_all = tuning || recorded;
     size_t limit = search_all ? kMaxCandidatesPerGraph : 1;
     std::vector<ConvGraph> graphs;
@@ -84,8 +85,32 @@ class ConvKernel final : public CudaKernel {
       cudnnBackendHeurMode_t mode;
       bool filtered;
     };
-    for (Round round : {Round{CUDNN_HEUR_MODE_A, true}, Round{CUDNN_HEUR_MODE_FALLBACK, true},
-                        Round{CUDNN_HEUR_MODE_A, false}}) {
+    const Round rounds[] = {Round{CUDNN_HEUR_MODE_A, true}, Round{CUDNN_HEUR_MODE_FALLBACK, true},
+                            Round{CUDNN_HEUR_MODE_A, false}};
+    // A plan's recorded tactic: finalize just that config where it can be found (the full
+    // candidate list below is the fallback, e.g. after a cuDNN update renumbered engines).
+    if (recorded && !tuning) {
+      for (const Round& round : rounds) {
+        for (const GraphEpilogue& fused : fusion_levels()) {
+          ConvGraph g;
+          try {
+            g = build_conv_graph(handle, geometry_, type, fused);
+          } catch (const Error&) {
+            continue;
+          }
+          auto found =
+              finalized_conv_plans(handle, g.graph, round.mode, type, allow_tf32, round.filtered,
+                                   fused, kMaxCandidatesPerGraph, &recorded_name);
+          if (found.empty()) continue;
+          candidates = std::move(found);
+          graphs.push_back(std::move(g));
+          break;
+        }
+        if (!candidates.empty()) break;
+      }
+    }
+    for (const Round& round : rounds) {
+      if (!candidates.empty()) break;  // the recorded tactic was found
       for (const GraphEpilogue& fused : fusion_levels()) {
         if (!search_all && !candidates.empty()) break;
         ConvGraph g;

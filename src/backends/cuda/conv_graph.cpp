@@ -232,11 +232,41 @@ ConvGraph build_conv_graph(cudnnHandle_t handle, const ConvGeometry& g, cudnnDat
   return cg;
 }
 
+std::optional<CandidateName> parse_candidate_name(const std::string& name) {
+  const size_t eng = name.find(".eng");
+  const size_t dot = name.rfind('.');
+  if (eng == std::string::npos || dot == std::string::npos || dot <= eng + 4) return std::nullopt;
+  CandidateName c;
+  c.kind = name.substr(0, eng);
+  try {
+    size_t used = 0;
+    c.engine = std::stoll(name.substr(eng + 4, dot - eng - 4), &used);
+    if (used != dot - eng - 4) return std::nullopt;
+    c.ordinal = std::stoll(name.substr(dot + 1), &used);
+    if (used != name.size() - dot - 1) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (c.engine < 0 || c.ordinal < 0) return std::nullopt;
+  return c;
+}
+
 std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const CudnnDescriptor& graph,
                                                 cudnnBackendHeurMode_t mode, cudnnDataType_t type,
                                                 bool allow_tf32, bool filtered,
-                                                const GraphEpilogue& fused, size_t limit) {
+                                                const GraphEpilogue& fused, size_t limit,
+                                                const std::string* wanted) {
   std::vector<ConvCandidate> out;
+  const std::string prefix = cat(fused.bias ? "b" : "", fused.residual ? "r" : "",
+                                 fused.act.kind != ir::ActivationKind::kNone ? "a" : "");
+  // Names stay those of the plain and bias-fused convolution where the graph is one of those,
+  // so timing caches written before fusion existed still apply.
+  const std::string kind = prefix.empty() ? "conv" : prefix == "b" ? "fused" : "fused-" + prefix;
+  std::optional<CandidateName> target;
+  if (wanted) {
+    target = parse_candidate_name(*wanted);
+    if (!target || target->kind != kind) return out;
+  }
   CudnnDescriptor heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
   heur.set_descriptor(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph)
       .set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
@@ -255,8 +285,6 @@ std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const Cudn
                                             CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &returned,
                                             raw.data()));
   std::map<int64_t, int> seen;  // configs of one engine, numbered so each name is unique
-  const std::string prefix = cat(fused.bias ? "b" : "", fused.residual ? "r" : "",
-                                 fused.act.kind != ir::ActivationKind::kNone ? "a" : "");
   for (int64_t i = 0; i < returned && out.size() < limit; ++i) {
     CudnnDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
     cudnnBackendDescriptor_t engine_raw = engine.get();
@@ -269,6 +297,7 @@ std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const Cudn
     int64_t index = -1;
     cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
                              &index);
+    if (target && index != target->engine) continue;  // cannot be the wanted one
     auto plan = std::make_shared<CudnnDescriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
     if (cudnnBackendSetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE,
                                  1, &handle) != CUDNN_STATUS_SUCCESS ||
@@ -285,13 +314,11 @@ std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const Cudn
     KILN_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan->get(),
                                               CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
                                               CUDNN_TYPE_INT64, 1, &n, &c.workspace));
-    // Names stay those of the plain and bias-fused convolution where the graph is one of those,
-    // so timing caches written before fusion existed still apply.
-    c.name = cat(prefix.empty()  ? "conv"
-                 : prefix == "b" ? "fused"
-                                 : "fused-" + prefix,
-                 ".eng", index, ".", seen[index]++);
+    const int ordinal = seen[index]++;
+    if (target && ordinal != target->ordinal) continue;
+    c.name = cat(kind, ".eng", index, ".", ordinal);
     out.push_back(std::move(c));
+    if (target) break;
   }
   return out;
 }

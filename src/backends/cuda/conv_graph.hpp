@@ -53,9 +53,20 @@ struct ConvCandidate {
 
 // The execution plans of `graph` that finalize, in the heuristic's order, at most `limit`.
 // `filtered` drops engines whose numerical notes would take strict FP32 off FP32 arithmetic.
+// With `wanted` (a candidate name an earlier call gave, as a plan records it), only that one:
+// configs of other engines are skipped without finalizing them (finalizing a runtime-compiled
+// engine costs a compilation), so loading a plan does not redo the tuning run's work.
 std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const CudnnDescriptor& graph,
                                                 cudnnBackendHeurMode_t mode, cudnnDataType_t type,
                                                 bool allow_tf32, bool filtered,
-                                                const GraphEpilogue& fused, size_t limit);
+                                                const GraphEpilogue& fused, size_t limit,
+                                                const std::string* wanted = nullptr);
+
+// A candidate name's parts: "<kind>.eng<engine index>.<ordinal among that engine's configs>".
+struct CandidateName {
+  std::string kind;
+  int64_t engine = -1, ordinal = -1;
+};
+std::optional<CandidateName> parse_candidate_name(const std::string& name);
 
 }  // namespace kiln::cuda
