@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything kiln does on the GPU machine, in one run (device time is scarce): build kiln there
 # with the carried dependencies (scripts/pack_for_gpu.sh), then the stages named on the command
-# line (default: all):
+# line (default: gputests coverage layers; `none` only builds):
 #   gputests  the unit tests, GPU ones included (every CUDA kernel against the CPU reference)
 #   conformance  the ONNX backend node tests (generated from the onnx package there) on the CUDA
 #             backend: every op's cases against ONNX's reference outputs, FP32 without TF32
@@ -12,8 +12,9 @@
 #   bench     kiln vs PyTorch eager, eager + CUDA graph and torch.compile (bench/peer_bench.py);
 #             BENCH_MODELS, BENCH_BATCHES, BENCH_PRECISIONS and BENCH_BUDGET_S narrow it. The whole
 #             suite (32 rows; torch.compile and kiln's tuned builds take 20-60 s a row) does not
-#             fit one 10-minute device call: run it a few models per call and merge the calls'
-#             peer_bench.json files here with bench/merge_peer_bench.py.
+#             fit one 10-minute call on one GPU: on a machine with four, scripts/gpu_parallel.sh
+#             runs a few models per GPU at once; merge the groups' peer_bench.json files here
+#             with bench/merge_peer_bench.py.
 #   buildtime build time with a cold and a warm timing cache, and plan load time (BUILDTIME_MODELS)
 #             (bench/build_time.py; after bench, it reuses bench's exports)
 #   layerbench single layers at BERT/ViT shapes, kiln vs PyTorch (bench/layer_bench.py), and
