@@ -22,6 +22,7 @@
 #include "ir/op_registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
+#include "passes/rewrite.hpp"
 #include "passes/strided_view.hpp"
 
 namespace kiln::passes {
@@ -206,7 +207,6 @@ bool sink_transpose_behind_projection(ir::Graph& g, ir::Node* n) {
     moved->origins = t->origins;
     changed = true;
   }
-  if (changed) g.sort_topologically();
   return changed;
 }
 
@@ -267,10 +267,7 @@ bool absorb_attention_transposes(ir::Graph& graph,
     changed |= absorb_output(graph, n);
     changed |= write_rows_in_merged_order(graph, n);
   }
-  if (changed) {
-    graph.remove_unused();
-    ir::infer_graph(graph);
-  }
+  if (changed) tidy_after_rewrite(graph);
   return changed;
 }
 

@@ -12,6 +12,7 @@
 #include "ir/op_registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
+#include "passes/rewrite.hpp"
 #include "passes/strided_view.hpp"
 
 namespace kiln::passes {
@@ -139,11 +140,7 @@ bool merge_attention_projections(ir::Graph& graph,
     if (n->op != "ScaledDotProductAttention" || (wanted && !wanted(*n))) continue;
     changed |= merge(graph, n);
   }
-  if (changed) {
-    graph.sort_topologically();
-    graph.remove_unused();
-    ir::infer_graph(graph);
-  }
+  if (changed) tidy_after_rewrite(graph);
   return changed;
 }
 

@@ -9,6 +9,7 @@
 #include "ir/op_registry.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
+#include "passes/rewrite.hpp"
 
 namespace kiln::passes {
 namespace {
@@ -96,11 +97,7 @@ bool patchify_to_gemm(ir::Graph& graph) {
       changed = true;
     }
   }
-  if (changed) {
-    graph.sort_topologically();
-    graph.remove_unused();
-    ir::infer_graph(graph);
-  }
+  if (changed) tidy_after_rewrite(graph);
   return changed;
 }
 

@@ -1,6 +1,8 @@
 // Output replacement that preserves graph output names.
 #include "passes/rewrite.hpp"
 
+#include "ir/op_registry.hpp"
+
 namespace kiln::passes {
 
 bool replace_node_output(ir::Graph& graph, ir::Node* node, size_t out_index,
@@ -15,6 +17,12 @@ bool replace_node_output(ir::Graph& graph, ir::Node* node, size_t out_index,
   }
   graph.replace_all_uses(out, replacement);
   return true;
+}
+
+void tidy_after_rewrite(ir::Graph& graph) {
+  graph.sort_topologically();
+  graph.remove_unused();
+  ir::infer_graph(graph);
 }
 
 }  // namespace kiln::passes

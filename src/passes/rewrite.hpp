@@ -12,4 +12,8 @@ namespace kiln::passes {
 bool replace_node_output(ir::Graph& graph, ir::Node* node, size_t out_index,
                          ir::Value* replacement);
 
+// After a rewrite that appended nodes and left some unused: restores topological order, drops
+// what nothing reads and infers every shape again.
+void tidy_after_rewrite(ir::Graph& graph);
+
 }  // namespace kiln::passes

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "backends/cuda/attention.hpp"
+#include "backends/cuda/attention_offsets.cuh"
 #include "backends/cuda/cuda_check.hpp"
 #include "core/error.hpp"
 
@@ -143,16 +144,8 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   const int64_t tiles = (a.sq + kQueryTile - 1) / kQueryTile;
   const int64_t b = blockIdx.x / tiles;
   const int64_t row0 = (blockIdx.x % tiles) * kQueryTile;
-  int64_t qo = 0, ko = 0, vo = 0, mo = 0, yo = 0, rem = b;
-  for (int dim = a.num_batch_dims - 1; dim >= 0; --dim) {
-    const int64_t idx = rem % a.batch[dim];
-    rem /= a.batch[dim];
-    qo += idx * a.q_batch[dim];
-    ko += idx * a.k_batch[dim];
-    vo += idx * a.v_batch[dim];
-    mo += idx * a.m_batch[dim];
-    yo += idx * a.y_batch[dim];
-  }
+  const AttentionOffsets off = attention_offsets(a, b);
+  const int64_t qo = off.q, ko = off.k, vo = off.v, mo = off.mask, yo = off.y;
   const T* q = static_cast<const T*>(a.q) + qo;
   const T* k = static_cast<const T*>(a.k) + ko;
   const T* v = static_cast<const T*>(a.v) + vo;
