@@ -1,6 +1,7 @@
 // Network parsing and engine building: import, optimize, check every layer can run on the
 // target, plan activation memory, and package the result as an engine.
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -177,11 +178,14 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
     build::choose_layout(*g, config.backend, config.layout);
   build::PrecisionSummary precision = build::assign_precisions(*g, config);
   log_precision(precision, config);
-  // After precision: only 16-bit attention layers read interleaved heads at full speed on CUDA
+  // After precision: on CUDA only 16-bit attention layers read interleaved heads at full speed
   // (the flash kernel); elsewhere the Transposes feed the cuBLASLt GEMM tactic packed operands.
-  if (config.backend == Backend::kCuda && config.optimization_level > 0) {
-    passes::merge_attention_projections(*g, reads_interleaved_heads_on_cuda);
-    passes::absorb_attention_transposes(*g, reads_interleaved_heads_on_cuda);
+  // The CPU kernel reads any strides alike, so there every attention layer takes them.
+  if (config.optimization_level > 0) {
+    std::function<bool(const ir::Node&)> wanted;  // empty: every attention layer
+    if (config.backend == Backend::kCuda) wanted = reads_interleaved_heads_on_cuda;
+    passes::merge_attention_projections(*g, wanted);
+    passes::absorb_attention_transposes(*g, wanted);
   }
   check_backend_support(*g, config.backend);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
