@@ -169,7 +169,7 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   // GPU convolution libraries run a patch embedding (3 channels, stride = kernel) far from the
   // matrix units' rate; as a GEMM it runs near it. CPU convolutions (oneDNN) handle it well.
   if (config.backend == Backend::kCuda && config.optimization_level > 0) {
-    passes::patchify_to_gemm(*g);
+    if (passes::patchify_to_gemm(*g)) passes::collapse_view_chains(*g);
   }
   // Layout before precision: the Transposes at region borders then get their neighbours'
   // precision, and Cast layers go where precisions differ, never between a Transpose pair. Level 0

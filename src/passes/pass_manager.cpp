@@ -49,6 +49,7 @@ std::vector<Pass> default_passes(int optimization_level) {
       {"recognize_gelu", recognize_gelu},
       {"recognize_attention", recognize_attention},
       {"cancel_transposes", cancel_transposes},
+      {"collapse_view_chains", collapse_view_chains},
       {"fold_batchnorm", fold_batchnorm},
       {"fold_scale_into_weights", fold_scale_into_weights},
       {"fuse_epilogues", fuse_epilogues},

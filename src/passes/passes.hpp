@@ -29,6 +29,9 @@ bool recognize_gelu(ir::Graph& graph);
 bool recognize_attention(ir::Graph& graph);
 // Folds Transpose and Reshape pairs, and Transpose pairs around elementwise layers.
 bool cancel_transposes(ir::Graph& graph);
+// A chain of rearranging layers ending in a Transpose that lays the elements out as its source
+// does becomes one Reshape of the source (collapse_view_chains.cpp).
+bool collapse_view_chains(ir::Graph& graph);
 // Convolutions whose kernel tiles the input (stride = kernel, no padding: patch embeddings) become
 // a transpose of the input and a Gemm (patchify_to_gemm.cpp).
 bool patchify_to_gemm(ir::Graph& graph);
