@@ -185,7 +185,7 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
     std::function<bool(const ir::Node&)> wanted;  // empty: every attention layer
     if (config.backend == Backend::kCuda) wanted = reads_interleaved_heads_on_cuda;
     passes::merge_attention_projections(*g, wanted);
-    passes::absorb_attention_transposes(*g, wanted);
+    if (passes::absorb_attention_transposes(*g, wanted)) passes::fuse_residual_through_reshape(*g);
   }
   check_backend_support(*g, config.backend);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);

@@ -7,8 +7,12 @@
 #include <unordered_set>
 
 #include "ir/activation.hpp"
+#include "ir/layer_precision.hpp"
+#include "ir/op_registry.hpp"
 #include "passes/linear_layer.hpp"
 #include "passes/passes.hpp"
+#include "passes/pattern.hpp"
+#include "passes/rewrite.hpp"
 
 namespace kiln::passes {
 namespace {
@@ -168,6 +172,54 @@ bool fuse_epilogues(ir::Graph& graph) {
     graph.remove_unused();
     graph.sort_topologically();  // a residual may be computed after the layer it now feeds
   }
+  return changed;
+}
+
+bool fuse_residual_through_reshape(ir::Graph& graph) {
+  bool changed = false;
+  for (ir::Node* m : graph.node_list()) {
+    if (!m->domain.empty() || (m->op != "MatMul" && m->op != "Gemm" && m->op != "FusedMatMul"))
+      continue;
+    if (!is_anchor(*m) || m->input(3) ||
+        ir::read_activation(m->attrs).kind != ir::ActivationKind::kNone)
+      continue;
+    ir::Value* y = m->outputs[0];
+    ir::Node* r = sole_consumer(graph, y);
+    if (!r || r->op != "Reshape" || !r->domain.empty() || r->inputs[0] != y) continue;
+    ir::Node* add = sole_consumer(graph, r->outputs[0]);
+    if (!add || add->op != "Add" || !add->domain.empty() || add->inputs.size() != 2) continue;
+    ir::Value* z = r->outputs[0];
+    ir::Value* other = add->inputs[0] == z ? add->inputs[1] : add->inputs[0];
+    std::optional<Shape> ys = static_shape(y), zs = static_shape(z);
+    if (!other || other == z || other->dtype != y->dtype || !ys || !zs ||
+        static_shape(other) != zs || shape_numel(*ys) != shape_numel(*zs))
+      continue;
+    // (The product and the Reshape each have one reader, so the residual cannot depend on them.)
+    if (!make_fused(graph, m)) continue;
+    // The residual read in the product's shape: a view of it.
+    std::vector<int64_t> dims(ys->begin(), ys->end());
+    ir::Value* as_rows = graph.add_value(graph.unique_value_name(other->name + "_as_rows"),
+                                         other->dtype, ir::to_sym_shape(*ys));
+    ir::Node* view = graph.add_node(
+        "Reshape", graph.unique_node_name(other->name + "_as_rows"),
+        {other, graph.add_constant(graph.unique_value_name(other->name + "_rows_shape"),
+                                   Tensor::from_vector(DataType::kInt64,
+                                                       {static_cast<int64_t>(dims.size())}, dims))},
+        {as_rows});
+    const std::string precision = add->attrs.get_string(ir::kLayerPrecisionAttr, "");
+    if (!precision.empty()) view->attrs.set(ir::kLayerPrecisionAttr, precision);
+    m->inputs.resize(4, nullptr);
+    m->inputs[3] = as_rows;
+    m->attrs.set("residual_before_activation", int64_t{1});
+    merge_origins(m, add);
+    // The Reshape now carries the sum out: it takes over the Add's output.
+    ir::Value* sum = add->outputs[0];
+    graph.remove_node(add);
+    r->outputs[0] = sum;
+    sum->producer = r;
+    changed = true;
+  }
+  if (changed) tidy_after_rewrite(graph);
   return changed;
 }
 

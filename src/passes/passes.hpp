@@ -29,6 +29,10 @@ bool recognize_gelu(ir::Graph& graph);
 bool recognize_attention(ir::Graph& graph);
 // Folds Transpose and Reshape pairs, and Transpose pairs around elementwise layers.
 bool cancel_transposes(ir::Graph& graph);
+// product -> Reshape -> Add(residual of the Reshape's shape): the residual fuses into the product
+// (read through a Reshape view) and the Reshape carries the sum (fuse_epilogues.cpp). Attention
+// rewrites leave this behind PyTorch MHA's output projection.
+bool fuse_residual_through_reshape(ir::Graph& graph);
 // A chain of rearranging layers ending in a Transpose that lays the elements out as its source
 // does becomes one Reshape of the source (collapse_view_chains.cpp).
 bool collapse_view_chains(ir::Graph& graph);
