@@ -111,4 +111,37 @@ std::optional<std::vector<int64_t>> perm_of(const ir::Node* t) {
   return p;
 }
 
+// The integer values of a constant input (int32 or int64), or nullopt.
+std::optional<std::vector<int64_t>> constant_ints(const ir::Value* v) {
+  if (!v || !v->is_constant()) return std::nullopt;
+  const Tensor& t = *v->constant;
+  std::vector<int64_t> out;
+  if (t.dtype() == DataType::kInt64) {
+    out.assign(t.data<int64_t>(), t.data<int64_t>() + t.numel());
+  } else if (t.dtype() == DataType::kInt32) {
+    for (int64_t i = 0; i < t.numel(); ++i) out.push_back(t.data<int32_t>()[i]);
+  } else {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// Axes from the attribute (older opsets) or the second input (newer ones), normalized to `rank`.
+std::optional<std::vector<int64_t>> node_axes(const ir::Node& n, size_t rank) {
+  std::vector<int64_t> axes;
+  if (n.attrs.has("axes")) {
+    axes = n.attrs.get_ints("axes");
+  } else if (n.inputs.size() > 1 && n.inputs[1]) {
+    auto c = constant_ints(n.inputs[1]);
+    if (!c) return std::nullopt;
+    axes = *c;
+  }
+  for (int64_t& a : axes) {
+    if (a < 0) a += static_cast<int64_t>(rank);
+    if (a < 0 || a >= static_cast<int64_t>(rank)) return std::nullopt;
+  }
+  std::sort(axes.begin(), axes.end());
+  return axes;
+}
+
 }  // namespace kiln::passes

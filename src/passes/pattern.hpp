@@ -28,6 +28,12 @@ ir::Node* sole_consumer(const ir::Graph& graph, const ir::Value* v);
 bool same_static_shape(const std::optional<ir::SymShape>& a, const std::optional<ir::SymShape>& b);
 // The shape of `v` when every dim is known, else nullopt.
 std::optional<Shape> static_shape(const ir::Value* v);
+// The integer values of a constant (int32 or int64), or nullopt.
+std::optional<std::vector<int64_t>> constant_ints(const ir::Value* v);
+// A node's axes, from its `axes` attribute (older opsets) or its second input (newer ones),
+// normalized to `rank` and sorted; empty when it has neither, nullopt when they are not known
+// constants or out of range.
+std::optional<std::vector<int64_t>> node_axes(const ir::Node& n, size_t rank);
 // A Transpose node's permutation (the reversal default needs its input's rank), or nullopt.
 std::optional<std::vector<int64_t>> perm_of(const ir::Node* transpose);
 bool is_float_type(DataType t);

@@ -26,18 +26,10 @@ bool is_op(const ir::Node* n, const char* op) {
 int64_t trailing_axes(const ir::Node* n) {
   const ir::Value* x = n->inputs[0];
   if (!x->shape || n->attrs.get_int("keepdims", 1) == 0) return 0;
-  std::vector<int64_t> axes;
-  if (n->inputs.size() > 1 && n->inputs[1]) {
-    const ir::Value* a = n->inputs[1];
-    if (!a->is_constant() || a->dtype != DataType::kInt64) return 0;
-    axes.assign(a->constant->data<int64_t>(), a->constant->data<int64_t>() + a->constant->numel());
-  } else if (n->attrs.has("axes")) {
-    axes = n->attrs.get_ints("axes");
-  }
   const auto rank = static_cast<int64_t>(x->shape->size());
-  if (axes.empty() || static_cast<int64_t>(axes.size()) > rank) return 0;
-  for (int64_t& a : axes) a = a < 0 ? a + rank : a;
-  std::sort(axes.begin(), axes.end());
+  std::optional<std::vector<int64_t>> found = node_axes(*n, x->shape->size());
+  if (!found || found->empty() || static_cast<int64_t>(found->size()) > rank) return 0;
+  const std::vector<int64_t>& axes = *found;
   for (size_t i = 0; i < axes.size(); ++i) {
     if (axes[i] != rank - static_cast<int64_t>(axes.size() - i)) return 0;
   }

@@ -43,39 +43,6 @@ Layout packed_layout(const Shape& shape) {
   return l;
 }
 
-// The integer values of a constant input (int32 or int64), or nullopt.
-std::optional<std::vector<int64_t>> constant_ints(const ir::Value* v) {
-  if (!v || !v->is_constant()) return std::nullopt;
-  const Tensor& t = *v->constant;
-  std::vector<int64_t> out;
-  if (t.dtype() == DataType::kInt64) {
-    out.assign(t.data<int64_t>(), t.data<int64_t>() + t.numel());
-  } else if (t.dtype() == DataType::kInt32) {
-    for (int64_t i = 0; i < t.numel(); ++i) out.push_back(t.data<int32_t>()[i]);
-  } else {
-    return std::nullopt;
-  }
-  return out;
-}
-
-// Axes from the attribute (older opsets) or the second input (newer ones), normalized to `rank`.
-std::optional<std::vector<int64_t>> axes_of(const ir::Node& n, size_t rank) {
-  std::vector<int64_t> axes;
-  if (n.attrs.has("axes")) {
-    axes = n.attrs.get_ints("axes");
-  } else if (n.inputs.size() > 1 && n.inputs[1]) {
-    auto c = constant_ints(n.inputs[1]);
-    if (!c) return std::nullopt;
-    axes = *c;
-  }
-  for (int64_t& a : axes) {
-    if (a < 0) a += static_cast<int64_t>(rank);
-    if (a < 0 || a >= static_cast<int64_t>(rank)) return std::nullopt;
-  }
-  std::sort(axes.begin(), axes.end());
-  return axes;
-}
-
 bool listed(const std::vector<int64_t>& axes, size_t i) {
   return std::find(axes.begin(), axes.end(), static_cast<int64_t>(i)) != axes.end();
 }
@@ -149,7 +116,7 @@ std::optional<Layout> apply(const ir::Node& n, const Layout& in, const Shape& ou
       out.dims.push_back(in.dims[static_cast<size_t>(p)]);
     }
   } else if (n.op == "Squeeze") {
-    auto axes = axes_of(n, rank);
+    auto axes = node_axes(n, rank);
     if (!axes) return std::nullopt;
     for (size_t i = 0; i < rank; ++i) {
       const bool one = in.dim_size(i) == 1;
@@ -158,7 +125,7 @@ std::optional<Layout> apply(const ir::Node& n, const Layout& in, const Shape& ou
       out.dims.push_back(in.dims[i]);
     }
   } else if (n.op == "Unsqueeze") {
-    auto axes = axes_of(n, out_shape.size());  // positions in the output
+    auto axes = node_axes(n, out_shape.size());  // positions in the output
     if (!axes) return std::nullopt;
     size_t src = 0;
     for (size_t i = 0; i < out_shape.size(); ++i) {
