@@ -257,7 +257,6 @@ class RowNormKernel final : public CudaKernel {
       w.rms = affine_.kind == NormKind::kRms;
       w.stats = RowStats{out(1), out(2), float_stats};
       w.x_type = x.dtype;
-      w.params = ctx.inputs[1].dtype;
       // A view at an odd offset cannot take 16-byte loads: the block kernel runs instead.
       if (warp_norm_aligned(w)) return launch_warp_norm(w, ctx.stream);
       path = Path::kBlock;

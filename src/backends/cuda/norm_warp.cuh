@@ -20,7 +20,7 @@ struct WarpNormArgs {
   float eps = 1e-5f;
   bool rms = false;
   RowStats stats;
-  DataType x_type = DataType::kFloat32, params = DataType::kFloat32;
+  DataType x_type = DataType::kFloat32;  // also the scale's and bias's (warp_norm_applies)
 };
 
 // Whether the kernel takes rows of `cols` values of type `x` with `param_count` scale (and bias)
