@@ -163,16 +163,6 @@ bool absorb_output(ir::Graph& g, ir::Node* n) {
   return true;
 }
 
-bool is_row_wise_product(const ir::Node* m) {
-  if (!m || !m->domain.empty()) return false;
-  if (m->op != "MatMul" && m->op != "FusedMatMul" && m->op != "Gemm") return false;
-  if (m->attrs.get_int("transA", 0) != 0) return false;
-  const ir::Value* b = m->input(1);
-  if (!b || !b->is_constant() || !b->shape || b->shape->size() != 2) return false;
-  // A residual would need the same reordering; a bias row and an activation act per row.
-  return !m->input(3);
-}
-
 // PyTorch's MHA export runs the input projection on Transpose(x, (1, 0, 2)) (sequence first).
 // A product that acts row by row commutes with a Transpose that keeps the last axis, so the
 // Transpose moves behind it, into the view chain the attention absorbs: one copy less a layer.

@@ -20,12 +20,11 @@ namespace {
 
 // A projection this pass can merge: x @ W (+ bias row), W constant [E, N], nothing else fused.
 bool is_plain_projection(const ir::Graph& g, const ir::Node* m) {
-  if (!m || !m->domain.empty() || (m->op != "MatMul" && m->op != "FusedMatMul")) return false;
-  if (m->attrs.get_int("transA", 0) != 0 || m->attrs.get_int("transB", 0) != 0) return false;
-  if (m->attrs.get_float("alpha", 1.0f) != 1.0f || m->input(3)) return false;
+  if (!is_row_wise_product(m) || m->op == "Gemm") return false;
+  if (m->attrs.get_int("transB", 0) != 0 || m->attrs.get_float("alpha", 1.0f) != 1.0f) return false;
   if (ir::read_activation(m->attrs).kind != ir::ActivationKind::kNone) return false;
   std::optional<Shape> w = static_shape(m->input(1));
-  if (!m->input(1)->is_constant() || !w || w->size() != 2) return false;
+  if (!w) return false;
   if (const ir::Value* bias = m->input(2)) {
     std::optional<Shape> b = static_shape(bias);
     if (!bias->is_constant() || !b || shape_numel(*b) != (*w)[1] ||

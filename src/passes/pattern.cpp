@@ -144,4 +144,14 @@ std::optional<std::vector<int64_t>> node_axes(const ir::Node& n, size_t rank) {
   return axes;
 }
 
+bool is_row_wise_product(const ir::Node* m) {
+  if (!m || !m->domain.empty()) return false;
+  if (m->op != "MatMul" && m->op != "FusedMatMul" && m->op != "Gemm") return false;
+  if (m->attrs.get_int("transA", 0) != 0) return false;
+  const ir::Value* b = m->input(1);
+  if (!b || !b->is_constant() || !b->shape || b->shape->size() != 2) return false;
+  // A residual would need the same reordering; a bias row and an activation act per row.
+  return !m->input(3);
+}
+
 }  // namespace kiln::passes

@@ -34,6 +34,9 @@ std::optional<std::vector<int64_t>> constant_ints(const ir::Value* v);
 // normalized to `rank` and sorted; empty when it has neither, nullopt when they are not known
 // constants or out of range.
 std::optional<std::vector<int64_t>> node_axes(const ir::Node& n, size_t rank);
+// A MatMul, FusedMatMul or Gemm x @ W acting on each row of x alone: no transA, a constant 2-D W,
+// no residual (a bias row and an activation act per row).
+bool is_row_wise_product(const ir::Node* m);
 // A Transpose node's permutation (the reversal default needs its input's rank), or nullopt.
 std::optional<std::vector<int64_t>> perm_of(const ir::Node* transpose);
 bool is_float_type(DataType t);
