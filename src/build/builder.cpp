@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "backends/cpu/kernel.hpp"
+#include "backends/cuda/flash_attention_heads.hpp"
 #include "build/choose_layout.hpp"
 #include "build/memory_planner.hpp"
 #include "build/precision.hpp"
@@ -141,16 +142,15 @@ void record_cuda_tactics(ir::Graph& graph, const std::shared_ptr<const Engine::I
 #endif
 }
 
-// Whether the CUDA flash-attention kernel takes the layer: FP16/BF16 with heads of 32, 64 or 128.
+// Whether the CUDA flash-attention kernel takes the layer (flash_attention_heads.hpp).
 bool reads_interleaved_heads_on_cuda(const ir::Node& n) {
   const ir::Value* q = n.input(0);
   const ir::Value* v = n.input(2);
   if (!q || !v || !q->shape || !v->shape) return false;
-  if (q->dtype != DataType::kFloat16 && q->dtype != DataType::kBFloat16) return false;
   const ir::Dim& d = q->shape->back();
   const ir::Dim& dv = v->shape->back();
-  return d.known() && dv.known() && d.value == dv.value &&
-         (d.value == 32 || d.value == 64 || d.value == 128);
+  return cuda::flash_attention_dtype(q->dtype) && d.known() && dv.known() &&
+         cuda::flash_attention_heads(d.value, dv.value);
 }
 
 }  // namespace

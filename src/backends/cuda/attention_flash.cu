@@ -17,6 +17,7 @@
 #include "backends/cuda/attention.hpp"
 #include "backends/cuda/attention_offsets.cuh"
 #include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/flash_attention_heads.hpp"
 #include "core/error.hpp"
 
 namespace kiln::cuda {
@@ -354,10 +355,10 @@ int mask_mode_of(const AttentionArgs& a) {
 }  // namespace
 
 std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType dtype) {
-  if (dtype != DataType::kFloat16 && dtype != DataType::kBFloat16) {
+  if (!flash_attention_dtype(dtype)) {
     return cat("it takes float16 and bfloat16, not ", to_string(dtype));
   }
-  if (a.d != a.dv || (a.d != 32 && a.d != 64 && a.d != 128)) {
+  if (!flash_attention_heads(a.d, a.dv)) {
     return cat("it takes heads of 32, 64 or 128 with D = Dv, not ", a.d, "/", a.dv);
   }
   if (a.q_col != 1 || a.k_col != 1 || a.v_col != 1 || a.y_col != 1) {

@@ -13,6 +13,7 @@
 
 #include "backends/cuda/attention.hpp"
 #include "backends/cuda/attention_gemm.hpp"
+#include "backends/cuda/flash_attention_heads.hpp"
 #include "core/error.hpp"
 #include "unit/backends/cuda/gpu_test_util.hpp"
 
@@ -235,8 +236,7 @@ std::string run_case(const AttentionCase& c, const Precision& p) {
 
 // The flash kernel takes heads of 32, 64 or 128 (D = Dv) stored with the head dim innermost.
 bool flash_applies(const AttentionCase& c) {
-  const int64_t d = c.q.back();
-  return !c.k_transposed && d == c.v.back() && (d == 32 || d == 64 || d == 128);
+  return !c.k_transposed && cuda::flash_attention_heads(c.q.back(), c.v.back());
 }
 
 // Sets KILN_CUDA_ATTENTION for the scope of one test.
