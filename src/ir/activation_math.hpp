@@ -6,13 +6,7 @@
 #include <cmath>
 
 #include "ir/activation.hpp"
-
-// Marks the functions below as callable from CUDA device code where nvcc compiles them.
-#if defined(__CUDACC__)
-#define KILN_HOST_DEVICE __host__ __device__
-#else
-#define KILN_HOST_DEVICE
-#endif
+#include "ir/host_device.hpp"
 
 namespace kiln::ir {
 

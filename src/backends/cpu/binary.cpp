@@ -165,28 +165,6 @@ struct CompareOp {
   }
 };
 
-// Integer power by squaring, wrapping on overflow. A negative exponent gives the truncated
-// reciprocal: 1 for base 1, +-1 for base -1, else 0.
-template <typename B, typename E>
-B int_pow(B base, E e) {
-  if constexpr (std::is_signed_v<E>) {
-    if (e < 0) {
-      if (base == 1) return B(1);
-      if constexpr (std::is_signed_v<B>) {
-        if (base == B(-1)) return (e % 2 == 0) ? B(1) : B(-1);
-      }
-      return B(0);
-    }
-  }
-  B result = 1;
-  while (e > 0) {
-    if (e & 1) result = wrap_mul(result, base);
-    base = wrap_mul(base, base);
-    e = static_cast<E>(e >> 1);
-  }
-  return result;
-}
-
 // Pow(base, exponent): the output has the base's type. Floats compute in float when both operands
 // are float (or narrower), else in double, as numpy's type promotion does.
 void pow_kernel(KernelContext& ctx) {

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/elementwise_loops.hpp"
 #include "backends/cpu/kernel.hpp"
+#include "ir/integer_math.hpp"
 
 namespace kiln::cpu {
 
@@ -17,41 +18,17 @@ void register_binary_kernels(CpuKernelRegistry& r);      // binary.cpp: arithmet
 void register_variadic_kernels(CpuKernelRegistry& r);    // variadic.cpp: Sum, Mean, Max, Min, Where
 void register_cast_kernels(CpuKernelRegistry& r);        // cast.cpp: Cast, CastLike
 
-// Integer arithmetic that wraps modulo 2^bits instead of overflowing (signed overflow is undefined
-// in C++, and narrow unsigned types promote to int, which can overflow too).
-template <typename T>
-using wide_unsigned_t = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
+// Shared with the CUDA backend (ir/integer_math.hpp).
+using ir::float_to_int;
+using ir::int_pow;
+using ir::wide_unsigned_t;
+using ir::wrap_add;
+using ir::wrap_mul;
+using ir::wrap_sub;
 
-template <typename T>
-T wrap_add(T a, T b) {
-  using W = wide_unsigned_t<T>;
-  return static_cast<T>(static_cast<W>(a) + static_cast<W>(b));
-}
-template <typename T>
-T wrap_sub(T a, T b) {
-  using W = wide_unsigned_t<T>;
-  return static_cast<T>(static_cast<W>(a) - static_cast<W>(b));
-}
-template <typename T>
-T wrap_mul(T a, T b) {
-  using W = wide_unsigned_t<T>;
-  return static_cast<T>(static_cast<W>(a) * static_cast<W>(b));
-}
 template <typename T>
 T wrap_neg(T a) {
   return wrap_sub(T{0}, a);
-}
-
-// Float to integer conversion, truncating toward zero. C++ leaves NaN and out-of-range values
-// undefined (ONNX does too); kiln maps NaN to 0 and saturates at the type's limits.
-template <typename I, typename F>
-I float_to_int(F v) {
-  if (std::isnan(v)) return I{0};
-  if (v <= static_cast<F>(std::numeric_limits<I>::lowest()))
-    return std::numeric_limits<I>::lowest();
-  // max() may round up in F (2^63 - 1 becomes 2^63), so compare against that bound exclusively.
-  if (v >= static_cast<F>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
-  return static_cast<I>(v);
 }
 
 [[noreturn]] inline void fail_dtype(const KernelContext& ctx, size_t input, DataType t) {

@@ -5,34 +5,13 @@
 namespace kiln::cuda {
 namespace {
 
-// Integer power by squaring, wrapping; negative exponents give the truncated reciprocal.
-template <typename B, typename E>
-__device__ B int_pow(B base, E e) {
-  if constexpr (std::is_signed_v<E>) {
-    if (e < 0) {
-      if (base == 1) return B(1);
-      if constexpr (std::is_signed_v<B>) {
-        if (base == B(-1)) return (e % 2 == 0) ? B(1) : B(-1);
-      }
-      return B(0);
-    }
-  }
-  B result = 1;
-  while (e > 0) {
-    if (e & 1) result = wrap_mul(result, base);
-    base = wrap_mul(base, base);
-    e = static_cast<E>(e >> 1);
-  }
-  return result;
-}
-
 // Pow(base, exponent) in the base's type; floats compute in float when both are float or
 // narrower, else in double (numpy's promotion).
 struct PowOp {
   template <typename CA, typename CB>
   __device__ __forceinline__ CA operator()(CA x, CB e) const {
     if constexpr (is_int_v<CA> && is_int_v<CB>) {
-      return int_pow(x, e);
+      return ir::int_pow(x, e);
     } else if constexpr (is_int_v<CA>) {
       return float_to_int<CA>(pow(static_cast<double>(x), static_cast<double>(e)));
     } else {

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "core/error.hpp"
+#include "ir/integer_math.hpp"
 
 namespace kiln::cuda {
 
@@ -106,35 +107,12 @@ __device__ __forceinline__ T store(C v) {
   }
 }
 
-// Integer arithmetic that wraps instead of overflowing (signed overflow is undefined, and narrow
-// types promote to int).
-template <typename T>
-using wide_unsigned_t = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
-
-template <typename T>
-__device__ __forceinline__ T wrap_add(T a, T b) {
-  using W = wide_unsigned_t<T>;
-  return static_cast<T>(static_cast<W>(a) + static_cast<W>(b));
-}
-template <typename T>
-__device__ __forceinline__ T wrap_sub(T a, T b) {
-  using W = wide_unsigned_t<T>;
-  return static_cast<T>(static_cast<W>(a) - static_cast<W>(b));
-}
-template <typename T>
-__device__ __forceinline__ T wrap_mul(T a, T b) {
-  using W = wide_unsigned_t<T>;
-  return static_cast<T>(static_cast<W>(a) * static_cast<W>(b));
-}
-
-// Float to integer, truncating; NaN gives 0 and out-of-range values saturate (as the CPU backend).
-template <typename I, typename F>
-__device__ __forceinline__ I float_to_int(F v) {
-  if (v != v) return I{0};
-  if (v <= static_cast<F>(std::numeric_limits<I>::lowest()))
-    return std::numeric_limits<I>::lowest();
-  if (v >= static_cast<F>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
-  return static_cast<I>(v);
-}
+// Wrapping integer arithmetic and float-to-integer conversion, shared with the CPU backend
+// (ir/integer_math.hpp).
+using ir::float_to_int;
+using ir::wide_unsigned_t;
+using ir::wrap_add;
+using ir::wrap_mul;
+using ir::wrap_sub;
 
 }  // namespace kiln::cuda
