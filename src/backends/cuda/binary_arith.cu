@@ -1,5 +1,7 @@
 // CUDA arithmetic binary ops: Add, Sub, Mul, Div (integers wrap; integer divide by zero gives 0),
 // Mod (fmod or numpy's sign rule) and PRelu. Semantics follow the CPU backend op for op.
+#include <type_traits>
+
 #include "backends/cuda/binary_kernel.cuh"
 
 namespace kiln::cuda {
@@ -79,7 +81,9 @@ struct PReluOp {
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C v, C s) const {
-    if constexpr (is_int_v<C>) {
+    if constexpr (std::is_unsigned_v<C>) {
+      return v;  // never negative
+    } else if constexpr (is_int_v<C>) {
       return v < C(0) ? wrap_mul(s, v) : v;
     } else {
       return v < C(0) ? s * v : v;

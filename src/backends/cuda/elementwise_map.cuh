@@ -90,30 +90,118 @@ __global__ void binary_flat_kernel(const A* __restrict__ a, const B* __restrict_
   }
 }
 
-template <typename A, typename B, typename Out, typename Op>
+template <typename A, typename B, typename Out, typename Op, typename I>
 __global__ void binary_strided_kernel(const A* __restrict__ a, const B* __restrict__ b,
-                                      Out* __restrict__ y, int64_t n, Op op, StridedLayout<2> l) {
-  for (int64_t i = global_index(); i < n; i += global_stride()) {
-    int64_t off[2];
-    strided_offsets(l, i, off);
+                                      Out* __restrict__ y, I n, Op op, StridedLayout<2> l) {
+  const I first = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const I stride = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I i = first; i < n; i += stride) {
+    I off[2];
+    strided_offsets<2, I>(l, i, off);
     y[i] = store<Out>(op(load(a[off[0]]), load(b[off[1]])));
   }
+}
+
+// Broadcasting with the innermost (merged) dimension walked in packs of V elements: each operand
+// either runs along it contiguously (stride 1: one 16-byte load) or repeats one value (stride 0),
+// so the index arithmetic is done once per pack rather than per element. This is the
+// squeeze-excitation product x[N, H, W, C] * s[N, 1, 1, C] of channels-last CNNs, and bias rows.
+template <typename A, typename B, typename Out, typename Op, typename I>
+__global__ void binary_broadcast_packs_kernel(const A* __restrict__ a, const B* __restrict__ b,
+                                              Out* __restrict__ y, I packs, Op op,
+                                              StridedLayout<2> l) {
+  constexpr int V =
+      16 / (sizeof(A) > sizeof(B) ? (sizeof(A) > sizeof(Out) ? sizeof(A) : sizeof(Out))
+                                  : (sizeof(B) > sizeof(Out) ? sizeof(B) : sizeof(Out)));
+  const bool a_repeats = l.strides[0][l.rank - 1] == 0;
+  const bool b_repeats = l.strides[1][l.rank - 1] == 0;
+  const I first = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const I stride = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I p = first; p < packs; p += stride) {
+    I off[2];
+    strided_offsets<2, I>(l, p * V, off);
+    Pack<A, V> pa;
+    Pack<B, V> pb;
+    if (a_repeats) {
+      const A v = a[off[0]];
+#pragma unroll
+      for (int j = 0; j < V; ++j) pa.v[j] = v;
+    } else {
+      pa = *reinterpret_cast<const Pack<A, V>*>(a + off[0]);
+    }
+    if (b_repeats) {
+      const B v = b[off[1]];
+#pragma unroll
+      for (int j = 0; j < V; ++j) pb.v[j] = v;
+    } else {
+      pb = *reinterpret_cast<const Pack<B, V>*>(b + off[1]);
+    }
+    Pack<Out, V> r;
+#pragma unroll
+    for (int j = 0; j < V; ++j) r.v[j] = store<Out>(op(load(pa.v[j]), load(pb.v[j])));
+    reinterpret_cast<Pack<Out, V>*>(y)[p] = r;
+  }
+}
+
+// Whether binary_broadcast_packs_kernel can walk `l` in packs of V: the innermost dimension holds
+// whole packs, each operand's innermost stride is 1 or 0, and an operand read in packs starts
+// every pack on a 16-byte boundary (its pointer and all its other strides are multiples of V).
+template <int V>
+bool walks_in_packs(const StridedLayout<2>& l, const void* a, size_t a_bytes, const void* b,
+                    size_t b_bytes) {
+  const int r = l.rank;
+  if (r == 0 || l.sizes[r - 1] % V != 0) return false;
+  const void* ptrs[2] = {a, b};
+  const size_t bytes[2] = {a_bytes, b_bytes};
+  for (int k = 0; k < 2; ++k) {
+    const int64_t inner = l.strides[k][r - 1];
+    if (inner == 0) continue;
+    if (inner != 1 || !aligned_to(ptrs[k], bytes[k] * V)) return false;
+    for (int d = 0; d + 1 < r; ++d) {
+      if (l.strides[k][d] % V != 0) return false;
+    }
+  }
+  return true;
+}
+
+// Whether every offset into the operands of `l` (and the count n) fits in 32 bits.
+inline bool fits_int32(const StridedLayout<2>& l, int64_t n) {
+  int64_t reach[2] = {0, 0};
+  for (int d = 0; d < l.rank; ++d) {
+    for (int k = 0; k < 2; ++k) reach[k] += (l.sizes[d] - 1) * l.strides[k][d];
+  }
+  return n < INT32_MAX && reach[0] < INT32_MAX && reach[1] < INT32_MAX;
 }
 
 template <typename A, typename B, typename Out, typename Op>
 void launch_binary_map(const BinaryPlan& plan, const A* a, const B* b, Out* y, int64_t n, Op op,
                        cudaStream_t stream) {
   if (n <= 0) return;
+  constexpr int V =
+      16 / (sizeof(A) > sizeof(B) ? (sizeof(A) > sizeof(Out) ? sizeof(A) : sizeof(Out))
+                                  : (sizeof(B) > sizeof(Out) ? sizeof(B) : sizeof(Out)));
   if (plan.flat) {
-    constexpr int V =
-        16 / (sizeof(A) > sizeof(B) ? (sizeof(A) > sizeof(Out) ? sizeof(A) : sizeof(Out))
-                                    : (sizeof(B) > sizeof(Out) ? sizeof(B) : sizeof(Out)));
     bool vec = (plan.a_scalar || aligned_to(a, sizeof(A) * V)) &&
                (plan.b_scalar || aligned_to(b, sizeof(B) * V)) && aligned_to(y, sizeof(Out) * V);
     binary_flat_kernel<<<grid_for(vec ? n / V + 1 : n), kBlockSize, 0, stream>>>(
         a, b, y, n, op, plan.a_scalar, plan.b_scalar, vec);
+  } else if (aligned_to(y, sizeof(Out) * V) &&
+             walks_in_packs<V>(plan.layout, a, sizeof(A), b, sizeof(B))) {
+    const int64_t packs = n / V;
+    if (fits_int32(plan.layout, n)) {
+      binary_broadcast_packs_kernel<A, B, Out, Op, int32_t>
+          <<<grid_for(packs), kBlockSize, 0, stream>>>(a, b, y, static_cast<int32_t>(packs), op,
+                                                       plan.layout);
+    } else {
+      binary_broadcast_packs_kernel<A, B, Out, Op, int64_t>
+          <<<grid_for(packs), kBlockSize, 0, stream>>>(a, b, y, packs, op, plan.layout);
+    }
+  } else if (fits_int32(plan.layout, n)) {
+    binary_strided_kernel<A, B, Out, Op, int32_t>
+        <<<grid_for(n), kBlockSize, 0, stream>>>(a, b, y, static_cast<int32_t>(n), op, plan.layout);
   } else {
-    binary_strided_kernel<<<grid_for(n), kBlockSize, 0, stream>>>(a, b, y, n, op, plan.layout);
+    binary_strided_kernel<A, B, Out, Op, int64_t>
+        <<<grid_for(n), kBlockSize, 0, stream>>>(a, b, y, n, op, plan.layout);
   }
   KILN_CUDA_CHECK(cudaGetLastError());
 }

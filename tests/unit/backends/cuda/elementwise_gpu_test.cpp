@@ -102,6 +102,12 @@ TEST(ElementwiseGpu, BinaryBroadcasting) {
       {{1, 7, 1, 9}, {5, 1, 3, 1}},
       {{0, 3}, {3}},
       {{3, 5, 7, 1, 2, 1, 3}, {5, 1, 4, 2, 6, 3}},
+      // Channels-last squeeze-excitation scales, walked in 16-byte packs (either operand
+      // repeating along the innermost dim), and rows that break the pack alignment.
+      {{2, 5, 3, 16}, {2, 1, 1, 16}},
+      {{2, 1, 1, 24}, {2, 5, 3, 24}},
+      {{3, 12}, {3, 1}},
+      {{3, 4, 12}, {3, 1, 12}},
   };
   std::vector<GpuCase> cases;
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater",
