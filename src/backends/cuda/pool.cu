@@ -283,37 +283,46 @@ __global__ void global_pool_kernel(const T* __restrict__ x, T* __restrict__ y, i
   }
 }
 
-constexpr int kGlobalRows = 8;
+constexpr int kGlobalThreads = 256;
 
 // The accumulator of a pool over T: float, or double for double.
 template <typename T>
 using PoolAccum = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
-// Channels-last global pools: block (32, kRows) at (tile, n, split) owns one batch item, 32 * kVec
-// neighbouring channels and the spatial positions [split * chunk, (split + 1) * chunk); each lane
-// reads kVec channels of every kRows-th position (a warp reads one contiguous run), then the rows
-// are combined in shared memory. With one split (chunk = size) the block writes the pooled value
-// to y; with several (kPartial: batch x channel tiles alone would leave the GPU mostly idle, e.g.
-// a batch-1 squeeze-excitation pool over 112x112 positions) it writes its partial result to
-// partial[(split * batch + n) * channels + c], and global_pool_nhwc_finish_kernel combines them.
+// Channels-last global pools. The channels form groups of kVec (one vector load each); a block of
+// kGlobalThreads threads at (tile, n, split) owns `tile_groups` neighbouring groups of one batch
+// item and the spatial positions [split * chunk, (split + 1) * chunk). Its threads form rows of
+// tile_groups lanes, each row reading one position's run of channels, so a narrow tensor (C = 32:
+// four 16-byte groups) still has every lane loading (64 positions at a time) rather than 4 of 32.
+// The rows' sums are combined in shared memory. With one split (chunk = size) the block writes the
+// pooled value to y; with several (kPartial: batch x channel tiles alone would leave the GPU
+// mostly idle, e.g. a squeeze-excitation pool over 112x112 positions) it writes its partial result
+// to partial[(split * batch + n) * channels + c], and global_pool_nhwc_finish_kernel combines them.
 template <typename T, bool kMax, int kVec, bool kPartial>
-__global__ void global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y,
-                                        PoolAccum<T>* __restrict__ partial, int64_t batch,
-                                        int64_t channels, int64_t size, int64_t chunk) {
+__global__ void __launch_bounds__(kGlobalThreads)
+    global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y,
+                            PoolAccum<T>* __restrict__ partial, int64_t batch, int64_t channels,
+                            int64_t size, int64_t chunk, int tile_groups) {
   using A = PoolAccum<T>;
-  __shared__ A rows[kGlobalRows][32 * kVec];
-  const int64_t c0 = (static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x) * kVec;
-  const bool active = c0 < channels;  // kVec divides C, so a group is wholly in or out
+  __shared__ A rows[kGlobalThreads * kVec];
+  const int lanes = tile_groups;
+  const int row_count = kGlobalThreads / lanes;
+  const int lane = threadIdx.x % lanes, row = threadIdx.x / lanes;
+  const int64_t tile_c0 = static_cast<int64_t>(blockIdx.x) * lanes * kVec;
+  const int64_t c0 = tile_c0 + static_cast<int64_t>(lane) * kVec;
+  // kVec divides C, so a group is wholly in or out; threads past the last full row only sync.
+  const bool active = c0 < channels && row < row_count;
   const int64_t split = blockIdx.z;
   const int64_t begin = split * chunk;
   const int64_t end = begin + chunk < size ? begin + chunk : size;
+  const int tile_channels = lanes * kVec;
   for (int64_t n = blockIdx.y; n < batch; n += gridDim.y) {
     A acc[kVec];
 #pragma unroll
     for (int j = 0; j < kVec; ++j) acc[j] = kMax ? A(-INFINITY) : A(0);
     if (active) {
       const T* xn = x + n * size * channels + c0;
-      for (int64_t s = begin + threadIdx.y; s < end; s += kGlobalRows) {
+      for (int64_t s = begin + row; s < end; s += row_count) {
         Vec<T, kVec> v = *reinterpret_cast<const Vec<T, kVec>*>(xn + s * channels);
 #pragma unroll
         for (int j = 0; j < kVec; ++j) {
@@ -322,29 +331,24 @@ __global__ void global_pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__
         }
       }
     }
+    if (row < row_count) {
 #pragma unroll
-    for (int j = 0; j < kVec; ++j) rows[threadIdx.y][threadIdx.x * kVec + j] = acc[j];
+      for (int j = 0; j < kVec; ++j) rows[row * tile_channels + lane * kVec + j] = acc[j];
+    }
     __syncthreads();
-    if (threadIdx.y == 0 && active) {
-      A r[kVec];
-#pragma unroll
-      for (int j = 0; j < kVec; ++j) {
-        r[j] = rows[0][threadIdx.x * kVec + j];
-        for (int row = 1; row < kGlobalRows; ++row) {
-          A a = rows[row][threadIdx.x * kVec + j];
-          r[j] = kMax ? MaxOp{}(r[j], a) : r[j] + a;
-        }
+    // Every thread combines the rows of some channels of the tile.
+    for (int e = threadIdx.x; e < tile_channels; e += kGlobalThreads) {
+      const int64_t c = tile_c0 + e;
+      if (c >= channels) break;
+      A r = rows[e];
+      for (int k = 1; k < row_count; ++k) {
+        A a = rows[k * tile_channels + e];
+        r = kMax ? MaxOp{}(r, a) : r + a;
       }
       if constexpr (kPartial) {
-        A* out = partial + (split * batch + n) * channels + c0;
-#pragma unroll
-        for (int j = 0; j < kVec; ++j) out[j] = r[j];
+        partial[(split * batch + n) * channels + c] = r;
       } else {
-        Vec<T, kVec> out;
-#pragma unroll
-        for (int j = 0; j < kVec; ++j)
-          out.v[j] = store<T>(kMax ? r[j] : r[j] / static_cast<A>(size));
-        *reinterpret_cast<Vec<T, kVec>*>(y + n * channels + c0) = out;
+        y[n * channels + c] = store<T>(kMax ? r : r / static_cast<A>(size));
       }
     }
     __syncthreads();  // rows is reused by the next batch item
@@ -383,12 +387,13 @@ class GlobalPoolKernel final : public CudaKernel {
     size_ = planes_ == 0 ? 0 : x.numel() / planes_;
     splits_ = 1;
     if (!channels_last_ || planes_ == 0) return 0;
-    // Enough blocks for two waves over the SMs; each split keeps at least 64 positions so the
-    // partial sums stay a small share of the traffic.
+    // Enough blocks for eight per SM (a bandwidth-bound kernel needs many loads in flight);
+    // each split keeps at least 64 positions so the partial sums stay a small share of the
+    // traffic.
     const int64_t sms = ctx.libs && ctx.libs->sm_count > 0 ? ctx.libs->sm_count : 132;
-    const int64_t tiles = (channels_ + 31) / 32;  // the most there are, whatever the vector width
+    const int64_t tiles = channel_tiles(1);  // the most there are, whatever the vector width
     const int64_t blocks = tiles * std::min<int64_t>(batch_, 65535);
-    const int64_t by_blocks = (2 * sms + blocks - 1) / blocks;
+    const int64_t by_blocks = (8 * sms + blocks - 1) / blocks;
     const int64_t by_size = std::max<int64_t>(size_ / 64, 1);
     splits_ = std::clamp<int64_t>(std::min(by_blocks, by_size), 1, kMaxSplits);
     if (splits_ == 1) return 0;
@@ -418,21 +423,28 @@ class GlobalPoolKernel final : public CudaKernel {
  private:
   static constexpr int64_t kMaxSplits = 64;
 
+  // Channel groups of kVec per block (all of them up to one per thread), and the tiles they make.
+  int tile_groups(int vec) const {
+    return static_cast<int>(std::min<int64_t>(channels_ / vec, kGlobalThreads));
+  }
+  int64_t channel_tiles(int vec) const {
+    return (channels_ / vec + tile_groups(vec) - 1) / tile_groups(vec);
+  }
+
   template <typename T, int kVec>
   void launch_nhwc(const T* x, T* y, void* workspace, cudaStream_t stream) const {
-    int64_t tiles = (channels_ + 32 * kVec - 1) / (32 * kVec);
-    dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles, INT32_MAX)),
+    dim3 grid(static_cast<unsigned>(std::min<int64_t>(channel_tiles(kVec), INT32_MAX)),
               static_cast<unsigned>(std::min<int64_t>(batch_, 65535)));
     if (splits_ <= 1) {
-      global_pool_nhwc_kernel<T, kMax, kVec, false><<<grid, dim3(32, kGlobalRows), 0, stream>>>(
-          x, y, nullptr, batch_, channels_, size_, size_);
+      global_pool_nhwc_kernel<T, kMax, kVec, false><<<grid, kGlobalThreads, 0, stream>>>(
+          x, y, nullptr, batch_, channels_, size_, size_, tile_groups(kVec));
       return;
     }
     auto* partial = static_cast<PoolAccum<T>*>(workspace);
     const int64_t chunk = (size_ + splits_ - 1) / splits_;
     grid.z = static_cast<unsigned>(splits_);
-    global_pool_nhwc_kernel<T, kMax, kVec, true><<<grid, dim3(32, kGlobalRows), 0, stream>>>(
-        x, y, partial, batch_, channels_, size_, chunk);
+    global_pool_nhwc_kernel<T, kMax, kVec, true><<<grid, kGlobalThreads, 0, stream>>>(
+        x, y, partial, batch_, channels_, size_, chunk, tile_groups(kVec));
     global_pool_nhwc_finish_kernel<T, kMax>
         <<<grid_for(planes_), kBlockSize, 0, stream>>>(partial, y, planes_, splits_, size_);
   }

@@ -183,6 +183,9 @@ TEST(ChannelsLastGpu, GlobalPools) {
       {"C=300 (several tiles, scalar)", {2, 14, 14, 300}},
       {"C=40, many rows (spatial splits)", {4, 28, 28, 40}},
       {"batch 1, 112x112, C=32 (64 spatial splits)", {1, 112, 112, 32}},
+      {"C=144 (rows of 18 groups, idle tail threads)", {2, 9, 9, 144}},
+      {"C=4104 (several channel tiles, the last partial)", {2, 3, 3, 4104}},
+      {"batch 8, 56x56, C=24 (narrow rows, splits)", {8, 56, 56, 24}},
   };
   for (const auto& [label, shape] : shapes) {
     for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
