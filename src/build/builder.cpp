@@ -13,6 +13,7 @@
 #include "build/static_shapes.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
 #include "onnx/importer.hpp"
 #include "passes/pass_manager.hpp"
 #include "passes/passes.hpp"
@@ -149,7 +150,7 @@ bool reads_interleaved_heads_on_cuda(const ir::Node& n) {
   if (!q || !v || !q->shape || !v->shape) return false;
   const ir::Dim& d = q->shape->back();
   const ir::Dim& dv = v->shape->back();
-  return cuda::flash_attention_dtype(q->dtype) && d.known() && dv.known() &&
+  return cuda::flash_attention_dtype(q->dtype, ir::allows_tf32(n)) && d.known() && dv.known() &&
          cuda::flash_attention_heads(d.value, dv.value);
 }
 

@@ -51,9 +51,11 @@ void prepare_attention(DataType dtype, int64_t d, int64_t dv, int device, const 
 
 void launch_attention(const AttentionArgs& args, DataType dtype, cudaStream_t stream);
 
-// The tensor-core (mma.sync) flash-attention kernel, attention_flash.cu: FP16/BF16, D = Dv of 32,
-// 64 or 128, head dim innermost and rows 16-byte aligned. The reason it does not apply, or "".
-std::string flash_attention_unsupported_reason(const AttentionArgs& args, DataType dtype);
+// The tensor-core (mma.sync) flash-attention kernels, attention_flash.cu: FP16/BF16, or FP32
+// with TF32 products where `allow_tf32` (attention_flash_tf32.cu); D = Dv of 32, 64 or 128, head
+// dim innermost and rows 16-byte aligned. The reason they do not apply, or "".
+std::string flash_attention_unsupported_reason(const AttentionArgs& args, DataType dtype,
+                                               bool allow_tf32);
 // Two variants: `dense` caps registers so more blocks share an SM (some spilling), the other
 // keeps every value in registers; which is faster depends on the shape.
 // Raises the kernel's shared-memory limit (once per process is enough; cheap to repeat).
@@ -61,5 +63,9 @@ void prepare_flash_attention(const AttentionArgs& args, DataType dtype, bool den
 // Base pointers must be 16-byte aligned (checked by the caller).
 void launch_flash_attention(const AttentionArgs& args, DataType dtype, bool dense,
                             cudaStream_t stream);
+// The FP32 (TF32) kernel behind the two above; `mask_mode` is flash::MaskMode.
+void prepare_flash_attention_tf32(const AttentionArgs& args, bool dense);
+void launch_flash_attention_tf32(const AttentionArgs& args, bool dense, int mask_mode,
+                                 cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -6,7 +6,9 @@
 // one row for all queries is staged per tile), updates its rows' running
 // max and sum (online softmax, base-2 exponentials), and multiplies the probabilities, rounded to
 // the element type in registers (the score fragment is already laid out as the next product's A
-// operand), by V into float output accumulators. Scores never leave registers.
+// operand), by V into float output accumulators. Scores never leave registers. FP32 layers whose
+// matrix work may use TF32 run the same scheme with TF32 products (attention_flash_tf32.cu); the
+// host functions here serve both.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -15,7 +17,7 @@
 #include <type_traits>
 
 #include "backends/cuda/attention.hpp"
-#include "backends/cuda/attention_offsets.cuh"
+#include "backends/cuda/attention_flash_common.cuh"
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/flash_attention_heads.hpp"
 #include "core/error.hpp"
@@ -23,11 +25,10 @@
 namespace kiln::cuda {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kQueryTile = 16 * kWarps;
+using namespace flash;  // NOLINT: the shared block shape and helpers
+
 constexpr int kKeyTile = 64;
-constexpr int kVec = 8;                // 16-bit elements per 16-byte load
-constexpr int kMaskLd = kKeyTile + 8;  // padded rows of a staged mask tile
+constexpr int kVec = 8;  // 16-bit elements per 16-byte load
 
 template <typename T>
 __device__ __forceinline__ uint32_t pack(float lo, float hi) {
@@ -59,44 +60,6 @@ __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], uint3
   }
 }
 
-__device__ __forceinline__ float group_max(float v) {
-  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-
-__device__ __forceinline__ float group_sum(float v) {
-  v += __shfl_xor_sync(0xffffffffu, v, 1);
-  return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
-
-// How the kernel reads the mask: none; one row for all queries (BERT's padding mask, m_row 0),
-// staged per key tile as floats; a [queries, keys] tile copied to shared memory with the K/V tile
-// (rows 16-byte aligned); or element by element from global memory (anything else).
-enum MaskMode : int { kNoMask = 0, kKeyRowMask = 1, kTileMask = 2, kElementMask = 3 };
-
-// 2^x on the special-function unit (flushing denormals; the probabilities are rounded to 16 bits).
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
-// 16 bytes from global to shared memory without passing through registers; `valid` false fills
-// zeros (the source must still be a mapped address).
-__device__ __forceinline__ void copy_async(void* dst, const void* src, bool valid) {
-  const auto d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void commit_copies() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-// Waits until at most N of the committed groups are still in flight.
-template <int N>
-__device__ __forceinline__ void wait_copies() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
 // Four 8x8 matrices of 16-bit values from shared memory, lanes 8m..8m+7 giving the row addresses
 // of matrix m; each lane gets (row lane / 4, columns 2 (lane % 4), +1) of each, or with kTrans the
 // transposed element pair (rows 2 (lane % 4), +1 of column lane / 4).
@@ -114,22 +77,10 @@ __device__ __forceinline__ void load_matrices(uint32_t (&r)[4], const void* row)
   }
 }
 
-// Starts copying `rows` rows of kD elements (16-byte aligned, `ld` apart) into shared memory rows
-// of kLd; rows at or past `valid` become zeros.
-template <typename T, int kD, int kLd>
-__device__ __forceinline__ void stage(T* dst, const T* src, int64_t ld, int rows, int64_t valid) {
-  constexpr int kPerRow = kD / kVec;
-  for (int e = threadIdx.x; e < rows * kPerRow; e += kWarps * 32) {
-    const int r = e / kPerRow, c = (e % kPerRow) * kVec;
-    const bool in = r < valid;
-    copy_async(dst + r * kLd + c, src + (in ? r : 0) * ld + c, in);
-  }
-}
-
 // kMinBlocks: blocks per SM the register budget is cut for (more warps to hide latency against
 // some spilling); the tuner times both variants.
 template <typename T, int kD, int kMinBlocks>
-__global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
     flash_attention_kernel(AttentionArgs a, int mask_mode) {
   constexpr int kLd = kD + 8;  // padded rows: the 8 rows of an 8x8 matrix hit distinct banks
   constexpr float kLog2e = 1.4426950408889634f;
@@ -142,53 +93,32 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
   float* mask_row = static_cast<float*>(mask_stage);
   T* mask_tile = static_cast<T*>(mask_stage);
 
-  const int64_t tiles = (a.sq + kQueryTile - 1) / kQueryTile;
-  const int64_t b = blockIdx.x / tiles;
-  const int64_t row0 = (blockIdx.x % tiles) * kQueryTile;
-  const AttentionOffsets off = attention_offsets(a, b);
-  const int64_t qo = off.q, ko = off.k, vo = off.v, mo = off.mask, yo = off.y;
-  const T* q = static_cast<const T*>(a.q) + qo;
-  const T* k = static_cast<const T*>(a.k) + ko;
-  const T* v = static_cast<const T*>(a.v) + vo;
-  const T* mask = a.mask ? static_cast<const T*>(a.mask) + mo : nullptr;
-  T* y = static_cast<T*>(a.y) + yo;
-
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int g = lane / 4, t = lane % 4;    // the fragment's row group and column pair
-  const int wr = warp * 16;                // the warp's first row in the tile
+  const BlockWork<T> work = block_work<T>(a);
+  const T* q = work.q;
+  const T* k = work.k;
+  const T* v = work.v;
+  const T* mask = work.mask;
+  T* y = work.y;
+  const int64_t row0 = work.row0;
+  const WarpRows& w = work.w;
+  const int lane = threadIdx.x % 32;
   const int lm = lane / 8, lr = lane % 8;  // the matrix and row this lane addresses in ldmatrix
 
   auto stage_keys = [&](int buf, int64_t j0) {
     stage<T, kD, kLd>(ks + buf * kKeyTile * kLd, k + j0 * a.k_row, a.k_row, kKeyTile, a.sk - j0);
     stage<T, kD, kLd>(vs + buf * kKeyTile * kLd, v + j0 * a.v_row, a.v_row, kKeyTile, a.sk - j0);
-    if (mask_mode == kTileMask) {
-      // Queries row0.., keys j0..: whole 16-byte chunks (the host checked sk % 8 == 0).
-      constexpr int kChunks = kKeyTile / kVec;
-      for (int e = threadIdx.x; e < kQueryTile * kChunks; e += kWarps * 32) {
-        const int r = e / kChunks, c = (e % kChunks) * kVec;
-        const bool in = row0 + r < a.sq && j0 + c < a.sk;
-        copy_async(mask_tile + (buf * kQueryTile + r) * kMaskLd + c,
-                   in ? mask + (row0 + r) * a.m_row + j0 + c : mask, in);
-      }
-    } else if (mask_mode == kKeyRowMask) {
-      for (int j = threadIdx.x; j < kKeyTile; j += kWarps * 32) {
-        mask_row[buf * kKeyTile + j] =
-            j0 + j < a.sk ? static_cast<float>(mask[(j0 + j) * a.m_col]) * kLog2e : 0.f;
-      }
-    }
+    stage_mask<T, kKeyTile>(mask_mode, mask, a, row0, j0, buf, mask_row, mask_tile);
   };
   stage<T, kD, kLd>(qs, q + row0 * a.q_row, a.q_row, kQueryTile, a.sq - row0);
   stage_keys(0, 0);
   commit_copies();
 
   const float scale2 = a.scale * kLog2e;
-  const float kNegInf = -INFINITY;
-  float m[2] = {kNegInf, kNegInf}, l[2] = {0.f, 0.f};
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
   float acc[kD / 8][4];
 #pragma unroll
   for (int n = 0; n < kD / 8; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
-  const int64_t rows[2] = {row0 + wr + g, row0 + wr + g + 8};
-  const bool active = row0 + wr < a.sq;
+  const bool active = row0 + w.wr < a.sq;
   uint32_t qa[kD / 16][4];
 
   const int64_t key_tiles = (a.sk + kKeyTile - 1) / kKeyTile;
@@ -202,7 +132,8 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     if (jt == 0) {
 #pragma unroll
       for (int kk = 0; kk < kD / 16; ++kk)
-        load_matrices<false>(qa[kk], qs + (wr + (lm & 1) * 8 + lr) * kLd + kk * 16 + (lm >> 1) * 8);
+        load_matrices<false>(qa[kk],
+                             qs + (w.wr + (lm & 1) * 8 + lr) * kLd + kk * 16 + (lm >> 1) * 8);
     }
     const T* kb = ks + buf * kKeyTile * kLd;
     const T* vb = vs + buf * kKeyTile * kLd;
@@ -226,45 +157,10 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
         mma<T>(s[n], qa[kk + 1], kf[2], kf[3]);
       }
     }
-
-    // Scale (in base 2), mask, and keys past the end; then the tile's row maxima.
-    float mx[2] = {kNegInf, kNegInf};
-#pragma unroll
-    for (int n = 0; n < kKeyTile / 8; ++n) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int col = n * 8 + 2 * t + (i & 1);
-        const int64_t row = rows[i / 2];
-        float x = s[n][i] * scale2;
-        if (mask_mode == kKeyRowMask) {
-          x += mask_row[buf * kKeyTile + col];
-        } else if (mask_mode == kTileMask) {
-          x += static_cast<float>(
-                   mask_tile[(buf * kQueryTile + wr + g + 8 * (i / 2)) * kMaskLd + col]) *
-               kLog2e;
-        } else if (mask_mode == kElementMask && row < a.sq && col < valid_keys) {
-          x += static_cast<float>(mask[row * a.m_row + (j0 + col) * a.m_col]) * kLog2e;
-        }
-        if (col >= valid_keys) x = kNegInf;
-        s[n][i] = x;
-        mx[i / 2] = fmaxf(mx[i / 2], x);
-      }
-    }
-    float base[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float m_new = fmaxf(m[h], group_max(mx[h]));
-      // With no finite score yet, every probability and the correction are 0 (not NaN).
-      base[h] = m_new == kNegInf ? 0.f : m_new;
-      const float correction = fast_exp2(m[h] - base[h]);
-      l[h] *= correction;
-#pragma unroll
-      for (int n = 0; n < kD / 8; ++n) {
-        acc[n][2 * h] *= correction;
-        acc[n][2 * h + 1] *= correction;
-      }
-      m[h] = m_new;
-    }
+    float mx[2], base[2];
+    mask_scores<T, kKeyTile>(s, mx, mask_mode, a, mask, mask_row, mask_tile, buf, j0, valid_keys,
+                             scale2, w);
+    rescale_rows<kD>(m, l, acc, mx, base);
 
 #pragma unroll
     for (int kt = 0; kt < kKeyTile / 16; ++kt) {
@@ -292,31 +188,12 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks)
     }
     __syncthreads();  // this buffer is refilled by the copies the next iteration starts
   }
-
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const float total = group_sum(l[h]);
-    const int64_t row = rows[h];
-    if (row >= a.sq) continue;
-    // Every key masked with -inf: 0 / 0 = NaN as the unfused softmax gives, unless the NaN guard
-    // of PyTorch's exports (zero_nan_rows) maps those rows to 0.
-    const bool zero = a.zero_nan_rows && !(total > 0.f);
-    const float inv = zero ? 0.f : 1.f / total;
-    T* yr = y + row * a.y_row + 2 * t;
-#pragma unroll
-    for (int n = 0; n < kD / 8; ++n) {
-      *reinterpret_cast<uint32_t*>(yr + n * 8) =
-          pack<T>(acc[n][2 * h] * inv, acc[n][2 * h + 1] * inv);
-    }
-  }
+  write_rows<T, kD>(acc, l, a, y, w);
 }
 
-template <int kD>
-size_t shared_bytes(int mask_mode) {
-  const size_t base =
-      sizeof(uint16_t) * static_cast<size_t>((kQueryTile + 4 * kKeyTile) * (kD + 8));
-  if (mask_mode == kTileMask) return base + sizeof(uint16_t) * 2 * kQueryTile * kMaskLd;
-  return base + sizeof(float) * 2 * kKeyTile;
+template <typename T, int kD>
+size_t bytes_for(int mask_mode) {
+  return shared_bytes<T, kKeyTile, kD + 8>(mask_mode);
 }
 
 template <typename F>
@@ -325,38 +202,42 @@ auto with_flash_kernel(DataType dtype, int64_t d, bool dense, int mask_mode, F&&
     using T = decltype(tag);
     switch (d) {
       case 32:
-        return dense ? f(flash_attention_kernel<T, 32, 4>, shared_bytes<32>(mask_mode))
-                     : f(flash_attention_kernel<T, 32, 1>, shared_bytes<32>(mask_mode));
+        return dense ? f(flash_attention_kernel<T, 32, 4>, bytes_for<T, 32>(mask_mode))
+                     : f(flash_attention_kernel<T, 32, 1>, bytes_for<T, 32>(mask_mode));
       case 64:
-        return dense ? f(flash_attention_kernel<T, 64, 4>, shared_bytes<64>(mask_mode))
-                     : f(flash_attention_kernel<T, 64, 1>, shared_bytes<64>(mask_mode));
+        return dense ? f(flash_attention_kernel<T, 64, 4>, bytes_for<T, 64>(mask_mode))
+                     : f(flash_attention_kernel<T, 64, 1>, bytes_for<T, 64>(mask_mode));
       default:
-        return dense ? f(flash_attention_kernel<T, 128, 2>, shared_bytes<128>(mask_mode))
-                     : f(flash_attention_kernel<T, 128, 1>, shared_bytes<128>(mask_mode));
+        return dense ? f(flash_attention_kernel<T, 128, 2>, bytes_for<T, 128>(mask_mode))
+                     : f(flash_attention_kernel<T, 128, 1>, bytes_for<T, 128>(mask_mode));
     }
   };
   if (dtype == DataType::kFloat16) return by_dim(__half{});
   return by_dim(__nv_bfloat16{});
 }
 
-bool aligned_to_vector(int64_t elements) {
-  return elements % kVec == 0;
+// Elements per 16-byte copy of `dtype`'s kernel: operand rows and offsets hold whole ones.
+int64_t vector_of(DataType dtype) {
+  return dtype == DataType::kFloat32 ? kVecOf<float> : kVec;
 }
 
-int mask_mode_of(const AttentionArgs& a) {
+int mask_mode_of(const AttentionArgs& a, int64_t vec) {
   if (!a.mask) return kNoMask;
   if (a.m_row == 0) return kKeyRowMask;
-  bool tile = a.m_col == 1 && aligned_to_vector(a.m_row) && aligned_to_vector(a.sk) &&
+  bool tile = a.m_col == 1 && a.m_row % vec == 0 && a.sk % vec == 0 &&
               reinterpret_cast<uintptr_t>(a.mask) % 16 == 0;
-  for (int i = 0; i < a.num_batch_dims; ++i) tile = tile && aligned_to_vector(a.m_batch[i]);
+  for (int i = 0; i < a.num_batch_dims; ++i) tile = tile && a.m_batch[i] % vec == 0;
   return tile ? kTileMask : kElementMask;
 }
 
 }  // namespace
 
-std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType dtype) {
-  if (!flash_attention_dtype(dtype)) {
-    return cat("it takes float16 and bfloat16, not ", to_string(dtype));
+std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType dtype,
+                                               bool allow_tf32) {
+  if (!flash_attention_dtype(dtype, allow_tf32)) {
+    return dtype == DataType::kFloat32
+               ? std::string("float32 runs it with TF32 products, which this layer does not allow")
+               : cat("it takes float16, bfloat16 and float32 (as TF32), not ", to_string(dtype));
   }
   if (!flash_attention_heads(a.d, a.dv)) {
     return cat("it takes heads of 32, 64 or 128 with D = Dv, not ", a.d, "/", a.dv);
@@ -364,13 +245,13 @@ std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType 
   if (a.q_col != 1 || a.k_col != 1 || a.v_col != 1 || a.y_col != 1) {
     return "Q, K, V and Y must be stored with the head dim innermost";
   }
-  bool aligned = aligned_to_vector(a.q_row) && aligned_to_vector(a.k_row) &&
-                 aligned_to_vector(a.v_row) && aligned_to_vector(a.y_row) &&
-                 aligned_to_vector(a.q_offset) && aligned_to_vector(a.k_offset) &&
-                 aligned_to_vector(a.v_offset);
+  const int64_t vec = vector_of(dtype);
+  auto whole = [vec](int64_t elements) { return elements % vec == 0; };
+  bool aligned = whole(a.q_row) && whole(a.k_row) && whole(a.v_row) && whole(a.y_row) &&
+                 whole(a.q_offset) && whole(a.k_offset) && whole(a.v_offset);
   for (int i = 0; i < a.num_batch_dims; ++i) {
-    aligned = aligned && aligned_to_vector(a.q_batch[i]) && aligned_to_vector(a.k_batch[i]) &&
-              aligned_to_vector(a.v_batch[i]) && aligned_to_vector(a.y_batch[i]);
+    aligned = aligned && whole(a.q_batch[i]) && whole(a.k_batch[i]) && whole(a.v_batch[i]) &&
+              whole(a.y_batch[i]);
   }
   if (!aligned) return "its rows are not 16-byte aligned";
   const int64_t tiles = (a.sq + kQueryTile - 1) / kQueryTile;
@@ -379,6 +260,7 @@ std::string flash_attention_unsupported_reason(const AttentionArgs& a, DataType 
 }
 
 void prepare_flash_attention(const AttentionArgs& a, DataType dtype, bool dense) {
+  if (dtype == DataType::kFloat32) return prepare_flash_attention_tf32(a, dense);
   // The largest shared-memory need: the mask pointer (and so the mode) is only known at launch.
   with_flash_kernel(dtype, a.d, dense, kTileMask, [&](auto kernel, size_t bytes) {
     KILN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -391,9 +273,10 @@ void launch_flash_attention(const AttentionArgs& a, DataType dtype, bool dense,
                             cudaStream_t stream) {
   const int64_t blocks = (a.sq + kQueryTile - 1) / kQueryTile * a.batches;
   if (blocks == 0) return;
-  const int mask_mode = mask_mode_of(a);
+  const int mask_mode = mask_mode_of(a, vector_of(dtype));
+  if (dtype == DataType::kFloat32) return launch_flash_attention_tf32(a, dense, mask_mode, stream);
   with_flash_kernel(dtype, a.d, dense, mask_mode, [&](auto kernel, size_t bytes) {
-    kernel<<<static_cast<unsigned>(blocks), kWarps * 32, bytes, stream>>>(a, mask_mode);
+    kernel<<<static_cast<unsigned>(blocks), kThreads, bytes, stream>>>(a, mask_mode);
     KILN_CUDA_CHECK(cudaGetLastError());
     return 0;
   });

@@ -1,7 +1,8 @@
 // ScaledDotProductAttention on the GPU: prepare() turns the operands' shapes into batch strides
 // (0 along broadcast dims) and row/column strides, K read as [Sk, D] whichever way it is stored,
 // and picks a tactic: "flash" or "flash_dense" (the tensor-core flash-attention kernel,
-// attention_flash.cu, FP16/BF16 heads of 32/64/128, with all registers or more blocks per SM),
+// attention_flash.cu, FP16/BF16 heads of 32/64/128, or FP32 with TF32 products where the layer
+// allows them; with all registers or more blocks per SM),
 // "gemm" (cuBLASLt GEMMs around a softmax, attention_gemm.hpp) or "fused" (the general
 // flash-style kernel, attention.cu), timed against each other when tuning; without tuning the
 // first that applies, in that order. KILN_CUDA_ATTENTION=flash|flash_dense|gemm|fused forces one
@@ -143,7 +144,8 @@ class AttentionKernel final : public CudaKernel {
   void choose_tactic(const CudaKernelContext& ctx, bool k_transposed) {
     const std::string what = ctx.node.describe();
     std::vector<std::string> names;
-    std::string flash_why = flash_attention_unsupported_reason(args_, dtype_);
+    std::string flash_why =
+        flash_attention_unsupported_reason(args_, dtype_, ir::allows_tf32(ctx.node));
     if (flash_why.empty()) {
       prepare_flash_attention(args_, dtype_, false);
       prepare_flash_attention(args_, dtype_, true);

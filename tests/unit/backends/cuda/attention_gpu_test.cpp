@@ -25,6 +25,13 @@ namespace {
 const Precision kPrecisions[] = {{DataType::kFloat32, "fp32", 2e-4, 2e-4},
                                  {DataType::kFloat16, "fp16", 8e-3, 1e-2},
                                  {DataType::kBFloat16, "bf16", 4e-2, 6e-2}};
+// The flash tactics take FP32 layers only where TF32 products are allowed.
+const Precision kTf32 = {DataType::kFloat32, "tf32", 4e-3, 4e-3};
+
+// The precision a tactic runs `p` in: FP32 becomes TF32 for the flash kernels.
+Precision for_tactic(const Precision& p, const std::string& tactic) {
+  return tactic.rfind("flash", 0) == 0 && p.dtype == DataType::kFloat32 ? kTf32 : p;
+}
 
 enum class MaskKind { kNone, kAdditive, kBlocked };
 
@@ -230,6 +237,7 @@ std::string run_case(const AttentionCase& c, const Precision& p) {
   }
   g.rtol = p.rtol;
   g.atol = p.atol;
+  g.tf32 = std::string(p.name) == kTf32.name;
   std::string diff = compare_cuda_with_cpu(g);
   return diff.empty() ? "" : cat("\n  ", g.name, ": ", diff);
 }
@@ -265,8 +273,7 @@ void run_all(const char* tactic) {
     if (!gpu && c.float32_only) continue;
     for (const Precision& p : kPrecisions) {
       if (c.float32_only && p.dtype != DataType::kFloat32) continue;
-      if (flash && p.dtype == DataType::kFloat32) continue;  // 16-bit only
-      std::string diff = run_case(c, p);
+      std::string diff = run_case(c, for_tactic(p, name));
       if (!gpu && diff.find(": CUDA failed") != std::string::npos) diff.clear();
       failures += diff;
       ++ran;
@@ -308,10 +315,9 @@ TEST(AttentionGpu, OperandViewsMatchCpu) {
   for (const char* tactic : {"flash", "flash_dense", "fused", static_cast<const char*>(nullptr)}) {
     ForcedTactic forced(tactic);
     for (const Precision& p : kPrecisions) {
-      const std::string name = tactic ? tactic : "";
-      if (name.rfind("flash", 0) == 0 && p.dtype == DataType::kFloat32) continue;
+      const Precision q = for_tactic(p, tactic ? tactic : "");
       GpuCase g;
-      g.name = cat("ScaledDotProductAttention ", p.name, " views, tactic ",
+      g.name = cat("ScaledDotProductAttention ", q.name, " views, tactic ",
                    tactic ? tactic : "(default)");
       g.op = "ScaledDotProductAttention";
       g.attrs.set("scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))));
@@ -322,8 +328,9 @@ TEST(AttentionGpu, OperandViewsMatchCpu) {
         g.inputs.push_back({p.dtype, {s, b, 3 * e}, false, {}, -1.0, 1.0});
       }
       g.attrs.set("y_perm", std::vector<int64_t>{2, 0, 1, 3});
-      g.rtol = p.rtol;
-      g.atol = p.atol;
+      g.rtol = q.rtol;
+      g.atol = q.atol;
+      g.tf32 = std::string(q.name) == kTf32.name;
       std::string diff = compare_cuda_with_cpu(g);
       if (!gpu && diff.rfind("CUDA failed", 0) == 0) diff.clear();
       if (!diff.empty()) failures += cat("\n  ", g.name, ": ", diff);
@@ -446,18 +453,29 @@ TEST(AttentionGemmPlan, RefusesWhatItCannotExpress) {
   refused(strided, h, "Y is not written packed");
 }
 
-TEST(AttentionFlashPlan, TakesSixteenBitHeadsOf32To128WithAlignedRows) {
-  const DataType h = DataType::kFloat16, bf = DataType::kBFloat16;
-  EXPECT_EQ(
-      cuda::flash_attention_unsupported_reason(args_for({64, 12}, {64, 12}, 197, 197, 64, 64), h),
-      "");
-  EXPECT_EQ(cuda::flash_attention_unsupported_reason(args_for({2, 3}, {1, 3}, 9, 12, 128, 128), bf),
+TEST(AttentionFlashPlan, TakesHeadsOf32To128WithAlignedRows) {
+  const DataType h = DataType::kFloat16, bf = DataType::kBFloat16, f = DataType::kFloat32;
+  EXPECT_EQ(cuda::flash_attention_unsupported_reason(args_for({64, 12}, {64, 12}, 197, 197, 64, 64),
+                                                     h, false),
             "");
-  auto refused = [](const cuda::AttentionArgs& a, DataType t, const std::string& words) {
-    std::string why = cuda::flash_attention_unsupported_reason(a, t);
+  EXPECT_EQ(cuda::flash_attention_unsupported_reason(args_for({2, 3}, {1, 3}, 9, 12, 128, 128), bf,
+                                                     false),
+            "");
+  // FP32 runs with TF32 products, so only where the layer allows them.
+  EXPECT_EQ(cuda::flash_attention_unsupported_reason(args_for({2}, {2}, 9, 12, 64, 64), f, true),
+            "");
+  auto refused = [](const cuda::AttentionArgs& a, DataType t, const std::string& words,
+                    bool tf32 = false) {
+    std::string why = cuda::flash_attention_unsupported_reason(a, t, tf32);
     EXPECT_NE(why.find(words), std::string::npos) << "'" << why << "' lacks '" << words << "'";
   };
-  refused(args_for({2}, {2}, 9, 12, 64, 64), DataType::kFloat32, "float32");
+  refused(args_for({2}, {2}, 9, 12, 64, 64), f, "TF32");
+  refused(args_for({2}, {2}, 9, 12, 64, 64), DataType::kFloat64, "float64", true);
+  cuda::AttentionArgs odd_f32 = args_for({2}, {2}, 9, 12, 64, 64);
+  odd_f32.q_row = 66;  // rows 264 bytes apart: no 16-byte loads of floats
+  refused(odd_f32, f, "aligned", true);
+  odd_f32.q_row = 68;  // 272 bytes: whole 16-byte vectors of floats
+  EXPECT_EQ(cuda::flash_attention_unsupported_reason(odd_f32, f, true), "");
   refused(args_for({2}, {2}, 9, 12, 48, 48), h, "heads");
   refused(args_for({2}, {2}, 9, 12, 64, 32), h, "heads");
   refused(args_for({2}, {2}, 9, 12, 64, 64, true), h, "innermost");

@@ -75,7 +75,7 @@ std::vector<Tensor> run(const GpuCase& c, const std::vector<Tensor>& values, Bac
   BuilderConfig config;
   config.backend = backend;
   config.optimization_level = 0;  // test the op itself, not what folding makes of it
-  config.tf32 = false;            // FP32 layers compare with the CPU at FP32 tolerance, so no TF32
+  config.tf32 = c.tf32;           // without it FP32 layers compare with the CPU at FP32 tolerance
   return build_engine(net, config)->create_execution_context()->execute(feeds);
 }
 

@@ -28,6 +28,7 @@ struct GpuCase {
   size_t num_outputs = 1;
   double rtol = 1e-4;  // for float outputs; integer and bool outputs must match exactly
   double atol = 1e-5;
+  bool tf32 = false;  // FP32 layers may use TF32 products (give the tolerance for that)
 };
 
 // A dtype a kernel table runs in and the tolerance its comparisons use there.

@@ -180,11 +180,15 @@ Network mha_block() {
   return m.finish({m.node("Add", {back, x})});
 }
 
-TEST(TransformerEngineGpu, TorchScriptMultiheadAttentionLosesItsCopiesAndMatchesCpu) {
+// FP16, and FP32 with TF32 products (the FP32 flash kernel reads the same views).
+class TorchScriptMha : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TorchScriptMha, LosesItsCopiesAndMatchesCpu) {
   Network net = mha_block();
   BuilderConfig config;
   config.backend = Backend::kCuda;
-  config.fp16 = true;
+  config.fp16 = GetParam();
+  config.tf32 = true;
   auto engine = build_engine(net, config);
   std::map<std::string, int> ops;
   for (const LayerInfo& l : engine->layers()) ++ops[l.op];
@@ -196,6 +200,9 @@ TEST(TransformerEngineGpu, TorchScriptMultiheadAttentionLosesItsCopiesAndMatches
   std::map<std::string, Tensor> feeds{{"x", random_tensor(DataType::kFloat32, {2, 16, 64}, 4)}};
   expect_matches_cpu(net, *engine, feeds);
 }
+
+INSTANTIATE_TEST_SUITE_P(TransformerEngineGpu, TorchScriptMha, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Fp16" : "Tf32"; });
 
 }  // namespace
 }  // namespace kiln::test
