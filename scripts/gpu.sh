@@ -20,7 +20,7 @@
 #   layerbench single layers at BERT/ViT shapes, kiln vs PyTorch (bench/layer_bench.py), and
 #             Nsight Compute on the cases numbered in NCU_CASES
 #   profile   `kiln bench --profile` (each layer's time) on PROFILE_MODELS at batch PROFILE_BATCH,
-#             FP16, to see where kiln's time goes
+#             FP16 (PROFILE_PRECISION=tf32: the FP32 build), to see where kiln's time goes
 # Results go to $OUT (or ./out when run elsewhere). With .carry/kiln_build.tar.xz (made by
 # scripts/pack_for_gpu.sh --build) the carried binaries run instead of a build here.
 set -uo pipefail
@@ -156,7 +156,10 @@ if [[ " $stages " == *" profile "* ]]; then
   wait
   for model in "$work"/*.onnx; do
     name=$(basename "$model" .onnx)
-    timeout 150 "$KILN" bench "$model" --backend cuda --fp16 --graph --profile --duration 1 \
+    # PROFILE_PRECISION=tf32 profiles the FP32 build (TF32 matrix work) instead of the FP16 one.
+    prec=()
+    [ "${PROFILE_PRECISION:-fp16}" = fp16 ] && prec=(--fp16)
+    timeout 150 "$KILN" bench "$model" --backend cuda "${prec[@]}" --graph --profile --duration 1 \
       --json "$OUT/profile_$name.json" > "$OUT/profile_$name.txt" 2>&1
     echo "$name: exit $?"; head -c 6000 "$OUT/profile_$name.txt"
   done
