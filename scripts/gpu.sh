@@ -138,8 +138,10 @@ if [[ " $stages " == *" layerbench "* ]]; then
   for c in ${NCU_CASES:-}; do
     [ -n "$NCU" ] || { echo "no ncu"; break; }
     "$KILN" build "$lb/case$c.onnx" --backend cuda --fp16 -o "$lb/case$c.plan" > "$OUT/ncu_build$c.txt" 2>&1
+    "$KILN" inspect "$lb/case$c.plan" >> "$OUT/ncu_build$c.txt" 2>&1  # the tactics chosen
     timeout 120 "$NCU" --clock-control none --launch-count 4 --section SpeedOfLight --section Occupancy \
-      --section LaunchStats --section MemoryWorkloadAnalysis "$KILN" bench "$lb/case$c.plan" --iterations 2 \
+      --section LaunchStats --section MemoryWorkloadAnalysis --section WarpStateStats \
+      --section ComputeWorkloadAnalysis "$KILN" bench "$lb/case$c.plan" --iterations 2 \
       --warmup-ms 0 > "$OUT/ncu_case$c.txt" 2>&1
     echo "ncu case $c: exit $?"
   done
