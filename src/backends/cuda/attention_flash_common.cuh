@@ -147,37 +147,70 @@ __device__ __forceinline__ BlockWork<T> block_work(const AttentionArgs& a) {
   return bw;
 }
 
+// Adds the mask to a warp's scaled 16 x kKT scores, read the way kMode says.
+template <int kMode, typename T, int kKT>
+__device__ __forceinline__ void add_mask(float (&s)[kKT / 8][4], const AttentionArgs& a,
+                                         const T* mask, const float* mask_row, const T* mask_tile,
+                                         int buf, int64_t j0, int valid_keys, const WarpRows& w) {
+  constexpr float kLog2e = 1.4426950408889634f;
+  constexpr int kMaskLd = kMaskLdOf<T, kKT>;
+#pragma unroll
+  for (int n = 0; n < kKT / 8; ++n) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int col = n * 8 + 2 * w.t + (i & 1);
+      if constexpr (kMode == kKeyRowMask) {
+        s[n][i] += mask_row[buf * kKT + col];
+      } else if constexpr (kMode == kTileMask) {
+        s[n][i] += static_cast<float>(
+                       mask_tile[(buf * kQueryTile + w.wr + w.g + 8 * (i / 2)) * kMaskLd + col]) *
+                   kLog2e;
+      } else {
+        const int64_t row = w.rows[i / 2];
+        if (row < a.sq && col < valid_keys) {
+          s[n][i] += static_cast<float>(mask[row * a.m_row + (j0 + col) * a.m_col]) * kLog2e;
+        }
+      }
+    }
+  }
+}
+
 // Scales a warp's 16 x kKT score fragment (to base 2), adds the mask, sets keys past the end to
-// -inf, and returns each row half's maximum in mx.
+// -inf, and returns each row half's maximum in mx. Each step is its own straight-line loop, the
+// mask chosen once per tile and the key bound checked only on a partial tile: the per-score
+// instruction count matters as much as the products here.
 template <typename T, int kKT>
 __device__ __forceinline__ void mask_scores(float (&s)[kKT / 8][4], float (&mx)[2], int mode,
                                             const AttentionArgs& a, const T* mask,
                                             const float* mask_row, const T* mask_tile, int buf,
                                             int64_t j0, int valid_keys, float scale2,
                                             const WarpRows& w) {
-  constexpr float kLog2e = 1.4426950408889634f;
-  constexpr int kMaskLd = kMaskLdOf<T, kKT>;
+#pragma unroll
+  for (int n = 0; n < kKT / 8; ++n) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) s[n][i] *= scale2;
+  }
+  if (mode == kKeyRowMask) {
+    add_mask<kKeyRowMask, T, kKT>(s, a, mask, mask_row, mask_tile, buf, j0, valid_keys, w);
+  } else if (mode == kTileMask) {
+    add_mask<kTileMask, T, kKT>(s, a, mask, mask_row, mask_tile, buf, j0, valid_keys, w);
+  } else if (mode == kElementMask) {
+    add_mask<kElementMask, T, kKT>(s, a, mask, mask_row, mask_tile, buf, j0, valid_keys, w);
+  }
+  if (valid_keys < kKT) {
+#pragma unroll
+    for (int n = 0; n < kKT / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        if (n * 8 + 2 * w.t + (i & 1) >= valid_keys) s[n][i] = -INFINITY;
+      }
+    }
+  }
   mx[0] = mx[1] = -INFINITY;
 #pragma unroll
   for (int n = 0; n < kKT / 8; ++n) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int col = n * 8 + 2 * w.t + (i & 1);
-      const int64_t row = w.rows[i / 2];
-      float x = s[n][i] * scale2;
-      if (mode == kKeyRowMask) {
-        x += mask_row[buf * kKT + col];
-      } else if (mode == kTileMask) {
-        x += static_cast<float>(
-                 mask_tile[(buf * kQueryTile + w.wr + w.g + 8 * (i / 2)) * kMaskLd + col]) *
-             kLog2e;
-      } else if (mode == kElementMask && row < a.sq && col < valid_keys) {
-        x += static_cast<float>(mask[row * a.m_row + (j0 + col) * a.m_col]) * kLog2e;
-      }
-      if (col >= valid_keys) x = -INFINITY;
-      s[n][i] = x;
-      mx[i / 2] = fmaxf(mx[i / 2], x);
-    }
+    for (int i = 0; i < 4; ++i) mx[i / 2] = fmaxf(mx[i / 2], s[n][i]);
   }
 }
 
