@@ -4,6 +4,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "backends/cpu/kernel.hpp"
 #include "backends/cuda/activation_arena.hpp"
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_weights.hpp"
@@ -84,6 +85,45 @@ void check_cuda_support(const ir::Graph& graph, bool report_host_layers) {
   }
 }
 
+namespace {
+
+// The layer's kernel, prepared (its workspace need raising `workspace`): the CUDA kernel, or the
+// CPU kernel run on the host in stream order where the op has no CUDA kernel, or where its CUDA
+// kernel cannot take this layer (kUnsupported: a parameter it needs constant given at run time, a
+// type it lacks) and the CPU kernel can. Anything else, or a layer neither takes, fails with the
+// CUDA kernel's reason.
+std::unique_ptr<CudaKernel> prepare_layer(const CudaKernelContext& ctx, size_t& workspace) {
+  const ir::Node& n = ctx.node;
+  if (runs_on_host(n.op)) {
+    std::unique_ptr<CudaKernel> host = make_host_fallback_kernel(n);
+    workspace = std::max(workspace, host->prepare(ctx));
+    return host;
+  }
+  std::unique_ptr<CudaKernel> kernel = CudaKernelRegistry::instance().create(n);
+  try {
+    workspace = std::max(workspace, kernel->prepare(ctx));
+    return kernel;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kUnsupported || !cpu::CpuKernelRegistry::instance().has(n.op)) {
+      throw;
+    }
+    std::unique_ptr<CudaKernel> host = make_host_fallback_kernel(n);
+    size_t bytes = 0;
+    try {
+      bytes = host->prepare(ctx);
+    } catch (const Error&) {
+      throw e;  // the CUDA kernel's reason is the one to act on
+    }
+    log(Severity::kWarning,
+        cat(e.what(), "; it runs its CPU kernel on the host instead, in stream ",
+            "order (inputs copied to the host and outputs back)"));
+    workspace = std::max(workspace, bytes);
+    return host;
+  }
+}
+
+}  // namespace
+
 CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine)
     : engine_(std::move(engine)) {
   if (!device_available()) {
@@ -135,9 +175,7 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
       ctx.inputs.push_back(view(n->inputs[i], layer, false, i));
     for (size_t i = 0; i < n->outputs.size(); ++i)
       ctx.outputs.push_back(view(n->outputs[i], layer, true, i));
-    kernels_.push_back(runs_on_host(n->op) ? make_host_fallback_kernel(*n)
-                                           : CudaKernelRegistry::instance().create(*n));
-    workspace_bytes = std::max(workspace_bytes, kernels_.back()->prepare(ctx));
+    kernels_.push_back(prepare_layer(ctx, workspace_bytes));
     contexts_.push_back(std::move(ctx));
   }
   workspace_ = DeviceBuffer(workspace_bytes);

@@ -1,6 +1,7 @@
-// Layers without a CUDA kernel, run by the host fallback against the CPU reference (they run the
-// same CPU kernel, so results match up to the input/output copies), and an engine with such a
-// layer between CUDA layers replayed through a CUDA graph. Skips without a GPU.
+// Layers without a CUDA kernel, or whose CUDA kernel refuses them, run by the host fallback against
+// the CPU reference (they run the same CPU kernel, so results match up to the input/output
+// copies), and an engine with such a layer between CUDA layers replayed through a CUDA graph.
+// Skips without a GPU.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -20,6 +21,18 @@ TEST(HostFallbackGpu, LayersWithoutACudaKernelMatchTheCpu) {
     cases.push_back(make_case("ConvTranspose", {input(t, {1, 4, 6, 6}), input(t, {4, 3, 3, 3})},
                               attrs({{"strides", ir::AttrValue(std::vector<int64_t>{2, 2})}})));
   }
+  run_table(cases);
+}
+
+// Layers whose CUDA kernel refuses them (a type it lacks) run their CPU kernel on the host.
+TEST(HostFallbackGpu, LayersTheCudaKernelRefusesRunOnTheHost) {
+  std::vector<GpuCase> cases;
+  GpuInput exponent = input(DT::kUInt32, {2, 3}, 0, 3);
+  exponent.values = {0, 1, 2, 3, 1, 2};
+  cases.push_back(make_case("Pow", {input(DT::kFloat32, {2, 3}, 0.5, 2), exponent}));
+  GpuInput flags = input(DT::kBool, {3, 4});
+  flags.values = {1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0};
+  cases.push_back(make_case("ReduceMax", {flags}, attrs({{"keepdims", int64_t{0}}})));
   run_table(cases);
 }
 
