@@ -188,6 +188,9 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
     passes::merge_attention_projections(*g, wanted);
     if (passes::absorb_attention_transposes(*g, wanted)) passes::fuse_residual_through_reshape(*g);
   }
+  if (config.backend == Backend::kCuda && config.optimization_level > 0) {
+    passes::pad_narrow_conv_channels(*g);
+  }
   check_backend_support(*g, config.backend);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
   ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet

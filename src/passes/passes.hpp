@@ -39,6 +39,10 @@ bool collapse_view_chains(ir::Graph& graph);
 // Convolutions whose kernel tiles the input (stride = kernel, no padding: patch embeddings) become
 // a transpose of the input and a Gemm (patchify_to_gemm.cpp).
 bool patchify_to_gemm(ir::Graph& graph);
+// Channels-last convolutions reading fewer channels than one 16-byte vector holds get their input
+// and weights zero-padded to that width, for the GPU libraries' tensor-core kernels
+// (pad_narrow_conv_channels.cpp).
+bool pad_narrow_conv_channels(ir::Graph& graph);
 // The Q, K and V projections of the attention layers `wanted` accepts (all if empty), when they
 // read one input, become one product sliced by views (merge_attention_projections.cpp).
 bool merge_attention_projections(ir::Graph& graph,

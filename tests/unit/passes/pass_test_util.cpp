@@ -15,6 +15,12 @@
 
 namespace kiln::test {
 
+std::vector<float> pattern_values(size_t n, float scale) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i * 37) % 23) - 0.2f;
+  return v;
+}
+
 ir::Value* PassGraphBuilder::input(const std::string& name, ir::SymShape shape, DataType dtype) {
   ir::Value* v = g_.add_value(name, dtype, std::move(shape));
   g_.inputs().push_back(v);

@@ -30,6 +30,10 @@ class PassGraphBuilder {
 
 ir::Attributes attrs(std::initializer_list<std::pair<const char*, ir::AttrValue>> list);
 
+// n deterministic weights spread over about [-0.2, 22 * scale - 0.2] (a fixed pattern, not a
+// smooth ramp, so transposed or padded weights cannot pass by symmetry).
+std::vector<float> pattern_values(size_t n, float scale);
+
 // Runs the graph on the CPU kernels, in node order; returns its outputs.
 std::vector<Tensor> run_graph(const ir::Graph& g, const std::map<std::string, Tensor>& feeds);
 

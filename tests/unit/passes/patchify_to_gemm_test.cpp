@@ -14,16 +14,11 @@ using ir::Value;
 using test::ops;
 using test::PassGraphBuilder;
 
-std::vector<float> ramp(size_t n, float scale) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i * 37) % 23) - 0.2f;
-  return v;
-}
-
 Value* conv(PassGraphBuilder& b, Value* x, Shape w, std::vector<int64_t> strides,
             std::vector<int64_t> pads, int64_t group, bool bias) {
-  std::vector<Value*> in = {x, b.constant(w, ramp(static_cast<size_t>(shape_numel(w)), 0.05f))};
-  if (bias) in.push_back(b.constant({w[0]}, ramp(static_cast<size_t>(w[0]), 0.1f)));
+  std::vector<Value*> in = {
+      x, b.constant(w, test::pattern_values(static_cast<size_t>(shape_numel(w)), 0.05f))};
+  if (bias) in.push_back(b.constant({w[0]}, test::pattern_values(static_cast<size_t>(w[0]), 0.1f)));
   ir::Attributes a;
   a.set("strides", strides);
   a.set("pads", pads);

@@ -203,7 +203,7 @@ TEST(ChannelsLastGpu, GlobalPools) {
 
 // x -> Conv+bias -> Relu -> MaxPool -> Conv -> Add(residual) -> Relu -> GlobalAveragePool ->
 // Flatten -> Gemm, in `dtype`: what a ResNet stage looks like to the layout stage.
-Network small_cnn(DataType dtype) {
+Network small_cnn(DataType dtype, int64_t channels = 16) {
   auto g = std::make_unique<ir::Graph>();
   uint32_t seed = 11;
   auto weight = [&](const std::string& name, const Shape& s) {
@@ -216,11 +216,11 @@ Network small_cnn(DataType dtype) {
     for (const auto& [k, v] : a.all()) n->attrs.set(k, v);
     return out;
   };
-  ir::Value* x = g->add_value("x", dtype, ir::to_sym_shape({4, 16, 14, 14}));
+  ir::Value* x = g->add_value("x", dtype, ir::to_sym_shape({4, channels, 14, 14}));
   g->inputs() = {x};
   ir::Attributes pad1;
   pad1.set("pads", V{1, 1, 1, 1});
-  ir::Value* c1 = node("Conv", {x, weight("w1", {32, 16, 3, 3}), weight("b1", {32})}, pad1);
+  ir::Value* c1 = node("Conv", {x, weight("w1", {32, channels, 3, 3}), weight("b1", {32})}, pad1);
   ir::Attributes pool;
   pool.set("kernel_shape", V{3, 3});
   pool.set("strides", V{2, 2});
@@ -271,6 +271,33 @@ TEST(ChannelsLastGpu, EngineWithAChannelsLastRegionMatchesCpu) {
       }
     }
   }
+}
+
+// An image-like input of 3 channels: the first convolution reads it zero-padded to a 16-byte
+// vector of channels (pad_narrow_conv_channels), with the CPU's results.
+TEST(ChannelsLastGpu, ThreeChannelInputPaddedToAVectorMatchesCpu) {
+  for (const Precision& p : kPrecisions) {
+    Network net = small_cnn(p.dtype, 3);
+    BuilderConfig config;
+    config.backend = Backend::kCuda;
+    config.tf32 = false;
+    auto engine = build_engine(net, config);
+    int pads = 0;
+    for (const LayerInfo& l : engine->layers()) pads += l.op == "Pad";
+    EXPECT_EQ(pads, 1) << p.name;
+    if (!gpu_available()) continue;
+    std::map<std::string, Tensor> feeds{{"x", random_tensor(p.dtype, {4, 3, 14, 14}, 3)}};
+    BuilderConfig cpu;
+    std::vector<double> want =
+        as_doubles(build_engine(net, cpu)->create_execution_context()->execute(feeds).at(0));
+    std::vector<double> got = as_doubles(engine->create_execution_context()->execute(feeds).at(0));
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_NEAR(got[i], want[i], 4 * (p.atol + p.rtol * std::fabs(want[i])))
+          << p.name << " element " << i;
+    }
+  }
+  if (!gpu_available()) GTEST_SKIP() << "no CUDA device (the builds and their layers were checked)";
 }
 
 }  // namespace

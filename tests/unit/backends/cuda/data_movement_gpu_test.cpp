@@ -109,6 +109,13 @@ TEST(DataMovementGpu, GatherAndPad) {
     cases.push_back(
         make_case("Pad", {input(t, {3, 4, 5}, -9, 9), constant(DT::kInt64, {4}, {1, 2, 2, 1}),
                           constant(t, {}, {5}), constant(DT::kInt64, {2}, {0, 2})}));
+    // The innermost axis alone (a channels-last input's channels widened to a vector), with and
+    // without a fill value, and padded on both sides.
+    cases.push_back(make_case("Pad", {input(t, {2, 5, 7, 3}, -9, 9),
+                                      constant(DT::kInt64, {8}, {0, 0, 0, 0, 0, 0, 0, 5})}));
+    cases.push_back(make_case(
+        "Pad",
+        {input(t, {4, 3}, -9, 9), constant(DT::kInt64, {4}, {0, 2, 0, 1}), constant(t, {}, {7})}));
   }
   run_table(cases);
 }
