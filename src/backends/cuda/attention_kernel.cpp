@@ -179,8 +179,9 @@ class AttentionKernel final : public CudaKernel {
                  kFlashTactic, "', '", kFlashDenseTactic, "', '", kGemmTactic, "' or '",
                  kFusedTactic, "'");
       }
+      // Not kUnsupported: that would send the layer to the host fallback instead of failing.
       if (std::find(names.begin(), names.end(), forced) == names.end()) {
-        ctx.fail(ErrorCode::kUnsupported, "KILN_CUDA_ATTENTION forces the ", forced,
+        ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_ATTENTION forces the ", forced,
                  " tactic, which does not apply: ", why_not(forced));
       }
       names = {forced};

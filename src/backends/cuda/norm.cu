@@ -199,7 +199,8 @@ class RowNormKernel final : public CudaKernel {
       if (it == names.end()) {
         std::string applicable;
         for (const std::string& n : names) applicable += (applicable.empty() ? "" : ", ") + n;
-        ctx.fail(ErrorCode::kUnsupported, "KILN_CUDA_NORM forces '", forced,
+        // Not kUnsupported: that would send the layer to the host fallback instead of failing.
+        ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_NORM forces '", forced,
                  "', which does not apply here (", applicable, " do)");
       }
       path_ = paths[static_cast<size_t>(it - names.begin())];

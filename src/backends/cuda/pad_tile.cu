@@ -73,6 +73,28 @@ __global__ void pad_rows_kernel(const E* __restrict__ src, E* __restrict__ dst, 
   }
 }
 
+// pad_rows_kernel when each output row is one 16-byte vector (3 FP16 channels padded to 8): a
+// thread per row, one vector store.
+template <typename E, int kOut>
+__global__ void pad_vector_rows_kernel(const E* __restrict__ src, E* __restrict__ dst, int32_t rows,
+                                       int32_t in, int32_t before, E fill, const E* fill_ptr) {
+  struct alignas(16) Row {
+    E v[kOut];
+  };
+  const int32_t stride = static_cast<int32_t>(gridDim.x) * blockDim.x;
+  for (int32_t r = static_cast<int32_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
+       r += stride) {
+    const E f = fill_ptr ? *fill_ptr : fill;
+    Row row;
+#pragma unroll
+    for (int c = 0; c < kOut; ++c) {
+      const int32_t s = c - before;
+      row.v[c] = s >= 0 && s < in ? src[r * in + s] : f;
+    }
+    reinterpret_cast<Row*>(dst)[r] = row;
+  }
+}
+
 class RemapKernel : public CudaKernel {
  public:
   void enqueue(const CudaKernelContext& ctx) override {
@@ -84,8 +106,16 @@ class RemapKernel : public CudaKernel {
       E fill;
       std::memcpy(&fill, &fill_, sizeof(E));
       const E* fill_ptr = fill_on_device_ ? ctx.inputs[2].as<const E>() : nullptr;
-      if (innermost_only_) {
-        const int last = map_.rank - 1;
+      constexpr int kVector = static_cast<int>(16 / sizeof(E));
+      const int last = map_.rank - 1;
+      if (innermost_only_ && map_.out[last] == kVector &&
+          reinterpret_cast<uintptr_t>(y.data) % 16 == 0) {
+        pad_vector_rows_kernel<E, kVector>
+            <<<grid_for(total / kVector), kBlockSize, 0, ctx.stream>>>(
+                ctx.inputs[0].as<const E>(), y.as<E>(), static_cast<int32_t>(total / kVector),
+                static_cast<int32_t>(map_.in[last]), static_cast<int32_t>(map_.before[last]), fill,
+                fill_ptr);
+      } else if (innermost_only_) {
         pad_rows_kernel<<<grid_for(total), kBlockSize, 0, ctx.stream>>>(
             ctx.inputs[0].as<const E>(), y.as<E>(), static_cast<int32_t>(total),
             static_cast<int32_t>(map_.in[last]), static_cast<int32_t>(map_.out[last]),

@@ -1,6 +1,6 @@
-// pad_narrow_conv_channels: a channels-last convolution over fewer channels than a 16-byte vector
-// holds reads a zero-padded input through zero-padded weights, with the same results; wider,
-// grouped and channels-first convolutions stay.
+// pad_narrow_conv_channels: a channels-last 16-bit convolution with a 7x7 kernel over fewer
+// channels than a 16-byte vector holds reads a zero-padded input through zero-padded weights, with
+// the same results; FP32, smaller-kernel, wider, grouped and channels-first convolutions stay.
 #include <gtest/gtest.h>
 
 #include "build/precision_reformat.hpp"
@@ -16,70 +16,60 @@ using ir::Value;
 using test::ops;
 using test::PassGraphBuilder;
 
-// A channels-last Conv: x [N, H, W, C], w [K, R, S, C / group].
+// A channels-last Conv: x [N, H, W, C], w [K, R, S, C / group], FP16 weights when x is FP16 (as
+// the builder makes them).
 Value* nhwc_conv(PassGraphBuilder& b, Value* x, Shape w, int64_t group = 1, bool last = true) {
-  std::vector<Value*> in = {
-      x, b.constant(w, test::pattern_values(static_cast<size_t>(shape_numel(w)), 0.05f)),
-      b.constant({w[0]}, test::pattern_values(static_cast<size_t>(w[0]), 0.1f))};
+  auto constant = [&](const Shape& s, float scale) {
+    Value* v = b.constant(s, test::pattern_values(static_cast<size_t>(shape_numel(s)), scale));
+    if (x->dtype != DataType::kFloat16) return v;
+    return b.graph().add_constant(
+        v->name + "_fp16", build::convert_weights(*v->constant, DataType::kFloat16, v->name));
+  };
   ir::Attributes a;
   a.set("strides", std::vector<int64_t>{2, 2});
-  a.set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  const int64_t pad = w[1] / 2;
+  a.set("pads", std::vector<int64_t>{pad, pad, pad, pad});
   a.set("group", group);
   if (last) a.set(ir::kChannelsLastAttr, int64_t{1});
-  return b.op("Conv", in, a);
+  return b.op("Conv", {x, constant(w, 0.05f), constant({w[0]}, 0.1f)}, a);
 }
 
-TEST(PadNarrowConvChannels, ThreeChannelsBecomeAVectorOfZeroPaddedOnes) {
+TEST(PadNarrowConvChannels, SixteenBitSevenBySevenStemReadsEightZeroPaddedChannels) {
   PassGraphBuilder b;
-  Value* x = b.input("x", {2, 9, 10, 3});
-  b.output(b.op("Relu", {nhwc_conv(b, x, {5, 3, 3, 3})}));
-  auto after = test::apply_and_compare(b.graph(), pad_narrow_conv_channels, 1e-6);
+  Value* x = b.input("x", {2, 15, 14, 3}, DataType::kFloat16);
+  b.output(b.op("Relu", {nhwc_conv(b, x, {5, 7, 7, 3})}));
+  auto after = test::apply_and_compare(b.graph(), pad_narrow_conv_channels, 1e-3);
   EXPECT_EQ(ops(*after), (std::vector<std::string>{"Pad", "Conv", "Relu"}));
-  const ir::Node& conv = *after->nodes()[1];
-  // Float32: four channels fill 16 bytes.
-  EXPECT_EQ(conv.inputs[0]->shape->back().value, 4);
-  const Tensor& w = *conv.inputs[1]->constant;
-  ASSERT_EQ(w.shape(), (Shape{5, 3, 3, 4}));
-  for (int64_t i = 0; i < shape_numel(w.shape()); i += 4) {
-    EXPECT_EQ(w.data<float>()[i + 3], 0.f) << i;  // the added channel
-  }
-}
-
-TEST(PadNarrowConvChannels, SixteenBitInputsPadToEight) {
-  PassGraphBuilder b;
-  Value* x = b.input("x", {1, 6, 6, 3}, DataType::kFloat16);
-  b.output(nhwc_conv(b, x, {4, 3, 3, 3}));
-  for (const auto& n : b.graph().nodes()) {  // FP16 weights and bias, as the builder makes them
-    for (Value*& v : n->inputs) {
-      if (v->is_constant()) {
-        v = b.graph().add_constant(
-            v->name + "_fp16", build::convert_weights(*v->constant, DataType::kFloat16, v->name));
-      }
-    }
-  }
-  ir::infer_graph(b.graph());
-  ASSERT_TRUE(pad_narrow_conv_channels(b.graph()));
-  const ir::Node& pad = *b.graph().nodes()[0];
-  ASSERT_EQ(pad.op, "Pad");
+  const ir::Node& pad = *after->nodes()[0];
   EXPECT_EQ(pad.outputs[0]->shape->back().value, 8);
   EXPECT_EQ(pad.outputs[0]->dtype, DataType::kFloat16);
+  const Tensor& w = *after->nodes()[1]->inputs[1]->constant;
+  ASSERT_EQ(w.shape(), (Shape{5, 7, 7, 8}));
+  const auto* halves = static_cast<const uint16_t*>(w.raw());
+  for (int64_t i = 0; i < shape_numel(w.shape()); ++i) {
+    if (i % 8 >= 3) EXPECT_EQ(halves[i], 0) << i;  // the added channels are +0
+  }
 }
 
-TEST(PadNarrowConvChannels, LeavesWideGroupedAndChannelsFirstConvolutions) {
+TEST(PadNarrowConvChannels, LeavesOtherConvolutions) {
   struct Case {
     Shape x, w;
+    DataType dtype;
     int64_t group;
     bool channels_last;
   };
-  for (const Case& c : {Case{{1, 6, 6, 8}, {4, 3, 3, 8}, 1, true},    // a whole vector already
-                        Case{{1, 6, 6, 3}, {3, 3, 3, 1}, 3, true},    // depthwise
-                        Case{{1, 3, 6, 6}, {4, 3, 3, 3}, 1, false}})  // NCHW
+  const DataType h = DataType::kFloat16;
+  for (const Case& c : {Case{{1, 9, 9, 3}, {4, 7, 7, 3}, DataType::kFloat32, 1, true},  // FP32
+                        Case{{1, 9, 9, 3}, {4, 3, 3, 3}, h, 1, true},    // a small kernel
+                        Case{{1, 9, 9, 8}, {4, 7, 7, 8}, h, 1, true},    // a whole vector
+                        Case{{1, 9, 9, 3}, {3, 7, 7, 1}, h, 3, true},    // depthwise
+                        Case{{1, 3, 9, 9}, {4, 3, 7, 7}, h, 1, false}})  // NCHW
   {
     PassGraphBuilder b;
-    Value* x = b.input("x", ir::to_sym_shape(c.x));
+    Value* x = b.input("x", ir::to_sym_shape(c.x), c.dtype);
     b.output(nhwc_conv(b, x, c.w, c.group, c.channels_last));
     ir::infer_graph(b.graph());
-    EXPECT_FALSE(pad_narrow_conv_channels(b.graph())) << shape_to_string(c.x);
+    EXPECT_FALSE(pad_narrow_conv_channels(b.graph())) << shape_to_string(c.w);
   }
 }
 

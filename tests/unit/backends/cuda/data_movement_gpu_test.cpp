@@ -113,6 +113,8 @@ TEST(DataMovementGpu, GatherAndPad) {
     // without a fill value, and padded on both sides.
     cases.push_back(make_case("Pad", {input(t, {2, 5, 7, 3}, -9, 9),
                                       constant(DT::kInt64, {8}, {0, 0, 0, 0, 0, 0, 0, 5})}));
+    cases.push_back(make_case("Pad", {input(t, {2, 5, 7, 3}, -9, 9),
+                                      constant(DT::kInt64, {8}, {0, 0, 0, 0, 0, 0, 0, 1})}));
     cases.push_back(make_case(
         "Pad",
         {input(t, {4, 3}, -9, 9), constant(DT::kInt64, {4}, {0, 2, 0, 1}), constant(t, {}, {7})}));
