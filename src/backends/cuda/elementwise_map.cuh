@@ -170,7 +170,9 @@ inline bool fits_int32(const StridedLayout<2>& l, int64_t n) {
   for (int d = 0; d < l.rank; ++d) {
     for (int k = 0; k < 2; ++k) reach[k] += (l.sizes[d] - 1) * l.strides[k][d];
   }
-  return n < INT32_MAX && reach[0] < INT32_MAX && reach[1] < INT32_MAX;
+  // Half the range: the grid-stride step past the last element must not overflow either.
+  constexpr int64_t kLimit = INT32_MAX / 2;
+  return n < kLimit && reach[0] < kLimit && reach[1] < kLimit;
 }
 
 template <typename A, typename B, typename Out, typename Op>

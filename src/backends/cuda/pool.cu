@@ -121,35 +121,46 @@ __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y,
 }
 
 // Channels-last MaxPool / AveragePool: item i is (n, output position, group of kVec channels),
-// channels fastest, so neighbouring threads read neighbouring channels of the same taps.
-template <typename T, bool kMax, int kVec>
+// channels fastest, so neighbouring threads read neighbouring channels of the same taps. I is the
+// index type: int32_t when every offset fits (the host checks), since the item's coordinates take
+// seven divisions and 64-bit ones cost several times more than 32-bit ones.
+template <typename T, bool kMax, int kVec, typename I>
 __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g) {
   using C = compute_t<T>;
   using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
-  const int64_t out_size = g.out[0] * g.out[1] * g.out[2];
-  const int64_t in_size = g.in[0] * g.in[1] * g.in[2];
-  const int64_t groups = g.channels / kVec;  // the host picks kVec dividing C
-  const int64_t n = g.planes * out_size * groups;
-  for (int64_t i = global_index(); i < n; i += global_stride()) {
-    const int64_t group = i % groups;
-    const int64_t o = (i / groups) % out_size;
-    const int64_t batch = i / (groups * out_size);
-    int64_t oc[3];
-    oc[2] = o % g.out[2];
-    oc[1] = (o / g.out[2]) % g.out[1];
-    oc[0] = o / (g.out[2] * g.out[1]);
-    int64_t start[3];
-    int64_t padded = 1;  // window positions inside the padded input (count_include_pad)
+  I in[kMaxSpatial], out[kMaxSpatial];
+#pragma unroll
+  for (int a = 0; a < kMaxSpatial; ++a) {
+    in[a] = static_cast<I>(g.in[a]);
+    out[a] = static_cast<I>(g.out[a]);
+  }
+  const I out_size = out[0] * out[1] * out[2];
+  const I in_size = in[0] * in[1] * in[2];
+  const I channels = static_cast<I>(g.channels);
+  const I groups = channels / kVec;  // the host picks kVec dividing C
+  const I n = static_cast<I>(g.planes) * out_size * groups;
+  const I stride_items = static_cast<I>(gridDim.x) * blockDim.x;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride_items) {
+    const I group = i % groups;
+    const I o = (i / groups) % out_size;
+    const I batch = i / (groups * out_size);
+    I oc[3];
+    oc[2] = o % out[2];
+    oc[1] = (o / out[2]) % out[1];
+    oc[0] = o / (out[2] * out[1]);
+    I start[3];
+    I padded = 1;  // window positions inside the padded input (count_include_pad)
+#pragma unroll
     for (int a = 0; a < 3; ++a) {
-      start[a] = oc[a] * g.stride[a] - g.pad_begin[a];
-      int64_t cnt = 0;
-      for (int64_t k = 0; k < g.kernel[a]; ++k) {
-        int64_t pos = start[a] + k * g.dilation[a];
-        cnt += pos >= -g.pad_begin[a] && pos < g.in[a] + g.pad_end[a];
+      start[a] = oc[a] * static_cast<I>(g.stride[a]) - static_cast<I>(g.pad_begin[a]);
+      I cnt = 0;
+      for (I k = 0; k < static_cast<I>(g.kernel[a]); ++k) {
+        const I pos = start[a] + k * static_cast<I>(g.dilation[a]);
+        cnt += pos >= -static_cast<I>(g.pad_begin[a]) && pos < in[a] + static_cast<I>(g.pad_end[a]);
       }
       padded *= cnt;
     }
-    const T* xb = x + batch * in_size * g.channels + group * kVec;
+    const T* xb = x + batch * in_size * channels + group * kVec;
     C best[kVec];
     A sum[kVec];
 #pragma unroll
@@ -157,18 +168,18 @@ __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, Poo
       best[j] = std::numeric_limits<C>::lowest();
       sum[j] = A(0);
     }
-    int64_t count = 0;
-    for (int64_t k0 = 0; k0 < g.kernel[0]; ++k0) {
-      int64_t p0 = start[0] + k0 * g.dilation[0];
-      if (p0 < 0 || p0 >= g.in[0]) continue;
-      for (int64_t k1 = 0; k1 < g.kernel[1]; ++k1) {
-        int64_t p1 = start[1] + k1 * g.dilation[1];
-        if (p1 < 0 || p1 >= g.in[1]) continue;
-        for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
-          int64_t p2 = start[2] + k2 * g.dilation[2];
-          if (p2 < 0 || p2 >= g.in[2]) continue;
-          int64_t pos = (p0 * g.in[1] + p1) * g.in[2] + p2;
-          Vec<T, kVec> v = *reinterpret_cast<const Vec<T, kVec>*>(xb + pos * g.channels);
+    I count = 0;
+    for (I k0 = 0; k0 < static_cast<I>(g.kernel[0]); ++k0) {
+      const I p0 = start[0] + k0 * static_cast<I>(g.dilation[0]);
+      if (p0 < 0 || p0 >= in[0]) continue;
+      for (I k1 = 0; k1 < static_cast<I>(g.kernel[1]); ++k1) {
+        const I p1 = start[1] + k1 * static_cast<I>(g.dilation[1]);
+        if (p1 < 0 || p1 >= in[1]) continue;
+        for (I k2 = 0; k2 < static_cast<I>(g.kernel[2]); ++k2) {
+          const I p2 = start[2] + k2 * static_cast<I>(g.dilation[2]);
+          if (p2 < 0 || p2 >= in[2]) continue;
+          const I pos = (p0 * in[1] + p1) * in[2] + p2;
+          Vec<T, kVec> v = *reinterpret_cast<const Vec<T, kVec>*>(xb + pos * channels);
 #pragma unroll
           for (int j = 0; j < kVec; ++j) {
             C c = load(v.v[j]);
@@ -183,16 +194,38 @@ __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, Poo
       }
     }
     if (!kMax && g.include_pad) count = padded;
-    Vec<T, kVec> out;
+    Vec<T, kVec> result;
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
       if constexpr (kMax) {
-        out.v[j] = store<T>(best[j]);
+        result.v[j] = store<T>(best[j]);
       } else {
-        out.v[j] = store<T>(static_cast<C>(count > 0 ? sum[j] / static_cast<A>(count) : A(0)));
+        result.v[j] = store<T>(static_cast<C>(count > 0 ? sum[j] / static_cast<A>(count) : A(0)));
       }
     }
-    *reinterpret_cast<Vec<T, kVec>*>(y + (batch * out_size + o) * g.channels + group * kVec) = out;
+    *reinterpret_cast<Vec<T, kVec>*>(y + (batch * out_size + o) * channels + group * kVec) = result;
+  }
+}
+
+// Whether every element offset of a channels-last pool (input and output) fits in 32 bits, with
+// room for the grid-stride step past the last item.
+bool fits_int32(const PoolGeometry& g) {
+  int64_t in = g.planes * g.channels, out = g.planes * g.channels;
+  for (int a = 0; a < kMaxSpatial; ++a) {
+    in *= g.in[a] + g.pad_begin[a] + g.pad_end[a];
+    out *= g.out[a];
+  }
+  return in < INT32_MAX / 2 && out < INT32_MAX / 2;
+}
+
+template <typename T, bool kMax, int kVec>
+void launch_pool_nhwc(const T* x, T* y, int64_t n, const PoolGeometry& g, cudaStream_t stream) {
+  if (fits_int32(g)) {
+    pool_nhwc_kernel<T, kMax, kVec, int32_t>
+        <<<grid_for(n / kVec), kBlockSize, 0, stream>>>(x, y, g);
+  } else {
+    pool_nhwc_kernel<T, kMax, kVec, int64_t>
+        <<<grid_for(n / kVec), kBlockSize, 0, stream>>>(x, y, g);
   }
 }
 
@@ -248,12 +281,9 @@ class PoolKernel final : public CudaKernel {
           pool_kernel<T, kMax>
               <<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), indices, g_);
         } else if (can_vectorize<T>(g_.channels, {x, y.data})) {
-          constexpr int kVec = kWideVec<T>;
-          pool_nhwc_kernel<T, kMax, kVec>
-              <<<grid_for(n / kVec), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), g_);
+          launch_pool_nhwc<T, kMax, kWideVec<T>>(x, y.as<T>(), n, g_, ctx.stream);
         } else {
-          pool_nhwc_kernel<T, kMax, 1>
-              <<<grid_for(n), kBlockSize, 0, ctx.stream>>>(x, y.as<T>(), g_);
+          launch_pool_nhwc<T, kMax, 1>(x, y.as<T>(), n, g_, ctx.stream);
         }
         KILN_CUDA_CHECK(cudaGetLastError());
       }
