@@ -146,8 +146,9 @@ class RemapKernel : public CudaKernel {
         ctx.fail(ErrorCode::kInvalidArgument, "cannot fill axis ", d, " of size 0 from its input");
       }
     }
-    innermost_only_ = mode_ == PadMode::kConstant && !in.empty() && shape_numel(out) < INT32_MAX &&
-                      shape_numel(in) < INT32_MAX;
+    // Half the 32-bit range: the grid-stride step past the last element must not overflow.
+    innermost_only_ = mode_ == PadMode::kConstant && !in.empty() &&
+                      shape_numel(out) < INT32_MAX / 2 && shape_numel(in) < INT32_MAX / 2;
     for (size_t d = 0; d + 1 < in.size() && innermost_only_; ++d) {
       innermost_only_ = in[d] == out[d] && before[d] == 0;
     }
