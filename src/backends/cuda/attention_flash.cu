@@ -88,7 +88,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks)
   T* qs = reinterpret_cast<T*>(shared_raw);
   T* ks = qs + kQueryTile * kLd;    // two buffers of kKeyTile rows: the next tile loads while
   T* vs = ks + 2 * kKeyTile * kLd;  // this one is used
-  // kKeyRowMask: [2][kKeyTile] floats; kTileMask: [2][kQueryTile][kMaskLd] elements.
+  // kKeyRowMask: [2][kKeyTile] floats; kTileMask: [2][kQueryTile][kMaskLdOf] elements.
   void* mask_stage = vs + 2 * kKeyTile * kLd;
   float* mask_row = static_cast<float*>(mask_stage);
   T* mask_tile = static_cast<T*>(mask_stage);

@@ -268,7 +268,7 @@ __device__ __forceinline__ void write_rows(const float (&acc)[kD / 8][4], const 
 }
 
 // Shared memory of a block: the query tile, double-buffered K and V tiles of kKT rows (rows of
-// kLd elements), and the largest mask stage (a [2][kQueryTile][kMaskLd] tile or a [2][kKT] key
+// kLd elements), and the largest mask stage (a [2][kQueryTile][kMaskLdOf] tile or a [2][kKT] key
 // row of floats).
 template <typename T, int kKT, int kLd>
 constexpr size_t shared_bytes(int mask_mode) {
