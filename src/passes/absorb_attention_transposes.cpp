@@ -75,11 +75,8 @@ ir::Node* hoist_split_reshape(ir::Graph& g, ir::Node* reshape, std::vector<int64
     for (size_t a = 0; a < first[j + 1] - first[j]; ++a)
       perm_out.push_back(static_cast<int64_t>(start + a));
   }
-  std::vector<int64_t> dims(split.begin(), split.end());
   reshape->inputs[0] = t->inputs[0];
-  reshape->inputs[1] = g.add_constant(
-      g.unique_value_name(reshape->name + "_split"),
-      Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(dims.size())}, dims));
+  reshape->inputs[1] = add_int64_constant(g, reshape->name + "_split", split);
   reshape->outputs[0]->shape = ir::to_sym_shape(split);
   return t;
 }
@@ -233,10 +230,7 @@ bool write_rows_in_merged_order(ir::Graph& g, ir::Node* n) {
   for (size_t j = 0; j < k; ++j) stored[j] = (*ys)[static_cast<size_t>((*perm)[j])];
   n->attrs.set(ir::kAttentionPermAttrs[3], reordered);
   y->shape = ir::to_sym_shape(stored);
-  std::vector<int64_t> dims(out->begin(), out->end());
-  r2->inputs[1] = g.add_constant(
-      g.unique_value_name(r2->name + "_reordered"),
-      Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(dims.size())}, dims));
+  r2->inputs[1] = add_int64_constant(g, r2->name + "_reordered", *out);
   ir::Value* merged = t->outputs[0];
   n->origins.insert(n->origins.end(), t->origins.begin(), t->origins.end());
   g.remove_node(t);
@@ -250,8 +244,7 @@ bool write_rows_in_merged_order(ir::Graph& g, ir::Node* n) {
 bool absorb_attention_transposes(ir::Graph& graph,
                                  const std::function<bool(const ir::Node&)>& wanted) {
   bool changed = false;
-  for (ir::Node* n : graph.node_list()) {
-    if (n->op != "ScaledDotProductAttention" || (wanted && !wanted(*n))) continue;
+  for (ir::Node* n : attention_layers(graph, wanted)) {
     changed |= sink_transpose_behind_projection(graph, n);
     changed |= absorb_inputs(graph, n);
     changed |= absorb_output(graph, n);

@@ -33,9 +33,7 @@ bool collapse_view_chains(ir::Graph& graph) {
     if (!chain || chain->nodes.size() < 2) continue;  // a lone Transpose is cancel_transposes' job
     if (!lays_out_like_source(chain->view)) continue;
     std::vector<int64_t> dims(chain->view.shape.begin(), chain->view.shape.end());
-    ir::Value* shape = graph.add_constant(
-        graph.unique_value_name(n->name + "_as_reshape"),
-        Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(dims.size())}, dims));
+    ir::Value* shape = add_int64_constant(graph, n->name + "_as_reshape", dims);
     for (const ir::Node* c : chain->nodes) {
       if (c != n) n->origins.insert(n->origins.end(), c->origins.begin(), c->origins.end());
     }

@@ -202,12 +202,8 @@ bool fuse_residual_through_reshape(ir::Graph& graph) {
                                          other->dtype, ir::to_sym_shape(*ys));
     ir::Node* view = graph.add_node(
         "Reshape", graph.unique_node_name(other->name + "_as_rows"),
-        {other, graph.add_constant(graph.unique_value_name(other->name + "_rows_shape"),
-                                   Tensor::from_vector(DataType::kInt64,
-                                                       {static_cast<int64_t>(dims.size())}, dims))},
-        {as_rows});
-    const std::string precision = add->attrs.get_string(ir::kLayerPrecisionAttr, "");
-    if (!precision.empty()) view->attrs.set(ir::kLayerPrecisionAttr, precision);
+        {other, add_int64_constant(graph, other->name + "_rows_shape", dims)}, {as_rows});
+    copy_layer_precision(*add, *view);
     m->inputs.resize(4, nullptr);
     m->inputs[3] = as_rows;
     m->attrs.set("residual_before_activation", int64_t{1});

@@ -107,14 +107,10 @@ bool merge(ir::Graph& g, ir::Node* sdpa) {
   ir::Value* split =
       g.add_value(g.unique_value_name(base + "_split"), y0->dtype, ir::to_sym_shape(split_shape));
   std::vector<int64_t> dims(split_shape.begin(), split_shape.end());
-  ir::Node* reshape = g.add_node(
-      "Reshape", g.unique_node_name(base + "_split"),
-      {merged, g.add_constant(g.unique_value_name(base + "_split_shape"),
-                              Tensor::from_vector(DataType::kInt64,
-                                                  {static_cast<int64_t>(dims.size())}, dims))},
-      {split});
-  const std::string precision = m[0]->attrs.get_string(ir::kLayerPrecisionAttr, "");
-  if (!precision.empty()) reshape->attrs.set(ir::kLayerPrecisionAttr, precision);
+  ir::Node* reshape =
+      g.add_node("Reshape", g.unique_node_name(base + "_split"),
+                 {merged, add_int64_constant(g, base + "_split_shape", dims)}, {split});
+  copy_layer_precision(*m[0], *reshape);
   for (int i = 0; i < 3; ++i) {
     product->origins.insert(product->origins.end(), m[i]->origins.begin(), m[i]->origins.end());
     ir::Value* out = m[i]->outputs[0];
@@ -125,7 +121,7 @@ bool merge(ir::Graph& g, ir::Node* sdpa) {
     ir::Node* gather =
         g.add_node("Gather", g.unique_node_name(base + "_part"), {split, index}, {out});
     gather->attrs.set("axis", static_cast<int64_t>(split_shape.size()) - 2);
-    if (!precision.empty()) gather->attrs.set(ir::kLayerPrecisionAttr, precision);
+    copy_layer_precision(*reshape, *gather);
   }
   return true;
 }
@@ -135,10 +131,7 @@ bool merge(ir::Graph& g, ir::Node* sdpa) {
 bool merge_attention_projections(ir::Graph& graph,
                                  const std::function<bool(const ir::Node&)>& wanted) {
   bool changed = false;
-  for (ir::Node* n : graph.node_list()) {
-    if (n->op != "ScaledDotProductAttention" || (wanted && !wanted(*n))) continue;
-    changed |= merge(graph, n);
-  }
+  for (ir::Node* n : attention_layers(graph, wanted)) changed |= merge(graph, n);
   if (changed) tidy_after_rewrite(graph);
   return changed;
 }

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <string>
 
-#include "ir/layer_precision.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
@@ -74,15 +73,11 @@ void pad(ir::Graph& g, ir::Node* conv, int64_t to) {
   xs.back() = to;
   ir::Value* padded = g.add_value(g.unique_value_name(x->name + "_padded_channels"), x->dtype,
                                   ir::to_sym_shape(xs));
-  ir::Value* pads_value = g.add_constant(
-      g.unique_value_name(conv->name + "_channel_pads"),
-      Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(pads.size())}, pads));
+  ir::Value* pads_value = add_int64_constant(g, conv->name + "_channel_pads", pads);
   ir::Node* p = g.add_node("Pad", g.unique_node_name(conv->name + "_pad_channels"), {x, pads_value},
                            {padded});
   p->origins = conv->origins;
-  const std::string precision = ir::layer_precision(*conv);
-  if (!precision.empty() && precision != "tf32") p->attrs.set(ir::kLayerPrecisionAttr, precision);
-  if (precision == "tf32") p->attrs.set(ir::kLayerPrecisionAttr, std::string("fp32"));
+  copy_layer_precision(*conv, *p);  // 16-bit: the layers this pass pads
   ir::Value* wide = g.add_constant(g.unique_value_name(w->name + "_padded_channels"),
                                    pad_innermost(*w->constant, to));
   conv->inputs[0] = padded;  // tidy_after_rewrite puts the appended Pad before the conv

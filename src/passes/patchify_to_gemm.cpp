@@ -42,12 +42,6 @@ std::optional<std::pair<int64_t, int64_t>> patch_of(const ir::Node& conv) {
   return std::make_pair(p, q);
 }
 
-ir::Value* ints(ir::Graph& g, const std::string& base, const std::vector<int64_t>& values) {
-  return g.add_constant(
-      g.unique_value_name(base),
-      Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(values.size())}, values));
-}
-
 void rewrite(ir::Graph& g, ir::Node* conv, int64_t p, int64_t q) {
   ir::Value* x = conv->inputs[0];
   ir::Value* w = conv->inputs[1];
@@ -68,12 +62,14 @@ void rewrite(ir::Graph& g, ir::Node* conv, int64_t p, int64_t q) {
     return n;
   };
   ir::Value* split = value("_patches6d", {b, c, hp, p, wq, q});
-  node("Reshape", "_split", {x, ints(g, base + "_split_shape", {b, c, hp, p, wq, q})}, split);
+  node("Reshape", "_split", {x, add_int64_constant(g, base + "_split_shape", {b, c, hp, p, wq, q})},
+       split);
   ir::Value* moved = value("_patches", {b, hp, wq, c, p, q});
   node("Transpose", "_gather_patches", {split}, moved)
       ->attrs.set("perm", std::vector<int64_t>{0, 2, 4, 1, 3, 5});
   ir::Value* rows = value("_rows", {b * hp * wq, c * p * q});
-  node("Reshape", "_rows", {moved, ints(g, base + "_rows_shape", {b * hp * wq, c * p * q})}, rows);
+  node("Reshape", "_rows",
+       {moved, add_int64_constant(g, base + "_rows_shape", {b * hp * wq, c * p * q})}, rows);
   ir::Value* flat_w =
       g.add_constant(g.unique_value_name(w->name + "_as_matrix"),
                      Tensor::from_bytes(w->dtype, {k, c * p * q}, w->constant->bytes()));
@@ -82,7 +78,8 @@ void rewrite(ir::Graph& g, ir::Node* conv, int64_t p, int64_t q) {
   ir::Value* product = value("_gemm", {b * hp * wq, k});
   node("Gemm", "_gemm", gemm_in, product)->attrs.set("transB", int64_t{1});
   ir::Value* nhwc = value("_nhwc", {b, hp, wq, k});
-  node("Reshape", "_nhwc", {product, ints(g, base + "_nhwc_shape", {b, hp, wq, k})}, nhwc);
+  node("Reshape", "_nhwc", {product, add_int64_constant(g, base + "_nhwc_shape", {b, hp, wq, k})},
+       nhwc);
   g.remove_node(conv);
   node("Transpose", "_to_nchw", {nhwc}, y)->attrs.set("perm", std::vector<int64_t>{0, 3, 1, 2});
 }

@@ -154,4 +154,13 @@ bool is_row_wise_product(const ir::Node* m) {
   return !m->input(3);
 }
 
+std::vector<ir::Node*> attention_layers(ir::Graph& graph,
+                                        const std::function<bool(const ir::Node&)>& wanted) {
+  std::vector<ir::Node*> layers;
+  for (ir::Node* n : graph.node_list()) {
+    if (n->op == "ScaledDotProductAttention" && (!wanted || wanted(*n))) layers.push_back(n);
+  }
+  return layers;
+}
+
 }  // namespace kiln::passes

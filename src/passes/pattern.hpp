@@ -2,6 +2,7 @@
 // recognize_gelu, recognize_attention, cancel_transposes, fuse_pointwise).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ std::optional<std::vector<int64_t>> node_axes(const ir::Node& n, size_t rank);
 // A MatMul, FusedMatMul or Gemm x @ W acting on each row of x alone: no transA, a constant 2-D W,
 // no residual (a bias row and an activation act per row).
 bool is_row_wise_product(const ir::Node* m);
+// The graph's ScaledDotProductAttention layers that `wanted` accepts (all when it is empty).
+std::vector<ir::Node*> attention_layers(ir::Graph& graph,
+                                        const std::function<bool(const ir::Node&)>& wanted);
 // A Transpose node's permutation (the reversal default needs its input's rank), or nullopt.
 std::optional<std::vector<int64_t>> perm_of(const ir::Node* transpose);
 bool is_float_type(DataType t);

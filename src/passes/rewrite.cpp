@@ -1,6 +1,7 @@
 // Output replacement that preserves graph output names.
 #include "passes/rewrite.hpp"
 
+#include "ir/layer_precision.hpp"
 #include "ir/op_registry.hpp"
 
 namespace kiln::passes {
@@ -23,6 +24,18 @@ void tidy_after_rewrite(ir::Graph& graph) {
   graph.sort_topologically();
   graph.remove_unused();
   ir::infer_graph(graph);
+}
+
+ir::Value* add_int64_constant(ir::Graph& graph, const std::string& base,
+                              const std::vector<int64_t>& values) {
+  return graph.add_constant(
+      graph.unique_value_name(base),
+      Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(values.size())}, values));
+}
+
+void copy_layer_precision(const ir::Node& from, ir::Node& to) {
+  const std::string precision = from.attrs.get_string(ir::kLayerPrecisionAttr, "");
+  if (!precision.empty()) to.attrs.set(ir::kLayerPrecisionAttr, precision);
 }
 
 }  // namespace kiln::passes
