@@ -9,6 +9,7 @@
 #include "backends/cpu/elementwise_loops.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "ir/integer_math.hpp"
+#include "ir/make_op.hpp"
 
 namespace kiln::cpu {
 
@@ -36,16 +37,7 @@ T wrap_neg(T a) {
            input, " of type ", to_string(t));
 }
 
-// An op functor with attributes builds itself with `static Op make(const ir::Node&)`; one without
-// is default-constructed.
-template <typename Op>
-Op make_op(const ir::Node& node) {
-  if constexpr (requires { Op::make(node); }) {
-    return Op::make(node);
-  } else {
-    return Op{};
-  }
-}
+using ir::make_op;
 
 // Runs Op over input 0 into output 0 (same type). Op declares the types it takes with
 // `template <typename T> static constexpr bool kAccepts`, and computes `C operator()(C x)` in the
