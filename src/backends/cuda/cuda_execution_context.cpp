@@ -310,6 +310,12 @@ std::vector<Tensor> CudaExecutionContext::execute(const std::map<std::string, Te
     result.push_back(std::move(t));
   }
   KILN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    if (std::optional<Error> e = kernels_[i]->take_deferred_error()) {
+      contexts_[i].fail(e->code(), "its CPU kernel (run on the host: the CUDA backend has no ",
+                        "kernel for this op) failed: ", e->what());
+    }
+  }
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <cudnn.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,10 @@ class CudaKernel {
   // Returns the workspace bytes enqueue() needs. Data pointers are not valid yet.
   virtual size_t prepare(const CudaKernelContext& ctx) { return 0; }
   virtual void enqueue(const CudaKernelContext& ctx) = 0;
+  // A failure from work that ran after enqueue() returned (a host function in stream order),
+  // taken once; empty when none. execute() checks it after its synchronisation, so a
+  // synchronous run reports the failure instead of returning the outputs it left unwritten.
+  virtual std::optional<Error> take_deferred_error() { return std::nullopt; }
 };
 
 using CudaKernelFactory = std::unique_ptr<CudaKernel> (*)(const ir::Node&);

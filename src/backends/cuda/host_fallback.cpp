@@ -74,13 +74,9 @@ class HostFallbackKernel final : public CudaKernel {
   }
 
   void enqueue(const CudaKernelContext& ctx) override {
-    if (failed_.load(std::memory_order_acquire)) {  // the steady state takes no lock
-      std::lock_guard lock(error_mutex_);
-      std::string e = std::move(error_);
-      error_.clear();
-      failed_.store(false, std::memory_order_release);
-      ctx.fail(ErrorCode::kInvalidArgument, "its CPU kernel (run on the host: the CUDA ",
-               "backend has no kernel for this op) failed in an earlier run: ", e);
+    if (std::optional<Error> e = take_deferred_error()) {
+      ctx.fail(e->code(), "its CPU kernel (run on the host: the CUDA backend has no kernel for ",
+               "this op) failed in an earlier run: ", e->what());
     }
     for (const auto& [i, buffer] : staged_) {
       KILN_CUDA_CHECK(cudaMemcpyAsync(buffer->get(), ctx.inputs[i].data, ctx.inputs[i].nbytes(),
@@ -113,16 +109,27 @@ class HostFallbackKernel final : public CudaKernel {
         }
         std::memcpy(buffer->get(), out[o].raw(), buffer->size());
       }
+    } catch (const Error& e) {
+      self->report(e);
     } catch (const std::exception& e) {
-      self->report(e.what());
+      self->report(Error(ErrorCode::kInternal, e.what()));
     } catch (...) {
-      self->report("an unknown error");
+      self->report(Error(ErrorCode::kInternal, "an unknown error"));
     }
   }
 
-  void report(const char* what) {
+  std::optional<Error> take_deferred_error() override {
+    if (!failed_.load(std::memory_order_acquire)) return std::nullopt;  // the steady state: no lock
     std::lock_guard lock(error_mutex_);
-    error_ = what;
+    std::optional<Error> e = std::move(error_);
+    error_.reset();
+    failed_.store(false, std::memory_order_release);
+    return e;
+  }
+
+  void report(const Error& error) {
+    std::lock_guard lock(error_mutex_);
+    error_ = error;
     failed_.store(true, std::memory_order_release);
   }
 
@@ -134,7 +141,7 @@ class HostFallbackKernel final : public CudaKernel {
   std::vector<std::shared_ptr<PinnedBuffer>> outputs_;  // per node output (null if omitted)
   std::vector<cpu::OutputMemory> memory_;
   std::mutex error_mutex_;
-  std::string error_;  // from the last host run, reported by the next enqueue()
+  std::optional<Error> error_;  // from the last host run, reported by the next enqueue()
   std::atomic<bool> failed_{false};
 };
 

@@ -65,5 +65,34 @@ TEST(HostFallbackGpu, AHostLayerBetweenCudaLayersReplaysInACudaGraph) {
   }
 }
 
+// A host layer's CPU kernel fails after enqueue() returned (here: training-mode dropout, known
+// only from a runtime input). execute() reports that failure, with the CPU kernel's error code,
+// instead of returning the output the layer never wrote; the next run starts clean.
+TEST(HostFallbackGpu, AHostLayerThatFailsMakesExecuteThrow) {
+  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
+  Network net;
+  net.add_input("x", DataType::kFloat32, {2, 3});
+  net.add_input("training", DataType::kBool, {});
+  net.add_constant("ratio", Tensor::from_vector(DataType::kFloat32, {}, std::vector<float>{0.5f}));
+  auto y = net.add_layer("Dropout", {"x", "ratio", "training"}, {}, "y")[0];
+  net.mark_output(y);
+  BuilderConfig config;
+  config.backend = Backend::kCuda;
+  auto ctx = build_engine(net, config)->create_execution_context();
+  Tensor x = Tensor::from_vector(DataType::kFloat32, {2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  try {
+    ctx->execute({{"x", x},
+                  {"training", Tensor::from_vector(DataType::kBool, {}, std::vector<uint8_t>{1})}});
+    FAIL() << "training-mode dropout ran";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("training-mode dropout"), std::string::npos) << e.what();
+  }
+  Tensor y_eval = ctx->execute(
+      {{"x", x},
+       {"training", Tensor::from_vector(DataType::kBool, {}, std::vector<uint8_t>{0})}})[0];
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(y_eval.data<float>()[i], x.data<float>()[i]);
+}
+
 }  // namespace
 }  // namespace kiln::test
