@@ -137,6 +137,9 @@ struct LayerInfo {
   std::vector<std::string> origins;  // ONNX nodes the layer came from
   std::string precision;  // what the builder chose: "fp32", "tf32", "fp16", "bf16", "int64"...
   std::map<std::string, std::string> attributes;
+  // GPU engines whose later layers have data-dependent shapes (detection post-processing): this
+  // layer runs on the host, by the CPU backend, after the GPU layers.
+  bool on_host = false;
 };
 
 class ExecutionContext;

@@ -8,6 +8,7 @@
 #include "backends/cpu/kernel.hpp"
 #include "backends/cuda/flash_attention_heads.hpp"
 #include "build/choose_layout.hpp"
+#include "build/host_tail.hpp"
 #include "build/memory_planner.hpp"
 #include "build/precision.hpp"
 #include "build/static_shapes.hpp"
@@ -160,13 +161,55 @@ Builder::Builder(Logger* logger, LogSeverity max_severity) {
   if (logger) set_logger(logger, max_severity);
 }
 
+namespace {
+
+std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
+                                                const BuilderConfig& config, bool may_split);
+
+// A GPU build of a graph whose later layers have data-dependent shapes: the static part builds as
+// a GPU engine, the rest as a CPU engine run on the host after it (build/host_tail.hpp).
+std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, build::HostTailSplit split,
+                                                 const BuilderConfig& config) {
+  log(Severity::kWarning,
+      cat(split.tail->nodes().size(), " of ", g.nodes().size(),
+          " layers run on the host (the CPU backend) after the GPU ones: their shapes depend on "
+          "the data (",
+          split.why,
+          "). execute() runs the engine; enqueue() cannot (its outputs have no size "
+          "before it runs)"));
+  std::vector<std::string> inputs, outputs;
+  for (const ir::Value* v : g.inputs()) inputs.push_back(v->name);
+  for (const ir::Value* v : g.outputs()) outputs.push_back(v->name);
+  std::shared_ptr<Engine::Impl> impl = build_engine_impl(std::move(split.head), config, false);
+  // The host part runs in FP32 (post-processing: box decoding, scores, NMS) at the same level.
+  BuilderConfig host_config;
+  host_config.backend = Backend::kCpu;
+  host_config.optimization_level = config.optimization_level;
+  attach_host_tail(*impl, build_engine_impl(std::move(split.tail), host_config, false), split.why,
+                   inputs, outputs, ErrorCode::kInternal);
+  return impl;
+}
+
+}  // namespace
+
 std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
   if (network.impl().graph->outputs().empty()) {
     fail(ErrorCode::kInvalidArgument, "network '", network.impl().graph->name,
          "' has no outputs: mark at least one");
   }
-  std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
+  return std::make_unique<Engine>(build_engine_impl(network.impl().graph->clone(), config, true));
+}
+
+namespace {
+
+std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
+                                                const BuilderConfig& config, bool may_split) {
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
+  if (config.backend == Backend::kCuda && may_split) {
+    std::optional<build::HostTailSplit> split = build::split_host_tail(
+        *g, build::evaluate_static_prefix(*g, build::bind_input_shapes(*g, config.input_shapes)));
+    if (split) return build_split_engine(*g, std::move(*split), config);
+  }
   // GPU convolution libraries run a patch embedding (3 channels, stride = kernel) far from the
   // matrix units' rate; as a GEMM it runs near it. CPU convolutions (oneDNN) handle it well.
   if (config.backend == Backend::kCuda && config.optimization_level > 0) {
@@ -197,7 +240,9 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));
   // Below level 3 nothing is timed: each layer takes its first applicable tactic when it loads.
   if (config.backend == Backend::kCuda && impl->tune_tactics) record_cuda_tactics(graph, impl);
-  return std::make_unique<Engine>(impl);
+  return impl;
 }
+
+}  // namespace
 
 }  // namespace kiln

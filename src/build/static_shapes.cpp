@@ -67,17 +67,22 @@ std::map<std::string, Shape> bind_input_shapes(const ir::Graph& graph,
   return bound;
 }
 
-std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
-                                                   const std::map<std::string, Shape>& inputs,
-                                                   std::string& why_not) {
-  StaticShapes out;
+StaticPrefix evaluate_static_prefix(const ir::Graph& graph,
+                                    const std::map<std::string, Shape>& inputs) {
+  StaticPrefix prefix;
+  StaticShapes& out = prefix.shapes;
   out.inputs = inputs;
+  // Marks `n` data-dependent; its outputs get no shape, so its consumers follow.
+  auto dynamic = [&](const ir::Node& n, std::string why) {
+    prefix.data_dependent.insert(&n);
+    if (prefix.why.empty()) prefix.why = std::move(why);
+  };
   std::unordered_map<const ir::Value*, Tensor> known;  // contents of evaluated shape tensors
   for (const ir::Value* v : graph.inputs()) {
     auto it = inputs.find(v->name);
     if (it == inputs.end()) {
-      why_not = cat("input '", v->name, "' has no shape");
-      return std::nullopt;
+      if (prefix.why.empty()) prefix.why = cat("input '", v->name, "' has no shape");
+      continue;
     }
     out.values[v] = it->second;
   }
@@ -92,17 +97,28 @@ std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
     std::vector<std::optional<ir::TensorType>> types;
     std::vector<const Tensor*> values;
     bool all_known = !n->inputs.empty();
+    const ir::Value* unshaped = nullptr;
     for (const ir::Value* v : n->inputs) {
       if (!v) {
         types.emplace_back();
         values.push_back(nullptr);
         continue;
       }
+      auto s = out.values.find(v);
+      if (s == out.values.end()) {
+        unshaped = v;
+        break;
+      }
       auto k = known.find(v);
       const Tensor* value = k == known.end() ? nullptr : &k->second;
       all_known &= value != nullptr;
       values.push_back(value);
-      types.push_back(ir::TensorType{v->dtype, ir::to_sym_shape(out.values.at(v)), value});
+      types.push_back(ir::TensorType{v->dtype, ir::to_sym_shape(s->second), value});
+    }
+    if (unshaped) {
+      dynamic(*n, cat("the shape of '", unshaped->name, "' (input of ", n->describe(),
+                      ") is not known before it runs"));
+      continue;
     }
     if ((n->op == "Shape" || n->op == "Size") && n->output(0) && n->input(0)) {
       const Shape& s = out.values.at(n->input(0));
@@ -123,18 +139,21 @@ std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
     }
     if (!ir::subgraphs_of(*n).empty()) {
       // If/Loop/Scan outputs can depend on which branch runs or how many iterations do.
-      why_not =
-          cat(n->describe(), " runs a subgraph; its output shapes are known only when it runs");
-      return std::nullopt;
+      dynamic(*n, cat(n->describe(),
+                      " runs a subgraph; its output shapes are known only when it runs"));
+      continue;
     }
     auto outs = ir::infer_node(*n, types);
+    std::vector<std::optional<Shape>> shapes(n->outputs.size());
     bool evaluate = all_known && kernels.has(n->op);
+    const ir::Value* unknown = nullptr;
     for (size_t o = 0; o < n->outputs.size(); ++o) {
       const ir::Value* v = n->outputs[o];
       if (!v) continue;
-      std::optional<Shape> s;
-      if (outs[o] && outs[o]->shape) s = ir::to_concrete(*outs[o]->shape);
-      evaluate &= s && is_integer(outs[o]->dtype) && shape_numel(*s) <= kMaxEvaluatedElements;
+      if (outs[o] && outs[o]->shape) shapes[o] = ir::to_concrete(*outs[o]->shape);
+      if (!shapes[o] && !unknown) unknown = v;
+      evaluate &= shapes[o] && is_integer(outs[o]->dtype) &&
+                  shape_numel(*shapes[o]) <= kMaxEvaluatedElements;
     }
     if (evaluate) {
       auto kernel = kernels.create(*n);
@@ -146,20 +165,27 @@ std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
       }
       continue;
     }
+    if (unknown) {
+      dynamic(*n, cat("the shape of '", unknown->name, "' (output of ", n->describe(),
+                      ") is not known before it runs"));
+      continue;
+    }
     for (size_t o = 0; o < n->outputs.size(); ++o) {
-      const ir::Value* v = n->outputs[o];
-      if (!v) continue;
-      std::optional<Shape> s;
-      if (outs[o] && outs[o]->shape) s = ir::to_concrete(*outs[o]->shape);
-      if (!s) {
-        why_not = cat("the shape of '", v->name, "' (output of ", n->describe(),
-                      ") is not known before it runs");
-        return std::nullopt;
-      }
-      out.values[v] = std::move(*s);
+      if (n->outputs[o]) out.values[n->outputs[o]] = std::move(*shapes[o]);
     }
   }
-  return out;
+  return prefix;
+}
+
+std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
+                                                   const std::map<std::string, Shape>& inputs,
+                                                   std::string& why_not) {
+  StaticPrefix prefix = evaluate_static_prefix(graph, inputs);
+  if (!prefix.why.empty()) {
+    why_not = std::move(prefix.why);
+    return std::nullopt;
+  }
+  return std::move(prefix.shapes);
 }
 
 }  // namespace kiln::build

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "build/memory_planner.hpp"
 
@@ -23,5 +24,16 @@ std::map<std::string, Shape> bind_input_shapes(const ir::Graph& graph,
 std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
                                                    const std::map<std::string, Shape>& inputs,
                                                    std::string& why_not);
+
+// The part of a graph whose shapes are static: every tensor's shape that does not depend on data,
+// and the layers that do (an output shape known only when it runs, or an input from such a
+// layer). `why` names the first of them; empty when there are none.
+struct StaticPrefix {
+  StaticShapes shapes;  // the static tensors only
+  std::unordered_set<const ir::Node*> data_dependent;
+  std::string why;
+};
+StaticPrefix evaluate_static_prefix(const ir::Graph& graph,
+                                    const std::map<std::string, Shape>& inputs);
 
 }  // namespace kiln::build

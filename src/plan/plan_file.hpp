@@ -20,12 +20,25 @@ struct LoadedPlan {
   std::unique_ptr<ir::Graph> graph;  // constants borrow from the mapped file (or loaded bytes)
   Backend backend = Backend::kCpu;
   std::optional<MemoryPlan> memory;
+  // Split engines (build/host_tail.hpp): the layers run on the host after `graph`; null otherwise.
+  std::unique_ptr<ir::Graph> host_tail;
+  std::string host_tail_reason;
+  std::vector<std::string> engine_inputs, engine_outputs;
 };
 
-// Serializes `graph` for `backend`, with its activation memory plan if `memory` is given. Throws
-// Error(kInternal) if the graph or the memory plan refers to values the graph does not own.
+// What a split engine's plan adds to its GPU graph.
+struct HostTailSection {
+  const ir::Graph* graph = nullptr;
+  std::string reason;
+  std::vector<std::string> engine_inputs, engine_outputs;
+};
+
+// Serializes `graph` for `backend`, with its activation memory plan if `memory` is given and the
+// host part of a split engine if `tail` is. Throws Error(kInternal) if the graph or the memory
+// plan refers to values the graph does not own.
 std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend,
-                                const MemoryPlan* memory = nullptr);
+                                const MemoryPlan* memory = nullptr,
+                                const HostTailSection* tail = nullptr);
 
 // Both throw Error(kInvalidPlan) naming the file and what is wrong with it: truncated, corrupt,
 // not a plan, another format or kiln version, or (if `expected` is given) another target; a memory

@@ -108,6 +108,26 @@ class GraphDecoder {
 
   std::unique_ptr<ir::Graph> decode(const fb::PlanGraph& root) { return decode_graph(root, 0); }
 
+  // A split engine's host part: a graph of its own, which may not have a host part itself.
+  std::unique_ptr<ir::Graph> decode_host_tail(const fb::PlanGraph& tail) {
+    if (tail.host_tail() || tail.memory()) {
+      refuse(source_, "is invalid: its host part has a host part or a memory plan of its own");
+    }
+    return decode_graph(tail, 1);
+  }
+
+  std::string text(const fbs::String* s) { return str(s); }
+
+  std::vector<std::string> names(const fbs::Vector<fbs::Offset<fbs::String>>* list,
+                                 const char* what) {
+    std::vector<std::string> out;
+    for (size_t i = 0, n = count(list); i < n; ++i) {
+      out.push_back(str(list->Get(i)));
+      if (out.back().empty()) refuse(source_, "is invalid: an empty name in its ", what);
+    }
+    return out;
+  }
+
  private:
   // A subgraph has its own values; the enclosing graph's decoding state is set aside meanwhile.
   struct GraphState {
@@ -419,6 +439,16 @@ LoadedPlan parse(std::span<uint8_t> file, std::shared_ptr<void> keep_alive,
   out.graph = decoder.decode(*root);
   out.memory = decoder.memory_plan(root->memory(), *out.graph);
   out.backend = static_cast<Backend>(h.backend);
+  if (root->host_tail()) {
+    if (out.backend != Backend::kCuda) {
+      refuse(source, "is invalid: only GPU plans have a host part, and this one is for ",
+             to_string(out.backend));
+    }
+    out.host_tail = decoder.decode_host_tail(*root->host_tail());
+    out.host_tail_reason = decoder.text(root->host_tail_reason());
+    out.engine_inputs = decoder.names(root->engine_inputs(), "engine input list");
+    out.engine_outputs = decoder.names(root->engine_outputs(), "engine output list");
+  }
   return out;
 }
 

@@ -48,8 +48,9 @@ class WeightsLayout {
 class MetadataWriter {
  public:
   // Builds the metadata and lays out the weights; returns the finished FlatBuffer.
-  fbs::DetachedBuffer build(const ir::Graph& g, const MemoryPlan* memory) {
-    fbb_.Finish(graph(g, memory));
+  fbs::DetachedBuffer build(const ir::Graph& g, const MemoryPlan* memory,
+                            const HostTailSection* tail) {
+    fbb_.Finish(graph(g, memory, tail));
     return fbb_.Release();
   }
 
@@ -62,8 +63,9 @@ class MetadataWriter {
     std::unordered_map<const ir::Value*, int32_t> index;
   };
 
-  // `memory` is the main graph's activation plan; subgraphs have none.
-  fbs::Offset<fb::PlanGraph> graph(const ir::Graph& g, const MemoryPlan* memory = nullptr) {
+  // `memory` is the main graph's activation plan and `tail` its host part; subgraphs have none.
+  fbs::Offset<fb::PlanGraph> graph(const ir::Graph& g, const MemoryPlan* memory = nullptr,
+                                   const HostTailSection* tail = nullptr) {
     Scope scope{g, {}};
     for (const auto& v : g.values()) {
       scope.index.emplace(v.get(), static_cast<int32_t>(scope.index.size()));
@@ -80,10 +82,20 @@ class MetadataWriter {
     std::vector<fbs::Offset<fb::Node>> nodes;
     for (const auto& n : g.nodes()) nodes.push_back(node(scope, *n));
     auto memory_table = memory ? memory_plan(scope, *memory) : 0;
+    fbs::Offset<fb::PlanGraph> tail_graph = 0;
+    fbs::Offset<fbs::String> tail_reason = 0;
+    fbs::Offset<fbs::Vector<fbs::Offset<fbs::String>>> engine_inputs = 0, engine_outputs = 0;
+    if (tail) {
+      tail_graph = graph(*tail->graph);
+      tail_reason = fbb_.CreateString(tail->reason);
+      engine_inputs = fbb_.CreateVectorOfStrings(tail->engine_inputs);
+      engine_outputs = fbb_.CreateVectorOfStrings(tail->engine_outputs);
+    }
     return fb::CreatePlanGraph(
         fbb_, fbb_.CreateString(g.name), fbb_.CreateVector(values), fbb_.CreateVector(constants),
         fbb_.CreateVector(nodes), fbb_.CreateVector(indices(scope, g.inputs(), "graph input")),
-        fbb_.CreateVector(indices(scope, g.outputs(), "graph output")), memory_table);
+        fbb_.CreateVector(indices(scope, g.outputs(), "graph output")), memory_table, tail_graph,
+        tail_reason, engine_inputs, engine_outputs);
   }
 
   // Tensors are named in the plan; the file refers to them by value index (-1 for none).
@@ -210,9 +222,10 @@ class MetadataWriter {
 
 }  // namespace
 
-std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend, const MemoryPlan* memory) {
+std::vector<uint8_t> write_plan(const ir::Graph& graph, Backend backend, const MemoryPlan* memory,
+                                const HostTailSection* tail) {
   MetadataWriter writer;
-  fbs::DetachedBuffer metadata = writer.build(graph, memory);
+  fbs::DetachedBuffer metadata = writer.build(graph, memory, tail);
 
   PlanHeader h;
   h.kiln_version = std::string(version());

@@ -1,4 +1,5 @@
 // Engine: descriptors, layer listing, contexts, and plan save/load.
+#include <algorithm>
 #include <fstream>
 
 #include "core/error.hpp"
@@ -7,6 +8,7 @@
 #include "plan/plan_file.hpp"
 #include "runtime/cpu_execution_context.hpp"
 #include "runtime/engine_impl.hpp"
+#include "runtime/split_execution_context.hpp"
 #ifdef KILN_WITH_CUDA
 #include "backends/cuda/cuda_execution_context.hpp"
 #endif
@@ -53,9 +55,9 @@ TensorDesc describe_value(const ir::Value& v) {
   return d;
 }
 
-std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
-                                                     Backend backend, const BuilderConfig* config,
-                                                     std::optional<MemoryPlan> memory) {
+std::shared_ptr<Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph, Backend backend,
+                                               const BuilderConfig* config,
+                                               std::optional<MemoryPlan> memory) {
   auto impl = std::make_shared<Engine::Impl>();
   impl->backend = backend;
   impl->memory = std::move(memory);
@@ -68,6 +70,46 @@ std::shared_ptr<const Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> 
   for (const ir::Value* v : graph->outputs()) impl->outputs.push_back(describe_value(*v));
   impl->graph = std::move(graph);
   return impl;
+}
+
+void attach_host_tail(Engine::Impl& impl, std::shared_ptr<const Engine::Impl> host,
+                      std::string reason, const std::vector<std::string>& engine_inputs,
+                      const std::vector<std::string>& engine_outputs, ErrorCode error) {
+  const ir::Graph* tail = host->graph.get();
+  auto find = [](const std::vector<ir::Value*>& list, const std::string& name) -> const ir::Value* {
+    for (const ir::Value* v : list) {
+      if (v->name == name) return v;
+    }
+    return nullptr;
+  };
+  const ir::Graph& gpu = *impl.graph;
+  impl.inputs.clear();
+  impl.outputs.clear();
+  for (const std::string& name : engine_inputs) {
+    const ir::Value* v = find(gpu.inputs(), name);
+    if (!v) v = find(tail->inputs(), name);
+    if (!v || find(gpu.outputs(), name)) {
+      fail(error, "split engine: its input '", name, "' is not an input of either part");
+    }
+    impl.inputs.push_back(describe_value(*v));
+  }
+  for (const std::string& name : engine_outputs) {
+    const ir::Value* v = find(tail->outputs(), name);
+    if (!v) v = find(gpu.outputs(), name);
+    if (!v) fail(error, "split engine: its output '", name, "' is not an output of either part");
+    impl.outputs.push_back(describe_value(*v));
+  }
+  // Every tail input comes from the GPU part or from the engine's inputs.
+  for (const ir::Value* v : tail->inputs()) {
+    if (!find(gpu.outputs(), v->name) &&
+        std::none_of(engine_inputs.begin(), engine_inputs.end(),
+                     [&](const std::string& n) { return n == v->name; })) {
+      fail(error, "split engine: the host part's input '", v->name,
+           "' is neither an output of the GPU part nor an engine input");
+    }
+  }
+  impl.host_tail = std::move(host);
+  impl.host_tail_reason = std::move(reason);
 }
 
 Network::Network(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -94,7 +136,13 @@ const std::vector<TensorDesc>& Engine::outputs() const {
 
 std::vector<LayerInfo> Engine::layers() const {
   std::vector<LayerInfo> out;
-  for (const auto& n : impl_->graph->nodes()) {
+  std::vector<const ir::Node*> nodes;
+  for (const auto& n : impl_->graph->nodes()) nodes.push_back(n.get());
+  const size_t on_device = nodes.size();
+  if (impl_->host_tail) {
+    for (const auto& n : impl_->host_tail->graph->nodes()) nodes.push_back(n.get());
+  }
+  for (const ir::Node* n : nodes) {
     LayerInfo l;
     l.name = n->name;
     l.op = n->op;
@@ -103,6 +151,7 @@ std::vector<LayerInfo> Engine::layers() const {
     l.origins = n->origins;
     l.precision = ir::layer_precision(*n);
     for (const auto& [k, v] : n->attrs.all()) l.attributes[k] = ir::attr_value_to_string(v);
+    l.on_host = out.size() >= on_device;
     out.push_back(std::move(l));
   }
   return out;
@@ -123,6 +172,10 @@ std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
       return std::make_unique<CpuExecutionContext>(impl_);
     case Backend::kCuda:
 #ifdef KILN_WITH_CUDA
+      if (impl_->host_tail) {
+        return std::make_unique<SplitExecutionContext>(
+            impl_, std::make_unique<cuda::CudaExecutionContext>(impl_));
+      }
       return std::make_unique<cuda::CudaExecutionContext>(impl_);
 #else
       break;
@@ -133,7 +186,14 @@ std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
 }
 
 std::vector<uint8_t> Engine::serialize() const {
-  return plan::write_plan(*impl_->graph, impl_->backend, impl_->memory ? &*impl_->memory : nullptr);
+  std::optional<plan::HostTailSection> tail;
+  if (impl_->host_tail) {
+    tail = plan::HostTailSection{impl_->host_tail->graph.get(), impl_->host_tail_reason, {}, {}};
+    for (const TensorDesc& d : impl_->inputs) tail->engine_inputs.push_back(d.name);
+    for (const TensorDesc& d : impl_->outputs) tail->engine_outputs.push_back(d.name);
+  }
+  return plan::write_plan(*impl_->graph, impl_->backend, impl_->memory ? &*impl_->memory : nullptr,
+                          tail ? &*tail : nullptr);
 }
 
 void Engine::save(const std::string& path) const {
@@ -144,18 +204,32 @@ void Engine::save(const std::string& path) const {
   if (!f) fail(ErrorCode::kIo, "cannot write plan file '", path, "'");
 }
 
+namespace {
+
+std::unique_ptr<Engine> engine_from_plan(plan::LoadedPlan p, const std::string& source) {
+  plan::verify_plan_graph(*p.graph, source);
+  auto impl = make_engine_impl(std::move(p.graph), p.backend, nullptr, std::move(p.memory));
+  if (p.host_tail) {
+    plan::verify_plan_graph(*p.host_tail, source);
+    try {
+      attach_host_tail(*impl, make_engine_impl(std::move(p.host_tail), Backend::kCpu),
+                       std::move(p.host_tail_reason), p.engine_inputs, p.engine_outputs,
+                       ErrorCode::kInvalidPlan);
+    } catch (const Error& e) {
+      fail(ErrorCode::kInvalidPlan, "plan '", source, "' is invalid: ", e.what());
+    }
+  }
+  return std::make_unique<Engine>(impl);
+}
+
+}  // namespace
+
 std::unique_ptr<Engine> Engine::load(const std::string& path) {
-  plan::LoadedPlan p = plan::read_plan_file(path);
-  plan::verify_plan_graph(*p.graph, path);
-  return std::make_unique<Engine>(
-      make_engine_impl(std::move(p.graph), p.backend, nullptr, std::move(p.memory)));
+  return engine_from_plan(plan::read_plan_file(path), path);
 }
 
 std::unique_ptr<Engine> Engine::deserialize(std::string_view bytes) {
-  plan::LoadedPlan p = plan::read_plan_bytes(bytes, "<memory>");
-  plan::verify_plan_graph(*p.graph, "<memory>");
-  return std::make_unique<Engine>(
-      make_engine_impl(std::move(p.graph), p.backend, nullptr, std::move(p.memory)));
+  return engine_from_plan(plan::read_plan_bytes(bytes, "<memory>"), "<memory>");
 }
 
 }  // namespace kiln

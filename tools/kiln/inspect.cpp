@@ -191,6 +191,17 @@ json inspect_json(const std::string& path, const ModelGraph& m, const ir::GraphS
   }
   j["precision_histogram"] = json::object();
   for (const auto& [p, count] : precision_histogram(g)) j["precision_histogram"][p] = count;
+  j["host_part"] = nullptr;
+  if (m.host_tail) {
+    json host = {{"reason", m.host_tail_reason}, {"layers", json::array()}};
+    for (const auto& n : m.host_tail->nodes()) {
+      host["layers"].push_back({{"name", n->name},
+                                {"op", n->op},
+                                {"inputs", names(n->inputs)},
+                                {"outputs", names(n->outputs)}});
+    }
+    j["host_part"] = std::move(host);
+  }
   return j;
 }
 
@@ -283,6 +294,16 @@ void inspect_text(const std::string& path, const ModelGraph& m, const ir::GraphS
       out << "  [view]";
     }
     out << "\n";
+  }
+  if (m.host_tail) {
+    out << "host part:  " << m.host_tail->nodes().size()
+        << " layer(s) run on the host (CPU backend) after the layers above, because their shapes "
+           "depend on the data ("
+        << m.host_tail_reason << "); execute() runs the engine, enqueue() cannot\n";
+    for (const auto& n : m.host_tail->nodes()) {
+      out << "  " << n->name << " (" << n->op << "): " << join(names(n->inputs)) << " -> "
+          << join(names(n->outputs)) << "\n";
+    }
   }
 }
 

@@ -40,6 +40,8 @@ ModelGraph load_model_graph(const std::string& path) {
     plan::LoadedPlan p = plan::read_plan_file(path);
     m.graph = std::move(p.graph);
     m.memory = std::move(p.memory);
+    m.host_tail = std::move(p.host_tail);
+    m.host_tail_reason = std::move(p.host_tail_reason);
     m.backend = p.backend;
   } else {
     m.graph = onnx::import_model_file(path);

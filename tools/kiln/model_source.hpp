@@ -27,6 +27,9 @@ struct ModelGraph {
   std::unique_ptr<ir::Graph> graph;
   Backend backend = Backend::kCpu;   // plans only
   std::optional<MemoryPlan> memory;  // plans with static activation shapes only
+  // Split GPU plans: the layers run on the host after `graph`, and why (build/host_tail.hpp).
+  std::unique_ptr<ir::Graph> host_tail;
+  std::string host_tail_reason;
   uint64_t file_bytes = 0;
 };
 ModelGraph load_model_graph(const std::string& path);
