@@ -6,7 +6,9 @@
 #   conformance  the ONNX backend node tests (generated from the onnx package there) on the CUDA
 #             backend: every op's cases against ONNX's reference outputs, FP32 without TF32
 #   coverage  export the model suite from PyTorch with both exporters and check kiln's CPU
-#             outputs against ONNX Runtime on each (tests/models/torch_coverage.py)
+#             outputs against ONNX Runtime on each (tests/models/torch_coverage.py); then the
+#             CUDA backend's. COVERAGE_MODELS limits the suite, COVERAGE_BACKENDS=cuda skips the
+#             CPU table
 #   layers    layer counts and activation memory of the builder on torchvision/transformers
 #             models (bench/layer_counts.py)
 #   bench     kiln vs PyTorch eager, eager + CUDA graph and torch.compile (bench/peer_bench.py);
@@ -97,7 +99,7 @@ fi
 if [[ " $stages " == *" coverage "* ]]; then
   models=$WORK/kiln_models
   mkdir -p "$models"
-  names=$(python3 -c 'import sys; sys.path.insert(0, "bench"); import torch_models as t; print(" ".join(t.MODELS))')
+  names=${COVERAGE_MODELS:-$(python3 -c 'import sys; sys.path.insert(0, "bench"); import torch_models as t; print(" ".join(t.MODELS))')}
   # Eight exporter processes of two threads each: the suite exports in a few minutes.
   i=0
   for exporter in torchscript dynamo; do
@@ -111,13 +113,25 @@ if [[ " $stages " == *" coverage "* ]]; then
   wait
   cat "$OUT"/export_*.jsonl > $WORK/kiln_exports.jsonl; rm -f "$OUT"/export_*_*.jsonl
   grep -h '"ok": false' $WORK/kiln_exports.jsonl | cut -c1-200 > "$OUT/export_failures.txt"
-  # COVERAGE_BACKENDS=cuda skips the CPU table (CI checks the CPU backend on every commit).
+  # (CI checks the CPU backend on every commit.)
   if [[ " ${COVERAGE_BACKENDS:-cpu cuda} " == *" cpu "* ]]; then
     timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
   fi
   # The CUDA backend, four models at a time on the one GPU.
   timeout "${COVERAGE_TIMEOUT_S:-300}" python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 100 --backend cuda --jobs 4 \
     | tee "$OUT/coverage_cuda.md"
+  # COVERAGE_BENCH=1: `kiln bench` of each CUDA-built detection model (split engines: the GPU
+  # part's time and the whole end to end) beside its CPU build.
+  if [ "${COVERAGE_BENCH:-0}" = 1 ]; then
+    for model in "$models"/*rcnn*.torchscript.onnx "$models"/*retinanet*.torchscript.onnx "$models"/*ssd*.torchscript.onnx; do
+      [ -f "$model" ] || continue
+      name=$(basename "$model" .onnx)
+      for backend in cuda cpu; do
+        timeout 120 "$KILN" bench "$model" --backend "$backend" --duration 2 > "$OUT/bench_${name}_$backend.txt" 2>&1
+        echo "== $name $backend: exit $?"; grep -E "GPU compute|end-to-end|median|layers run on the host" "$OUT/bench_${name}_$backend.txt" | head -6
+      done
+    done
+  fi
 fi
 
 if [[ " $stages " == *" layers "* ]] && [ -f bench/layer_counts.py ]; then

@@ -232,6 +232,7 @@ std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
     if (passes::absorb_attention_transposes(*g, wanted)) passes::fuse_residual_through_reshape(*g);
   }
   if (config.backend == Backend::kCuda && config.optimization_level > 0) {
+    passes::space_to_depth_stems(*g);
     passes::pad_narrow_conv_channels(*g);
   }
   check_backend_support(*g, config.backend);

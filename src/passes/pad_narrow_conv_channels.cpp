@@ -1,11 +1,13 @@
-// A channels-last 16-bit convolution with a large kernel reading fewer input channels than fill
-// one 16-byte vector (an image's 3 channels into a 7x7 stem) gets them padded with zeros to 8: a
-// Pad of the input's channel axis, and weights [K, R, S, C] padded alike. The zero channels add
-// nothing to any sum, so the results are the same; what changes is the cuDNN kernel that runs it.
-// Measured on an H100 at batch 64 (FP16): ResNet-50's 7x7 stem takes 0.317 ms padded against
-// 0.383 ms on 3 channels, more than the pad costs; EfficientNet-B0's 3x3 stem gains 4 us, less
-// than the pad costs, so kernels under 7x7 stay as they are, as do FP32 ones (unmeasured).
-// KILN_PAD_NARROW_CONV=0 leaves every convolution alone (for comparisons).
+// A channels-last 16-bit convolution reading a few input channels that do not fill whole 16-byte
+// vectors (an image's 3 channels into a 7x7 stem, or the 12 of a space-to-depth stem) gets them
+// padded with zeros to whole vectors: a Pad of the input's channel axis, and weights [K, R, S, C]
+// padded alike. The zero channels add nothing to any sum, so the results are the same; what
+// changes is the cuDNN kernel that runs it. Measured on an H100 at batch 64 (FP16): ResNet-50's
+// 7x7 stem takes 0.317 ms padded against 0.383 ms on 3 channels, more than the pad costs;
+// EfficientNet-B0's 3x3 stem gains 4 us, less than the pad costs, so only convolutions whose
+// reduction (kernel taps x channels) is at least a 7x7 kernel's on 3 channels are padded, as are
+// no FP32 ones (unmeasured). KILN_PAD_NARROW_CONV=0 leaves every convolution alone (for
+// comparisons).
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +21,7 @@
 namespace kiln::passes {
 namespace {
 
-constexpr int64_t kMinTaps = 49;  // 7x7: where the measured gain outweighs the pad
+constexpr int64_t kMinReduction = 7 * 7 * 3;  // where the measured gain outweighs the pad
 
 bool disabled_by_environment() {
   const char* v = std::getenv("KILN_PAD_NARROW_CONV");
@@ -40,11 +42,11 @@ int64_t padded_channels(const ir::Node& conv) {
   if (x->dtype != DataType::kFloat16 && x->dtype != DataType::kBFloat16) return 0;
   int64_t taps = 1;  // the kernel's spatial size
   for (size_t i = 1; i + 1 < ws->size(); ++i) taps *= (*ws)[i];
-  if (taps < kMinTaps) return 0;
   const int64_t vector = 16 / static_cast<int64_t>(element_size(x->dtype));
   const int64_t c = xs->back();
-  if (c >= vector || ws->back() != c) return 0;
-  return vector;
+  // Narrow inputs only: padding a wide activation costs more than a whole vector could gain.
+  if (c % vector == 0 || c >= 2 * vector || ws->back() != c || taps * c < kMinReduction) return 0;
+  return (c + vector - 1) / vector * vector;
 }
 
 // `w` [K, spatial..., C] with its innermost axis zero-padded to `to`.

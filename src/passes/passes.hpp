@@ -43,6 +43,11 @@ bool patchify_to_gemm(ir::Graph& graph);
 // and weights zero-padded to that width, for the GPU libraries' tensor-core kernels
 // (pad_narrow_conv_channels.cpp).
 bool pad_narrow_conv_channels(ir::Graph& graph);
+
+// GPU builds, before pad_narrow_conv_channels: a stride-2 16-bit stem convolution over a few
+// channels becomes a stride-1 one over the 2x2 space-to-depth blocks of its input
+// (space_to_depth_stem.cpp).
+bool space_to_depth_stems(ir::Graph& graph);
 // The Q, K and V projections of the attention layers `wanted` accepts (all if empty), when they
 // read one input, become one product sliced by views (merge_attention_projections.cpp).
 bool merge_attention_projections(ir::Graph& graph,

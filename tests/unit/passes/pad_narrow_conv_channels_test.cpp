@@ -1,6 +1,7 @@
-// pad_narrow_conv_channels: a channels-last 16-bit convolution with a 7x7 kernel over fewer
-// channels than a 16-byte vector holds reads a zero-padded input through zero-padded weights, with
-// the same results; FP32, smaller-kernel, wider, grouped and channels-first convolutions stay.
+// pad_narrow_conv_channels: a channels-last 16-bit convolution with a large reduction over a few
+// channels that do not fill whole 16-byte vectors reads a zero-padded input through zero-padded
+// weights, with the same results; FP32, smaller-kernel, wider, grouped and channels-first
+// convolutions stay.
 #include <gtest/gtest.h>
 
 #include "build/precision_reformat.hpp"
@@ -51,6 +52,17 @@ TEST(PadNarrowConvChannels, SixteenBitSevenBySevenStemReadsEightZeroPaddedChanne
   }
 }
 
+// A space-to-depth stem's 12 channels (space_to_depth_stem.cpp) round up to two vectors.
+TEST(PadNarrowConvChannels, TwelveChannelsOfASpaceToDepthStemPadToSixteen) {
+  PassGraphBuilder b;
+  Value* x = b.input("x", {2, 8, 7, 12}, DataType::kFloat16);
+  b.output(nhwc_conv(b, x, {5, 4, 4, 12}));
+  auto after = test::apply_and_compare(b.graph(), pad_narrow_conv_channels, 1e-3);
+  EXPECT_EQ(ops(*after), (std::vector<std::string>{"Pad", "Conv"}));
+  EXPECT_EQ(after->nodes()[0]->outputs[0]->shape->back().value, 16);
+  EXPECT_EQ(after->nodes()[1]->inputs[1]->constant->shape(), (Shape{5, 4, 4, 16}));
+}
+
 TEST(PadNarrowConvChannels, LeavesOtherConvolutions) {
   struct Case {
     Shape x, w;
@@ -62,6 +74,7 @@ TEST(PadNarrowConvChannels, LeavesOtherConvolutions) {
   for (const Case& c : {Case{{1, 9, 9, 3}, {4, 7, 7, 3}, DataType::kFloat32, 1, true},  // FP32
                         Case{{1, 9, 9, 3}, {4, 3, 3, 3}, h, 1, true},    // a small kernel
                         Case{{1, 9, 9, 8}, {4, 7, 7, 8}, h, 1, true},    // a whole vector
+                        Case{{1, 9, 9, 20}, {4, 3, 3, 20}, h, 1, true},  // a wide input
                         Case{{1, 9, 9, 3}, {3, 7, 7, 1}, h, 3, true},    // depthwise
                         Case{{1, 3, 9, 9}, {4, 3, 7, 7}, h, 1, false}})  // NCHW
   {
