@@ -118,7 +118,7 @@ if [[ " $stages " == *" coverage "* ]]; then
     timeout 200 python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 150 | tee "$OUT/coverage.md"
   fi
   # The CUDA backend, four models at a time on the one GPU.
-  timeout "${COVERAGE_TIMEOUT_S:-300}" python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 100 --backend cuda --jobs 4 \
+  timeout "${COVERAGE_TIMEOUT_S:-300}" python3 tests/models/torch_coverage.py "$KILN" "$models" --timeout 100 --backend cuda --jobs 4 --no-tf32 \
     | tee "$OUT/coverage_cuda.md"
   # COVERAGE_BENCH=1: `kiln bench` of each CUDA-built detection model (split engines: the GPU
   # part's time and the whole end to end) beside its CPU build.

@@ -2,9 +2,10 @@
 """Checks kiln's CPU backend on ONNX models exported from PyTorch (bench/torch_models.py): does
 every op import, and do kiln's outputs match ONNX Runtime's on the same random inputs?
 
-Usage: torch_coverage.py KILN_BINARY MODEL_DIR [--timeout S] [--backend cpu|cuda]
-With --backend cuda, each model is built into a CUDA plan (static shapes, as exported) and run
-from it; the comparison is still against ONNX Runtime on the CPU.
+Usage: torch_coverage.py KILN_BINARY MODEL_DIR [--timeout S] [--backend cpu|cuda] [--no-tf32]
+With --backend cuda, each model is built into a CUDA plan (static shapes, as exported; detection
+models become split engines whose post-processing runs on the host) and run from it; the
+comparison is still against ONNX Runtime on the CPU.
 Prints one markdown table row per model and a summary; writes nothing else.
 """
 import argparse
@@ -54,7 +55,7 @@ def unsupported_ops(stderr):
     return ", ".join(ops) if ops else stderr.strip().splitlines()[-1][:200]
 
 
-def check(kiln, path, timeout, backend="cpu"):
+def check(kiln, path, timeout, backend="cpu", build_flags=()):
     name = os.path.basename(path)[: -len(".onnx")]
     row = {"model": name, "nodes": "", "import": "", "max_abs": "", "max_rel": "", "cosine": "", "kiln_s": ""}
     try:
@@ -73,7 +74,8 @@ def check(kiln, path, timeout, backend="cpu"):
         if backend != "cpu":
             target = os.path.join(work, "model.plan")
             try:
-                build = subprocess.run([kiln, "build", path, "-o", target, "--backend", backend],
+                build = subprocess.run([kiln, "build", path, "-o", target, "--backend", backend,
+                                        *build_flags],
                                        capture_output=True, text=True, timeout=timeout)
             except subprocess.TimeoutExpired:
                 row["import"] = f"build timed out after {timeout}s"
@@ -122,6 +124,9 @@ def main():
     ap.add_argument("--timeout", type=int, default=240)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--backend", choices=["cpu", "cuda"], default="cpu")
+    # Detection models sort and select boxes by score, which turns TF32's 1e-3 rounding of the
+    # backbone into different boxes; --no-tf32 checks the GPU backend in full FP32.
+    ap.add_argument("--no-tf32", action="store_true", help="GPU builds keep FP32 matrix work in FP32")
     args = ap.parse_args()
     paths = sorted(glob.glob(os.path.join(args.model_dir, "*.onnx")))
     cols = ["model", "nodes", "import", "max_abs", "max_rel", "cosine", "kiln_s"]
@@ -129,7 +134,8 @@ def main():
     print("|" + "---|" * len(cols))
     def guarded(p):
         try:
-            return check(args.kiln, p, args.timeout, args.backend)
+            return check(args.kiln, p, args.timeout, args.backend,
+                         ["--no-tf32"] if args.no_tf32 else [])
         except Exception as e:  # noqa: BLE001  (ONNX Runtime itself may refuse a model)
             return {"model": os.path.basename(p), "import": f"reference failed: {str(e)[:150]}"}
 
