@@ -234,6 +234,7 @@ std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
   if (config.backend == Backend::kCuda && config.optimization_level > 0) {
     passes::space_to_depth_stems(*g);
     passes::pad_narrow_conv_channels(*g);
+    passes::fuse_rearrange_chains(*g);
   }
   check_backend_support(*g, config.backend);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);

@@ -12,7 +12,7 @@ namespace {
 // clang-format off
 // Ops that move or reinterpret data without arithmetic.
 const std::unordered_set<std::string_view> kDataMovement = {
-    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Shape", "Size",
+    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Rearrange", "Identity", "Shape", "Size",
     "Gather", "GatherElements", "GatherND", "Slice", "Concat", "Split", "Expand", "Tile", "Pad",
     "Constant", "ConstantOfShape", "Dropout", "Cast", "CastLike", "DepthToSpace", "SpaceToDepth",
     "ScatterElements", "ScatterND", "Range", "NonZero", "Trilu", "EyeLike", "OneHot", "Compress",

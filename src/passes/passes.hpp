@@ -48,6 +48,10 @@ bool pad_narrow_conv_channels(ir::Graph& graph);
 // channels becomes a stride-1 one over the 2x2 space-to-depth blocks of its input
 // (space_to_depth_stem.cpp).
 bool space_to_depth_stems(ir::Graph& graph);
+
+// GPU builds, last: chains of Cast, Reshape, Transpose and a trailing zero Pad with two or more
+// copying layers become one Rearrange (fuse_rearrange_chains.cpp).
+bool fuse_rearrange_chains(ir::Graph& graph);
 // The Q, K and V projections of the attention layers `wanted` accepts (all if empty), when they
 // read one input, become one product sliced by views (merge_attention_projections.cpp).
 bool merge_attention_projections(ir::Graph& graph,

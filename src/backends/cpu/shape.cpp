@@ -217,6 +217,7 @@ void register_shape_kernels(CpuKernelRegistry& r) {
   register_gather_scatter_kernels(r);
   register_slice_pad_kernels(r);
   register_generator_kernels(r);
+  register_rearrange_kernels(r);
 }
 
 }  // namespace kiln::cpu

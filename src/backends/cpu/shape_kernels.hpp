@@ -12,6 +12,7 @@ namespace kiln::cpu {
 void register_gather_scatter_kernels(CpuKernelRegistry& r);
 void register_slice_pad_kernels(CpuKernelRegistry& r);
 void register_generator_kernels(CpuKernelRegistry& r);
+void register_rearrange_kernels(CpuKernelRegistry& r);
 
 // Calls f with an unsigned integer type as wide as one element of `t`: ops that only move
 // elements are written once for every dtype.

@@ -10,6 +10,7 @@ void register_data_movement_kernels(CudaKernelRegistry& r) {
   register_scatter_kernels(r);
   register_pad_tile_kernels(r);
   register_trilu_cumsum_kernels(r);
+  register_rearrange_kernels(r);
 }
 
 }  // namespace kiln::cuda

@@ -11,5 +11,6 @@ void register_gather_kernels(CudaKernelRegistry& r);  // gather.cu: Gather, Gath
 void register_scatter_kernels(CudaKernelRegistry& r);   // scatter.cu: ScatterND, ScatterElements
 void register_pad_tile_kernels(CudaKernelRegistry& r);  // pad_tile.cu: Pad, Tile
 void register_trilu_cumsum_kernels(CudaKernelRegistry& r);  // trilu_cumsum.cu: Trilu, CumSum
+void register_rearrange_kernels(CudaKernelRegistry& r);     // rearrange.cu: Rearrange
 
 }  // namespace kiln::cuda

@@ -485,6 +485,7 @@ void register_shape_ops(OpRegistry& r) {
   r.add({"SpaceToDepth", 1, 1, 1, 1, [](InferenceContext& c) { infer_block_rearrange(c, false); }});
   register_indexing_ops(r);
   register_generator_ops(r);
+  register_rearrange_ops(r);
 }
 
 }  // namespace kiln::ir

@@ -11,6 +11,7 @@ namespace kiln::ir {
 
 void register_indexing_ops(OpRegistry& r);   // Slice, Gather*, Scatter*, Pad, NonZero, OneHot
 void register_generator_ops(OpRegistry& r);  // ConstantOfShape, Range, EyeLike, Trilu
+void register_rearrange_ops(OpRegistry& r);  // Rearrange (kiln's: rearrange.hpp)
 
 // a * b, failing (naming the node) instead of overflowing on hostile shapes.
 int64_t checked_mul(const InferenceContext& ctx, int64_t a, int64_t b);

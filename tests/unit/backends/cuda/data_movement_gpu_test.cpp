@@ -1,6 +1,6 @@
 // CUDA data-movement kernels against the CPU reference: copies, Transpose, Expand, Slice, Concat,
 // Split, Gather(Elements), Pad, Tile, Depth/SpaceToDepth, Shape, Size, ConstantOfShape, Range,
-// Trilu, CumSum.
+// Trilu, CumSum, Rearrange.
 #include <gtest/gtest.h>
 
 #include "unit/backends/cuda/gpu_case_table.hpp"
@@ -136,6 +136,31 @@ TEST(DataMovementGpu, TriluAndCumSum) {
                               {input(t, {4, 6, 5}, -9, 9), constant(DT::kInt32, {}, {-2})},
                               attrs({{"exclusive", int64_t{1}}, {"reverse", int64_t{1}}})));
   }
+  run_table(cases);
+}
+
+// Rearrange (kiln's one-copy reformat): an image to FP16 NHWC, the space-to-depth stem layout
+// with channel padding (a large batch, so the index split runs over many rows), and BF16 <-> FP32.
+TEST(DataMovementGpu, Rearrange) {
+  auto spec = [](std::vector<int64_t> sizes, std::vector<int64_t> strides,
+                 std::vector<int64_t> shape, int64_t pad, const char* to) {
+    return attrs({{"sizes", ints(std::move(sizes))},
+                  {"strides", ints(std::move(strides))},
+                  {"shape", ints(std::move(shape))},
+                  {"pad", pad},
+                  {"to", std::string(to)}});
+  };
+  std::vector<GpuCase> cases;
+  cases.push_back(make_case("Rearrange", {input(DT::kFloat32, {2, 3, 5, 7}, -9, 9)},
+                            spec({2, 35, 3}, {105, 1, 35}, {2, 5, 7, 3}, 0, "float16")));
+  // [N, 3, 16, 12] -> [N, 8, 6, 2(h), 2(w), 3] -> rows of 12 channels padded to 16.
+  cases.push_back(
+      make_case("Rearrange", {input(DT::kFloat32, {40, 3, 16, 12}, -9, 9)},
+                spec({40, 8, 6, 2, 2, 3}, {576, 24, 2, 12, 1, 192}, {40, 8, 6, 16}, 4, "float16")));
+  cases.push_back(make_case("Rearrange", {input(DT::kBFloat16, {4, 6}, -9, 9)},
+                            spec({6, 4}, {1, 6}, {6, 4}, 0, "float32")));
+  cases.push_back(make_case("Rearrange", {input(DT::kFloat32, {4, 6}, -9, 9)},
+                            spec({6, 4}, {1, 6}, {6, 5}, 1, "bfloat16")));
   run_table(cases);
 }
 

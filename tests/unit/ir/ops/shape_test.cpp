@@ -281,6 +281,29 @@ TEST(ShapeInference, NonZeroCountIsDataDependent) {
   EXPECT_EQ(out_shape(outs), (SymShape{2, Dim()}));
 }
 
+// Rearrange (kiln's): the output takes `shape` and `to`; a read past the input, sizes that do
+// not cover the unpadded output, or a non-float type are refused.
+TEST(ShapeInference, RearrangeChecksEveryReadAndTheCoveredElements) {
+  auto spec = [](std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t pad,
+                 const char* to) {
+    Attributes a;
+    a.set("sizes", std::move(sizes));
+    a.set("strides", std::move(strides));
+    a.set("shape", std::vector<int64_t>{2, 4, 8});
+    a.set("pad", pad);
+    a.set("to", std::string(to));
+    return a;
+  };
+  In x = sym(DataType::kFloat32, {2, 3, 4});  // 24 elements
+  auto outs = infer("Rearrange", spec({2, 4, 3}, {12, 1, 4}, 5, "float16"), {x});
+  EXPECT_EQ(outs[0]->dtype, DataType::kFloat16);
+  EXPECT_EQ(out_shape(outs), (SymShape{2, 4, 8}));
+  EXPECT_THROW(infer("Rearrange", spec({2, 4, 3}, {12, 1, 5}, 5, "float16"), {x}), Error);  // 25
+  EXPECT_THROW(infer("Rearrange", spec({2, 4, 3}, {12, 1, 4}, 4, "float16"), {x}), Error);  // 32
+  EXPECT_THROW(infer("Rearrange", spec({2, 4, 3}, {12, 1, 4}, 5, "int32"), {x}), Error);
+  EXPECT_THROW(infer("Rearrange", spec({2, 4, 3}, {12, 1}, 5, "float16"), {x}), Error);
+}
+
 TEST(ShapeInference, RunTimeErrorsAreInvalidArgument) {
   Graph g;
   Node* n = g.add_node("Reshape", "r", {g.add_value("x"), g.add_value("s")}, {g.add_value("y")});

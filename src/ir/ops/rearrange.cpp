@@ -1,0 +1,76 @@
+// Rearrange: attribute checks and inference (rearrange.hpp).
+#include "ir/ops/rearrange.hpp"
+
+#include "ir/op_registry.hpp"
+#include "ir/ops/shape_family.hpp"
+
+namespace kiln::ir {
+namespace {
+
+bool is_rearranged_type(DataType t) {
+  return t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16;
+}
+
+void infer_rearrange(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  int64_t elements = -1;
+  if (x.shape) {
+    if (std::optional<Shape> s = to_concrete(*x.shape)) elements = shape_numel(*s);
+  }
+  RearrangeSpec spec = read_rearrange_spec(ctx.node(), elements, x.dtype,
+                                           [&](const std::string& m) { ctx.fail(m); });
+  ctx.set_output(0, spec.to, spec.shape);
+}
+
+}  // namespace
+
+RearrangeSpec read_rearrange_spec(const Node& node, int64_t input_elements, DataType input_dtype,
+                                  const std::function<void(const std::string&)>& fail) {
+  RearrangeSpec s;
+  const Attributes& a = node.attrs;
+  s.sizes = a.get_ints("sizes", {});
+  s.strides = a.get_ints("strides", {});
+  std::vector<int64_t> shape = a.get_ints("shape", {});
+  s.pad = a.get_int("pad", 0);
+  std::optional<DataType> to = parse_data_type(a.get_string("to", ""));
+  if (!to || !is_rearranged_type(*to) || !is_rearranged_type(input_dtype)) {
+    fail(cat("converts ", to_string(input_dtype), " to '", a.get_string("to", ""),
+             "': only float32, float16 and bfloat16 are rearranged"));
+  }
+  s.to = *to;
+  if (s.sizes.empty() || s.sizes.size() != s.strides.size() || s.sizes.size() > 8) {
+    fail(cat("needs 1 to 8 sizes with one stride each, got ", s.sizes.size(), " sizes and ",
+             s.strides.size(), " strides"));
+  }
+  if (shape.empty()) fail("needs the output shape");
+  for (int64_t d : shape) {
+    if (d < 0) fail(cat("output dim ", d, " is negative"));
+  }
+  s.shape = Shape(shape.begin(), shape.end());
+  const int64_t row = s.shape.back() - s.pad;
+  if (s.pad < 0 || row < 0) fail(cat("pad ", s.pad, " does not fit rows of ", s.shape.back()));
+  int64_t valid = 1, last = 0;  // the valid elements, and the furthest element read
+  for (size_t i = 0; i < s.sizes.size(); ++i) {
+    if (s.sizes[i] < 1 || s.strides[i] < 0) {
+      fail(cat("virtual dim ", i, " has size ", s.sizes[i], " and stride ", s.strides[i]));
+    }
+    if (valid > (int64_t{1} << 40) / s.sizes[i]) fail("covers too many elements");
+    valid *= s.sizes[i];
+    last += (s.sizes[i] - 1) * s.strides[i];
+  }
+  if (valid * s.shape.back() != shape_numel(s.shape) * row) {
+    fail(cat("sizes cover ", valid, " elements, but the output has ",
+             shape_numel(s.shape) / std::max<int64_t>(s.shape.back(), 1) * row,
+             " outside its padding"));
+  }
+  if (input_elements >= 0 && last >= input_elements) {
+    fail(cat("reads element ", last, " of an input of ", input_elements));
+  }
+  return s;
+}
+
+void register_rearrange_ops(OpRegistry& r) {
+  r.add({"Rearrange", 1, 1, 1, 1, infer_rearrange});
+}
+
+}  // namespace kiln::ir
