@@ -142,7 +142,7 @@ if [[ " $stages " == *" bench "* ]]; then
   # shellcheck disable=SC2086
   timeout $(( ${BENCH_BUDGET_S:-420} + 60 )) python3 bench/peer_bench.py ${BENCH_MODELS:-} --kiln "$KILN" \
     --out-dir "$OUT" --budget-s "${BENCH_BUDGET_S:-420}" --batches ${BENCH_BATCHES:-1 64} \
-    --precisions ${BENCH_PRECISIONS:-fp16 tf32}
+    --precisions ${BENCH_PRECISIONS:-fp16 tf32} --kiln-timeout-s "${BENCH_KILN_TIMEOUT_S:-120}"
   cat "$OUT/peer_bench.md" 2>/dev/null
 fi
 
