@@ -4,7 +4,6 @@
 // convolutions stay.
 #include <gtest/gtest.h>
 
-#include "build/precision_reformat.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "passes/passes.hpp"
@@ -20,12 +19,7 @@ using test::PassGraphBuilder;
 // A channels-last Conv: x [N, H, W, C], w [K, R, S, C / group], FP16 weights when x is FP16 (as
 // the builder makes them).
 Value* nhwc_conv(PassGraphBuilder& b, Value* x, Shape w, int64_t group = 1, bool last = true) {
-  auto constant = [&](const Shape& s, float scale) {
-    Value* v = b.constant(s, test::pattern_values(static_cast<size_t>(shape_numel(s)), scale));
-    if (x->dtype != DataType::kFloat16) return v;
-    return b.graph().add_constant(
-        v->name + "_fp16", build::convert_weights(*v->constant, DataType::kFloat16, v->name));
-  };
+  auto constant = [&](const Shape& s, float scale) { return b.weight(s, scale, x->dtype); };
   ir::Attributes a;
   a.set("strides", std::vector<int64_t>{2, 2});
   const int64_t pad = w[1] / 2;

@@ -18,6 +18,9 @@ class PassGraphBuilder {
                    DataType dtype = DataType::kFloat32);
   ir::Value* scalar(float v, DataType dtype = DataType::kFloat32);
   ir::Value* constant(Shape shape, const std::vector<float>& values);
+  // A weight of `shape` holding pattern_values(..., scale), in `dtype` (FP32 or FP16, converted
+  // as the builder converts weights).
+  ir::Value* weight(const Shape& shape, float scale, DataType dtype = DataType::kFloat32);
   ir::Value* ints(const std::vector<int64_t>& values);
   // Adds a node with one output and returns it.
   ir::Value* op(const std::string& op, std::vector<ir::Value*> inputs, ir::Attributes attrs = {});

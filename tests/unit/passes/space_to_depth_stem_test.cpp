@@ -4,7 +4,6 @@
 // Transpose from the image); other convolutions stay.
 #include <gtest/gtest.h>
 
-#include "build/precision_reformat.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "passes/passes.hpp"
@@ -25,12 +24,7 @@ struct Geometry {
 };
 
 Value* nhwc_conv(PassGraphBuilder& b, Value* x, const Geometry& g) {
-  auto constant = [&](const Shape& s, float scale) {
-    Value* v = b.constant(s, test::pattern_values(static_cast<size_t>(shape_numel(s)), scale));
-    if (x->dtype != DataType::kFloat16) return v;
-    return b.graph().add_constant(
-        v->name + "_fp16", build::convert_weights(*v->constant, DataType::kFloat16, v->name));
-  };
+  auto constant = [&](const Shape& s, float scale) { return b.weight(s, scale, x->dtype); };
   ir::Attributes a;
   a.set("strides", std::vector<int64_t>{g.stride, g.stride});
   a.set("dilations", std::vector<int64_t>{g.dilation, g.dilation});
