@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,15 @@ std::string_view to_string(Precision p);  // "fp32", "tf32", "fp16", "bf16"
 // Parses those names (any case); nullopt for anything else.
 std::optional<Precision> parse_precision(std::string_view name);
 
+// Where a GPU build's auto-tuning is: `done` of `total` layers prepared (their tactics timed),
+// `layer` the one being prepared (empty once all are), seconds since tuning began.
+struct BuildProgress {
+  size_t done = 0;
+  size_t total = 0;
+  std::string layer;
+  double elapsed_s = 0;
+};
+
 struct BuilderConfig {
   Backend backend = Backend::kCpu;
   bool tf32 = true;   // allow TF32 for FP32 matrix work (MatMul, Gemm, Conv, attention) on GPUs
@@ -119,6 +129,10 @@ struct BuilderConfig {
   // uses the planned arena for runs whose input shapes equal these; other shapes still run, with
   // activations allocated one by one.
   std::map<std::string, Shape> input_shapes;
+  // Called on the building thread before each layer is tuned and once when all are (GPU builds
+  // on a machine with a GPU; `kiln build` draws a progress bar with it on a terminal). Must not
+  // throw.
+  std::function<void(const BuildProgress&)> progress;
 };
 
 struct TensorDesc {

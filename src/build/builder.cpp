@@ -1,5 +1,6 @@
 // Network parsing and engine building: import, optimize, check every layer can run on the
 // target, plan activation memory, and package the result as an engine.
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -116,7 +117,8 @@ void log_precision(const build::PrecisionSummary& s, const BuilderConfig& config
 // CUDA builds on a machine with a GPU: tunes every layer now (a context's creation times the
 // candidate tactics) and records each winner in its layer's `tactic` attribute, so the plan
 // carries the choice and loading it times nothing. Without a GPU the choice waits for the load.
-void record_cuda_tactics(ir::Graph& graph, const std::shared_ptr<const Engine::Impl>& impl) {
+void record_cuda_tactics(ir::Graph& graph, const std::shared_ptr<const Engine::Impl>& impl,
+                         const BuilderConfig& config) {
 #ifdef KILN_WITH_CUDA
   if (!cuda::device_available()) {
     log(Severity::kInfo, "no CUDA device here: each layer's tactic is chosen when the plan loads");
@@ -124,7 +126,15 @@ void record_cuda_tactics(ir::Graph& graph, const std::shared_ptr<const Engine::I
   }
   std::map<const ir::Node*, std::string> choices;
   try {
-    cuda::CudaExecutionContext context(impl);
+    cuda::CudaExecutionContext::PrepareProgress progress;
+    if (config.progress) {
+      auto start = std::chrono::steady_clock::now();
+      progress = [&config, start](size_t done, size_t total, const ir::Node* layer) {
+        std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+        config.progress(BuildProgress{done, total, layer ? layer->name : "", elapsed.count()});
+      };
+    }
+    cuda::CudaExecutionContext context(impl, progress);
     choices = context.tuner().choices();
   } catch (const Error& e) {
     // The plan is still valid without recorded tactics: they are chosen when it loads. A layer
@@ -241,7 +251,9 @@ std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
   ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet
   auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));
   // Below level 3 nothing is timed: each layer takes its first applicable tactic when it loads.
-  if (config.backend == Backend::kCuda && impl->tune_tactics) record_cuda_tactics(graph, impl);
+  if (config.backend == Backend::kCuda && impl->tune_tactics) {
+    record_cuda_tactics(graph, impl, config);
+  }
   return impl;
 }
 

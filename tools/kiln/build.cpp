@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "build_progress.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "ir/printer.hpp"
@@ -149,6 +150,7 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   if (o.workspace_limit_mib) config.workspace_limit = size_t{o.workspace_limit_mib} << 20;
   config.layout = parse_layout(o.layout).value_or(Layout::kAuto);  // CLI checked the name
   config.optimization_level = o.opt_level;
+  if (!o.verbose) config.progress = terminal_progress(err);  // verbose logs would break the line
 
   auto start = Clock::now();
   Network network = parse_onnx_file(o.model);

@@ -124,7 +124,8 @@ std::unique_ptr<CudaKernel> prepare_layer(const CudaKernelContext& ctx, size_t& 
 
 }  // namespace
 
-CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine)
+CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine,
+                                           const PrepareProgress& progress)
     : engine_(std::move(engine)) {
   if (!device_available()) {
     fail(ErrorCode::kUnsupported, "no CUDA device is available to run this engine");
@@ -167,9 +168,11 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
     return t;
   };
   size_t workspace_bytes = 0;
+  const size_t launching = g.nodes().size() - arena.views.size();
   for (const auto& n : g.nodes()) {
     if (arena.views.count(n.get())) continue;
     size_t layer = contexts_.size();
+    if (progress) progress(layer, launching, n.get());
     CudaKernelContext ctx{*n, {}, {}, stream_, nullptr, 0, &libs_};
     for (size_t i = 0; i < n->inputs.size(); ++i)
       ctx.inputs.push_back(view(n->inputs[i], layer, false, i));
@@ -178,6 +181,7 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
     kernels_.push_back(prepare_layer(ctx, workspace_bytes));
     contexts_.push_back(std::move(ctx));
   }
+  if (progress) progress(contexts_.size(), launching, nullptr);
   workspace_ = DeviceBuffer(workspace_bytes);
   for (auto& ctx : contexts_) {
     ctx.workspace = workspace_.get();

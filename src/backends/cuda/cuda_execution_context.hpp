@@ -4,6 +4,7 @@
 // be captured in a CUDA graph. Weights are uploaded once per engine and shared by its contexts.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "backends/cuda/cuda_kernel.hpp"
@@ -26,7 +27,11 @@ class DeviceWeights;
 
 class CudaExecutionContext final : public ExecutionContext {
  public:
-  explicit CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine);
+  // Called before each layer is prepared (its tactics chosen, timed when tuning) with the count
+  // prepared so far, the total and the layer, and once after the last with a null layer.
+  using PrepareProgress = std::function<void(size_t done, size_t total, const ir::Node* layer)>;
+  explicit CudaExecutionContext(std::shared_ptr<const Engine::Impl> engine,
+                                const PrepareProgress& progress = {});
   ~CudaExecutionContext() override;
 
   std::vector<Tensor> execute(const std::map<std::string, Tensor>& inputs) override;
