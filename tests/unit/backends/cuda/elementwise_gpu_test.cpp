@@ -180,6 +180,13 @@ TEST(ElementwiseGpu, Cast) {
       cases.push_back(c);
     }
   }
+  // CastLike takes its target type from its second input.
+  for (DT to : {DT::kFloat16, DT::kInt32, DT::kBool}) {
+    GpuCase c = make_case("CastLike", {input(DT::kFloat32, {3, 11}, -300, 300), input(to, {1})});
+    c.rtol = 0;
+    c.atol = 0;
+    cases.push_back(c);
+  }
   run_table(cases);
 }
 
