@@ -180,13 +180,15 @@ std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
 // a GPU engine, the rest as a CPU engine run on the host after it (build/host_tail.hpp).
 std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, build::HostTailSplit split,
                                                  const BuilderConfig& config) {
+  const bool all_on_host = split.head->nodes().empty();
   log(Severity::kWarning,
-      cat(split.tail->nodes().size(), " of ", g.nodes().size(),
-          " layers run on the host (the CPU backend) after the GPU ones: their shapes depend on "
-          "the data (",
-          split.why,
-          "). execute() runs the engine; enqueue() cannot (its outputs have no size "
-          "before it runs)"));
+      cat(all_on_host ? "all " : "", split.tail->nodes().size(), " of ", g.nodes().size(),
+          " layers run on the host (the CPU backend)",
+          all_on_host ? ": the first already has a shape that depends"
+                      : " after the GPU ones: their shapes depend",
+          " on the data (", split.why,
+          "). execute() runs the engine; enqueue() cannot (its outputs have no size before it "
+          "runs)"));
   std::vector<std::string> inputs, outputs;
   for (const ir::Value* v : g.inputs()) inputs.push_back(v->name);
   for (const ir::Value* v : g.outputs()) outputs.push_back(v->name);
@@ -217,7 +219,8 @@ std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
   if (config.backend == Backend::kCuda && may_split) {
     std::optional<build::HostTailSplit> split = build::split_host_tail(
-        *g, build::evaluate_static_prefix(*g, build::bind_input_shapes(*g, config.input_shapes)));
+        *g, build::evaluate_static_prefix(*g, build::bind_input_shapes(*g, config.input_shapes),
+                                          /*trust_subgraph_inference=*/true));
     if (split) return build_split_engine(*g, std::move(*split), config);
   }
   // GPU convolution libraries run a patch embedding (3 channels, stride = kernel) far from the
@@ -251,7 +254,7 @@ std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
   ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet
   auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));
   // Below level 3 nothing is timed: each layer takes its first applicable tactic when it loads.
-  if (config.backend == Backend::kCuda && impl->tune_tactics) {
+  if (config.backend == Backend::kCuda && impl->tune_tactics && !graph.nodes().empty()) {
     record_cuda_tactics(graph, impl, config);
   }
   return impl;

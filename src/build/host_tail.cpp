@@ -22,7 +22,8 @@ std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const Stati
     in_tail[i] = prefix.data_dependent.count(nodes[i].get()) > 0;
     if (!in_tail[i] && nodes[i]->op != "Shape" && nodes[i]->op != "Size") head_computes = true;
   }
-  if (!head_computes) return std::nullopt;
+  // Nothing worth a launch before the data-dependent layers: every layer goes to the host.
+  if (!head_computes) in_tail.assign(nodes.size(), true);
 
   // Both parts start as copies of the whole graph; value and node indices match the original's.
   HostTailSplit split{graph.clone(), graph.clone(), prefix.why};

@@ -28,8 +28,9 @@ struct HostTailSplit {
   std::string why;  // the first data-dependent tensor or layer, for messages
 };
 
-// nullopt when `prefix` found no data-dependent layer, or when no layer that computes anything
-// would run on the GPU (every layer is data-dependent or reads the output of one).
+// nullopt when `prefix` found no data-dependent layer. When no layer that computes anything would
+// run on the GPU (every layer is data-dependent or reads the output of one, or only reads shapes),
+// the head is empty and every layer is in the tail.
 std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const StaticPrefix& prefix);
 
 }  // namespace kiln::build

@@ -68,7 +68,8 @@ std::map<std::string, Shape> bind_input_shapes(const ir::Graph& graph,
 }
 
 StaticPrefix evaluate_static_prefix(const ir::Graph& graph,
-                                    const std::map<std::string, Shape>& inputs) {
+                                    const std::map<std::string, Shape>& inputs,
+                                    bool trust_subgraph_inference) {
   StaticPrefix prefix;
   StaticShapes& out = prefix.shapes;
   out.inputs = inputs;
@@ -137,7 +138,7 @@ StaticPrefix evaluate_static_prefix(const ir::Graph& graph,
       known[n->output(0)] = std::move(t);
       continue;
     }
-    if (!ir::subgraphs_of(*n).empty()) {
+    if (!ir::subgraphs_of(*n).empty() && !trust_subgraph_inference) {
       // If/Loop/Scan outputs can depend on which branch runs or how many iterations do.
       dynamic(*n, cat(n->describe(),
                       " runs a subgraph; its output shapes are known only when it runs"));

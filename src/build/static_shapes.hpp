@@ -33,7 +33,11 @@ struct StaticPrefix {
   std::unordered_set<const ir::Node*> data_dependent;
   std::string why;
 };
+// With `trust_subgraph_inference`, a layer with subgraphs (If, Loop, Scan) whose outputs shape
+// inference knows in full counts as static (the CUDA backend runs it on the host, checking that
+// shape); without it, such a layer is data-dependent (the memory planner's rule).
 StaticPrefix evaluate_static_prefix(const ir::Graph& graph,
-                                    const std::map<std::string, Shape>& inputs);
+                                    const std::map<std::string, Shape>& inputs,
+                                    bool trust_subgraph_inference = false);
 
 }  // namespace kiln::build

@@ -167,6 +167,10 @@ void ExecutionContext::set_cuda_graph(bool) {
 }
 
 std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
+  // A split engine whose layers all run on the host needs no GPU.
+  if (impl_->host_tail && impl_->graph->nodes().empty()) {
+    return std::make_unique<SplitExecutionContext>(impl_, nullptr);
+  }
   switch (impl_->backend) {
     case Backend::kCpu:
       return std::make_unique<CpuExecutionContext>(impl_);

@@ -26,11 +26,22 @@ std::vector<Tensor> SplitExecutionContext::execute(const std::map<std::string, T
       fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
     gpu_inputs.emplace(v->name, it->second);
   }
-  std::vector<Tensor> gpu_outputs = gpu_->execute(gpu_inputs);
   std::map<std::string, Tensor> made;
   const auto& gpu_names = engine_->graph->outputs();
-  for (size_t i = 0; i < gpu_names.size() && i < gpu_outputs.size(); ++i) {
-    made.emplace(gpu_names[i]->name, std::move(gpu_outputs[i]));
+  if (gpu_) {
+    std::vector<Tensor> gpu_outputs = gpu_->execute(gpu_inputs);
+    for (size_t i = 0; i < gpu_names.size() && i < gpu_outputs.size(); ++i) {
+      made.emplace(gpu_names[i]->name, std::move(gpu_outputs[i]));
+    }
+  } else {
+    // No GPU layers: its outputs can only be engine inputs or constants passed through.
+    for (const ir::Value* v : gpu_names) {
+      if (auto it = gpu_inputs.find(v->name); it != gpu_inputs.end()) {
+        made.emplace(v->name, it->second);
+      } else if (v->constant) {
+        made.emplace(v->name, *v->constant);
+      }
+    }
   }
   std::map<std::string, Tensor> host_inputs;
   for (const ir::Value* v : engine_->host_tail->graph->inputs()) {

@@ -11,15 +11,18 @@ namespace kiln {
 
 class SplitExecutionContext final : public ExecutionContext {
  public:
-  // `gpu` is a context of `engine` itself (whose graph is the GPU part); the tail's is made here.
+  // `gpu` is a context of `engine` itself (whose graph is the GPU part), null when that part has
+  // no layers; the tail's is made here.
   SplitExecutionContext(std::shared_ptr<const Engine::Impl> engine,
                         std::unique_ptr<ExecutionContext> gpu);
   std::vector<Tensor> execute(const std::map<std::string, Tensor>& inputs) override;
   void enqueue(const std::map<std::string, void*>& device_bindings, void* stream) override;
-  void set_cuda_graph(bool enabled) override { gpu_->set_cuda_graph(enabled); }
+  void set_cuda_graph(bool enabled) override {
+    if (gpu_) gpu_->set_cuda_graph(enabled);
+  }
   // The GPU part's own context, whose enqueue() runs the layers before the host part (for
-  // benchmarks and profiles of that part).
-  ExecutionContext& gpu_part() { return *gpu_; }
+  // benchmarks and profiles of that part); null when every layer runs on the host.
+  ExecutionContext* gpu_part() { return gpu_.get(); }
 
  private:
   std::shared_ptr<const Engine::Impl> engine_;

@@ -98,7 +98,7 @@ StreamPtr make_stream(const BenchPlan& plan) {
   st->context = plan.engine.create_execution_context();
   st->context->set_cuda_graph(plan.cuda_graph);
   auto* split = dynamic_cast<SplitExecutionContext*>(st->context.get());
-  st->device = split ? &split->gpu_part() : st->context.get();
+  st->device = split ? split->gpu_part() : st->context.get();  // null: no GPU layers
   const ir::Graph& g = *plan.engine.impl().graph;
   for (const ir::Value* v : g.inputs()) {
     size_t bytes = static_bytes(*v);
@@ -182,8 +182,11 @@ void measure_cuda(const BenchPlan& plan, BenchReport& report) {
   for (int s = 0; s < plan.streams; ++s) streams.push_back(make_stream(plan));
   report.device = device_description();
 
+  // A split engine whose layers all run on the host has nothing to time on the GPU.
+  const bool on_device = streams[0]->device != nullptr;
   std::vector<Iteration> compute;
   for (auto& st : streams) {
+    if (!on_device) break;
     compute.push_back([st = st.get()] {
       cudaStream_t s = st->stream.get();
       KILN_CUDA_CHECK(cudaEventRecord(st->start.get(), s));
@@ -196,15 +199,17 @@ void measure_cuda(const BenchPlan& plan, BenchReport& report) {
                              std::chrono::duration<double, std::milli>(t1 - t0).count()};
     });
   }
-  PhaseSamples samples = run_phase(compute, plan.rule);
-  report.gpu_compute = make_phase(
-      plan.engine.impl().host_tail
-          ? cat("GPU compute time of the GPU part (CUDA events around its enqueue(); the ",
-                plan.engine.impl().host_tail->graph->nodes().size(),
-                " host layers count in end-to-end latency only)")
-          : std::string("GPU compute time (CUDA events around enqueue())"),
-      samples, plan.batch);
-  report.host_enqueue_ms = summarize(samples.enqueue_ms);
+  if (on_device) {
+    PhaseSamples samples = run_phase(compute, plan.rule);
+    report.gpu_compute = make_phase(
+        plan.engine.impl().host_tail
+            ? cat("GPU compute time of the GPU part (CUDA events around its enqueue(); the ",
+                  plan.engine.impl().host_tail->graph->nodes().size(),
+                  " host layers count in end-to-end latency only)")
+            : std::string("GPU compute time (CUDA events around enqueue())"),
+        samples, plan.batch);
+    report.host_enqueue_ms = summarize(samples.enqueue_ms);
+  }
 
   std::vector<Iteration> end_to_end;
   for (auto& st : streams) {
@@ -219,7 +224,7 @@ void measure_cuda(const BenchPlan& plan, BenchReport& report) {
       make_phase("end-to-end latency (host clock around execute(), host-device copies included)",
                  run_phase(end_to_end, plan.rule), plan.batch);
 
-  if (plan.profile) {
+  if (plan.profile && on_device) {
     report.profile = profile_cuda(*streams[0], plan.rule);
     streams[0]->context->set_cuda_graph(plan.cuda_graph);
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "ir/op_registry.hpp"
+#include "unit/control_flow_test_util.hpp"
 
 namespace kiln::build {
 namespace {
@@ -101,7 +102,7 @@ TEST(HostTail, AGraphInputTheTailReadsIsATailInput) {
   EXPECT_EQ(name_list(parts->tail->inputs()), (std::vector<std::string>{"r"}));
 }
 
-TEST(HostTail, StaticGraphsAndGraphsWithNothingForTheGpuStayWhole) {
+TEST(HostTail, StaticGraphsStayWholeAndDataDependentOnesGoToTheHostWhole) {
   Graph g;
   Value* x = g.add_value("x", DataType::kFloat32, ir::SymShape{2, 3});
   g.inputs() = {x};
@@ -120,7 +121,24 @@ TEST(HostTail, StaticGraphsAndGraphsWithNothingForTheGpuStayWhole) {
   d.add_node("Shape", "shape", {y}, {s});
   d.outputs() = {nz, s};
   ir::infer_graph(d);
-  EXPECT_FALSE(split(d));  // the head would only read a shape
+  // The head would only read a shape: every layer goes to the host.
+  std::optional<HostTailSplit> parts = split(d);
+  ASSERT_TRUE(parts);
+  EXPECT_TRUE(parts->head->nodes().empty());
+  EXPECT_TRUE(parts->head->outputs().empty());
+  EXPECT_EQ(op_list(*parts->tail), (std::vector<std::string>{"NonZero", "Shape"}));
+  EXPECT_EQ(name_list(parts->tail->inputs()), (std::vector<std::string>{"y"}));
+  EXPECT_EQ(name_list(parts->tail->outputs()), (std::vector<std::string>{"nz", "s"}));
+}
+
+// An If whose outputs shape inference knows in full (both branches give float[3]) is not a reason
+// to split: the CUDA backend runs it on the host with that static shape.
+TEST(HostTail, AnIfWithAStaticOutputShapeStaysInTheHead) {
+  std::unique_ptr<Graph> g = test::if_with_captures();
+  ir::infer_graph(*g);
+  EXPECT_FALSE(split_host_tail(*g, evaluate_static_prefix(*g, bind_input_shapes(*g, {}), true)));
+  // The memory planner's rule still treats it as known only when it runs.
+  EXPECT_FALSE(evaluate_static_prefix(*g, bind_input_shapes(*g, {})).why.empty());
 }
 
 }  // namespace

@@ -85,6 +85,36 @@ TEST(HostTail, NamesThatBelongToNeitherPartAreRefused) {
                Error);  // r is the GPU part's output, not an engine input
 }
 
+// Every layer data-dependent from the first: the whole engine runs on the host, so it runs (and
+// matches the CPU engine) on machines without a GPU too, and enqueue() still explains itself.
+TEST(HostTail, AnEngineWithNothingForTheGpuRunsWhollyOnTheHost) {
+  Network net;
+  net.add_input("x", DataType::kFloat32, {3, 4});
+  auto nz = net.add_layer("NonZero", {"x"}, {}, "nz")[0];
+  net.mark_output(net.add_layer("Transpose", {nz}, {}, "idx")[0]);
+  std::unique_ptr<Engine> built = build_cuda(net);
+  ASSERT_TRUE(built->impl().host_tail);
+  EXPECT_TRUE(built->impl().graph->nodes().empty());
+  std::vector<uint8_t> bytes = built->serialize();
+  std::unique_ptr<Engine> loaded =
+      Engine::deserialize({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+  Tensor x = Tensor::from_vector(DataType::kFloat32, {3, 4},
+                                 std::vector<float>{0, 1, 0, 2, 3, 0, 0, 0, 4, 5, 0, 6});
+  BuilderConfig cpu;
+  Tensor want = build_engine(net, cpu)->create_execution_context()->execute({{"x", x}})[0];
+  for (Engine* engine : {built.get(), loaded.get()}) {
+    auto ctx = engine->create_execution_context();
+    ctx->set_cuda_graph(true);  // nothing to capture: accepted
+    Tensor got = ctx->execute({{"x", x}})[0];
+    ASSERT_EQ(got.shape(), want.shape());
+    ASSERT_EQ(got.shape(), (Shape{6, 2}));
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      EXPECT_EQ(got.data<int64_t>()[i], want.data<int64_t>()[i]) << i;
+    }
+    EXPECT_THROW(ctx->enqueue({}, nullptr), Error);
+  }
+}
+
 TEST(HostTail, StaticCudaBuildsAreNotSplit) {
   Network net;
   net.add_input("x", DataType::kFloat32, {2, 8});
