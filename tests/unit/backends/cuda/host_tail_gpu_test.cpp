@@ -26,7 +26,7 @@ Network scores_then_selection() {
   auto kept = net.add_layer("Relu", {scores}, {}, "kept")[0];
   auto flat = net.add_layer("Flatten", {kept}, {{"axis", int64_t{0}}}, "flat")[0];
   auto nz = net.add_layer("NonZero", {kept}, {}, "nz")[0];
-  auto where = net.add_layer("NonZero", {flat}, {}, "where")[0];  // [2, n]
+  auto where = net.add_layer("NonZero", {flat}, {}, "where")[0];   // [2, n]
   auto rows = net.add_layer("Transpose", {where}, {}, "rows")[0];  // [n, 2]
   auto picked = net.add_layer("GatherND", {flat, rows}, {}, "picked")[0];
   net.mark_output(nz);
