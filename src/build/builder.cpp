@@ -165,64 +165,10 @@ bool reads_interleaved_heads_on_cuda(const ir::Node& n) {
          cuda::flash_attention_heads(d.value, dv.value);
 }
 
-}  // namespace
-
-Builder::Builder(Logger* logger, LogSeverity max_severity) {
-  if (logger) set_logger(logger, max_severity);
-}
-
-namespace {
-
-std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
-                                                const BuilderConfig& config, bool may_split);
-
-// A GPU build of a graph whose later layers have data-dependent shapes: the static part builds as
-// a GPU engine, the rest as a CPU engine run on the host after it (build/host_tail.hpp).
-std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, build::HostTailSplit split,
-                                                 const BuilderConfig& config) {
-  const bool all_on_host = split.head->nodes().empty();
-  log(Severity::kWarning,
-      cat(all_on_host ? "all " : "", split.tail->nodes().size(), " of ", g.nodes().size(),
-          " layers run on the host (the CPU backend)",
-          all_on_host ? ": the first already has a shape that depends"
-                      : " after the GPU ones: their shapes depend",
-          " on the data (", split.why,
-          "). execute() runs the engine; enqueue() cannot (its outputs have no size before it "
-          "runs)"));
-  std::vector<std::string> inputs, outputs;
-  for (const ir::Value* v : g.inputs()) inputs.push_back(v->name);
-  for (const ir::Value* v : g.outputs()) outputs.push_back(v->name);
-  std::shared_ptr<Engine::Impl> impl = build_engine_impl(std::move(split.head), config, false);
-  // The host part runs in FP32 (post-processing: box decoding, scores, NMS) at the same level.
-  BuilderConfig host_config;
-  host_config.backend = Backend::kCpu;
-  host_config.optimization_level = config.optimization_level;
-  attach_host_tail(*impl, build_engine_impl(std::move(split.tail), host_config, false), split.why,
-                   inputs, outputs, ErrorCode::kInternal);
-  return impl;
-}
-
-}  // namespace
-
-std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
-  if (network.impl().graph->outputs().empty()) {
-    fail(ErrorCode::kInvalidArgument, "network '", network.impl().graph->name,
-         "' has no outputs: mark at least one");
-  }
-  return std::make_unique<Engine>(build_engine_impl(network.impl().graph->clone(), config, true));
-}
-
-namespace {
-
-std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
-                                                const BuilderConfig& config, bool may_split) {
-  passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
-  if (config.backend == Backend::kCuda && may_split) {
-    std::optional<build::HostTailSplit> split = build::split_host_tail(
-        *g, build::evaluate_static_prefix(*g, build::bind_input_shapes(*g, config.input_shapes),
-                                          /*trust_subgraph_inference=*/true));
-    if (split) return build_split_engine(*g, std::move(*split), config);
-  }
+// Everything after the default passes, for one target: its rewrites, layout, precision, the
+// support check, the memory plan and (GPU builds) tuning.
+std::shared_ptr<Engine::Impl> build_optimized(std::unique_ptr<ir::Graph> g,
+                                              const BuilderConfig& config) {
   // GPU convolution libraries run a patch embedding (3 channels, stride = kernel) far from the
   // matrix units' rate; as a GEMM it runs near it. CPU convolutions (oneDNN) handle it well.
   if (config.backend == Backend::kCuda && config.optimization_level > 0) {
@@ -260,6 +206,52 @@ std::shared_ptr<Engine::Impl> build_engine_impl(std::unique_ptr<ir::Graph> g,
   return impl;
 }
 
+// A GPU build of a graph whose later layers have data-dependent shapes: the static part builds as
+// a GPU engine, the rest as a CPU engine run on the host after it (build/host_tail.hpp).
+std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, build::HostTailSplit split,
+                                                 const BuilderConfig& config) {
+  const bool all_on_host = split.head->nodes().empty();
+  log(Severity::kWarning,
+      cat(all_on_host ? "all " : "", split.tail->nodes().size(), " of ", g.nodes().size(),
+          " layers run on the host (the CPU backend)",
+          all_on_host ? ": the first already has a shape that depends"
+                      : " after the GPU ones: their shapes depend",
+          " on the data (", split.why,
+          "). execute() runs the engine; enqueue() cannot (its outputs have no size before it "
+          "runs)"));
+  std::vector<std::string> inputs, outputs;
+  for (const ir::Value* v : g.inputs()) inputs.push_back(v->name);
+  for (const ir::Value* v : g.outputs()) outputs.push_back(v->name);
+  std::shared_ptr<Engine::Impl> impl = build_optimized(std::move(split.head), config);
+  // The host part runs in FP32 (post-processing: box decoding, scores, NMS) at the same level.
+  BuilderConfig host_config;
+  host_config.backend = Backend::kCpu;
+  host_config.optimization_level = config.optimization_level;
+  attach_host_tail(*impl, build_optimized(std::move(split.tail), host_config), split.why, inputs,
+                   outputs, ErrorCode::kInternal);
+  return impl;
+}
+
 }  // namespace
+
+Builder::Builder(Logger* logger, LogSeverity max_severity) {
+  if (logger) set_logger(logger, max_severity);
+}
+
+std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig& config) {
+  if (network.impl().graph->outputs().empty()) {
+    fail(ErrorCode::kInvalidArgument, "network '", network.impl().graph->name,
+         "' has no outputs: mark at least one");
+  }
+  std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
+  passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
+  if (config.backend == Backend::kCuda) {
+    std::optional<build::HostTailSplit> split = build::split_host_tail(
+        *g, build::evaluate_static_prefix(*g, build::bind_input_shapes(*g, config.input_shapes),
+                                          /*trust_subgraph_inference=*/true));
+    if (split) return std::make_unique<Engine>(build_split_engine(*g, std::move(*split), config));
+  }
+  return std::make_unique<Engine>(build_optimized(std::move(g), config));
+}
 
 }  // namespace kiln

@@ -11,6 +11,16 @@ void push_once(std::vector<ir::Value*>& list, ir::Value* v) {
   if (std::find(list.begin(), list.end(), v) == list.end()) list.push_back(v);
 }
 
+// Removes from `copy` (a clone of the split graph, nodes in the same order) the layers whose
+// `in_tail` flag is `tail`.
+void remove_part(ir::Graph& copy, const std::vector<bool>& in_tail, bool tail) {
+  std::vector<ir::Node*> drop;
+  for (size_t i = 0; i < in_tail.size(); ++i) {
+    if (in_tail[i] == tail) drop.push_back(copy.nodes()[i].get());
+  }
+  for (ir::Node* n : drop) copy.remove_node(n);
+}
+
 }  // namespace
 
 std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const StaticPrefix& prefix) {
@@ -27,12 +37,8 @@ std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const Stati
 
   // Both parts start as copies of the whole graph; value and node indices match the original's.
   HostTailSplit split{graph.clone(), graph.clone(), prefix.why};
-  auto index_of = [&](const ir::Graph& g) {
-    std::unordered_map<const ir::Value*, size_t> index;
-    for (size_t i = 0; i < g.values().size(); ++i) index[g.values()[i].get()] = i;
-    return index;
-  };
-  const auto original_index = index_of(graph);
+  std::unordered_map<const ir::Value*, size_t> original_index;
+  for (size_t i = 0; i < graph.values().size(); ++i) original_index[graph.values()[i].get()] = i;
 
   // Which original values each part makes (its layers' outputs) and which the tail reads.
   const size_t n_values = graph.values().size();
@@ -50,10 +56,6 @@ std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const Stati
   // boundary.
   {
     ir::Graph& head = *split.head;
-    std::vector<ir::Node*> drop;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      if (in_tail[i]) drop.push_back(head.nodes()[i].get());
-    }
     std::vector<ir::Value*> outputs;
     for (const ir::Value* v : graph.outputs()) {
       size_t i = original_index.at(v);
@@ -62,7 +64,7 @@ std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const Stati
     for (size_t i = 0; i < n_values; ++i) {
       if (made_by_head[i] && read_by_tail[i]) push_once(outputs, head.values()[i].get());
     }
-    for (ir::Node* n : drop) head.remove_node(n);
+    remove_part(head, in_tail, true);
     head.outputs() = std::move(outputs);
     head.remove_unused();
   }
@@ -71,10 +73,6 @@ std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const Stati
   // with the static shapes the head gives them.
   {
     ir::Graph& tail = *split.tail;
-    std::vector<ir::Node*> drop;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      if (!in_tail[i]) drop.push_back(tail.nodes()[i].get());
-    }
     std::vector<ir::Value*> inputs;
     for (const ir::Value* v : graph.inputs()) {
       size_t i = original_index.at(v);
@@ -91,7 +89,7 @@ std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const Stati
       size_t i = original_index.at(v);
       if (made_by_tail[i]) push_once(outputs, tail.values()[i].get());
     }
-    for (ir::Node* n : drop) tail.remove_node(n);
+    remove_part(tail, in_tail, false);
     tail.inputs() = std::move(inputs);
     tail.outputs() = std::move(outputs);
     tail.remove_unused();

@@ -8,10 +8,9 @@
 // logical dims of each layer's output: a Transpose reorders the groups, a Reshape regroups the
 // virtual dims (splitting one where a new dim takes part of it), a Cast changes only the type.
 // KILN_FUSE_REARRANGE=0 leaves every chain alone (for comparisons).
-#include <algorithm>
-#include <cstdlib>
 #include <string>
 
+#include "ir/layer_precision.hpp"
 #include "ir/ops/rearrange.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
@@ -21,15 +20,6 @@ namespace kiln::passes {
 namespace {
 
 constexpr size_t kMaxVirtualDims = 8;  // the CUDA kernel's
-
-bool disabled_by_environment() {
-  const char* v = std::getenv("KILN_FUSE_REARRANGE");
-  return v && std::string(v) == "0";
-}
-
-bool is_float(DataType t) {
-  return t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16;
-}
 
 bool is_view_reshape(const ir::Node& n) {
   return n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze";
@@ -59,7 +49,8 @@ int64_t trailing_zero_pad(const ir::Node& n) {
 bool is_chain_layer(const ir::Node& n) {
   if (!n.domain.empty() || n.outputs.size() != 1 || !n.output(0) || !n.input(0)) return false;
   if (!static_shape(n.output(0)) || !static_shape(n.input(0))) return false;
-  if (!is_float(n.input(0)->dtype) || !is_float(n.output(0)->dtype)) return false;
+  if (!ir::is_rearranged_type(n.input(0)->dtype) || !ir::is_rearranged_type(n.output(0)->dtype))
+    return false;
   if (n.op == "Cast" || n.op == "Transpose" || is_view_reshape(n)) return true;
   return trailing_zero_pad(n) > 0;
 }
@@ -126,13 +117,10 @@ std::optional<ChainView> view_of(const std::vector<ir::Node*>& chain) {
   ChainView view;
   for (const ir::Node* n : chain) {
     if (n->op == "Transpose") {
-      std::vector<int64_t> perm = n->attrs.get_ints("perm", {});
-      if (perm.empty()) {
-        for (size_t i = groups.size(); i-- > 0;) perm.push_back(static_cast<int64_t>(i));
-      }
-      if (perm.size() != groups.size()) return std::nullopt;
+      std::optional<std::vector<int64_t>> perm = perm_of(n);
+      if (!perm || perm->size() != groups.size()) return std::nullopt;
       std::vector<Group> moved;
-      for (int64_t p : perm) moved.push_back(groups.at(static_cast<size_t>(p)));
+      for (int64_t p : *perm) moved.push_back(groups.at(static_cast<size_t>(p)));
       groups = std::move(moved);
     } else if (is_view_reshape(*n)) {
       if (!regroup(groups, *static_shape(n->output(0)))) return std::nullopt;
@@ -170,19 +158,26 @@ std::vector<ir::Node*> chain_ending_at(const ir::Graph& g, ir::Node* end) {
   return chain;
 }
 
-// Whether `n` ends a chain: a chain layer no other chain layer continues.
+// Whether `n` ends a chain: a chain layer whose output is used, and by no chain layer that could
+// continue it.
 bool ends_chain(const ir::Graph& g, const ir::Node& n) {
   if (!is_chain_layer(n)) return false;
-  if (n.op == "Pad" || g.is_graph_output(n.output(0))) return true;
+  if (g.is_graph_output(n.output(0))) return true;
   std::vector<ir::Node*> readers = g.consumers(n.output(0));
-  return readers.size() != 1 || !is_chain_layer(*readers[0]);
+  if (readers.empty()) return false;
+  return n.op == "Pad" || readers.size() != 1 || !is_chain_layer(*readers[0]);
 }
 
 }  // namespace
 
 bool fuse_rearrange_chains(ir::Graph& graph) {
-  if (disabled_by_environment()) return false;
-  bool changed = false;
+  if (switched_off_by_environment("KILN_FUSE_REARRANGE")) return false;
+  // Found first, rewritten after: each rewrite removes the layers it leaves unused.
+  struct Fusion {
+    std::vector<ir::Node*> chain;
+    ChainView view;
+  };
+  std::vector<Fusion> fusions;
   for (ir::Node* end : graph.node_list()) {
     if (!ends_chain(graph, *end)) continue;
     std::vector<ir::Node*> chain = chain_ending_at(graph, end);
@@ -193,40 +188,28 @@ bool fuse_rearrange_chains(ir::Graph& graph) {
     }
     // Two Casts would round twice (FP32 -> FP16 -> FP32); the fused copy converts once.
     if (copying < 2 || casts > 1) continue;
-    std::optional<ChainView> view = view_of(chain);
-    if (!view) continue;
-    ir::Value* source = chain.front()->input(0);
-    ir::Value* out = end->output(0);
+    if (std::optional<ChainView> view = view_of(chain)) fusions.push_back({chain, *view});
+  }
+  for (const Fusion& f : fusions) {
+    ir::Node* end = f.chain.back();
+    const Shape shape = *static_shape(end->output(0));
+    const DataType to = end->output(0)->dtype;
+    // replace_pattern removes `end`: read what the new layer takes from it first.
+    const std::string precision = end->attrs.get_string(ir::kLayerPrecisionAttr, "");
+    ir::Node* r = replace_pattern(graph, end, f.chain, "Rearrange", {f.chain.front()->input(0)});
     std::vector<int64_t> sizes, strides;
-    for (const VirtualDim& d : view->dims) {
+    for (const VirtualDim& d : f.view.dims) {
       sizes.push_back(d.size);
       strides.push_back(d.stride);
     }
-    const Shape shape = *static_shape(out);
-    ir::Node* r =
-        graph.add_node("Rearrange", graph.unique_node_name(end->name + "_rearrange"), {source}, {});
     r->attrs.set("sizes", sizes);
     r->attrs.set("strides", strides);
     r->attrs.set("shape", std::vector<int64_t>(shape.begin(), shape.end()));
-    r->attrs.set("pad", view->pad);
-    r->attrs.set("to", std::string(to_string(out->dtype)));
-    for (const ir::Node* n : chain) {
-      for (const std::string& o : n->origins) {
-        if (std::find(r->origins.begin(), r->origins.end(), o) == r->origins.end())
-          r->origins.push_back(o);
-      }
-    }
-    copy_layer_precision(*end, *r);
-    // The end layer gives up its output to the Rearrange; the rest of the chain is left unread.
-    end->outputs[0] =
-        graph.add_value(graph.unique_value_name(out->name + "_unfused"), out->dtype, out->shape);
-    end->outputs[0]->producer = end;
-    r->outputs = {out};
-    out->producer = r;
-    changed = true;
+    r->attrs.set("pad", f.view.pad);
+    r->attrs.set("to", std::string(to_string(to)));
+    if (!precision.empty()) r->attrs.set(ir::kLayerPrecisionAttr, precision);
   }
-  if (changed) tidy_after_rewrite(graph);
-  return changed;
+  return !fusions.empty();
 }
 
 }  // namespace kiln::passes

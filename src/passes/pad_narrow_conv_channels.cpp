@@ -9,11 +9,9 @@
 // no FP32 ones (unmeasured). KILN_PAD_NARROW_CONV=0 leaves every convolution alone (for
 // comparisons).
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include "ir/ops/channels_last.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
 #include "passes/rewrite.hpp"
@@ -23,29 +21,16 @@ namespace {
 
 constexpr int64_t kMinReduction = 7 * 7 * 3;  // where the measured gain outweighs the pad
 
-bool disabled_by_environment() {
-  const char* v = std::getenv("KILN_PAD_NARROW_CONV");
-  return v && std::string(v) == "0";
-}
-
 // The channel count `conv`'s input is padded to, or 0 to leave it.
 int64_t padded_channels(const ir::Node& conv) {
-  if ((conv.op != "Conv" && conv.op != "FusedConv") || !conv.domain.empty()) return 0;
-  if (conv.attrs.get_int(ir::kChannelsLastAttr, 0) == 0) return 0;
-  if (conv.attrs.get_int("group", 1) != 1 || conv.attrs.get_int("transposed", 0) != 0) return 0;
-  if (conv.inputs.size() < 2 || !conv.inputs[1]->is_constant()) return 0;
-  const ir::Value* x = conv.inputs[0];
-  const ir::Value* w = conv.inputs[1];
-  std::optional<Shape> xs = static_shape(x);
-  std::optional<Shape> ws = static_shape(w);
-  if (!xs || !ws || xs->size() < 3 || ws->size() != xs->size() || shape_numel(*xs) == 0) return 0;
-  if (x->dtype != DataType::kFloat16 && x->dtype != DataType::kBFloat16) return 0;
+  std::optional<ConvShapes> s = sixteen_bit_nhwc_conv(conv);
+  if (!s) return 0;
   int64_t taps = 1;  // the kernel's spatial size
-  for (size_t i = 1; i + 1 < ws->size(); ++i) taps *= (*ws)[i];
-  const int64_t vector = 16 / static_cast<int64_t>(element_size(x->dtype));
-  const int64_t c = xs->back();
+  for (size_t i = 1; i + 1 < s->w.size(); ++i) taps *= s->w[i];
+  const int64_t vector = 16 / static_cast<int64_t>(element_size(conv.inputs[0]->dtype));
+  const int64_t c = s->x.back();
   // Narrow inputs only: padding a wide activation costs more than a whole vector could gain.
-  if (c % vector == 0 || c >= 2 * vector || ws->back() != c || taps * c < kMinReduction) return 0;
+  if (c % vector == 0 || c >= 2 * vector || s->w.back() != c || taps * c < kMinReduction) return 0;
   return (c + vector - 1) / vector * vector;
 }
 
@@ -89,7 +74,7 @@ void pad(ir::Graph& g, ir::Node* conv, int64_t to) {
 }  // namespace
 
 bool pad_narrow_conv_channels(ir::Graph& graph) {
-  if (disabled_by_environment()) return false;
+  if (switched_off_by_environment("KILN_PAD_NARROW_CONV")) return false;
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     if (int64_t to = padded_channels(*n)) {

@@ -1,6 +1,8 @@
 // Matchers shared by the pattern-recognition passes.
 #include "passes/pattern.hpp"
 
+#include "ir/ops/channels_last.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -69,6 +71,23 @@ bool same_static_shape(const std::optional<ir::SymShape>& a, const std::optional
     if (!(x == (*b)[i])) return false;
   }
   return true;
+}
+
+std::optional<ConvShapes> sixteen_bit_nhwc_conv(const ir::Node& n) {
+  if ((n.op != "Conv" && n.op != "FusedConv") || !n.domain.empty()) return std::nullopt;
+  if (n.attrs.get_int(ir::kChannelsLastAttr, 0) == 0) return std::nullopt;
+  if (n.attrs.get_int("group", 1) != 1 || n.attrs.get_int("transposed", 0) != 0) {
+    return std::nullopt;
+  }
+  if (n.inputs.size() < 2 || !n.inputs[1]->is_constant()) return std::nullopt;
+  const ir::Value* x = n.inputs[0];
+  if (x->dtype != DataType::kFloat16 && x->dtype != DataType::kBFloat16) return std::nullopt;
+  std::optional<Shape> xs = static_shape(x);
+  std::optional<Shape> ws = static_shape(n.inputs[1]);
+  if (!xs || !ws || xs->size() < 3 || ws->size() != xs->size() || shape_numel(*xs) == 0) {
+    return std::nullopt;
+  }
+  return ConvShapes{*xs, *ws};
 }
 
 ir::Node* replace_pattern(ir::Graph& graph, ir::Node* last, const std::vector<ir::Node*>& matched,

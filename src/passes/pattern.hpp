@@ -45,6 +45,14 @@ std::vector<ir::Node*> attention_layers(ir::Graph& graph,
 std::optional<std::vector<int64_t>> perm_of(const ir::Node* transpose);
 bool is_float_type(DataType t);
 
+// A channels-last, ungrouped, forward Conv or FusedConv of a non-empty 16-bit input with a
+// constant weight, both of static shape: their shapes ([N, spatial..., C] and [K, spatial..., C]);
+// nullopt for any other layer. The convolutions the GPU stem rewrites may change.
+struct ConvShapes {
+  Shape x, w;
+};
+std::optional<ConvShapes> sixteen_bit_nhwc_conv(const ir::Node& n);
+
 // Replaces the sub-graph ending at `last` (whose output 0 is the result) by one new node computing
 // the same result: the new node writes `last`'s output value (so names and graph outputs stay),
 // lists the origins of every node in `matched`, and the nodes left unused are removed. Leaves the

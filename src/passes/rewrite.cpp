@@ -1,6 +1,9 @@
 // Output replacement that preserves graph output names.
 #include "passes/rewrite.hpp"
 
+#include <cstdlib>
+#include <string>
+
 #include "ir/layer_precision.hpp"
 #include "ir/op_registry.hpp"
 
@@ -31,6 +34,11 @@ ir::Value* add_int64_constant(ir::Graph& graph, const std::string& base,
   return graph.add_constant(
       graph.unique_value_name(base),
       Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(values.size())}, values));
+}
+
+bool switched_off_by_environment(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::string(v) == "0";
 }
 
 void copy_layer_precision(const ir::Node& from, ir::Node& to) {

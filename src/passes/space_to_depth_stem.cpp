@@ -13,11 +13,9 @@
 // after. The rearrangement itself is Reshape -> Transpose -> Reshape; when the input is the
 // NCHW -> NHWC Transpose of the model's image, one Transpose from the image does both.
 // KILN_STEM_SPACE_TO_DEPTH=0 leaves every convolution alone (for comparisons).
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
@@ -28,11 +26,6 @@ namespace {
 
 constexpr int64_t kNarrowChannels = 8;        // fewer than one 16-byte vector of 16-bit values
 constexpr int64_t kMinReduction = 7 * 7 * 3;  // the matrix work's K: a 7x7 kernel on 3 channels
-
-bool disabled_by_environment() {
-  const char* v = std::getenv("KILN_STEM_SPACE_TO_DEPTH");
-  return v && std::string(v) == "0";
-}
 
 // One spatial axis of the rewritten convolution.
 struct AxisPlan {
@@ -61,22 +54,15 @@ struct StemPlan {
 };
 
 std::optional<StemPlan> plan_stem(const ir::Node& conv) {
-  if ((conv.op != "Conv" && conv.op != "FusedConv") || !conv.domain.empty()) return std::nullopt;
-  if (conv.attrs.get_int(ir::kChannelsLastAttr, 0) == 0) return std::nullopt;
-  if (conv.attrs.get_int("group", 1) != 1 || conv.attrs.get_int("transposed", 0) != 0)
-    return std::nullopt;
-  if (conv.inputs.size() < 2 || !conv.inputs[1]->is_constant()) return std::nullopt;
-  const ir::Value* x = conv.inputs[0];
-  if (x->dtype != DataType::kFloat16 && x->dtype != DataType::kBFloat16) return std::nullopt;
-  std::optional<Shape> xs = static_shape(x);
-  std::optional<Shape> ws = static_shape(conv.inputs[1]);
-  if (!xs || !ws || xs->size() != 4 || ws->size() != 4) return std::nullopt;  // N, H, W, C
-  const int64_t c = (*xs)[3];
-  if (c >= kNarrowChannels || (*ws)[3] != c || (*ws)[1] * (*ws)[2] * c < kMinReduction)
-    return std::nullopt;
+  std::optional<ConvShapes> s = sixteen_bit_nhwc_conv(conv);
+  if (!s || s->x.size() != 4) return std::nullopt;  // N, H, W, C
+  const Shape& xs = s->x;
+  const Shape& ws = s->w;
+  const int64_t c = xs[3];
+  if (c >= kNarrowChannels || ws[3] != c || ws[1] * ws[2] * c < kMinReduction) return std::nullopt;
   ir::WindowSpec spec;
   try {
-    spec = ir::read_window_spec(conv, 2, {(*ws)[1], (*ws)[2]},
+    spec = ir::read_window_spec(conv, 2, {ws[1], ws[2]},
                                 [](const std::string& m) { throw Error(ErrorCode::kInternal, m); });
   } catch (const Error&) {
     return std::nullopt;
@@ -85,8 +71,8 @@ std::optional<StemPlan> plan_stem(const ir::Node& conv) {
       spec.dilations != std::vector<int64_t>{1, 1}) {
     return std::nullopt;
   }
-  std::optional<AxisPlan> h = plan_axis((*xs)[1], spec.kernel[0], spec.pads[0], spec.pads[2]);
-  std::optional<AxisPlan> w = plan_axis((*xs)[2], spec.kernel[1], spec.pads[1], spec.pads[3]);
+  std::optional<AxisPlan> h = plan_axis(xs[1], spec.kernel[0], spec.pads[0], spec.pads[2]);
+  std::optional<AxisPlan> w = plan_axis(xs[2], spec.kernel[1], spec.pads[1], spec.pads[3]);
   if (!h || !w) return std::nullopt;
   return StemPlan{*h, *w};
 }
@@ -172,7 +158,7 @@ void rewrite(ir::Graph& g, ir::Node& conv, const StemPlan& plan) {
 }  // namespace
 
 bool space_to_depth_stems(ir::Graph& graph) {
-  if (disabled_by_environment()) return false;
+  if (switched_off_by_environment("KILN_STEM_SPACE_TO_DEPTH")) return false;
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     if (std::optional<StemPlan> plan = plan_stem(*n)) {

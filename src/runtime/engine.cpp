@@ -75,35 +75,36 @@ std::shared_ptr<Engine::Impl> make_engine_impl(std::unique_ptr<ir::Graph> graph,
 void attach_host_tail(Engine::Impl& impl, std::shared_ptr<const Engine::Impl> host,
                       std::string reason, const std::vector<std::string>& engine_inputs,
                       const std::vector<std::string>& engine_outputs, ErrorCode error) {
-  const ir::Graph* tail = host->graph.get();
-  auto find = [](const std::vector<ir::Value*>& list, const std::string& name) -> const ir::Value* {
-    for (const ir::Value* v : list) {
-      if (v->name == name) return v;
-    }
-    return nullptr;
-  };
+  const ir::Graph& tail = *host->graph;
   const ir::Graph& gpu = *impl.graph;
+  auto input_of = [](const ir::Graph& g, const std::string& name) -> const ir::Value* {
+    const ir::Value* v = g.find_value(name);
+    return v && g.is_graph_input(v) ? v : nullptr;
+  };
+  auto output_of = [](const ir::Graph& g, const std::string& name) -> const ir::Value* {
+    const ir::Value* v = g.find_value(name);
+    return v && g.is_graph_output(v) ? v : nullptr;
+  };
   impl.inputs.clear();
   impl.outputs.clear();
   for (const std::string& name : engine_inputs) {
-    const ir::Value* v = find(gpu.inputs(), name);
-    if (!v) v = find(tail->inputs(), name);
-    if (!v || find(gpu.outputs(), name)) {
+    const ir::Value* v = input_of(gpu, name);
+    if (!v) v = input_of(tail, name);
+    if (!v || output_of(gpu, name)) {
       fail(error, "split engine: its input '", name, "' is not an input of either part");
     }
     impl.inputs.push_back(describe_value(*v));
   }
   for (const std::string& name : engine_outputs) {
-    const ir::Value* v = find(tail->outputs(), name);
-    if (!v) v = find(gpu.outputs(), name);
+    const ir::Value* v = output_of(tail, name);
+    if (!v) v = output_of(gpu, name);
     if (!v) fail(error, "split engine: its output '", name, "' is not an output of either part");
     impl.outputs.push_back(describe_value(*v));
   }
   // Every tail input comes from the GPU part or from the engine's inputs.
-  for (const ir::Value* v : tail->inputs()) {
-    if (!find(gpu.outputs(), v->name) &&
-        std::none_of(engine_inputs.begin(), engine_inputs.end(),
-                     [&](const std::string& n) { return n == v->name; })) {
+  for (const ir::Value* v : tail.inputs()) {
+    if (!output_of(gpu, v->name) &&
+        std::find(engine_inputs.begin(), engine_inputs.end(), v->name) == engine_inputs.end()) {
       fail(error, "split engine: the host part's input '", v->name,
            "' is neither an output of the GPU part nor an engine input");
     }

@@ -18,49 +18,34 @@ std::vector<Tensor> SplitExecutionContext::execute(const std::map<std::string, T
     for (const TensorDesc& d : engine_->inputs) known |= d.name == name;
     if (!known) fail(ErrorCode::kInvalidArgument, "'", name, "' is not an input of this engine");
   }
-  // Each part takes the engine inputs it reads; the tail also takes the GPU part's outputs.
-  std::map<std::string, Tensor> gpu_inputs;
-  for (const ir::Value* v : engine_->graph->inputs()) {
-    auto it = inputs.find(v->name);
-    if (it == inputs.end())
-      fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
-    gpu_inputs.emplace(v->name, it->second);
-  }
-  std::map<std::string, Tensor> made;
-  const auto& gpu_names = engine_->graph->outputs();
+  // The engine inputs, then each part's outputs, by name; each part takes the ones it reads.
+  std::map<std::string, Tensor> made = inputs;
+  auto take = [&](const std::vector<ir::Value*>& wanted) {
+    std::map<std::string, Tensor> out;
+    for (const ir::Value* v : wanted) {
+      auto it = made.find(v->name);
+      if (it == made.end())
+        fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
+      out.emplace(v->name, it->second);
+    }
+    return out;
+  };
+  auto keep = [&](const std::vector<ir::Value*>& names, std::vector<Tensor> tensors) {
+    for (size_t i = 0; i < names.size() && i < tensors.size(); ++i) {
+      made.insert_or_assign(names[i]->name, std::move(tensors[i]));
+    }
+  };
+  const ir::Graph& gpu = *engine_->graph;
   if (gpu_) {
-    std::vector<Tensor> gpu_outputs = gpu_->execute(gpu_inputs);
-    for (size_t i = 0; i < gpu_names.size() && i < gpu_outputs.size(); ++i) {
-      made.emplace(gpu_names[i]->name, std::move(gpu_outputs[i]));
-    }
+    keep(gpu.outputs(), gpu_->execute(take(gpu.inputs())));
   } else {
-    // No GPU layers: its outputs can only be engine inputs or constants passed through.
-    for (const ir::Value* v : gpu_names) {
-      if (auto it = gpu_inputs.find(v->name); it != gpu_inputs.end()) {
-        made.emplace(v->name, it->second);
-      } else if (v->constant) {
-        made.emplace(v->name, *v->constant);
-      }
+    // No GPU layers: its outputs are engine inputs (in `made` already) or constants.
+    for (const ir::Value* v : gpu.outputs()) {
+      if (v->constant) made.emplace(v->name, *v->constant);
     }
   }
-  std::map<std::string, Tensor> host_inputs;
-  for (const ir::Value* v : engine_->host_tail->graph->inputs()) {
-    auto it = made.find(v->name);
-    if (it != made.end()) {
-      host_inputs.emplace(v->name, it->second);
-      continue;
-    }
-    auto given = inputs.find(v->name);
-    if (given == inputs.end()) {
-      fail(ErrorCode::kInvalidArgument, "input '", v->name, "' was not given");
-    }
-    host_inputs.emplace(v->name, given->second);
-  }
-  std::vector<Tensor> host_outputs = host_->execute(host_inputs);
-  const auto& host_names = engine_->host_tail->graph->outputs();
-  for (size_t i = 0; i < host_names.size() && i < host_outputs.size(); ++i) {
-    made.insert_or_assign(host_names[i]->name, std::move(host_outputs[i]));
-  }
+  const ir::Graph& host = *engine_->host_tail->graph;
+  keep(host.outputs(), host_->execute(take(host.inputs())));
   std::vector<Tensor> result;
   for (const TensorDesc& d : engine_->outputs) {
     auto it = made.find(d.name);

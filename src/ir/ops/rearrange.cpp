@@ -7,10 +7,6 @@
 namespace kiln::ir {
 namespace {
 
-bool is_rearranged_type(DataType t) {
-  return t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16;
-}
-
 void infer_rearrange(InferenceContext& ctx) {
   const TensorType& x = ctx.input(0);
   int64_t elements = -1;
@@ -23,6 +19,10 @@ void infer_rearrange(InferenceContext& ctx) {
 }
 
 }  // namespace
+
+bool is_rearranged_type(DataType t) {
+  return t == DataType::kFloat32 || t == DataType::kFloat16 || t == DataType::kBFloat16;
+}
 
 RearrangeSpec read_rearrange_spec(const Node& node, int64_t input_elements, DataType input_dtype,
                                   const std::function<void(const std::string&)>& fail) {

@@ -23,6 +23,9 @@ struct RearrangeSpec {
   DataType to = DataType::kFloat32;
 };
 
+// The types Rearrange reads and writes: float32, float16 and bfloat16.
+bool is_rearranged_type(DataType t);
+
 // Reads and checks a Rearrange node's attributes against its input (`input_elements` -1 when
 // unknown): every read in bounds, the sizes covering exactly the valid output elements, floating
 // types only. Failures go to `fail`, which must throw.
