@@ -22,6 +22,10 @@ std::string_view version();  // "MAJOR.MINOR.PATCH"
 
 enum class Backend : uint8_t { kCpu = 1, kCuda = 2 };
 std::string_view to_string(Backend b);
+// Whether this kiln build has the backend's kernels (the CUDA backend is built only where the CUDA
+// toolkit was found), and whether engines for it can run on this machine (CUDA needs a GPU).
+bool backend_built(Backend b);
+bool backend_available(Backend b);
 
 // Memory layout of the activations around convolutions. kAuto lets the backend choose: CUDA runs
 // every convolution channels-last (NHWC, what tensor-core kernels read); the CPU keeps NCHW except

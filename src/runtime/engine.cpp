@@ -167,6 +167,24 @@ void ExecutionContext::set_cuda_graph(bool) {
   fail(ErrorCode::kUnsupported, "CUDA graphs apply to GPU engines; this engine runs on the CPU");
 }
 
+bool backend_built(Backend b) {
+  if (b == Backend::kCpu) return true;
+#ifdef KILN_WITH_CUDA
+  return b == Backend::kCuda;
+#else
+  return false;
+#endif
+}
+
+bool backend_available(Backend b) {
+  if (b == Backend::kCpu) return true;
+#ifdef KILN_WITH_CUDA
+  return b == Backend::kCuda && cuda::device_available();
+#else
+  return false;
+#endif
+}
+
 std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
   // A split engine whose layers all run on the host needs no GPU.
   if (impl_->host_tail && impl_->graph->nodes().empty()) {

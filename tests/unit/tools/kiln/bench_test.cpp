@@ -15,9 +15,6 @@
 #include "onnx/importer.hpp"
 #include "unit/temp_dir_util.hpp"
 #include "unit/tools/kiln/cli_test_util.hpp"
-#ifdef KILN_WITH_CUDA
-#include "backends/cuda/cuda_execution_context.hpp"
-#endif
 
 namespace kiln::test {
 namespace {
@@ -331,7 +328,6 @@ TEST(BenchModel, FixedInputShapesMakeEveryShapeStatic) {
 
 // ---- GPU ----
 
-#ifdef KILN_WITH_CUDA
 // Softmax -> Transpose -> GlobalAveragePool: three layers no pass fuses, each with a CUDA kernel.
 ::onnx::ModelProto gpu_model() {
   auto x = value_info("x", ::onnx::TensorProto::FLOAT, {-1, 4, 8, 8}, {"batch"});
@@ -349,7 +345,8 @@ TEST(BenchModel, FixedInputShapesMakeEveryShapeStatic) {
 // `kiln build --backend cuda` refuses this model (its batch is symbolic); bench builds it for the
 // benchmark's input shapes, so the build passes and only running needs a device.
 TEST(BenchCommandCuda, BuildsForTheBenchmarkShapes) {
-  if (cuda::device_available()) GTEST_SKIP() << "BenchCommandGpu runs it on the device";
+  if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this kiln build has no CUDA backend";
+  if (backend_available(Backend::kCuda)) GTEST_SKIP() << "BenchCommandGpu runs it on the device";
   TempDir dir;
   std::string model = dir.file("gpu.onnx");
   write_model(model, gpu_model());
@@ -363,7 +360,7 @@ TEST(BenchCommandCuda, BuildsForTheBenchmarkShapes) {
 }
 
 TEST(BenchCommandGpu, CudaReportHasComputeEnqueueEndToEndAndProfile) {
-  if (!cuda::device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!backend_available(Backend::kCuda)) GTEST_SKIP() << "no CUDA device";
   TempDir dir;
   std::string model = dir.file("gpu.onnx");
   write_model(model, gpu_model());
@@ -392,7 +389,6 @@ TEST(BenchCommandGpu, CudaReportHasComputeEnqueueEndToEndAndProfile) {
   EXPECT_TRUE(contains(r.out, "GPU compute time (CUDA events around enqueue())")) << r.out;
   EXPECT_TRUE(contains(r.out, "host enqueue time")) << r.out;
 }
-#endif
 
 }  // namespace
 }  // namespace kiln::test

@@ -6,10 +6,6 @@
 
 #include <sstream>
 
-#ifdef KILN_WITH_CUDA
-#include "backends/cuda/cuda_execution_context.hpp"
-#endif
-
 namespace kiln::tools {
 namespace {
 
@@ -37,9 +33,8 @@ TEST(BuildProgress, BarRedrawsInPlaceAndClearsWhenTuningEnds) {
   EXPECT_FALSE(terminal_progress(none));  // not the process's stderr
 }
 
-#ifdef KILN_WITH_CUDA
 TEST(BuildProgress, GpuBuildReportsEveryTunedLayer) {
-  if (!cuda::device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!backend_available(Backend::kCuda)) GTEST_SKIP() << "no CUDA device";
   Network net;
   net.add_input("x", DataType::kFloat32, {4, 16});
   auto r = net.add_layer("Relu", {"x"})[0];
@@ -59,7 +54,6 @@ TEST(BuildProgress, GpuBuildReportsEveryTunedLayer) {
   EXPECT_EQ(seen.back().done, seen.back().total);
   EXPECT_TRUE(seen.back().layer.empty());
 }
-#endif
 
 }  // namespace
 }  // namespace kiln::tools
