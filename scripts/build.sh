@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds kiln into build/ (KILN_BUILD_DIR): the given ninja targets, or everything
 # (library, `kiln` tool, tests) when none are given. KILN_WITH_CUDA=OFF builds the CPU backend
-# only, even where the CUDA toolkit is installed.
+# only, even where the CUDA toolkit is installed; KILN_CONFIGURE_ONLY=1 stops after CMake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${KILN_BUILD_DIR:-build}
@@ -11,4 +11,5 @@ PY=${PYTHON:-$PWD/.venv/bin/python}
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$PY" \
   -DKILN_WITH_CUDA="${KILN_WITH_CUDA:-ON}" ${KILN_CMAKE_ARGS:-} >/dev/null
+[ "${KILN_CONFIGURE_ONLY:-0}" = 1 ] && exit 0
 ninja -C "$BUILD_DIR" -j "$(nproc)" "$@"

@@ -11,6 +11,7 @@
 #include "bench_model.hpp"
 #include "bench_runner.hpp"
 #include "bench_stats.hpp"
+#include "core/error.hpp"
 #include "kiln/kiln.hpp"
 #include "onnx/importer.hpp"
 #include "unit/temp_dir_util.hpp"
