@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "kiln/kiln.hpp"
 #include "npy.hpp"
 #include "tensor_summary.hpp"
 #include "unit/temp_dir_util.hpp"
