@@ -22,7 +22,8 @@ ctest_in() {
 
 stage "dependencies"
 scripts/install_deps.sh
-export PYTHON=$PWD/.venv/bin/python
+# As if the virtual environment were activated: the tests that run ONNX Runtime call `python3`.
+export PYTHON=$PWD/.venv/bin/python PATH="$PWD/.venv/bin:$PATH"
 
 KILN_BUILD_DIR=build KILN_WITH_CUDA=ON KILN_CONFIGURE_ONLY=1 scripts/build.sh
 if grep -q '^CMAKE_CUDA_COMPILER:FILEPATH=/' build/CMakeCache.txt; then
