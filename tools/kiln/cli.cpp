@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "kiln/kiln.hpp"
+#include "quote.hpp"
 
 namespace kiln::tools {
 
@@ -45,7 +46,8 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
     }
     std::string who = "kiln";
     for (const CLI::App* sub : app.get_subcommands()) who += " " + sub->get_name();
-    err << who << ": usage error: " << e.what() << "\nRun '" << who << " --help' for usage.\n";
+    err << who << ": usage error: " << shorten_quoted_parts(e.what()) << "\nRun '" << who
+        << " --help' for usage.\n";
     return 2;
   }
 
@@ -71,14 +73,16 @@ int kiln_main(int argc, const char* const* argv, std::ostream& out, std::ostream
       surgeon_command(surgeon_opts, out, err);
     }
   } catch (const Error& e) {
-    err << who << ": error: " << e.what() << "\n";
+    // The library quotes names and attribute values from the model in full; a hostile model can
+    // make them 100 KB long.
+    err << who << ": error: " << shorten_quoted_parts(e.what()) << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     err << who << ": error: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
     // Library code throws kiln::Error; anything else (filesystem, streams) still gets one line.
-    err << who << ": error: " << e.what() << "\n";
+    err << who << ": error: " << shorten_quoted_parts(e.what()) << "\n";
     return 1;
   }
   return 0;

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "ir/op_registry.hpp"
 #include "onnx/tensor_proto.hpp"
+#include "quote.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_graph.hpp"
 
@@ -124,7 +125,8 @@ void inspect_model(const OnnxModel& model, bool json_out, std::ostream& out) {
   try {
     import_onnx_model(m, "'" + model.path + "'");
   } catch (const Error& e) {
-    import_error = e.what();
+    // The message quotes names and attribute values in full; a hostile one is 100 KB long.
+    import_error = shorten_quoted_parts(e.what());
   }
   if (json_out) {
     json j;

@@ -1,6 +1,7 @@
 // `kiln surgeon set-shape`: gives graph inputs new shapes (static or symbolic dims) and lets kiln
 // re-infer every other shape from them.
 #include "core/error.hpp"
+#include "quote.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_graph.hpp"
 
@@ -42,8 +43,8 @@ bool set_input_shapes(pb::ModelProto& model, const std::vector<std::string>& spe
     log << "  kiln inferred " << n << " tensor type(s) from the new shapes\n";
     return true;
   } catch (const Error& e) {
-    log << "  shapes not re-inferred (value_info cleared, output declarations kept): " << e.what()
-        << "\n";
+    log << "  shapes not re-inferred (value_info cleared, output declarations kept): "
+        << shorten_quoted_parts(e.what()) << "\n";
     return false;
   }
 }
