@@ -1,7 +1,6 @@
 // `kiln bench`: build or load an engine, warm it up, time it, and report latency statistics,
 // throughput and (with --profile) per-layer time, as text and optionally as JSON.
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +9,7 @@
 #include "bench_model.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "option_values.hpp"
 #include "runtime/engine_impl.hpp"
 
 namespace kiln::tools {
@@ -39,25 +39,12 @@ void check_json_path(const std::string& path) {
   }
 }
 
-// Option checks whose messages read as sentences (CLI11's range checks print the type's limits).
-CLI::Validator number_check(bool whole, bool allow_zero) {
-  std::string what = std::string(allow_zero ? "a non-negative" : "a positive") +
-                     (whole ? " whole number" : " number");
-  return CLI::Validator(
-      [=](const std::string& text) -> std::string {
-        size_t used = 0;
-        double v = 0;
-        try {
-          v = whole ? static_cast<double>(std::stoll(text, &used)) : std::stod(text, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        bool ok = used == text.size() && !text.empty() && std::isfinite(v) &&
-                  (allow_zero ? v >= 0 : v > 0);
-        return ok ? std::string() : "expects " + what + ", got '" + text + "'";
-      },
-      what);
-}
+// Bounds of the timing options: a phase longer than a day is a typo, and would overflow the
+// clock's deadline arithmetic long before 1e300 seconds.
+constexpr double kDaySeconds = 24 * 60 * 60;
+// Each timed iteration keeps its latency (8 bytes, reserved up front with --iterations), so 10^8
+// iterations are 800 MB per stream.
+constexpr uint64_t kMaxIterations = 100'000'000;
 
 void write_json(const std::string& path, const BenchReport& report) {
   std::ofstream f(path);
@@ -89,21 +76,21 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
       ->allow_extra_args(false);
   sub->add_option("-i,--input", o.inputs, "NAME=FILE.npy: the data of one input (repeatable)")
       ->allow_extra_args(false);
-  sub->add_option("--seed", o.seed, "seed of the random inputs")->capture_default_str();
+  add_seed_option(*sub, o.seed);
   sub->add_option("--warmup-ms", o.warmup_ms, "untimed warm-up before each phase, milliseconds")
-      ->check(number_check(false, true))
+      ->transform(number_in(0, kDaySeconds * 1000, "a day"))
       ->capture_default_str();
   CLI::Option* duration =
       sub->add_option("--duration", o.duration_s, "seconds each timed phase runs")
-          ->check(number_check(false, false))
+          ->transform(positive_number_up_to(kDaySeconds, "a day"))
           ->capture_default_str();
   sub->add_option("--iterations", o.iterations,
                   "timed iterations per phase and stream, instead of --duration")
-      ->check(number_check(true, false))
+      ->transform(whole_number_in(1, kMaxIterations))
       ->excludes(duration);
   sub->add_option("--streams", o.streams,
                   "concurrent execution contexts, each on its own thread (and CUDA stream)")
-      ->check(CLI::Range(1, 64))
+      ->transform(whole_number_in(1, 64))
       ->capture_default_str();
   sub->add_flag("--graph", o.cuda_graph, "capture the engine in a CUDA graph and replay it");
   sub->add_option("--timing-cache", o.timing_cache,

@@ -11,6 +11,7 @@
 #include "ir/printer.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
+#include "option_values.hpp"
 #include "precision_options.hpp"
 #include "run_inputs.hpp"
 #include "runtime/engine_impl.hpp"
@@ -19,6 +20,9 @@ namespace kiln::tools {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Above any GPU's memory, and far from the overflow of the MiB-to-bytes shift.
+constexpr uint64_t kMaxWorkspaceMib = uint64_t{1} << 20;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -99,7 +103,7 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
                   "ones are added (created if missing)");
   sub->add_option("--workspace-limit", o.workspace_limit_mib,
                   "CUDA: most scratch memory (MiB) one layer's tactic may use (default 1024)")
-      ->check(CLI::PositiveNumber);
+      ->transform(whole_number_in(1, kMaxWorkspaceMib, "1 TiB"));
   sub->add_option("--layout", o.layout,
                   "activation layout around convolutions: auto (CUDA: nhwc; CPU: nhwc only where "
                   "it removes transposes), nchw or nhwc")
@@ -108,7 +112,7 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
   sub->add_option("--opt-level", o.opt_level,
                   "0: no graph optimization; 1-2: every pass, GPU layers take their first "
                   "applicable tactic (fast builds); 3: also time each GPU layer's tactics")
-      ->check(CLI::Range(0, 3))
+      ->transform(whole_number_in(0, 3))
       ->capture_default_str();
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "bench_model.hpp"
@@ -19,6 +20,7 @@
 #include "model_source.hpp"
 #include "npy.hpp"
 #include "onnx/importer.hpp"
+#include "option_values.hpp"
 #include "precision_options.hpp"
 #include "run_inputs.hpp"
 #include "tensor_summary.hpp"
@@ -189,11 +191,11 @@ CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
       ->allow_extra_args(false);
   sub->add_option("-s,--shape", o.shapes, "NAME=1x3x224x224: shape of a random input (repeatable)")
       ->allow_extra_args(false);
-  sub->add_option("--seed", o.seed, "seed of the random inputs")->capture_default_str();
+  add_seed_option(*sub, o.seed);
   sub->add_option("--atol", o.atol, "absolute tolerance (default: by precision, see below)")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(number_in(0, std::numeric_limits<double>::infinity()));
   sub->add_option("--rtol", o.rtol, "relative tolerance (default: by precision, see below)")
-      ->check(CLI::NonNegativeNumber);
+      ->transform(number_in(0, std::numeric_limits<double>::infinity()));
   sub->add_flag("--layerwise", o.layerwise,
                 "mark every intermediate tensor as an output in both runners and report the "
                 "first one beyond tolerance");
@@ -201,7 +203,7 @@ CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
                 "with --fp16/--bf16: find a small set of layers to keep in FP32 so that the "
                 "outputs meet the tolerance");
   sub->add_option("--max-builds", o.max_builds, "most builds --bisect-precision may make")
-      ->check(CLI::Range(3, 10000))
+      ->transform(whole_number_in(3, 10000))
       ->capture_default_str();
   sub->add_option("--save-outputs", o.save_outputs,
                   "write each runner's tensors to DIR/<runner>/<tensor>.npy");

@@ -10,6 +10,7 @@
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
 #include "npy.hpp"
+#include "option_values.hpp"
 #include "run_inputs.hpp"
 #include "runtime/engine_impl.hpp"
 #include "tensor_summary.hpp"
@@ -34,7 +35,7 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   sub->add_option("-s,--shape", o.shapes, "NAME=1x3x224x224: shape of a random input (repeatable)")
       ->allow_extra_args(false);
   sub->add_option("-d,--output-dir", o.output_dir, "write each output to DIR/<name>.npy");
-  sub->add_option("--seed", o.seed, "seed of the random inputs")->capture_default_str();
+  add_seed_option(*sub, o.seed);
   sub->footer(
       "Inputs not given with --input are random: floats uniform in [-1, 1], integers in [0, 3],\n"
       "bools fair coin flips. Dimensions not fixed by the model come from --shape or from other\n"

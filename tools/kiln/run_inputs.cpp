@@ -1,12 +1,10 @@
 // Input preparation for `kiln run`; every mismatch names the input, the file and both shapes.
 #include "run_inputs.hpp"
 
-#include <algorithm>
-#include <limits>
-
 #include "backends/cpu/dispatch.hpp"
 #include "core/error.hpp"
 #include "npy.hpp"
+#include "option_values.hpp"
 
 namespace kiln::tools {
 namespace {
@@ -56,27 +54,6 @@ std::pair<std::string, std::string> split_assignment(const std::string& arg,
     fail(ErrorCode::kInvalidArgument, option, " expects NAME=VALUE, got '", arg, "'");
   }
   return {arg.substr(0, eq), arg.substr(eq + 1)};
-}
-
-Shape parse_dims(const std::string& text, const std::string& what) {
-  Shape s;
-  if (text.empty()) return s;
-  size_t start = 0;
-  while (true) {
-    size_t end = text.find_first_of("x,", start);
-    std::string item = text.substr(start, end == std::string::npos ? end : end - start);
-    bool digits =
-        !item.empty() && item.size() <= 18 &&
-        std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits) {
-      fail(ErrorCode::kInvalidArgument, what, ": '", text,
-           "' is not a shape; write dimensions like 1x3x224x224");
-    }
-    s.push_back(std::stoll(item));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return s;
 }
 
 Tensor random_tensor(DataType dtype, const Shape& shape, std::mt19937_64& rng) {

@@ -22,8 +22,6 @@ constexpr uint64_t kMaxRandomInputBytes = uint64_t{2} << 30;
 // Error(kInvalidArgument) mentioning `option` when there is no '=' or no name.
 std::pair<std::string, std::string> split_assignment(const std::string& arg,
                                                      const std::string& option);
-// Parses "1x3x224x224" (or "1,3,224,224"; "" is a scalar) into dims >= 0.
-Shape parse_dims(const std::string& text, const std::string& what);
 
 // Floats uniform in [-1, 1], integers uniform in [0, 3], bools fair coin flips.
 Tensor random_tensor(DataType dtype, const Shape& shape, std::mt19937_64& rng);

@@ -2,7 +2,10 @@
 // --help, all reading one ONNX model and (except inspect) writing another.
 #include "surgeon.hpp"
 
+#include <limits>
+
 #include "core/error.hpp"
+#include "option_values.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_model.hpp"
 
@@ -98,7 +101,8 @@ CLI::App* add_surgeon_command(CLI::App& app, SurgeonOptions& o) {
   replace->add_option("--name", o.names, "node names (repeatable or comma list)")->delimiter(',');
   replace->add_option("--op", o.ops, "op types (repeatable or comma list)")->delimiter(',');
   replace->add_option("--with", o.with_op, "op type of the replacement")->required();
-  replace->add_option("--input-index", o.input_index, "which input the replacement keeps");
+  replace->add_option("--input-index", o.input_index, "which input the replacement keeps")
+      ->transform(whole_number_in(0, std::numeric_limits<int>::max()));
 
   CLI::App* set_shape = add_edit(
       *s, o, "set-shape", "Set graph input shapes; kiln re-infers the others",

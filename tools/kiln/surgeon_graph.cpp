@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/checked_size.hpp"
 #include "core/error.hpp"
 #include "onnx/tensor_proto.hpp"
+#include "option_values.hpp"
 
 namespace kiln::tools::surgeon {
 namespace {
@@ -319,6 +321,7 @@ pb::TensorShapeProto parse_shape(const std::string& dims, const std::string& spe
   if (dims.empty()) return shape;
   // Dims are joined by 'x' (1x3x224x224), or by ',' when a symbolic name contains an 'x'.
   char sep = dims.find(',') != std::string::npos ? ',' : 'x';
+  std::vector<int64_t> static_dims;  // their product must be a size kiln can hold
   size_t start = 0;
   while (true) {
     size_t x = dims.find(sep, start);
@@ -332,11 +335,11 @@ pb::TensorShapeProto parse_shape(const std::string& dims, const std::string& spe
                 std::all_of(part.begin(), part.end(),
                             [](unsigned char c) { return std::isalnum(c) != 0 || c == '_'; });
     if (numeric) {
-      try {
-        d->set_dim_value(std::stoll(part));
-      } catch (const std::exception&) {
+      std::optional<int64_t> value = parse_dim(part);
+      if (!value)
         fail(ErrorCode::kInvalidArgument, "dim '", part, "' of '", spec, "' is too large");
-      }
+      d->set_dim_value(*value);
+      static_dims.push_back(*value);
     } else if (name) {
       d->set_dim_param(part);
     } else if (part != "?") {
@@ -347,6 +350,7 @@ pb::TensorShapeProto parse_shape(const std::string& dims, const std::string& spe
     if (x == std::string::npos) break;
     start = x + 1;
   }
+  checked_numel(static_dims, 1, ErrorCode::kInvalidArgument, cat("--shape '", spec, "'"));
   return shape;
 }
 

@@ -81,6 +81,11 @@ void write_model(const std::string& path, const ::onnx::ModelProto& model) {
   if (!model.SerializeToOstream(&f)) throw std::runtime_error("cannot write " + path);
 }
 
+void PassthroughModelTest::SetUp() {
+  model_ = dir_.file("pass.onnx");
+  write_model(model_, passthrough_model());
+}
+
 ::onnx::ModelProto passthrough_model() {
   auto x = value_info("x", ::onnx::TensorProto::FLOAT, {-1, 3}, {"batch"});
   auto m = value_info("m", ::onnx::TensorProto::INT64, {-1, 2}, {"batch"});

@@ -1,12 +1,15 @@
 // Helpers for the `kiln` CLI tests: run the tool in-process with captured output, and write small
-// ONNX models through the protobuf classes.
+// ONNX models through the protobuf classes; a fixture holding the passthrough model.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "kiln/tensor.hpp"
 #include "onnx.pb.h"
+#include "unit/temp_dir_util.hpp"
 
 namespace kiln::test {
 
@@ -37,5 +40,13 @@ void write_model(const std::string& path, const ::onnx::ModelProto& model);
 // A model with no layers whose outputs are its inputs: x float32[batch,3] and m int64[batch,2].
 // It runs on any build, whatever ops exist, so CLI plumbing is testable on its own.
 ::onnx::ModelProto passthrough_model();
+
+// A test with a scratch folder holding passthrough_model() at model_.
+class PassthroughModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  TempDir dir_;
+  std::string model_;
+};
 
 }  // namespace kiln::test

@@ -22,15 +22,7 @@ void expect_run_error(const CliResult& r, const std::string& part) {
   EXPECT_TRUE(contains(r.err, part)) << r.err;
 }
 
-class RunCommand : public ::testing::Test {
- protected:
-  void SetUp() override {
-    model_ = dir_.file("pass.onnx");
-    write_model(model_, passthrough_model());
-  }
-  TempDir dir_;
-  std::string model_;
-};
+class RunCommand : public PassthroughModelTest {};
 
 TEST_F(RunCommand, GivenInputsComeBackAsOutputFiles) {
   Tensor x = Tensor::from_vector(DataType::kFloat32, {2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
