@@ -3,6 +3,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -120,15 +121,39 @@ void write_text(const std::string& path, const std::string& text) {
   if (!f) fail(ErrorCode::kIo, "cannot write '", path, "': ", std::strerror(errno));
 }
 
-// The last few lines of a subprocess's stderr: Python's traceback ends with the message.
-std::string last_lines(const std::string& text, int count) {
-  std::string t = text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-  size_t pos = t.size();
-  for (int i = 0; i < count && pos != std::string::npos && pos > 0; ++i) {
-    pos = t.rfind('\n', pos - 1);
+// The last few lines of a subprocess's stderr (Python's traceback ends with the message), at most
+// kMaxStderrChars of them; empty when it printed nothing.
+constexpr size_t kMaxStderrChars = 2000;
+std::string last_lines(std::string_view text, int count) {
+  size_t end = text.find_last_not_of("\n ");
+  if (end == std::string_view::npos) return {};
+  text = text.substr(0, end + 1);
+  size_t start = text.size();
+  for (int i = 0; i < count && start != std::string_view::npos; ++i) {
+    start = start == 0 ? std::string_view::npos : text.rfind('\n', start - 1);
   }
-  return pos == std::string::npos ? t : t.substr(pos + 1);
+  std::string_view tail = start == std::string_view::npos ? text : text.substr(start + 1);
+  if (tail.size() <= kMaxStderrChars) return std::string(tail);
+  return "..." + std::string(tail.substr(tail.size() - kMaxStderrChars));
+}
+
+// "exited with code 1", for messages about a subprocess that failed.
+std::string how_it_ended(int status) {
+  if (status == -1) return "could not be started";
+  if (WIFEXITED(status)) return cat("exited with code ", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return cat("was killed by signal ", WTERMSIG(status));
+  return "ended abnormally";
+}
+
+// The result file the script writes: {"onnxruntime": VERSION, "outputs": [[NAME, PATH], ...]}.
+bool is_readable_result(const nlohmann::json& result) {
+  if (!result.is_object() || !result.contains("onnxruntime") || !result.contains("outputs") ||
+      !result["onnxruntime"].is_string() || !result["outputs"].is_array()) {
+    return false;
+  }
+  return std::all_of(result["outputs"].begin(), result["outputs"].end(), [](const auto& item) {
+    return item.is_array() && item.size() == 2 && item[0].is_string() && item[1].is_string();
+  });
 }
 
 constexpr const char* kInstallHint =
@@ -206,19 +231,22 @@ RunnerResult run_onnxruntime(const std::string& python, const CompareModel& mode
     fail(ErrorCode::kUnsupported, "runner ort: cannot run '", python,
          "' (not found or not executable); it needs Python 3 with onnxruntime: ", kInstallHint);
   }
+  std::string said = last_lines(err, code == 3 ? 1 : 3);
   if (code == 3) {
-    fail(ErrorCode::kUnsupported, "runner ort: '", python, "' has no Python package '",
-         last_lines(err, 1), "'; ", kInstallHint);
+    fail(ErrorCode::kUnsupported, "runner ort: '", python, "' has no Python package ",
+         said.empty() ? std::string("it needs (onnxruntime, onnx or numpy)") : "'" + said + "'",
+         "; ", kInstallHint);
   }
   if (code != 0) {
-    fail(ErrorCode::kUnsupported, "runner ort: ONNX Runtime failed on '", model.path,
-         "': ", last_lines(err, 3));
+    fail(ErrorCode::kUnsupported, "runner ort: ONNX Runtime failed on '", model.path, "' ('",
+         python, "' ", how_it_ended(status),
+         said.empty() ? std::string(" and printed nothing)") : "): " + said);
   }
-  nlohmann::json result;
-  try {
-    result = nlohmann::json::parse(read_text(dir.file("result.json")));
-  } catch (const nlohmann::json::exception&) {
-    fail(ErrorCode::kInternal, "runner ort: the ONNX Runtime script wrote no readable result");
+  nlohmann::json result = nlohmann::json::parse(read_text(dir.file("result.json")), nullptr,
+                                                /*allow_exceptions=*/false);
+  if (!is_readable_result(result)) {
+    fail(ErrorCode::kInternal, "runner ort: '", python,
+         "' exited with code 0 but wrote no readable result; is it a Python 3 interpreter?");
   }
   RunnerResult r;
   for (const auto& item : result["outputs"]) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -337,6 +338,49 @@ TEST_F(CompareCommand, OrtRunnerWithoutPythonSaysWhatToInstall) {
   std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
   expect_compare_error(run_kiln({"compare", model_, "--python", fake}),
                        "has no Python package 'onnxruntime'; install it (pip install onnxruntime");
+}
+
+// A stand-in for Python: a shell script run as `fake run_ort.py manifest.json`.
+std::string fake_python(const TempDir& dir, const std::string& name, const std::string& body) {
+  std::string path = dir.file(name);
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  return path;
+}
+
+TEST_F(CompareCommand, OrtRunnerThatFailsSilentlyIsNamed) {
+  // It used to end as "basic_string::substr": the message took the last lines of empty stderr.
+  std::string silent = fake_python(dir_, "silent", "exit 1");
+  expect_compare_error(run_kiln({"compare", model_, "--python", silent}),
+                       "runner ort: ONNX Runtime failed on '" + model_ + "' ('" + silent +
+                           "' exited with code 1 and printed nothing)");
+  std::string no_package = fake_python(dir_, "no-package", "exit 3");
+  expect_compare_error(run_kiln({"compare", model_, "--python", no_package}),
+                       "has no Python package it needs (onnxruntime, onnx or numpy)");
+  std::string blank = fake_python(dir_, "blank", "echo >&2; echo '  ' >&2; exit 2");
+  expect_compare_error(run_kiln({"compare", model_, "--python", blank}),
+                       "exited with code 2 and printed nothing");
+  std::string talks = fake_python(dir_, "talks", "printf 'a\\nb\\nc\\nd\\n' >&2; exit 1");
+  // The last three lines of what it printed, as Python's traceback ends with the message.
+  CliResult r = run_kiln({"compare", model_, "--python", talks});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "exited with code 1): b\nc\nd\n")) << r.err;
+  EXPECT_FALSE(contains(r.err, "a\nb")) << r.err;
+}
+
+TEST_F(CompareCommand, OrtRunnerOutputIsBoundedAndChecked) {
+  std::string loud = fake_python(dir_, "loud", "head -c 100000 /dev/zero | tr '\\0' a >&2; exit 1");
+  CliResult r = run_kiln({"compare", model_, "--python", loud});
+  expect_compare_error(r, "exited with code 1): ...aaaa");
+  EXPECT_LT(r.err.size(), 3000u);
+  // Exit code 0 with a result file of the wrong shape, or none at all.
+  for (const std::string& result :
+       {"", "[]", "{\"outputs\": 5}", "{\"onnxruntime\": \"1\", \"outputs\": [[1, 2]]}"}) {
+    std::string odd = fake_python(
+        dir_, "odd", "echo '" + result + "' > \"$(dirname \"$2\")/result.json\"; exit 0");
+    expect_compare_error(run_kiln({"compare", model_, "--python", odd}),
+                         "exited with code 0 but wrote no readable result");
+  }
 }
 
 TEST_F(CompareCommand, HelpHasExamplesAndTolerances) {
