@@ -115,6 +115,7 @@ def add(name, nodes, inputs, consts=None, opset=18, n_out=1, reference=None, why
     """One case: `nodes` over runtime `inputs` and initializer `consts`, outputs y0..y{n-1}.
     `reference(inputs)` replaces ONNX Runtime's outputs where ONNX Runtime is inconsistent (see the
     module comment); it must agree with ONNX Runtime on the same inputs without NaN or Inf."""
+    inputs = {k: np.array(v) for k, v in inputs.items()}  # a copy: later cases may edit theirs
     consts = consts or {}
     model = make_model(nodes, inputs, consts, n_out, opset)
     expected = run_ort(model, inputs)
@@ -193,7 +194,8 @@ def np_lrn(size, alpha=1e-4, beta=0.75, bias=1.0):
         for ch in range(c):
             lo, hi = max(0, ch - (size - 1) // 2), min(c - 1, ch + size // 2)
             sq[:, ch] = (x[:, lo:hi + 1] ** 2).sum(axis=1)
-        return [(x / (bias + alpha / size * sq) ** beta).astype(np.float32)]
+        with np.errstate(invalid="ignore"):  # inf / inf
+            return [(x / (bias + alpha / size * sq) ** beta).astype(np.float32)]
     return ref
 
 
@@ -378,6 +380,9 @@ for act, attrs in [("Relu", {}), ("LeakyRelu", dict(alpha=0.1)), ("Sigmoid", {})
 add("Conv + Clip 0 6", [node("Conv", ["x", "w", "b"], ["c"], **conv),
                         node("Clip", ["c", "lo", "hi"], ["y0"])],
     {"x": X}, {"w": W, "b": bias, "lo": np.float32(0), "hi": np.float32(6)}, opset=13)
+add("Conv + Clip min only", [node("Conv", ["x", "w", "b"], ["c"], **conv),
+                            node("Clip", ["c", "lo"], ["y0"])],
+    {"x": X}, {"w": W, "b": bias, "lo": np.float32(0)}, opset=13)
 add("Conv + SiLU", [node("Conv", ["x", "w", "b"], ["c"], **conv), node("Sigmoid", ["c"], ["s"]),
                     node("Mul", ["c", "s"], ["y0"])], {"x": X}, {"w": W, "b": bias}, opset=13)
 R4 = special_planes(4, 6, 6)
@@ -450,6 +455,9 @@ add("Pointwise Max Min clamp", [node("Min", ["x", "hi"], ["m"]), node("Max", ["m
     {"x": Q}, {"hi": np.float32(3), "lo": np.float32(-3)}, opset=13)
 add("Pointwise Sub Clip", [node("Sub", ["x", "b"], ["s"]), node("Clip", ["s", "lo", "hi"], ["y0"])],
     {"x": Q, "b": Q.T.reshape(4, 9).copy()}, {"lo": np.float32(0), "hi": np.float32(6)}, opset=13)
+add("Pointwise Add Clip max only", [node("Add", ["x", "b"], ["s"]),
+                                    node("Clip", ["s", "", "hi"], ["y0"])],
+    {"x": Q, "b": Q.T.reshape(4, 9).copy()}, {"hi": np.float32(6)}, opset=13)
 add("Pointwise SiLU", [node("Sigmoid", ["x"], ["s"]), node("Mul", ["x", "s"], ["y0"])],
     {"x": Q}, opset=13)
 add("Pointwise HardSwish pattern", [node("Add", ["x", "three"], ["a"]),
@@ -524,6 +532,12 @@ one("Resize", {"x": I4}, {"roi": np.zeros(0, np.float32),
                           "sc": np.array([1, 1, 1.5, 1.5], np.float32)}, opset=19,
     name="Resize cubic", mode="cubic")
 one("DepthToSpace", {"x": I4}, opset=13, blocksize=2)
+dq = np.arange(37, dtype=np.float32) / 10
+dq[[0, 20, 36]] = NAN
+one("DynamicQuantizeLinear", {"x": dq}, opset=11, n_out=3, name="DynamicQuantizeLinear NaN")
+dq = dq.copy()
+dq[20] = INF
+one("DynamicQuantizeLinear", {"x": dq}, opset=11, n_out=3, name="DynamicQuantizeLinear Inf")
 one("QuantizeLinear", {"x": U}, {"s": np.float32(0.05), "z": np.uint8(128)}, opset=19)
 one("QuantizeLinear", {"x": U}, {"s": np.float32(0.05), "z": np.int8(0)}, opset=19,
     name="QuantizeLinear int8")
