@@ -92,17 +92,18 @@ int append_epilogue_post_ops(const Epilogue& e, dnnl::post_ops& ops,
 namespace {
 
 // Calls f with `k` as a compile-time constant (one of kKinds), so that a loop over elements
-// specializes, and vectorizes, for it instead of switching on every element.
+// specializes, and vectorizes, for it instead of switching on every element. False when `k` is
+// not among kKinds.
 template <ir::ActivationKind... kKinds, typename F>
-void with_kind(ir::ActivationKind k, F&& f) {
-  ((k == kKinds && (f(std::integral_constant<ir::ActivationKind, kKinds>{}), true)) || ...);
+bool with_kind(ir::ActivationKind k, F&& f) {
+  return ((k == kKinds && (f(std::integral_constant<ir::ActivationKind, kKinds>{}), true)) || ...);
 }
 
 template <typename F>
-void with_activation_kind(ir::ActivationKind k, F&& f) {
+bool with_activation_kind(ir::ActivationKind k, F&& f) {
   using K = ir::ActivationKind;
-  with_kind<K::kNone, K::kRelu, K::kLeakyRelu, K::kClip, K::kSigmoid, K::kSilu, K::kGelu,
-            K::kGeluTanh, K::kHardSwish, K::kHardSigmoid, K::kTanh, K::kElu>(k, f);
+  return with_kind<K::kNone, K::kRelu, K::kLeakyRelu, K::kClip, K::kSigmoid, K::kSilu, K::kGelu,
+                   K::kGeluTanh, K::kHardSwish, K::kHardSigmoid, K::kTanh, K::kElu>(k, f);
 }
 
 }  // namespace
@@ -122,7 +123,7 @@ void apply_epilogue(const KernelContext& ctx, const Epilogue& e, Tensor& y, cons
       const int64_t n = y.numel();
       const C alpha(e.act.alpha), beta(e.act.beta);
       const bool before = zp && e.residual_before_activation, after = zp && !before;
-      with_activation_kind(e.act.kind, [&](auto kind) {
+      bool known = with_activation_kind(e.act.kind, [&](auto kind) {
 #pragma omp parallel for if (n > 65536)
         for (int64_t i = 0; i < n; ++i) {
           C v = load(yp[i]);
@@ -132,6 +133,7 @@ void apply_epilogue(const KernelContext& ctx, const Epilogue& e, Tensor& y, cons
           yp[i] = store<T>(v);
         }
       });
+      if (!known) ctx.fail(ErrorCode::kInternal, "unknown activation ", to_string(e.act));
     } else {
       ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(y.dtype()), " is not supported");
     }
