@@ -119,8 +119,10 @@ std::optional<Activation> activation_of_node(const Node& n) {
   } else if (n.op == "LeakyRelu") {
     a = {ActivationKind::kLeakyRelu, n.attrs.get_float("alpha", 0.01f), 0.0f};
   } else if (n.op == "Clip") {
-    constexpr float kInf = std::numeric_limits<float>::infinity();
-    a = {ActivationKind::kClip, -kInf, kInf};
+    // An omitted bound is float's largest finite value (ONNX's numeric_limits max): an infinity
+    // clips to it.
+    constexpr float kMax = std::numeric_limits<float>::max();
+    a = {ActivationKind::kClip, -kMax, kMax};
     if (n.input(1)) {
       auto lo = scalar_constant(n.input(1));
       if (!lo) return std::nullopt;

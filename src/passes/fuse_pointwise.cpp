@@ -304,9 +304,11 @@ class Fuser {
       bool tanh = n.attrs.get_string("approximate", "none") == "tanh";
       r = p.emit(tanh ? PointwiseOpcode::kGeluTanh : PointwiseOpcode::kGelu, in(0));
     } else if (n.op == "Clip") {
-      constexpr float kInf = std::numeric_limits<float>::infinity();
-      int64_t lo = n.input(1) ? in(1) : p.emit_constant(-kInf);
-      int64_t hi = n.input(2) ? in(2) : p.emit_constant(kInf);
+      // An omitted bound is the largest finite value (ONNX's numeric_limits max), not infinity:
+      // Clip(+inf) without a max is FLT_MAX.
+      constexpr float kMax = std::numeric_limits<float>::max();
+      int64_t lo = n.input(1) ? in(1) : p.emit_constant(-kMax);
+      int64_t hi = n.input(2) ? in(2) : p.emit_constant(kMax);
       r = p.emit(PointwiseOpcode::kClip, in(0), lo, hi);
     } else if (n.op == "Sum") {
       r = p.emit(PointwiseOpcode::kAdd, in(0), in(1));

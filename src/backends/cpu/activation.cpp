@@ -176,8 +176,22 @@ struct ThresholdedReluOp {
   }
 };
 
-// Clip(x, min?, max?): an absent bound is no bound. max is applied last, so when min > max every
-// element becomes max, as ONNX specifies; NaN passes through.
+// The largest finite value of T, the bound an omitted Clip input stands for (ONNX: the type's
+// numeric_limits max, so an infinity clips to it, as in ONNX Runtime).
+template <typename T>
+double largest_finite() {
+  if constexpr (std::is_same_v<T, Half>) {
+    return 65504.0;
+  } else if constexpr (std::is_same_v<T, BFloat16>) {
+    return 3.3895313892515355e38;
+  } else {
+    return static_cast<double>(std::numeric_limits<T>::max());
+  }
+}
+
+// Clip(x, min?, max?): an omitted bound is the type's lowest or largest finite value. max is
+// applied last, so when min > max every element becomes max, as ONNX specifies; NaN passes
+// through.
 void clip_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.input(0);
   Tensor& y = ctx.output(0);
@@ -195,8 +209,9 @@ void clip_kernel(KernelContext& ctx) {
         return load(b.data<T>()[0]);
       };
       using Limits = std::numeric_limits<C>;
-      const C lo = bound(1, Limits::has_infinity ? -Limits::infinity() : Limits::lowest());
-      const C hi = bound(2, Limits::has_infinity ? Limits::infinity() : Limits::max());
+      const C lo =
+          bound(1, is_float_v<T> ? static_cast<C>(-largest_finite<T>()) : Limits::lowest());
+      const C hi = bound(2, is_float_v<T> ? static_cast<C>(largest_finite<T>()) : Limits::max());
       map_unary(x.data<T>(), y.data<T>(), x.numel(), [lo, hi](C v) {
         v = v < lo ? lo : v;
         return hi < v ? hi : v;

@@ -325,7 +325,8 @@ class ConvKernel final : public CpuKernel {
   ConvKernel(const ir::Node& node, bool transpose, Epilogue epilogue)
       : transpose_(transpose),
         constant_weights_(node.input(1) && node.input(1)->is_constant()),
-        epilogue_(epilogue) {}
+        epilogue_(epilogue),
+        split_(split_for_onednn(epilogue)) {}
 
   void run(KernelContext& ctx) override {
     const Tensor& x = ctx.input(0);
@@ -340,7 +341,7 @@ class ConvKernel final : public CpuKernel {
     ConvGeometry g = conv_geometry(ctx, transpose_);
     if (x.dtype() == DataType::kFloat32 && onednn_can_run(g, transpose_) && !onednn_failed_) {
       try {
-        run_onednn(g, x, w, b, z, y);
+        run_onednn(ctx, g, x, w, b, z, y);
         return;
       } catch (const dnnl::error& e) {
         // A post-op combination this oneDNN build does not implement: the reference loop and
@@ -365,12 +366,12 @@ class ConvKernel final : public CpuKernel {
   }
 
  private:
-  void run_onednn(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor* b,
-                  const Tensor* z, Tensor& y) {
+  void run_onednn(const KernelContext& ctx, const ConvGeometry& g, const Tensor& x, const Tensor& w,
+                  const Tensor* b, const Tensor* z, Tensor& y) {
     auto key = std::make_pair(x.shape(), w.shape());
     auto it = cache_.find(key);
     if (it == cache_.end()) {
-      it = cache_.emplace(key, make_onednn_conv(g, transpose_, b != nullptr, epilogue_)).first;
+      it = cache_.emplace(key, make_onednn_conv(g, transpose_, b != nullptr, split_.onednn)).first;
     }
     OnednnConv& c = it->second;
     auto& eng = onednn_engine();
@@ -391,7 +392,7 @@ class ConvKernel final : public CpuKernel {
       src = c.src_buffer;
     }
     memory dst = c.dst_buffer ? c.dst_buffer : dst_user;
-    if (z) {
+    if (z && split_.onednn.has_residual) {
       // The sum post-op adds what the destination holds: the residual, in its layout.
       memory z_user(c.dst_plain, eng, const_cast<void*>(z->raw()));
       dnnl::reorder(z_user, dst).execute(stream, z_user, dst);
@@ -402,11 +403,13 @@ class ConvKernel final : public CpuKernel {
     c.prim.execute(stream, args);
     if (c.dst_buffer) dnnl::reorder(c.dst_buffer, dst_user).execute(stream, c.dst_buffer, dst_user);
     stream.wait();
+    apply_epilogue(ctx, split_.after, y, z);
   }
 
   bool transpose_;
   bool constant_weights_;
   Epilogue epilogue_;
+  EpilogueSplit split_;  // what the oneDNN primitive runs, and what follows it
   bool onednn_failed_ = false;
   std::map<std::pair<Shape, Shape>, OnednnConv> cache_;  // by input and weight shape
 };

@@ -1,6 +1,8 @@
 // Fused-layer epilogues: oneDNN post-ops and the reference loop.
 #include "backends/cpu/epilogue.hpp"
 
+#include <type_traits>
+
 #include "backends/cpu/dispatch.hpp"
 
 namespace kiln::cpu {
@@ -53,6 +55,23 @@ void append_activation(const ir::Activation& a, dnnl::post_ops& ops) {
 
 }  // namespace
 
+EpilogueSplit split_for_onednn(const Epilogue& e) {
+  using K = ir::ActivationKind;
+  const K k = e.act.kind;
+  const bool clamps = k == K::kRelu || (k == K::kLeakyRelu && e.act.alpha == 0.0f) ||
+                      k == K::kClip || k == K::kHardSigmoid;
+  if (!clamps) return {e, Epilogue{}};
+  EpilogueSplit s;
+  s.after.act = e.act;
+  if (e.residual_before_activation) {
+    s.onednn.has_residual = e.has_residual;
+  } else {
+    s.after.has_residual = e.has_residual;
+    s.after.residual_before_activation = false;
+  }
+  return s;
+}
+
 int append_epilogue_post_ops(const Epilogue& e, dnnl::post_ops& ops,
                              const dnnl::memory::desc& residual_md) {
   int residual_index = -1;
@@ -70,6 +89,25 @@ int append_epilogue_post_ops(const Epilogue& e, dnnl::post_ops& ops,
   return residual_index;
 }
 
+namespace {
+
+// Calls f with `k` as a compile-time constant (one of kKinds), so that a loop over elements
+// specializes, and vectorizes, for it instead of switching on every element. False when `k` is
+// not among kKinds.
+template <ir::ActivationKind... kKinds, typename F>
+bool with_kind(ir::ActivationKind k, F&& f) {
+  return ((k == kKinds && (f(std::integral_constant<ir::ActivationKind, kKinds>{}), true)) || ...);
+}
+
+template <typename F>
+bool with_activation_kind(ir::ActivationKind k, F&& f) {
+  using K = ir::ActivationKind;
+  return with_kind<K::kNone, K::kRelu, K::kLeakyRelu, K::kClip, K::kSigmoid, K::kSilu, K::kGelu,
+                   K::kGeluTanh, K::kHardSwish, K::kHardSigmoid, K::kTanh, K::kElu>(k, f);
+}
+
+}  // namespace
+
 void apply_epilogue(const KernelContext& ctx, const Epilogue& e, Tensor& y, const Tensor* z) {
   if (e.empty()) return;
   if (e.has_residual && (!z || z->numel() != y.numel()))
@@ -82,15 +120,20 @@ void apply_epilogue(const KernelContext& ctx, const Epilogue& e, Tensor& y, cons
       using C = compute_t<T>;
       T* yp = y.data<T>();
       const T* zp = e.has_residual ? z->data<T>() : nullptr;
-      int64_t n = y.numel();
+      const int64_t n = y.numel();
+      const C alpha(e.act.alpha), beta(e.act.beta);
+      const bool before = zp && e.residual_before_activation, after = zp && !before;
+      bool known = with_activation_kind(e.act.kind, [&](auto kind) {
 #pragma omp parallel for if (n > 65536)
-      for (int64_t i = 0; i < n; ++i) {
-        C v = load(yp[i]);
-        if (zp && e.residual_before_activation) v += load(zp[i]);
-        v = apply_activation(e.act, v);
-        if (zp && !e.residual_before_activation) v += load(zp[i]);
-        yp[i] = store<T>(v);
-      }
+        for (int64_t i = 0; i < n; ++i) {
+          C v = load(yp[i]);
+          if (before) v += load(zp[i]);
+          v = ir::activation_value(kind.value, alpha, beta, v);
+          if (after) v += load(zp[i]);
+          yp[i] = store<T>(v);
+        }
+      });
+      if (!known) ctx.fail(ErrorCode::kInternal, "unknown activation ", to_string(e.act));
     } else {
       ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(y.dtype()), " is not supported");
     }

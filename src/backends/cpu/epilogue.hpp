@@ -20,6 +20,16 @@ struct Epilogue {
   bool empty() const { return act.kind == ir::ActivationKind::kNone && !has_residual; }
 };
 
+// The part of an epilogue oneDNN's post-ops run and the part kiln runs after the primitive.
+// oneDNN's Relu (slope 0), Clip and HardSigmoid clamp with max/min instructions that turn a NaN
+// into the bound, where ONNX Runtime keeps it; those activations run after the primitive instead,
+// with the residual where it must follow them.
+struct EpilogueSplit {
+  Epilogue onednn;
+  Epilogue after;
+};
+EpilogueSplit split_for_onednn(const Epilogue& e);
+
 // Appends the activation and the residual add in the epilogue's order. The residual is a binary
 // post-op reading `residual_md`, whose memory is passed as
 // DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1 with the returned index (-1 without a

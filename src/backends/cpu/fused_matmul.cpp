@@ -83,7 +83,8 @@ class FusedMatMulKernel final : public CpuKernel {
       : alpha_(node.attrs.get_float("alpha", 1.0f)),
         trans_a_(node.attrs.get_int("transA", 0) != 0),
         trans_b_(node.attrs.get_int("transB", 0) != 0),
-        epilogue_(Epilogue::from_node(node, 3)) {}
+        epilogue_(Epilogue::from_node(node, 3)),
+        split_(split_for_onednn(epilogue_)) {}
 
   void run(KernelContext& ctx) override {
     const Tensor* bias = ctx.has_input(2) ? &ctx.input(2) : nullptr;
@@ -172,8 +173,8 @@ class FusedMatMulKernel final : public CpuKernel {
       f.bias_post_op = ops.len();
       ops.append_binary(dnnl::algorithm::binary_add, f.bias_md);
     }
-    Epilogue e = epilogue_;
-    e.has_residual = has_residual;
+    Epilogue e = split_.onednn;
+    e.has_residual = e.has_residual && has_residual;
     f.residual_post_op = append_epilogue_post_ops(e, ops, f.y_md);
     if (ops.len() > 0) attr.set_post_ops(ops);
     dnnl::memory::desc bias_arg = has_bias && !f.bias_as_post_op ? f.bias_md : dnnl::memory::desc();
@@ -203,18 +204,20 @@ class FusedMatMulKernel final : public CpuKernel {
                                    : DNNL_ARG_BIAS;
       args[slot] = bm;
     }
-    if (z) {
+    if (z && f.residual_post_op >= 0) {
       args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(f.residual_post_op) | DNNL_ARG_SRC_1] =
           memory(f.y_md, eng, const_cast<void*>(z->raw()));
     }
     dnnl::stream stream(eng);
     f.prim.execute(stream, args);
     stream.wait();
+    apply_epilogue(ctx, split_.after, y, z);
   }
 
   float alpha_;
   bool trans_a_, trans_b_;
   Epilogue epilogue_;
+  EpilogueSplit split_;  // what the oneDNN primitive runs, and what follows it
   bool onednn_failed_ = false;
   std::map<std::tuple<Shape, Shape, Shape>, OnednnFusedMatmul> cache_;
 };

@@ -8,6 +8,7 @@
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/shape_kernels.hpp"
+#include "ir/nan_minmax.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -40,10 +41,11 @@ T combine(Reduction r, T old, T update) {
         return store<T>(static_cast<C>(a + b));
       case Reduction::kMul:
         return store<T>(static_cast<C>(a * b));
-      case Reduction::kMax:
-        return store<T>(std::max(a, b));
+      case Reduction::kMax:  // a NaN in the data or the update stays (ONNX Runtime drops the
+                             // data's)
+        return store<T>(ir::max_keep_nan(a, b));
       case Reduction::kMin:
-        return store<T>(std::min(a, b));
+        return store<T>(ir::min_keep_nan(a, b));
       case Reduction::kNone:
         break;
     }

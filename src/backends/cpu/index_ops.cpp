@@ -7,23 +7,13 @@
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel_helpers.hpp"
 #include "backends/cpu/reduction_family.hpp"
+#include "ir/nan_minmax.hpp"
 
 namespace kiln::cpu {
 namespace {
 
 int64_t norm_axis(int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
-}
-
-// Strict "a ranks above b" for TopK/ArgMax-largest: NaN ranks above every number, as in numpy's
-// sort order.
-template <typename C>
-bool greater(C a, C b) {
-  if constexpr (std::is_floating_point_v<C>) {
-    if (std::isnan(a)) return !std::isnan(b);
-    if (std::isnan(b)) return false;
-  }
-  return a > b;
 }
 
 void arg_reduce_kernel(KernelContext& ctx) {
@@ -44,8 +34,10 @@ void arg_reduce_kernel(KernelContext& ctx) {
         auto bv = load(p[0]);
         for (int64_t k = 1; k < v.len; ++k) {
           auto c = load(p[k * v.inner]);
-          bool better = is_max ? greater(c, bv) : greater(bv, c);
-          bool tie = !greater(c, bv) && !greater(bv, c);
+          // The first NaN wins either way, as in numpy (ONNX Runtime sees a NaN only when it is
+          // the first element).
+          bool better = is_max ? ir::greater_nan_first(c, bv) : ir::less_nan_first(c, bv);
+          bool tie = c == bv || (c != c && bv != bv);
           if (better || (last && tie)) {
             best = k;
             bv = c;
@@ -80,8 +72,9 @@ void topk_kernel(KernelContext& ctx) {
         auto before = [&](int64_t a, int64_t b) {
           auto va = load(p[a * v.inner]);
           auto vb = load(p[b * v.inner]);
-          if (largest ? greater(va, vb) : greater(vb, va)) return true;
-          if (largest ? greater(vb, va) : greater(va, vb)) return false;
+          // NaN ranks above every number, as in numpy's sort order (and ONNX Runtime's TopK).
+          if (largest ? ir::greater_nan_first(va, vb) : ir::greater_nan_first(vb, va)) return true;
+          if (largest ? ir::greater_nan_first(vb, va) : ir::greater_nan_first(va, vb)) return false;
           return a < b;
         };
         std::partial_sort(order.begin(), order.begin() + k, order.end(), before);

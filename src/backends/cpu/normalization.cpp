@@ -230,7 +230,8 @@ void run_lp_norm(KernelContext& ctx) {
         if (p == 2) norm = std::sqrt(norm);
         for (int64_t i = 0; i < n; ++i) {
           double v = static_cast<double>(load(xp[base + i * inner]));
-          store_doubles(yp, static_cast<size_t>(base + i * inner), norm > 0 ? v / norm : 0.0);
+          // A zero norm gives 0; a NaN one NaN (as in ONNX Runtime).
+          store_doubles(yp, static_cast<size_t>(base + i * inner), norm == 0 ? 0.0 : v / norm);
         }
       }
     }

@@ -8,6 +8,7 @@
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/nn_kernels.hpp"
+#include "ir/nan_minmax.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"
 
@@ -118,7 +119,7 @@ void pool_reference(const KernelContext& ctx, const PoolPlan& p, PoolKind kind, 
         std::vector<int64_t> best_coord;
         auto visit = [&](int64_t off, const std::vector<int64_t>& coord) {
           C v = load(xp[off]);
-          if (best_at < 0 || v > best) {
+          if (best_at < 0 || ir::greater_nan_first(v, best)) {  // the first NaN, else first max
             best = v;
             best_at = off;
             if (idx && column_major) best_coord = coord;
@@ -188,7 +189,8 @@ void pool_channels_last(const KernelContext& ctx, const PoolPlan& p, PoolKind ki
         const T* row = xn + off * channels;
         if (kind == PoolKind::kMax) {
           for (int64_t c = 0; c < channels; ++c)
-            best[static_cast<size_t>(c)] = std::max<C>(best[static_cast<size_t>(c)], load(row[c]));
+            best[static_cast<size_t>(c)] =
+                ir::max_keep_nan(best[static_cast<size_t>(c)], load(row[c]));
         } else {
           for (int64_t c = 0; c < channels; ++c)
             sum[static_cast<size_t>(c)] += static_cast<double>(load(row[c]));
@@ -251,7 +253,7 @@ void global_pool_channels_last(const Tensor& x, Tensor& y) {
       for (int64_t c = 0; c < channels; ++c) {
         double v = static_cast<double>(load(row[c]));
         double& a = acc[static_cast<size_t>(c)];
-        a = kKind == PoolKind::kMax ? std::max(a, v) : a + v;
+        a = kKind == PoolKind::kMax ? ir::max_keep_nan(a, v) : a + v;
       }
     }
     for (int64_t c = 0; c < channels; ++c) {
@@ -295,7 +297,7 @@ void run_global_pool(KernelContext& ctx) {
         const T* in = xp + plane * size;
         if (kKind == PoolKind::kMax) {
           C best = std::numeric_limits<C>::lowest();
-          for (int64_t i = 0; i < size; ++i) best = std::max<C>(best, load(in[i]));
+          for (int64_t i = 0; i < size; ++i) best = ir::max_keep_nan<C>(best, load(in[i]));
           yp[plane] = store<T>(best);
         } else {
           double sum = 0.0;

@@ -112,7 +112,8 @@ void quantize_kernel(KernelContext& ctx) {
         out[e].bits = float_to_fp8e4m3_bits(static_cast<float>(q), saturate);
       } else if constexpr (std::is_integral_v<Q> && !std::is_same_v<Q, bool>) {
         double v = std::nearbyint(q) + (zps.empty() ? 0.0 : zps[k]);  // round half to even
-        if (std::isnan(v)) v = 0;
+        // NaN saturates low, as in ONNX Runtime (its vector clamp gives the lower bound).
+        if (std::isnan(v)) v = static_cast<double>(std::numeric_limits<Q>::lowest());
         v = std::clamp(v, static_cast<double>(std::numeric_limits<Q>::lowest()),
                        static_cast<double>(std::numeric_limits<Q>::max()));
         out[e] = static_cast<Q>(v);

@@ -8,6 +8,7 @@
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/reduction_family.hpp"
+#include "ir/nan_minmax.hpp"
 #include "ir/reduce_kind.hpp"
 
 namespace kiln::cpu {
@@ -127,9 +128,9 @@ void reduce_typed(ReduceKind kind, const Tensor& x, Tensor& y, const ReduceLayou
       }
       case ReduceKind::kLogSumExp: {
         double m = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j < n; ++j) m = std::max(m, static_cast<double>(at(j)));
+        for (int64_t j = 0; j < n; ++j) m = ir::max_keep_nan(m, static_cast<double>(at(j)));
         if (!std::isfinite(m)) {
-          r = m;  // empty set or all -inf: -inf; any +inf: +inf
+          r = m;  // empty set or all -inf: -inf; any NaN: NaN; else any +inf: +inf
           break;
         }
         double s = 0;

@@ -35,7 +35,7 @@ std::vector<double> resize_axis(const std::vector<double>& cur, Shape& shape, si
       for (int64_t k = 0; k < t.n; ++k) {
         auto tap = static_cast<size_t>(y * t.n + k);
         double w = t.weight[tap];
-        if (w == 0) continue;
+        if (w == 0 && !t.keep_zero_weights) continue;
         const double* s = src + t.index[tap] * inner;
         for (int64_t i = 0; i < inner; ++i) d[i] += w * s[i];
       }
@@ -46,7 +46,8 @@ std::vector<double> resize_axis(const std::vector<double>& cur, Shape& shape, si
 }
 
 // Saturating conversion of the interpolated result: integers round half to even and clamp,
-// floats clamp to their finite range (as the reference's saturate_cast).
+// finite floats clamp to their finite range (as the reference's saturate_cast); an infinity or a
+// NaN the input held stays one (as in ONNX Runtime).
 template <typename T>
 T saturate_from_double(double v) {
   if constexpr (std::is_same_v<T, bool>) {
@@ -65,7 +66,7 @@ T saturate_from_double(double v) {
                  : std::is_same_v<T, Half>     ? 65504.0
                  : std::is_same_v<T, BFloat16> ? 3.3895313892515355e38
                                                : 448.0;
-    if (!std::isnan(v)) v = std::clamp(v, -lim, lim);
+    if (std::isfinite(v)) v = std::clamp(v, -lim, lim);
     return store<T>(static_cast<compute_t<T>>(v));
   }
 }

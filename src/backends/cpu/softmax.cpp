@@ -1,11 +1,11 @@
 // Softmax, LogSoftmax and Hardmax on the CPU, along one axis or (coerce_2d, opset < 13 models)
 // along all axes from `axis` on.
 #include <cmath>
-#include <limits>
 
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/nn_kernels.hpp"
+#include "ir/nan_minmax.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -51,11 +51,13 @@ void run_softmax(KernelContext& ctx) {
         for (int64_t in = 0; in < l.inner; ++in) {
           int64_t base = o * l.n * l.inner + in;
           auto at = [&](int64_t i) { return base + i * l.inner; };
-          C max = -std::numeric_limits<C>::infinity();
+          // The first NaN is the maximum (Hardmax's hot position, numpy's argmax); Softmax and
+          // LogSoftmax of a row holding one are NaN either way.
+          C max = load(xp[at(0)]);
           int64_t argmax = 0;
-          for (int64_t i = 0; i < l.n; ++i) {
+          for (int64_t i = 1; i < l.n; ++i) {
             C v = load(xp[at(i)]);
-            if (v > max) {
+            if (ir::greater_nan_first(v, max)) {
               max = v;
               argmax = i;
             }

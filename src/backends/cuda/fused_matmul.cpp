@@ -31,8 +31,9 @@ struct Split {
   bool post() const { return post_bias || post_residual || post_act; }
 };
 
+// The activation cuBLASLt's epilogue computes. Not Relu: CUBLASLT_EPILOGUE_RELU turns a NaN into
+// 0 (ONNX Runtime and the CPU keep it), so Relu runs in kiln's epilogue kernel.
 std::optional<LtProblem::Activation> lt_activation(const ir::Activation& a) {
-  if (a.kind == ActivationKind::kRelu) return LtProblem::Activation::kRelu;
   if (a.kind == ActivationKind::kGeluTanh) return LtProblem::Activation::kGeluTanh;
   return std::nullopt;
 }

@@ -16,6 +16,7 @@
 #include "backends/cuda/reduce_ops.cuh"
 #include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_launch.hpp"
+#include "ir/nan_minmax.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"
 
@@ -99,7 +100,7 @@ __global__ void pool_kernel(const T* __restrict__ x, T* __restrict__ y,
           int64_t off = (p0 * g.in[1] + p1) * g.in[2] + p2;
           C v = load(xp[off]);
           if constexpr (kMax) {
-            if (best_at < 0 || v > best) {
+            if (best_at < 0 || ir::greater_nan_first(v, best)) {  // the first NaN, else first max
               best = v;
               best_at = off;
             }
@@ -184,7 +185,7 @@ __global__ void pool_nhwc_kernel(const T* __restrict__ x, T* __restrict__ y, Poo
           for (int j = 0; j < kVec; ++j) {
             C c = load(v.v[j]);
             if constexpr (kMax) {
-              best[j] = best[j] < c ? c : best[j];
+              best[j] = ir::max_keep_nan(best[j], c);
             } else {
               sum[j] += static_cast<A>(c);
             }

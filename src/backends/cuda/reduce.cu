@@ -13,6 +13,7 @@
 #include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_launch.hpp"
 #include "backends/cuda/strided_layout.hpp"
+#include "ir/nan_minmax.hpp"
 #include "ir/reduce_kind.hpp"
 
 namespace kiln::cuda {
@@ -247,16 +248,6 @@ class ReduceKernel final : public CudaKernel {
   bool copy_ = false;
 };
 
-// "a ranks above b": NaN above every number (numpy's sort order).
-template <typename C>
-__device__ __forceinline__ bool ranks_above(C a, C b) {
-  if constexpr (std::is_floating_point_v<C>) {
-    if (a != a) return b == b;
-    if (b != b) return false;
-  }
-  return a > b;
-}
-
 template <typename T>
 __global__ void arg_reduce_kernel(const T* __restrict__ x, int64_t* __restrict__ y, int64_t outer,
                                   int64_t len, int64_t inner, bool is_max, bool last) {
@@ -267,8 +258,9 @@ __global__ void arg_reduce_kernel(const T* __restrict__ x, int64_t* __restrict__
     auto bv = load(p[0]);
     for (int64_t k = 1; k < len; ++k) {
       auto v = load(p[k * inner]);
-      bool better = is_max ? ranks_above(v, bv) : ranks_above(bv, v);
-      bool tie = !ranks_above(v, bv) && !ranks_above(bv, v);
+      // The first NaN wins either way, as in numpy and on the CPU.
+      bool better = is_max ? ir::greater_nan_first(v, bv) : ir::less_nan_first(v, bv);
+      bool tie = v == bv || (v != v && bv != bv);
       if (better || (last && tie)) {
         best = k;
         bv = v;

@@ -67,7 +67,7 @@ __device__ __forceinline__ T saturate(A v) {
     return static_cast<T>(v);
   } else {
     const auto lim = static_cast<A>(finite_limit<T>());
-    if (v == v) v = v < -lim ? -lim : (v > lim ? lim : v);
+    if (isfinite(v)) v = v < -lim ? -lim : (v > lim ? lim : v);  // infinities stay, as on the CPU
     if constexpr (is_reduced_float_v<T>) {
       return T(static_cast<float>(v));
     } else {
@@ -80,7 +80,8 @@ __device__ __forceinline__ T saturate(A v) {
 // output copies an input element (exact for 64-bit integers, which double would round).
 template <typename T, bool kPick>
 __global__ void resize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t total,
-                              ResizeDims dims, ResizeTables tab, double extrapolation) {
+                              ResizeDims dims, ResizeTables tab, double extrapolation,
+                              bool keep_zero_weights) {
   using A = resize_acc_t<T>;
   for (int64_t i = global_index(); i < total; i += global_stride()) {
     int64_t coord[kMaxDims];
@@ -125,8 +126,9 @@ __global__ void resize_kernel(const T* __restrict__ x, T* __restrict__ y, int64_
           w *= static_cast<A>(tab.weights[tap]);
           off += tab.offsets[tap];
         }
-        // Zero-weight taps are skipped as the reference skips them (0 * inf would be NaN).
-        if (w != A(0)) acc += w * static_cast<A>(load(x[off]));
+        // Zero-weight taps count where ONNX Runtime multiplies them (0 * inf is NaN), as on the
+        // CPU; elsewhere they are skipped, as the reference skips them.
+        if (w != A(0) || keep_zero_weights) acc += w * static_cast<A>(load(x[off]));
         int d = dims.rank - 1;
         for (; d >= 0; --d) {
           if (dims.n[d] == 0) continue;
@@ -185,6 +187,9 @@ class ResizeKernel final : public CudaKernel {
     if (total_ == 0) return 0;
     ir::ResizeTaps taps = ir::resize_taps(at, in, out, scales, roi);
     pick_ = at.mode == "nearest" && !at.exclude_outside;
+    keep_zero_weights_ = false;
+    for (const ir::AxisTaps& a : taps.taps)
+      keep_zero_weights_ = keep_zero_weights_ || a.keep_zero_weights;
     upload_tables(in, out, taps);
     return 0;
   }
@@ -204,10 +209,10 @@ class ResizeKernel final : public CudaKernel {
         const T* x = ctx.inputs[0].as<const T>();
         if (pick_) {
           resize_kernel<T, true><<<grid_for(total_), kBlockSize, 0, ctx.stream>>>(
-              x, y.as<T>(), total_, dims_, tab, extrapolation_);
+              x, y.as<T>(), total_, dims_, tab, extrapolation_, keep_zero_weights_);
         } else {
           resize_kernel<T, false><<<grid_for(total_), kBlockSize, 0, ctx.stream>>>(
-              x, y.as<T>(), total_, dims_, tab, extrapolation_);
+              x, y.as<T>(), total_, dims_, tab, extrapolation_, keep_zero_weights_);
         }
         KILN_CUDA_CHECK(cudaGetLastError());
       }
@@ -300,6 +305,7 @@ class ResizeKernel final : public CudaKernel {
   size_t taps_ = 0;
   int64_t total_ = 0;
   bool pick_ = false;
+  bool keep_zero_weights_ = false;  // multiply the zero-weight taps too (ir::AxisTaps)
   double extrapolation_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include "backends/cuda/index_helpers.cuh"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
+#include "ir/nan_minmax.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -31,7 +32,7 @@ Reduction parse_reduction(const CudaKernelContext& ctx) {
 }
 
 // The value an element holding `old` takes when `update` lands on it, as the CPU computes it:
-// bool add/max are or, mul/min are and; integers wrap; max/min keep `old` when unordered (NaN).
+// bool add/max are or, mul/min are and; integers wrap; max/min keep a NaN from either side.
 template <typename T>
 __device__ __forceinline__ T combine(Reduction r, T old, T update) {
   if constexpr (std::is_same_v<T, bool>) {
@@ -57,9 +58,9 @@ __device__ __forceinline__ T combine(Reduction r, T old, T update) {
       case Reduction::kMul:
         return store<T>(a * b);
       case Reduction::kMax:
-        return store<T>(a < b ? b : a);
+        return store<T>(ir::max_keep_nan(a, b));
       case Reduction::kMin:
-        return store<T>(b < a ? b : a);
+        return store<T>(ir::min_keep_nan(a, b));
       default:
         return update;
     }

@@ -1,35 +1,28 @@
 // CUDA TopK and Hardmax: per-row selection along one axis, one block per row. TopK picks its k
 // elements in k rounds, each a block-wide search for the element that comes next in the order
 // (value, then lower index on ties; NaN ranks above every number, as on the CPU), so it needs no
-// workspace and matches the CPU's tie-breaking exactly. Hardmax marks the first maximum.
+// workspace and matches the CPU's tie-breaking exactly. Hardmax marks the first maximum (the first
+// NaN, if any).
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_types.cuh"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_launch.hpp"
+#include "ir/nan_minmax.hpp"
 
 namespace kiln::cuda {
 namespace {
 
 constexpr int kMaxRowBlock = 512;  // row_block_size() never returns more
 
-// Strict "a ranks above b": NaN above every number.
-template <typename A>
-__device__ __forceinline__ bool ranks_above(A a, A b) {
-  if constexpr (std::is_floating_point_v<A>) {
-    if (a != a) return b == b;
-    if (b != b) return false;
-  }
-  return a > b;
-}
-
 // Whether candidate (va, ia) comes before (vb, ib) in TopK's order; index -1 is no candidate.
 template <typename A>
 __device__ __forceinline__ bool comes_before(A va, int64_t ia, A vb, int64_t ib, bool largest) {
   if (ia < 0) return false;
   if (ib < 0) return true;
-  if (largest ? ranks_above(va, vb) : ranks_above(vb, va)) return true;
-  if (largest ? ranks_above(vb, va) : ranks_above(va, vb)) return false;
+  // NaN ranks above every number.
+  if (largest ? ir::greater_nan_first(va, vb) : ir::greater_nan_first(vb, va)) return true;
+  if (largest ? ir::greater_nan_first(vb, va) : ir::greater_nan_first(va, vb)) return false;
   return ia < ib;
 }
 
@@ -90,8 +83,8 @@ __global__ void topk_kernel(const T* __restrict__ x, T* __restrict__ values,
   }
 }
 
-// Hardmax: 1 at the first maximum of the row (NaN and -inf are never picked; index 0 when every
-// element is), 0 elsewhere, as the CPU's strict running maximum from -inf.
+// Hardmax: 1 at the first maximum of the row, the first NaN if the row holds one (numpy's argmax,
+// as on the CPU), 0 elsewhere.
 template <typename T>
 __global__ void hardmax_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n,
                                int64_t inner) {
@@ -99,9 +92,7 @@ __global__ void hardmax_kernel(const T* __restrict__ x, T* __restrict__ y, int64
   __shared__ A sv[kMaxRowBlock];
   __shared__ int64_t si[kMaxRowBlock];
   auto first = [](A va, int64_t ia, A vb, int64_t ib) {
-    if (ia < 0) return false;
-    if (ib < 0) return true;
-    return va > vb || (va == vb && ia < ib);
+    return comes_before(va, ia, vb, ib, /*largest=*/true);
   };
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     int64_t o = r / inner, c = r % inner;
@@ -111,14 +102,13 @@ __global__ void hardmax_kernel(const T* __restrict__ x, T* __restrict__ y, int64
     int64_t best_i = -1;
     for (int64_t e = threadIdx.x; e < n; e += blockDim.x) {
       A v = load(row[e * inner]);
-      if (!(v > -INFINITY)) continue;
       if (first(v, e, best_v, best_i)) {
         best_v = v;
         best_i = e;
       }
     }
     block_select(sv, si, best_v, best_i, first);
-    int64_t arg = si[0] < 0 ? 0 : si[0];
+    int64_t arg = si[0];
     for (int64_t e = threadIdx.x; e < n; e += blockDim.x) {
       out[e * inner] = store<T>(A(e == arg ? 1 : 0));
     }

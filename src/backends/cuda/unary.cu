@@ -1,6 +1,8 @@
 // CUDA kernels of the unary elementwise ops: math (Exp, Sin, Erf...), activations (Relu, Gelu,
 // Mish...), predicates (IsNaN, IsInf) and Clip. Formulas match the CPU backend's, including the
 // overflow-safe forms of Sigmoid and Softplus.
+#include <cfloat>
+
 #include "backends/cuda/elementwise_family.hpp"
 #include "backends/cuda/elementwise_map.cuh"
 #include "backends/cuda/kernel_factory.hpp"
@@ -341,25 +343,45 @@ class PredicateKernel final : public CudaKernel {
   IsInfOp inf_;
 };
 
-// Clip(x, min?, max?): the bounds stay on the device (they may be runtime tensors); an absent one
-// is no bound. max applies last, so min > max gives max everywhere, as ONNX specifies.
+// Clip(x, min?, max?): the bounds stay on the device (they may be runtime tensors); an omitted one
+// is the type's lowest or largest finite value (ONNX: numeric_limits, so an infinity clips to it,
+// as on the CPU). max applies last, so min > max gives max everywhere, as ONNX specifies.
 template <typename T>
 struct ClipOp {
   const T* lo;
   const T* hi;
+  double largest;  // T's largest finite value, for floats
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
     if (lo) {
       C l = load(*lo);
       x = x < l ? l : x;
+    } else if constexpr (std::is_floating_point_v<C>) {
+      x = x < C(-largest) ? C(-largest) : x;
     }
     if (hi) {
       C h = load(*hi);
       x = h < x ? h : x;
+    } else if constexpr (std::is_floating_point_v<C>) {
+      x = C(largest) < x ? C(largest) : x;
     }
     return x;
   }
 };
+
+// The largest finite value of a float type.
+double largest_finite(DataType t) {
+  switch (t) {
+    case DataType::kFloat16:
+      return 65504.0;
+    case DataType::kBFloat16:
+      return 3.3895313892515355e38;
+    case DataType::kFloat64:
+      return DBL_MAX;
+    default:
+      return FLT_MAX;
+  }
+}
 
 class ClipKernel final : public CudaKernel {
  public:
@@ -382,7 +404,8 @@ class ClipKernel final : public CudaKernel {
       using T = decltype(tag);
       if constexpr (is_numeric_v<T>) {
         ClipOp<T> op{ctx.has_input(1) ? ctx.inputs[1].as<const T>() : nullptr,
-                     ctx.has_input(2) ? ctx.inputs[2].as<const T>() : nullptr};
+                     ctx.has_input(2) ? ctx.inputs[2].as<const T>() : nullptr,
+                     largest_finite(x.dtype)};
         launch_unary_map(x.as<const T>(), ctx.outputs[0].as<T>(), x.numel(), op, ctx.stream);
       }
     });

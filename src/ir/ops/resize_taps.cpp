@@ -148,13 +148,21 @@ AxisTaps axis_taps(const ResizeAttrs& at, int64_t in_len, int64_t out_len, doubl
                    double roi_start, double roi_end) {
   AxisTaps t;
   t.outside.resize(static_cast<size_t>(out_len));
+  // Plain linear and cubic sampling keep their zero-weight taps: ONNX Runtime multiplies every
+  // tap by its weight, so a NaN or an infinity beside the sampled point gives NaN (0 * NaN), and
+  // it picks those taps above an integral coordinate (the reference, below) and clamps a linear
+  // coordinate into the input first. The numbers are the same either way.
+  t.keep_zero_weights =
+      (at.mode == "linear" || at.mode == "cubic") && !at.antialias && !at.exclude_outside;
   for (int64_t y = 0; y < out_len; ++y) {
     bool outside = false;
     double x = original_coordinate(at, static_cast<double>(y), scale, in_len, out_len, roi_start,
                                    roi_end, outside);
     t.outside[static_cast<size_t>(y)] = outside;
+    if (t.keep_zero_weights && at.mode == "linear" && !outside)
+      x = std::clamp(x, 0.0, static_cast<double>(in_len - 1));
     double fl = std::floor(x);
-    double ratio = x == fl ? 1.0 : x - fl;
+    double ratio = x == fl ? (t.keep_zero_weights ? 0.0 : 1.0) : x - fl;
     std::vector<double> c = coeffs(at, ratio, scale);
     auto n = static_cast<int64_t>(c.size());
     t.n = n;
@@ -163,9 +171,12 @@ AxisTaps axis_taps(const ResizeAttrs& at, int64_t in_len, int64_t out_len, doubl
     double xp = x + static_cast<double>(pad);
     double p = std::floor(xp);
     double frac = xp - p;
-    int64_t off = n % 2 == 0 ? (frac == 0 ? -(n / 2) : -(n / 2) + 1)
+    int64_t off = n % 2 == 0 ? (frac == 0 && !t.keep_zero_weights ? -(n / 2) : -(n / 2) + 1)
                              : (frac <= 0.5 ? -((n - 1) / 2) : -((n - 1) / 2) + 1);
     int64_t start = static_cast<int64_t>(p) + off - pad;
+    // At the last input position both linear taps are that position, at half weight each (as in
+    // ONNX Runtime): an infinity there stays one rather than becoming inf + 0 * inf = NaN.
+    if (t.keep_zero_weights && at.mode == "linear" && start >= in_len - 1) c = {0.5, 0.5};
     if (at.exclude_outside) {
       double sum = 0;
       for (int64_t j = 0; j < n; ++j) {

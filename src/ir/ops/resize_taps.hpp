@@ -32,6 +32,10 @@ struct AxisTaps {
   std::vector<int64_t> index;
   std::vector<double> weight;
   std::vector<bool> outside;
+  // Whether a kernel multiplies the zero-weight taps too (plain linear and cubic, as ONNX Runtime
+  // does: a NaN or an infinity there makes the output NaN) or skips them (nearest, antialiased,
+  // exclude_outside, as the reference does).
+  bool keep_zero_weights = false;
 };
 
 AxisTaps axis_taps(const ResizeAttrs& at, int64_t in_len, int64_t out_len, double scale,

@@ -33,6 +33,7 @@ Tensor make_input(const GpuInput& in, std::mt19937_64& rng) {
         p[i] = static_cast<T>(static_cast<cpu::compute_t<T>>(v));
       }
     }
+    for (const auto& [i, v] : in.specials) p[i] = static_cast<T>(static_cast<cpu::compute_t<T>>(v));
   });
   return t;
 }

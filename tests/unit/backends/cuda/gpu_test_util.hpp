@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/attribute.hpp"
@@ -18,6 +19,8 @@ struct GpuInput {
   std::vector<double> values;     // fixed contents (e.g. shapes, axes); random when empty
   double low = -1.0, high = 1.0;  // range of random values
   bool omitted = false;           // an omitted optional input (an empty slot in the node)
+  // Values that replace the random ones at these flat indices (NaN, infinities).
+  std::vector<std::pair<int64_t, double>> specials;
 };
 
 struct GpuCase {
