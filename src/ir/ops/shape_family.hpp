@@ -1,5 +1,5 @@
 // The shape op family's schemas are registered from three files; register_shape_ops (shape.cpp)
-// calls the other two. Also holds the dim arithmetic their inference functions share.
+// calls the other two. Also holds the input readers their inference functions share.
 #pragma once
 
 #include <optional>
@@ -12,9 +12,6 @@ namespace kiln::ir {
 void register_indexing_ops(OpRegistry& r);   // Slice, Gather*, Scatter*, Pad, NonZero, OneHot
 void register_generator_ops(OpRegistry& r);  // ConstantOfShape, Range, EyeLike, Trilu
 void register_rearrange_ops(OpRegistry& r);  // Rearrange (kiln's: rearrange.hpp)
-
-// a * b, failing (naming the node) instead of overflowing on hostile shapes.
-int64_t checked_mul(const InferenceContext& ctx, int64_t a, int64_t b);
 
 // The input's int values, failing unless it is a 1-D (or, with `allow_scalar`, 0-D) tensor.
 std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, size_t i,
