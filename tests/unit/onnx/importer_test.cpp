@@ -233,6 +233,46 @@ TEST(Importer, RejectsUnsupportedElementTypes) {
   EXPECT_NE(std::string(e.what()).find("STRING"), std::string::npos);
 }
 
+TEST(Importer, RejectsADuplicatedGraphInputNamingIt) {
+  pb::ModelProto m = relu_model();
+  *m.mutable_graph()->add_input() = m.graph().input(0);  // "x" listed twice
+  Error e = error_of([&] { import(m); });
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+  EXPECT_NE(std::string(e.what()).find("input 'x' is listed twice"), std::string::npos) << e.what();
+}
+
+TEST(Importer, RejectsDeclaredShapesNoTensorCanHave) {
+  // An input whose dims multiply past 64 bits: every size computed from it later would wrap.
+  pb::ModelProto m = relu_model();
+  auto* shape =
+      m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  shape->mutable_dim(0)->set_dim_value(int64_t{1} << 40);
+  shape->mutable_dim(1)->set_dim_value(int64_t{1} << 40);
+  Error e = error_of([&] { import(m); });
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+  EXPECT_NE(std::string(e.what()).find("input 'x'"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("64 bits"), std::string::npos) << e.what();
+
+  // A value_info entry that, filled into an inferred [batch?, 4], makes a tensor over the limit.
+  m = relu_model();
+  m.mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(0)
+      ->clear_dim_param();
+  auto* vi = m.mutable_graph()->add_value_info();
+  vi->set_name("y");
+  vi->mutable_type()->mutable_tensor_type()->set_elem_type(pb::TensorProto::FLOAT);
+  auto* vs = vi->mutable_type()->mutable_tensor_type()->mutable_shape();
+  vs->add_dim()->set_dim_value(int64_t{1} << 60);
+  vs->add_dim();
+  e = error_of([&] { import(m); });
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+  EXPECT_NE(std::string(e.what()).find("'y'"), std::string::npos) << e.what();
+}
+
 class ExternalData : public ::testing::Test {
  protected:
   void SetUp() override {
