@@ -105,6 +105,13 @@ int64_t checked_sub(const InferenceContext& ctx, int64_t a, int64_t b) {
   });
 }
 
+int64_t checked_rank(const InferenceContext& ctx, int64_t rank, const char* what) {
+  if (rank > kMaxRank) {
+    ctx.fail(what, " has ", rank, " entries; a tensor has at most ", kMaxRank, " dimensions");
+  }
+  return rank;
+}
+
 std::optional<std::string> shape_size_problem(const SymShape& s, DataType dtype) {
   int64_t nonzero = 1;
   bool all_known = true, empty = false;

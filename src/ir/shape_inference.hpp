@@ -21,6 +21,14 @@ void infer_same_as_first(InferenceContext& ctx);
 // Product of dims, or -1 if any is unknown (or, on a shape no check has vetted, if it overflows).
 int64_t known_product(const SymShape& s, size_t begin, size_t end);
 
+// The most dims an output whose rank comes from another tensor's length (Reshape's target,
+// ConstantOfShape's shape, Col2Im's image_shape) may have: far above any real model's, and low
+// enough that a shape input declared with 2^62 entries cannot make inference allocate them.
+inline constexpr int64_t kMaxRank = 64;
+
+// `rank` (the length of input `what`), failing naming the node past kMaxRank.
+int64_t checked_rank(const InferenceContext& ctx, int64_t rank, const char* what);
+
 // a * b, a + b and a - b (any signs), failing naming the node instead of overflowing on hostile
 // shapes or attributes.
 int64_t checked_mul(const InferenceContext& ctx, int64_t a, int64_t b);

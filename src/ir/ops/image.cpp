@@ -77,6 +77,7 @@ void infer_grid_sample(InferenceContext& ctx) {
     return;
   }
   size_t r = grid.shape->size();
+  if (r < 3) ctx.fail("grid must be (N, D1, ..., Dr, r), got ", sym_shape_to_string(grid.shape));
   Dim last = (*grid.shape)[r - 1];
   if (last.known() && last.value != static_cast<int64_t>(r) - 2)
     ctx.fail("grid's last dim must be the spatial rank ", r - 2, ", got ", last.value);
@@ -137,6 +138,7 @@ void infer_col2im(InferenceContext& ctx) {
     return;
   }
   if (*r < 1) ctx.fail("image_shape must not be empty");
+  checked_rank(ctx, *r, "image_shape");
   if (block && static_cast<int64_t>(block->size()) != *r)
     ctx.fail("block_shape has ", block->size(), " values, image_shape ", *r);
   auto check_len = [&](const char* a, size_t n) {

@@ -27,7 +27,9 @@ std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, 
 int64_t known_length(const InferenceContext& ctx, size_t i) {
   if (!ctx.has_input(i)) return -1;
   const auto& s = ctx.input(i).shape;
-  return s && s->size() == 1 ? (*s)[0].value : -1;
+  if (!s || s->size() != 1 || !(*s)[0].known()) return -1;
+  // Every caller makes an output of this rank.
+  return checked_rank(ctx, (*s)[0].value, cat("input ", i).c_str());
 }
 
 namespace {

@@ -17,7 +17,8 @@ void register_rearrange_ops(OpRegistry& r);  // Rearrange (kiln's: rearrange.hpp
 std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, size_t i,
                                                    const char* what, bool allow_scalar = false);
 
-// Length of a 1-D input from its shape alone (when its contents are unknown), or -1.
+// Length of a 1-D input from its shape alone (when its contents are unknown), or -1; the callers
+// make an output of that rank, so a length past kMaxRank fails.
 int64_t known_length(const InferenceContext& ctx, size_t i);
 
 }  // namespace kiln::ir

@@ -122,6 +122,21 @@ TEST(HostileShapes, ResizeScaleOnAPartlyKnownShape) {
                  "out of range");
 }
 
+TEST(HostileShapes, RankTakenFromAHugeLength) {
+  // A shape input declared with 2^62 entries whose values are unknown: the output would have 2^62
+  // dims, which inference used to allocate (running out of memory) before anything else.
+  In huge_length = sym(DataType::kInt64, {k2Pow62});
+  expect_refused("Reshape", {}, {sym(DataType::kFloat32, {4}), huge_length}, "at most 64");
+  expect_refused("ConstantOfShape", {}, {huge_length}, "at most 64");
+  expect_refused("Expand", {}, {sym(DataType::kFloat32, {4}), huge_length}, "at most 64");
+  expect_refused("Col2Im", {},
+                 {sym(DataType::kFloat32, {1, 4, 4}), huge_length, sym(DataType::kInt64, {2})},
+                 "at most 64");
+  // 64 dims are still fine.
+  auto outs = infer("ConstantOfShape", {}, {sym(DataType::kInt64, {64})});
+  EXPECT_EQ(outs.at(0)->shape->size(), 64u);
+}
+
 TEST(HostileShapes, LimitAppliesToEveryInferredOutput) {
   test::ScopedTensorByteLimit limit(64);
   EXPECT_NO_THROW(infer("Relu", {}, {sym(DataType::kFloat32, {16})}));
