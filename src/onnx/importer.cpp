@@ -163,7 +163,8 @@ class GraphImporter {
     std::set<std::string> declared;
     for (const auto& in : g.input()) {
       if (!declared.insert(in.name()).second) {
-        fail(ErrorCode::kInvalidModel, m_.source, ": ", scope_.empty() ? "graph" : scope_,
+        fail(ErrorCode::kInvalidModel, m_.source, ": ",
+             scope_.empty() ? "graph" : cat("subgraph '", scope_.substr(0, scope_.size() - 1), "'"),
              " input '", in.name(), "' is listed twice");
       }
       if (values_.count(in.name())) continue;  // an initializer listed as input (old exporters)
