@@ -429,6 +429,11 @@ std::unique_ptr<ir::Graph> import_model_bytes(std::string_view bytes, const std:
 }
 
 std::unique_ptr<ir::Graph> import_model_file(const std::string& path) {
+  // Opening a FIFO would block until something writes to it, and a device may never end.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    fail(ErrorCode::kIo, "cannot read model file '", path, "': not a regular file");
+  }
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) fail(ErrorCode::kIo, "cannot open model file '", path, "'");
   auto size = static_cast<uint64_t>(f.tellg());

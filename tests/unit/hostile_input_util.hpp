@@ -1,12 +1,18 @@
-// Helpers for tests that feed kiln hostile sizes: a scoped tensor size limit, and a check that a
-// call fails with one clean kiln::Error of the right code whose message names what is wrong.
+// Helpers for tests that feed kiln hostile input: a scoped tensor size limit, a guard that keeps a
+// test of FIFO handling from hanging, and a check that a call fails with one clean kiln::Error of
+// the right code whose message names what is wrong.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <thread>
 
 #include "kiln/tensor.hpp"
 
@@ -25,6 +31,35 @@ class ScopedTensorByteLimit {
 
  private:
   uint64_t saved_;
+};
+
+// While alive, releases any reader blocked opening the FIFO at `path` (after a grace period, by
+// opening it for writing), so a test of code that must never block on a FIFO fails instead of
+// hanging when that code does block.
+class FifoUnblocker {
+ public:
+  explicit FifoUnblocker(std::string path)
+      : path_(std::move(path)), thread_([this] {
+          for (int i = 0; i < 20 && !done_; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+          while (!done_) {
+            int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK);
+            if (fd >= 0) ::close(fd);
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~FifoUnblocker() {
+    done_ = true;
+    thread_.join();
+  }
+  FifoUnblocker(const FifoUnblocker&) = delete;
+  FifoUnblocker& operator=(const FifoUnblocker&) = delete;
+
+ private:
+  std::string path_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
 };
 
 // Runs `fn`, expecting a kiln::Error with `code` whose message contains every one of `parts`.

@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
 #include "onnx.pb.h"
+#include "unit/hostile_input_util.hpp"
 
 namespace kiln::onnx {
 namespace {
@@ -136,6 +140,21 @@ TEST(Importer, ReportsMissingFile) {
   Error e = error_of([] { import_model_file("/nonexistent/model.onnx"); });
   EXPECT_EQ(e.code(), ErrorCode::kIo);
   EXPECT_NE(std::string(e.what()).find("/nonexistent/model.onnx"), std::string::npos);
+}
+
+TEST(Importer, RefusesModelFilesThatAreNotRegularFiles) {
+  // A FIFO used to block the import until something wrote to it; a folder is refused too.
+  fs::path dir = fs::temp_directory_path() / ("kiln_fifo_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path fifo = dir / "model.onnx";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  test::FifoUnblocker unblocker(fifo.string());  // should the import block in open() (the bug)
+  for (const fs::path& p : {fifo, dir}) {
+    Error e = error_of([&] { import_model_file(p.string()); });
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 TEST(Importer, ListsEveryUnsupportedNodeInOneError) {
