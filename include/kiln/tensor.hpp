@@ -17,10 +17,17 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);  // throws Error on negative dims or overflow
 std::string shape_to_string(const Shape& shape);
 
+// The largest tensor, in bytes, that kiln allocates, maps from a file or accepts as a shape
+// (default 64 GiB). Every size that comes from a model, a plan or an input is checked against it,
+// so a hostile file gets a clear error instead of a huge allocation; lower it to bound memory.
+uint64_t tensor_byte_limit();
+void set_tensor_byte_limit(uint64_t bytes);
+
 class Tensor {
  public:
   Tensor() = default;
-  // Allocates zero-initialised storage.
+  // Allocates zero-initialised storage. Throws Error(kInvalidArgument) where the shape's byte size
+  // overflows or passes tensor_byte_limit(), as do borrow and from_bytes.
   Tensor(DataType dtype, Shape shape);
   // Wraps memory owned elsewhere; keep_alive holds the owner (e.g. a mapped plan file).
   static Tensor borrow(DataType dtype, Shape shape, void* data, std::shared_ptr<void> keep_alive);

@@ -43,15 +43,21 @@ std::optional<int64_t> checked_add(int64_t a, int64_t b) {
 
 int64_t checked_numel(std::span<const int64_t> dims, size_t element_size, ErrorCode code,
                       std::string_view what) {
-  int64_t n = 1;
+  int64_t nonzero = 1;
+  bool empty = false;
   for (int64_t d : dims) {
     if (d < 0) fail(code, what, ": shape ", dims_to_string(dims), " has a negative dimension");
-    std::optional<int64_t> next = checked_mul(n, d);
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    std::optional<int64_t> next = checked_mul(nonzero, d);
     if (!next) {
       fail(code, what, ": shape ", dims_to_string(dims), " has more elements than fit in 64 bits");
     }
-    n = *next;
+    nonzero = *next;
   }
+  int64_t n = empty ? 0 : nonzero;
   checked_nbytes(n, element_size, code, what);
   return n;
 }

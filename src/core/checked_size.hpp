@@ -9,14 +9,9 @@
 #include <span>
 #include <string_view>
 
-#include "kiln/types.hpp"
+#include "kiln/tensor.hpp"  // tensor_byte_limit, set_tensor_byte_limit
 
 namespace kiln {
-
-// The largest tensor, in bytes, that kiln allocates or reads (default 64 GiB: above any real
-// activation or weight, below what a hostile file could make it try).
-uint64_t tensor_byte_limit();
-void set_tensor_byte_limit(uint64_t bytes);
 
 // a * b and a + b for non-negative operands, or nothing where the result exceeds int64_t.
 std::optional<int64_t> checked_mul(int64_t a, int64_t b);
@@ -24,6 +19,8 @@ std::optional<int64_t> checked_add(int64_t a, int64_t b);
 
 // The element count of `dims`. Throws Error(code) naming `what` (a tensor, "input 'x'", a file)
 // on a negative dimension, on an overflow, or where elements x element_size passes the limit.
+// The non-zero dims must multiply within 64 bits even where another dim is 0, so kernels may
+// multiply any subset of a tensor's dims (strides, outer and inner block sizes) without overflow.
 int64_t checked_numel(std::span<const int64_t> dims, size_t element_size, ErrorCode code,
                       std::string_view what);
 

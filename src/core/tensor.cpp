@@ -2,24 +2,15 @@
 #include "kiln/tensor.hpp"
 
 #include <cstring>
-#include <limits>
+
+#include "core/checked_size.hpp"
+#include "core/error.hpp"
 
 namespace kiln {
 
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "shape " + shape_to_string(shape) + " has a negative dimension");
-    }
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "shape " + shape_to_string(shape) + " has more elements than fit in 64 bits");
-    }
-    n *= d;
-  }
-  return n;
+  // Element size 0: only the count is checked here, not the byte limit.
+  return checked_numel(shape, 0, ErrorCode::kInvalidArgument, "tensor");
 }
 
 std::string shape_to_string(const Shape& shape) {
@@ -31,8 +22,22 @@ std::string shape_to_string(const Shape& shape) {
   return s + "]";
 }
 
+namespace {
+
+// The element count of a tensor kiln is about to hold: the shape's byte size must fit in 64 bits
+// and under the limit, which keeps nbytes() (elements x element size) from wrapping.
+int64_t checked_tensor_numel(DataType dtype, const Shape& shape) {
+  return checked_numel(shape, element_size(dtype), ErrorCode::kInvalidArgument,
+                       cat("tensor of ", to_string(dtype), shape_to_string(shape)));
+}
+
+}  // namespace
+
 Tensor::Tensor(DataType dtype, Shape shape)
-    : dtype_(dtype), defined_(true), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
+    : dtype_(dtype),
+      defined_(true),
+      shape_(std::move(shape)),
+      numel_(checked_tensor_numel(dtype_, shape_)) {
   size_t n = nbytes();
   // Aligned so vectorised kernels and oneDNN get full-width loads; never empty so data() != null.
   size_t alloc = (n + 63) / 64 * 64 + 64;
@@ -47,7 +52,7 @@ Tensor Tensor::borrow(DataType dtype, Shape shape, void* data, std::shared_ptr<v
   t.dtype_ = dtype;
   t.defined_ = true;
   t.shape_ = std::move(shape);
-  t.numel_ = shape_numel(t.shape_);
+  t.numel_ = checked_tensor_numel(dtype, t.shape_);
   t.owner_ = std::move(keep_alive);
   t.data_ = data;
   return t;

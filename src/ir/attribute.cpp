@@ -107,8 +107,10 @@ bool same_value(const AttrValue& a, const AttrValue& b) {
         using T = std::decay_t<decltype(x)>;
         const T& y = std::get<T>(b);
         if constexpr (std::is_same_v<T, Tensor>) {
-          return x.dtype() == y.dtype() && x.shape() == y.shape() &&
-                 std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0;
+          // An undefined or empty tensor has no bytes (and may have a null pointer, which
+          // memcmp must not be given even for 0 bytes).
+          return x.defined() == y.defined() && x.dtype() == y.dtype() && x.shape() == y.shape() &&
+                 (x.nbytes() == 0 || std::memcmp(x.raw(), y.raw(), x.nbytes()) == 0);
         } else {
           return x == y;
         }

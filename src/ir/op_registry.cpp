@@ -5,6 +5,7 @@
 
 #include "core/float_types.hpp"
 #include "ir/ops/families.hpp"
+#include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
 namespace {
@@ -108,6 +109,12 @@ void InferenceContext::set_output(size_t i, DataType dtype, std::optional<SymSha
     for (const Dim& d : *shape) {
       if (d.value < -1) fail("output ", i, " would have negative dimension ", d.value);
     }
+    // Shapes computed from data (Expand's target, Pad's pads, Range's bounds) can be anything:
+    // refuse one no tensor can have here, naming the node, before anything is allocated.
+    if (std::optional<std::string> problem = shape_size_problem(*shape, dtype)) {
+      const Value* v = node_.output(i);
+      fail("output ", i, v ? cat(" ('", v->name, "')") : std::string(), " would have ", *problem);
+    }
   }
   outputs_[i] = TensorType{dtype, std::move(shape), nullptr};
 }
@@ -194,6 +201,11 @@ void infer_graph(Graph& graph) {
         for (size_t d = 0; d < inferred->size(); ++d) {
           if (!(*inferred)[d].known() && (*inferred)[d].symbol.empty())
             (*inferred)[d] = (*v->shape)[d];
+        }
+        // Each part was checked alone; together they may describe no possible tensor.
+        if (std::optional<std::string> problem = shape_size_problem(*inferred, v->dtype)) {
+          fail(ErrorCode::kInvalidModel, node->describe(), ": output '", v->name, "' would have ",
+               *problem, " (its declared shape filled in what inference left open)");
         }
       }
       if (inferred || !v->shape) v->shape = std::move(inferred);

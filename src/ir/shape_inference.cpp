@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "core/checked_size.hpp"
+
 namespace kiln::ir {
 
 std::optional<SymShape> broadcast_shapes(const InferenceContext& ctx,
@@ -67,10 +69,71 @@ void infer_same_as_first(InferenceContext& ctx) {
 int64_t known_product(const SymShape& s, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end && i < s.size(); ++i) {
-    if (!s[i].known()) return -1;
-    p *= s[i].value;
+    if (!s[i].known() || __builtin_mul_overflow(p, s[i].value, &p)) return -1;
   }
   return p;
+}
+
+namespace {
+
+// `overflows` wraps one of the __builtin_*_overflow functions.
+template <typename Overflows>
+int64_t checked_op(const InferenceContext& ctx, int64_t a, const char* op, int64_t b,
+                   Overflows overflows) {
+  int64_t r = 0;
+  if (overflows(a, b, &r)) ctx.fail("shape arithmetic overflows (", a, op, b, ")");
+  return r;
+}
+
+}  // namespace
+
+int64_t checked_mul(const InferenceContext& ctx, int64_t a, int64_t b) {
+  return checked_op(ctx, a, " * ", b, [](int64_t x, int64_t y, int64_t* r) {
+    return __builtin_mul_overflow(x, y, r);
+  });
+}
+
+int64_t checked_add(const InferenceContext& ctx, int64_t a, int64_t b) {
+  return checked_op(ctx, a, " + ", b, [](int64_t x, int64_t y, int64_t* r) {
+    return __builtin_add_overflow(x, y, r);
+  });
+}
+
+int64_t checked_sub(const InferenceContext& ctx, int64_t a, int64_t b) {
+  return checked_op(ctx, a, " - ", b, [](int64_t x, int64_t y, int64_t* r) {
+    return __builtin_sub_overflow(x, y, r);
+  });
+}
+
+int64_t checked_rank(const InferenceContext& ctx, int64_t rank, const char* what) {
+  if (rank > kMaxRank) {
+    ctx.fail(what, " has ", rank, " entries; a tensor has at most ", kMaxRank, " dimensions");
+  }
+  return rank;
+}
+
+std::optional<std::string> shape_size_problem(const SymShape& s, DataType dtype) {
+  int64_t nonzero = 1;
+  bool all_known = true, empty = false;
+  for (const Dim& d : s) {
+    if (!d.known()) {
+      all_known = false;
+    } else if (d.value == 0) {
+      empty = true;
+    } else if (std::optional<int64_t> next = kiln::checked_mul(nonzero, d.value)) {
+      nonzero = *next;
+    } else {
+      return cat("shape ", sym_shape_to_string(s), ", which has more elements than fit in 64 bits");
+    }
+  }
+  if (!all_known || empty) return std::nullopt;
+  std::optional<int64_t> bytes =
+      kiln::checked_mul(nonzero, static_cast<int64_t>(element_size(dtype)));
+  if (!bytes || static_cast<uint64_t>(*bytes) > tensor_byte_limit()) {
+    return cat("shape ", sym_shape_to_string(s), " of ", to_string(dtype), ", ", nonzero,
+               " elements, more than the tensor size limit of ", tensor_byte_limit(), " bytes");
+  }
+  return std::nullopt;
 }
 
 }  // namespace kiln::ir

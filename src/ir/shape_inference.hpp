@@ -18,7 +18,27 @@ int64_t normalize_axis(const InferenceContext& ctx, int64_t axis, int64_t rank,
 // Output 0 has the dtype and shape of input 0.
 void infer_same_as_first(InferenceContext& ctx);
 
-// Product of dims, or -1 if any is unknown.
+// Product of dims, or -1 if any is unknown (or, on a shape no check has vetted, if it overflows).
 int64_t known_product(const SymShape& s, size_t begin, size_t end);
+
+// The most dims an output whose rank comes from another tensor's length (Reshape's target,
+// ConstantOfShape's shape, Col2Im's image_shape) may have: far above any real model's, and low
+// enough that a shape input declared with 2^62 entries cannot make inference allocate them.
+inline constexpr int64_t kMaxRank = 64;
+
+// `rank` (the length of input `what`), failing naming the node past kMaxRank.
+int64_t checked_rank(const InferenceContext& ctx, int64_t rank, const char* what);
+
+// a * b, a + b and a - b (any signs), failing naming the node instead of overflowing on hostile
+// shapes or attributes.
+int64_t checked_mul(const InferenceContext& ctx, int64_t a, int64_t b);
+int64_t checked_add(const InferenceContext& ctx, int64_t a, int64_t b);
+int64_t checked_sub(const InferenceContext& ctx, int64_t a, int64_t b);
+
+// What is wrong with the size of a tensor of `dtype` and shape `s`, or nullopt if nothing: its
+// known non-zero dims must multiply within 64 bits, and when every dim is known its byte size
+// must be within tensor_byte_limit(). Every inferred output, graph input and plan value is
+// checked, so kernels and planners can multiply dims without overflowing.
+std::optional<std::string> shape_size_problem(const SymShape& s, DataType dtype);
 
 }  // namespace kiln::ir

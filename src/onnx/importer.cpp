@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "ir/op_registry.hpp"
+#include "ir/shape_inference.hpp"
 #include "onnx.pb.h"
 #include "onnx/import_context.hpp"
 #include "onnx/subgraph_scope.hpp"
@@ -59,7 +60,9 @@ ir::AttrValue convert_attribute(const pb::AttributeProto& a, const std::string& 
   }
 }
 
-std::optional<ir::SymShape> shape_from_type(const pb::TypeProto& type) {
+// The declared shape of an input, output or value_info entry; `what` names it in the error for a
+// shape no tensor can have (its dims multiply past 64 bits, or it is over the size limit).
+std::optional<ir::SymShape> shape_from_type(const pb::TypeProto& type, const std::string& what) {
   if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return std::nullopt;
   ir::SymShape s;
   for (const auto& d : type.tensor_type().shape().dim()) {
@@ -70,6 +73,11 @@ std::optional<ir::SymShape> shape_from_type(const pb::TypeProto& type) {
     } else {
       s.emplace_back();
     }
+  }
+  // An element type kiln lacks is reported elsewhere; its size is at least one byte.
+  DataType dtype = from_onnx_dtype(type.tensor_type().elem_type()).value_or(DataType::kUInt8);
+  if (std::optional<std::string> problem = ir::shape_size_problem(s, dtype)) {
+    fail(ErrorCode::kInvalidModel, what, " declares ", *problem);
   }
   return s;
 }
@@ -152,7 +160,13 @@ class GraphImporter {
     if (g.sparse_initializer_size() > 0) {
       fail(ErrorCode::kUnsupported, m_.source, ": sparse initializers are not supported");
     }
+    std::set<std::string> declared;
     for (const auto& in : g.input()) {
+      if (!declared.insert(in.name()).second) {
+        fail(ErrorCode::kInvalidModel, m_.source, ": ",
+             scope_.empty() ? "graph" : cat("subgraph '", scope_.substr(0, scope_.size() - 1), "'"),
+             " input '", in.name(), "' is listed twice");
+      }
       if (values_.count(in.name())) continue;  // an initializer listed as input (old exporters)
       graph_->inputs().push_back(declare(in, is_subgraph));
     }
@@ -168,7 +182,8 @@ class GraphImporter {
              " output '", out.name(), "' is never produced");
       }
       ir::Value* v = it->second;
-      if (!v->shape) v->shape = shape_from_type(out.type());
+      if (!v->shape)
+        v->shape = shape_from_type(out.type(), cat(m_.source, ": output '", out.name(), "'"));
       graph_->outputs().push_back(v);
     }
   }
@@ -190,8 +205,10 @@ class GraphImporter {
   ir::Value* declare(const pb::ValueInfoProto& in, bool is_subgraph) {
     bool untyped = in.type().value_case() == pb::TypeProto::VALUE_NOT_SET ||
                    (in.type().has_tensor_type() && in.type().tensor_type().elem_type() == 0);
+    std::string what = cat(m_.source, ": input '", in.name(), "'");
     if (is_subgraph && untyped) {
-      ir::Value* v = graph_->add_value(in.name(), DataType::kFloat32, shape_from_type(in.type()));
+      ir::Value* v =
+          graph_->add_value(in.name(), DataType::kFloat32, shape_from_type(in.type(), what));
       values_[in.name()] = v;
       return v;
     }
@@ -205,7 +222,7 @@ class GraphImporter {
       fail(ErrorCode::kUnsupported, m_.source, ": input '", in.name(), "' has element type ",
            onnx_dtype_name(et), ", which kiln does not support");
     }
-    ir::Value* v = graph_->add_value(in.name(), *dtype, shape_from_type(in.type()));
+    ir::Value* v = graph_->add_value(in.name(), *dtype, shape_from_type(in.type(), what));
     values_[in.name()] = v;
     return v;
   }
@@ -312,7 +329,7 @@ class GraphImporter {
       }
       auto vi = shapes_.find(o);
       if (vi != shapes_.end()) {
-        v->shape = shape_from_type(vi->second->type());
+        v->shape = shape_from_type(vi->second->type(), cat(m_.source, ": tensor '", o, "'"));
         if (auto dt = from_onnx_dtype(vi->second->type().tensor_type().elem_type())) v->dtype = *dt;
       }
       if (node) {
@@ -412,6 +429,11 @@ std::unique_ptr<ir::Graph> import_model_bytes(std::string_view bytes, const std:
 }
 
 std::unique_ptr<ir::Graph> import_model_file(const std::string& path) {
+  // Opening a FIFO would block until something writes to it, and a device may never end.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec)) {
+    fail(ErrorCode::kIo, "cannot read model file '", path, "': not a regular file");
+  }
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) fail(ErrorCode::kIo, "cannot open model file '", path, "'");
   auto size = static_cast<uint64_t>(f.tellg());

@@ -17,9 +17,11 @@ std::optional<DataType> from_onnx_dtype(int32_t onnx_type);
 int32_t to_onnx_dtype(DataType t);
 std::string onnx_dtype_name(int32_t onnx_type);
 
-// Where an external-data tensor's bytes are: a file inside `base_dir` (the location must be a
-// relative path without ".."), an offset and a length (-1 when the proto gives none). Throws
-// Error(kInvalidModel) naming `what` for a malformed or escaping reference.
+// Where an external-data tensor's bytes are: a file inside `base_dir`, an offset and a length (-1
+// when the proto gives none). The location must be a relative path without "..", and its real
+// path (symbolic links resolved) must lie inside the real path of `base_dir`; offset and length
+// must be plain decimal integers. Throws Error(kInvalidModel) naming `what` for a malformed or
+// escaping reference.
 struct ExternalDataRef {
   std::filesystem::path file;
   int64_t offset = 0;

@@ -6,6 +6,7 @@
 
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/run_node.hpp"
+#include "core/checked_size.hpp"
 #include "core/logging.hpp"
 #include "ir/op_registry.hpp"
 #include "passes/passes.hpp"
@@ -61,6 +62,21 @@ void replace_with_constants(ir::Graph& graph, ir::Node* n, std::vector<Tensor> v
   graph.remove_node(n);
 }
 
+// True where the output's inferred shape is known to be over the folding limit, or past what a
+// tensor may be at all (the node is then left for inference to report, naming it).
+bool too_big_to_fold(const ir::Value* o) {
+  if (!o || !o->shape) return false;
+  auto s = ir::to_concrete(*o->shape);
+  if (!s) return false;
+  size_t esize = element_size(o->dtype);
+  try {
+    int64_t numel = checked_numel(*s, esize, ErrorCode::kInvalidModel, o->name);
+    return static_cast<size_t>(numel) * esize > kMaxFoldedBytes;
+  } catch (const Error&) {
+    return true;
+  }
+}
+
 // One pass over the nodes in order. A folded node's outputs are constants at once, so its
 // consumers fold in the same sweep; a shape that only inference can settle waits for the next.
 constexpr int kMaxSweeps = 256;
@@ -83,12 +99,7 @@ bool fold_sweep(ir::Graph& graph) {
       inputs.push_back(v ? &*v->constant : nullptr);
     }
     if (!all_constant || !is_deterministic(*n) || !kernels.has(n->op)) continue;
-    bool too_big = std::any_of(n->outputs.begin(), n->outputs.end(), [&](const ir::Value* o) {
-      if (!o || !o->shape) return false;
-      auto s = ir::to_concrete(*o->shape);
-      return s && static_cast<size_t>(shape_numel(*s)) * element_size(o->dtype) > kMaxFoldedBytes;
-    });
-    if (too_big) continue;
+    if (std::any_of(n->outputs.begin(), n->outputs.end(), too_big_to_fold)) continue;
     try {
       auto kernel = kernels.create(*n);
       std::vector<Tensor> outs = cpu::run_node(*kernel, *n, inputs);

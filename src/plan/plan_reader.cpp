@@ -8,24 +8,22 @@
 
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <new>
 #include <set>
 
+#include "core/checked_size.hpp"
 #include "core/error.hpp"
+#include "ir/shape_inference.hpp"
 #include "ir/verifier.hpp"
 #include "plan/plan_file.hpp"
 #include "plan/plan_header.hpp"
+#include "plan/plan_limits.hpp"
 #include "plan_schema_generated.h"
 
 namespace kiln::plan {
 namespace {
 
 namespace fbs = flatbuffers;
-
-// Deepest nesting of subgraphs (a Loop body holding an If holding ...) a plan may have; real
-// models nest a few levels, and the bound keeps a hostile file from exhausting the stack.
-constexpr int kMaxSubgraphDepth = 16;
 
 template <typename... Parts>
 [[noreturn]] void refuse(const std::string& source, const Parts&... parts) {
@@ -289,6 +287,16 @@ class GraphDecoder {
     return values_[static_cast<size_t>(idx)];
   }
 
+  // True if `shape` (of a value) describes a tensor of shape `dims`: same rank, every known dim
+  // equal.
+  static bool matches(const ir::SymShape& shape, const Shape& dims) {
+    if (shape.size() != dims.size()) return false;
+    for (size_t d = 0; d < dims.size(); ++d) {
+      if (shape[d].known() && shape[d].value != dims[d]) return false;
+    }
+    return true;
+  }
+
   ir::Value* value(ir::Graph& g, const fb::Value* v, size_t i) {
     std::string what = cat("value ", i);
     std::string name = str(v->name());
@@ -305,6 +313,9 @@ class GraphDecoder {
         out.symbol = str(dim->symbol());
         shape->push_back(std::move(out));
       }
+      if (std::optional<std::string> problem = ir::shape_size_problem(*shape, dt)) {
+        refuse(source_, "is invalid: value '", name, "' has ", *problem);
+      }
     }
     return g.add_value(name, dt, std::move(shape));
   }
@@ -314,18 +325,11 @@ class GraphDecoder {
     if (!r->defined()) return Tensor();
     DataType dt = dtype(r->dtype(), what);
     Shape shape = ints<int64_t>(r->shape());
-    uint64_t numel = 1;
-    for (int64_t d : shape) {
-      if (d < 0) refuse(source_, "is invalid: ", what, " has shape ", shape_to_string(shape));
-      auto ud = static_cast<uint64_t>(d);
-      if (ud != 0 && numel > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / ud) {
-        refuse(source_, "is invalid: ", what, " has shape ", shape_to_string(shape),
-               ", more elements than fit in 64 bits");
-      }
-      numel *= ud;
-    }
-    uint64_t es = element_size(dt);
-    if (numel > std::numeric_limits<uint64_t>::max() / es || numel * es != r->size()) {
+    // Negative dims, counts past 64 bits and sizes past the limit fail before any arithmetic.
+    size_t es = element_size(dt);
+    int64_t numel = checked_numel(shape, es, ErrorCode::kInvalidPlan,
+                                  cat("plan file '", source_, "' is invalid: ", what));
+    if (static_cast<uint64_t>(numel) * es != r->size()) {
       refuse(source_, "is invalid: ", what, " of ", to_string(dt), shape_to_string(shape),
              " claims ", r->size(), " bytes");
     }
@@ -347,6 +351,14 @@ class GraphDecoder {
       refuse(source_, "is invalid: constant '", v->name, "' does not match its value's dtype ",
              to_string(v->dtype));
     }
+    // Inference and the planners read the value's shape, the kernels the tensor's: they must
+    // agree, or a kernel would walk past the constant's bytes.
+    if (v->shape && !matches(*v->shape, t.shape())) {
+      refuse(source_, "is invalid: constant '", v->name, "' holds ", to_string(t.dtype()),
+             shape_to_string(t.shape()), " but its value has shape ",
+             ir::sym_shape_to_string(v->shape));
+    }
+    v->shape = ir::to_sym_shape(t.shape());
     v->constant = std::move(t);
   }
 
@@ -424,10 +436,8 @@ LoadedPlan parse(std::span<uint8_t> file, std::shared_ptr<void> keep_alive,
   PlanHeader h = check_header(file, source, expected);
   const uint8_t* metadata = file.data() + h.metadata_offset;
   // Every table counts against max_tables, which bounds the verifier's work on a hostile buffer
-  // that references one table many times.
-  // Each level of subgraph nesting adds five levels of FlatBuffers depth (graph, node list, node,
-  // attribute list, attribute), so the depth bound leaves room for kMaxSubgraphDepth levels.
-  fbs::Verifier verifier(metadata, h.metadata_size, /*max_depth=*/8 + 5 * (kMaxSubgraphDepth + 1),
+  // that references one table many times. The depth bound leaves room for kMaxSubgraphDepth.
+  fbs::Verifier verifier(metadata, h.metadata_size, /*max_depth=*/kMaxFlatBuffersDepth,
                          /*max_tables=*/1u << 26);
   if (h.metadata_size < 8 || !fb::VerifyPlanGraphBuffer(verifier)) {
     refuse(source, "is corrupt: its metadata section is not a valid plan graph");

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "plan/plan_file.hpp"
 #include "plan/plan_header.hpp"
+#include "plan/plan_limits.hpp"
 #include "plan_schema_generated.h"
 
 namespace kiln::plan {
@@ -86,7 +87,8 @@ class MetadataWriter {
     fbs::Offset<fbs::String> tail_reason = 0;
     fbs::Offset<fbs::Vector<fbs::Offset<fbs::String>>> engine_inputs = 0, engine_outputs = 0;
     if (tail) {
-      tail_graph = graph(*tail->graph);
+      // The reader decodes a host part one level down, like a subgraph.
+      tail_graph = nested_graph(*tail->graph, "the engine's host part");
       tail_reason = fbb_.CreateString(tail->reason);
       engine_inputs = fbb_.CreateVectorOfStrings(tail->engine_inputs);
       engine_outputs = fbb_.CreateVectorOfStrings(tail->engine_outputs);
@@ -96,6 +98,20 @@ class MetadataWriter {
         fbb_.CreateVector(nodes), fbb_.CreateVector(indices(scope, g.inputs(), "graph input")),
         fbb_.CreateVector(indices(scope, g.outputs(), "graph output")), memory_table, tail_graph,
         tail_reason, engine_inputs, engine_outputs);
+  }
+
+  // A graph one level below the current one (a subgraph attribute, or the host part), refused
+  // past the depth the reader accepts. `owner` names what holds it.
+  fbs::Offset<fb::PlanGraph> nested_graph(const ir::Graph& g, const std::string& owner) {
+    if (depth_ + 1 > kMaxSubgraphDepth) {
+      fail(ErrorCode::kUnsupported, "cannot write plan: subgraph '", g.name, "' (", owner,
+           ") is nested ", depth_ + 1, " levels deep; a plan holds subgraphs nested at most ",
+           kMaxSubgraphDepth, " levels deep");
+    }
+    ++depth_;
+    fbs::Offset<fb::PlanGraph> out = graph(g);
+    --depth_;
+    return out;
   }
 
   // Tensors are named in the plan; the file refers to them by value index (-1 for none).
@@ -166,11 +182,14 @@ class MetadataWriter {
                            v.shape.has_value(), dims);
   }
 
-  fbs::Offset<fb::Attribute> attribute(const std::string& name, const ir::AttrValue& a) {
+  // `node` describes the node the attribute belongs to.
+  fbs::Offset<fb::Attribute> attribute(const std::string& name, const ir::AttrValue& a,
+                                       const std::string& node) {
     auto key = fbb_.CreateString(name);
     struct Visitor {
       MetadataWriter& w;
       fbs::Offset<fbs::String> key;
+      std::string owner;  // for errors: the node and attribute
       fbs::Offset<fb::Attribute> operator()(int64_t x) const {
         return fb::CreateAttribute(w.fbb_, key, fb::AttributeKind_Int, x);
       }
@@ -199,16 +218,16 @@ class MetadataWriter {
       }
       fbs::Offset<fb::Attribute> operator()(const ir::GraphAttr& x) const {
         if (!x) fail(ErrorCode::kInternal, "cannot write plan: attribute is an empty graph");
-        auto g = w.graph(*x);
+        auto g = w.nested_graph(*x, owner);
         return fb::CreateAttribute(w.fbb_, key, fb::AttributeKind_Graph, 0, 0, 0, 0, 0, 0, 0, g);
       }
     };
-    return std::visit(Visitor{*this, key}, a);
+    return std::visit(Visitor{*this, key, cat(node, " attribute '", name, "'")}, a);
   }
 
   fbs::Offset<fb::Node> node(const Scope& scope, const ir::Node& n) {
     std::vector<fbs::Offset<fb::Attribute>> attrs;
-    for (const auto& [k, v] : n.attrs.all()) attrs.push_back(attribute(k, v));
+    for (const auto& [k, v] : n.attrs.all()) attrs.push_back(attribute(k, v, n.describe()));
     return fb::CreateNode(fbb_, fbb_.CreateString(n.name), fbb_.CreateString(n.op),
                           fbb_.CreateString(n.domain),
                           fbb_.CreateVector(indices(scope, n.inputs, "an input of a node")),
@@ -218,6 +237,7 @@ class MetadataWriter {
 
   fbs::FlatBufferBuilder fbb_{1 << 16};
   WeightsLayout weights_;
+  int depth_ = 0;  // of the graph being written: 0 for the main graph
 };
 
 }  // namespace

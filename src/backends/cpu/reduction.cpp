@@ -35,6 +35,10 @@ ReduceLayout reduce_layout(const Shape& in, const std::vector<bool>& reduced) {
   ReduceLayout l;
   for (StridedWalk w(kept_shape, {kept_strides}); !w.done(); w.next())
     l.bases.push_back(w.offset(0));
+  // With no output there is nothing to reduce. The check matters for an empty input such as
+  // [0, 2^40] reduced over its last axis: the block would list 2^40 offsets of elements that do
+  // not exist. Otherwise the block is no larger than the input.
+  if (l.bases.empty()) return l;
   for (StridedWalk w(red_shape, {red_strides}); !w.done(); w.next()) l.block.push_back(w.offset(0));
   return l;
 }

@@ -3,9 +3,18 @@
 
 #include <cstring>
 
+#include "core/checked_size.hpp"
 #include "ir/op_registry.hpp"
 
 namespace kiln::cpu {
+namespace {
+
+std::string output_label(const ir::Node& node, size_t o) {
+  const ir::Value* v = o < node.outputs.size() ? node.outputs[o] : nullptr;
+  return v ? cat(" ('", v->name, "')") : std::string();
+}
+
+}  // namespace
 
 std::vector<Tensor> run_node(CpuKernel& kernel, const ir::Node& node,
                              const std::vector<const Tensor*>& inputs,
@@ -26,12 +35,12 @@ std::vector<Tensor> run_node(CpuKernel& kernel, const ir::Node& node,
     if (!out_types[o] || !out_types[o]->shape) continue;
     auto shape = ir::to_concrete(*out_types[o]->shape);
     if (!shape) continue;  // data-dependent: the kernel allocates it
-    size_t bytes = static_cast<size_t>(shape_numel(*shape)) * element_size(out_types[o]->dtype);
-    if (bytes > kMaxTensorBytes) {
-      fail(ErrorCode::kInvalidArgument, node.describe(), ": output ", o, " would be ", bytes,
-           " bytes (shape ", shape_to_string(*shape), "), over kiln's limit of ", kMaxTensorBytes,
-           " bytes for one tensor");
-    }
+    // The shape comes from the inputs' values (Expand's target, Pad's pads, ...), so its size is
+    // checked before anything is allocated: an overflowing or huge shape fails naming the node.
+    size_t esize = element_size(out_types[o]->dtype);
+    int64_t numel = checked_numel(*shape, esize, ErrorCode::kInvalidArgument,
+                                  cat(node.describe(), ": output ", o, output_label(node, o)));
+    size_t bytes = static_cast<size_t>(numel) * esize;
     if (o < memory.size() && memory[o].data && memory[o].bytes == bytes) {
       if (memory[o].zero) std::memset(memory[o].data, 0, bytes);
       ctx.outputs[o] = Tensor::borrow(out_types[o]->dtype, *shape, memory[o].data, owner);

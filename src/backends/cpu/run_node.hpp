@@ -1,5 +1,6 @@
 // Runs one node on the CPU: infers its concrete output shapes from the actual inputs, allocates
-// the outputs, and calls the kernel. Shared by the executor and by constant folding.
+// the outputs (none larger than tensor_byte_limit()), and calls the kernel. Shared by the executor
+// and by constant folding.
 #pragma once
 
 #include <memory>
@@ -9,9 +10,6 @@
 #include "backends/cpu/kernel.hpp"
 
 namespace kiln::cpu {
-
-// Refuses to allocate a single tensor larger than this (a hostile model asking for petabytes).
-constexpr size_t kMaxTensorBytes = size_t{64} << 30;
 
 // Planned memory for one output (from the engine's memory plan): used instead of a fresh
 // allocation when the inferred output needs exactly `bytes`. `zero` clears it first, as a fresh

@@ -43,7 +43,9 @@ void slice(KernelContext& ctx) {
       ctx.fail(ErrorCode::kInternal, "slice of axis ", a, " reads ", sr.count,
                " elements but the output has ", out.shape()[a]);
     first[a] = sr.start;
-    step[a] = sr.step;
+    // A step only matters between two reads; ignoring it otherwise keeps stride x step (below)
+    // from overflowing on a hostile step such as 2^62.
+    step[a] = sr.count > 1 ? sr.step : 1;
   }
   std::vector<int64_t> in_strides = contiguous_strides(in.shape());
   std::vector<int64_t> strides(static_cast<size_t>(r));

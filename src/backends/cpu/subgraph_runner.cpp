@@ -5,6 +5,7 @@
 #include <map>
 
 #include "backends/cpu/run_node.hpp"
+#include "core/checked_size.hpp"
 #include "runtime/cpu_execution_context.hpp"
 
 namespace kiln::cpu {
@@ -121,9 +122,11 @@ void check_slice(const KernelContext& ctx, const std::vector<Tensor>& slices, co
              to_string(first.dtype()), shape_to_string(first.shape()),
              " before; its slices cannot be stacked");
   }
-  if ((slices.size() + 1) * first.nbytes() > kMaxTensorBytes) {
+  std::optional<int64_t> bytes =
+      checked_mul(static_cast<int64_t>(slices.size() + 1), static_cast<int64_t>(first.nbytes()));
+  if (!bytes || static_cast<uint64_t>(*bytes) > tensor_byte_limit()) {
     ctx.fail(ErrorCode::kInvalidArgument, "scan output ", output, " would grow past ",
-             kMaxTensorBytes, " bytes after ", slices.size() + 1, " iterations");
+             tensor_byte_limit(), " bytes after ", slices.size() + 1, " iterations");
   }
 }
 

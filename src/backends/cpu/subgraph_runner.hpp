@@ -51,7 +51,7 @@ Tensor stack_slices(const std::vector<Tensor>& slices, int64_t axis, DataType dt
 Shape declared_slice_shape(const ir::Value& v);
 
 // Checks that a new slice matches the first one of its output (the same dtype and shape), and
-// that the stacked result stays within kMaxTensorBytes.
+// that the stacked result stays within tensor_byte_limit().
 void check_slice(const KernelContext& ctx, const std::vector<Tensor>& slices, const Tensor& next,
                  size_t output);
 

@@ -14,12 +14,12 @@ Dim dim_at(const TensorType& t, size_t i) {
   return t.shape && i < t.shape->size() ? (*t.shape)[i] : Dim();
 }
 
-Dim dim_add(const Dim& a, const Dim& b) {
-  return a.known() && b.known() ? Dim(a.value + b.value) : Dim();
+Dim dim_add(const InferenceContext& ctx, const Dim& a, const Dim& b) {
+  return a.known() && b.known() ? Dim(checked_add(ctx, a.value, b.value)) : Dim();
 }
 
-Dim dim_mul(const Dim& a, const Dim& b) {
-  return a.known() && b.known() ? Dim(a.value * b.value) : Dim();
+Dim dim_mul(const InferenceContext& ctx, const Dim& a, const Dim& b) {
+  return a.known() && b.known() ? Dim(checked_mul(ctx, a.value, b.value)) : Dim();
 }
 
 // Divides a 3-D input's hidden size into `heads` heads, failing when it does not split evenly.
@@ -120,13 +120,13 @@ void infer_attention(InferenceContext& ctx) {
     require_same(ctx, dim_at(pk, 3), d, "past_key and K head sizes");
     require_same(ctx, dim_at(pv, 3), dv, "past_value and V head sizes");
     require_same(ctx, dim_at(pk, 2), dim_at(pv, 2), "past_key and past_value lengths");
-    total = dim_add(kv_seq, dim_at(pk, 2));
+    total = dim_add(ctx, kv_seq, dim_at(pk, 2));
   }
   if (ctx.has_input(3) && ctx.input(3).rank() > 4)
     ctx.fail("attn_mask must have rank 4 or less, got ", ctx.input(3).rank());
   if (ctx.has_input(3) && ctx.input(3).rank() == 0) ctx.fail("attn_mask must not be a scalar");
   if (rank == 3)
-    ctx.set_output(0, q.dtype, SymShape{batch, q_seq, dim_mul(qh, dv)});
+    ctx.set_output(0, q.dtype, SymShape{batch, q_seq, dim_mul(ctx, qh, dv)});
   else
     ctx.set_output(0, q.dtype, SymShape{batch, qh, q_seq, dv});
   ctx.set_output(1, q.dtype, SymShape{batch, kvh, total, d});

@@ -83,7 +83,7 @@ void infer_conv(InferenceContext& ctx) {
   }
   const SymShape& x = *ops.x;
   const SymShape& w = *ops.w;
-  if (x[1].known() && w[1].known() && x[1].value != w[1].value * ops.group) {
+  if (x[1].known() && w[1].known() && x[1].value != checked_mul(ctx, w[1].value, ops.group)) {
     ctx.fail("input has ", x[1].value, " channels but the weight expects ", w[1].value, " x group ",
              ops.group, " = ", w[1].value * ops.group);
   }
@@ -120,7 +120,7 @@ void infer_conv_transpose(InferenceContext& ctx) {
   if (w[0].known() && w[0].value % ops.group != 0)
     ctx.fail("weight has ", w[0].value, " input channels, not divisible by group ", ops.group);
   WindowSpec spec = read_window_spec(ctx.node(), ops.spatial, weight_kernel(w), window_fail(ctx));
-  Dim channels = w[1].known() ? Dim(w[1].value * ops.group) : Dim();
+  Dim channels = w[1].known() ? Dim(checked_mul(ctx, w[1].value, ops.group)) : Dim();
   SymShape out{x[0], channels};
   for (size_t i = 0; i < ops.spatial; ++i) {
     AxisWindow a = transpose_window(ctx.node(), spec, i, x[i + 2].value, window_fail(ctx));

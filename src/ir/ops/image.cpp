@@ -77,6 +77,7 @@ void infer_grid_sample(InferenceContext& ctx) {
     return;
   }
   size_t r = grid.shape->size();
+  if (r < 3) ctx.fail("grid must be (N, D1, ..., Dr, r), got ", sym_shape_to_string(grid.shape));
   Dim last = (*grid.shape)[r - 1];
   if (last.known() && last.value != static_cast<int64_t>(r) - 2)
     ctx.fail("grid's last dim must be the spatial rank ", r - 2, ", got ", last.value);
@@ -137,6 +138,7 @@ void infer_col2im(InferenceContext& ctx) {
     return;
   }
   if (*r < 1) ctx.fail("image_shape must not be empty");
+  checked_rank(ctx, *r, "image_shape");
   if (block && static_cast<int64_t>(block->size()) != *r)
     ctx.fail("block_shape has ", block->size(), " values, image_shape ", *r);
   auto check_len = [&](const char* a, size_t n) {
@@ -151,7 +153,7 @@ void infer_col2im(InferenceContext& ctx) {
     int64_t b = 1;
     for (int64_t v : *block) {
       if (v <= 0) ctx.fail("block_shape values must be positive");
-      b *= v;
+      b = checked_mul(ctx, b, v);
     }
     Dim cb = dim_at(x, 1);
     if (cb.known()) {
@@ -166,10 +168,12 @@ void infer_col2im(InferenceContext& ctx) {
       int64_t blocks = 1;
       for (size_t i = 0; i < image->size(); ++i) {
         if (strides[i] <= 0 || dil[i] <= 0) ctx.fail("strides and dilations must be positive");
-        int64_t n =
-            (*image)[i] + pads[i] + pads[i + image->size()] - (dil[i] * ((*block)[i] - 1) + 1);
+        int64_t padded =
+            checked_add(ctx, checked_add(ctx, (*image)[i], pads[i]), pads[i + image->size()]);
+        int64_t extent = checked_add(ctx, checked_mul(ctx, dil[i], (*block)[i] - 1), 1);
+        int64_t n = checked_sub(ctx, padded, extent);
         if (n < 0) ctx.fail("the block does not fit the padded image along axis ", i);
-        blocks *= n / strides[i] + 1;
+        blocks = checked_mul(ctx, blocks, n / strides[i] + 1);
       }
       Dim l = dim_at(x, 2);
       if (l.known() && l.value != blocks)
@@ -183,6 +187,13 @@ void infer_col2im(InferenceContext& ctx) {
     out.push_back(image ? Dim((*image)[static_cast<size_t>(i)]) : Dim());
   }
   ctx.set_output(0, x.dtype, out);
+}
+
+// MaxUnpool's output size along one axis: (in - 1) * stride - pads + kernel, in checked steps.
+int64_t unpooled_size(const InferenceContext& ctx, int64_t in, int64_t stride, int64_t pad_begin,
+                      int64_t pad_end, int64_t kernel) {
+  int64_t grown = checked_add(ctx, checked_mul(ctx, in - 1, stride), kernel);
+  return checked_sub(ctx, grown, checked_add(ctx, pad_begin, pad_end));
 }
 
 void infer_max_unpool(InferenceContext& ctx) {
@@ -212,8 +223,8 @@ void infer_max_unpool(InferenceContext& ctx) {
       if (i < 2 && d.known() && d.value != s[i])
         ctx.fail("output_shape ", shape_to_string(s), " disagrees with X on dim ", i);
       if (i >= 2 && d.known()) {
-        int64_t inferred =
-            (d.value - 1) * strides[i - 2] - pads[i - 2] - pads[i - 2 + r] + kernel[i - 2];
+        int64_t inferred = unpooled_size(ctx, d.value, strides[i - 2], pads[i - 2], pads[i - 2 + r],
+                                         kernel[i - 2]);
         if (s[i] < inferred)
           ctx.fail("output_shape dim ", i, " (", s[i], ") is smaller than the unpooled size ",
                    inferred);
@@ -225,8 +236,9 @@ void infer_max_unpool(InferenceContext& ctx) {
   SymShape out{dim_at(x, 0), dim_at(x, 1)};
   for (size_t i = 0; i < r; ++i) {
     Dim d = dim_at(x, i + 2);
-    out.push_back(d.known() ? Dim((d.value - 1) * strides[i] - pads[i] - pads[i + r] + kernel[i])
-                            : Dim());
+    out.push_back(
+        d.known() ? Dim(unpooled_size(ctx, d.value, strides[i], pads[i], pads[i + r], kernel[i]))
+                  : Dim());
   }
   ctx.set_output(0, x.dtype, out);
 }

@@ -179,6 +179,8 @@ void infer_scatter_nd(InferenceContext& ctx) {
   ctx.set_output(0, data.dtype, data.shape);
 }
 
+constexpr int64_t kMaxPad = int64_t{1} << 62;
+
 void infer_pad(InferenceContext& ctx) {
   const TensorType& in = ctx.input(0);
   std::string mode = ctx.attrs().get_string("mode", "constant");
@@ -209,11 +211,16 @@ void infer_pad(InferenceContext& ctx) {
     if (seen[a]) ctx.fail("axes has a repeated axis ", (*axes)[i]);
     seen[a] = true;
     int64_t before = (*pads)[i], after = (*pads)[i + n];
+    // Past 2^62 a pad either makes the output too large or is cancelled by an equally absurd pad
+    // on the other side, and the kernel's coordinate arithmetic (index - before) would overflow.
+    for (int64_t p : {before, after}) {
+      if (p < -kMaxPad || p > kMaxPad) ctx.fail("pads value ", p, " is out of range");
+    }
     if (!out[a].known()) {
       if (before != 0 || after != 0) out[a] = Dim();
       continue;
     }
-    int64_t d = out[a].value + before + after;
+    int64_t d = checked_add(ctx, checked_add(ctx, out[a].value, before), after);
     if (d < 0)
       ctx.fail("pads ", before, " and ", after, " shrink axis ", a, " of size ", out[a].value,
                " below zero");

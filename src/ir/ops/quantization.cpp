@@ -92,7 +92,8 @@ void check_scale_shapes(const InferenceContext& ctx) {
     const Dim& xd = (*x.shape)[i];
     const Dim& sd = (*s)[i];
     if (!xd.known() || !sd.known()) continue;
-    int64_t want = static_cast<int64_t>(i) == axis ? (xd.value + block - 1) / block : xd.value;
+    int64_t blocks = xd.value / block + (xd.value % block != 0 ? 1 : 0);  // cannot overflow
+    int64_t want = static_cast<int64_t>(i) == axis ? blocks : xd.value;
     if (sd.value != want)
       ctx.fail("scale shape ", sym_shape_to_string(s), " does not fit input ",
                sym_shape_to_string(x.shape), " with block_size ", block, " on axis ", axis);

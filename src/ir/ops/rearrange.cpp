@@ -3,6 +3,7 @@
 
 #include "ir/op_registry.hpp"
 #include "ir/ops/shape_family.hpp"
+#include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
 namespace {
@@ -56,12 +57,20 @@ RearrangeSpec read_rearrange_spec(const Node& node, int64_t input_elements, Data
     }
     if (valid > (int64_t{1} << 40) / s.sizes[i]) fail("covers too many elements");
     valid *= s.sizes[i];
-    last += (s.sizes[i] - 1) * s.strides[i];
+    int64_t step = 0;
+    if (__builtin_mul_overflow(s.sizes[i] - 1, s.strides[i], &step) ||
+        __builtin_add_overflow(last, step, &last)) {
+      fail(cat("virtual dim ", i, " with stride ", s.strides[i], " reads past 2^63 elements"));
+    }
   }
-  if (valid * s.shape.back() != shape_numel(s.shape) * row) {
-    fail(cat("sizes cover ", valid, " elements, but the output has ",
-             shape_numel(s.shape) / std::max<int64_t>(s.shape.back(), 1) * row,
-             " outside its padding"));
+  // Each output row holds `row` valid elements and `pad` padding; the sizes must cover exactly
+  // the valid ones (with no rows, any sizes do). -1 or an overflow: no shape has that many.
+  int64_t rows = known_product(to_sym_shape(s.shape), 0, s.shape.size() - 1), wanted = 0;
+  if (s.shape.back() != 0 &&
+      (rows < 0 || __builtin_mul_overflow(rows, row, &wanted) || valid != wanted)) {
+    fail(cat("sizes cover ", valid, " elements, but output shape ", shape_to_string(s.shape),
+             " with pad ", s.pad, " has ",
+             rows < 0 ? std::string("too many") : cat(rows, " x ", row), " outside its padding"));
   }
   if (input_elements >= 0 && last >= input_elements) {
     fail(cat("reads element ", last, " of an input of ", input_elements));

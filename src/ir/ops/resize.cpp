@@ -10,6 +10,21 @@
 
 namespace kiln::ir {
 
+namespace {
+
+// floor(size * scale + offset) as a dimension, failing where a hostile scale makes it too large
+// (or not a number) instead of converting an out-of-range double, which is undefined.
+int64_t scaled_size(int64_t size, double scale, const std::string& who, ErrorCode code,
+                    int64_t axis, double offset = 0) {
+  double v = std::floor(static_cast<double>(size) * scale + offset);
+  if (!(v >= 0 && v < 0x1p62))
+    fail(code, who, ": scale ", scale, " gives axis ", axis, " of size ", size,
+         " an output size out of range");
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
 ResizeGeometry resize_geometry(const Shape& input, const std::vector<double>* scales,
                                const std::vector<int64_t>* sizes, const std::vector<int64_t>& axes,
                                const std::string& policy, const std::string& who, ErrorCode code) {
@@ -21,12 +36,9 @@ ResizeGeometry resize_geometry(const Shape& input, const std::vector<double>* sc
       double s = (*scales)[i];
       if (!(s > 0)) fail(code, who, ": scales must be positive, got ", s);
       auto a = static_cast<size_t>(axes[i]);
-      if (static_cast<double>(input[a]) * s >= 0x1p62)
-        fail(code, who, ": scale ", s, " makes axis ", axes[i], " of size ", input[a],
-             " too large");
       g.scales[a] = s;
       // ONNX: output_dimension = floor(input_dimension * scale).
-      g.output[a] = static_cast<int64_t>(std::floor(static_cast<double>(input[a]) * s));
+      g.output[a] = scaled_size(input[a], s, who, code, axes[i]);
     }
     return g;
   }
@@ -56,7 +68,7 @@ ResizeGeometry resize_geometry(const Shape& input, const std::vector<double>* sc
   for (int64_t axis : axes) {
     auto a = static_cast<size_t>(axis);
     g.scales[a] = scale;
-    g.output[a] = static_cast<int64_t>(scale * static_cast<double>(input[a]) + 0.5);
+    g.output[a] = scaled_size(input[a], scale, who, code, axis, 0.5);
   }
   return g;
 }
@@ -119,9 +131,9 @@ void infer_resize_shape(InferenceContext& ctx, const std::optional<std::vector<d
     if (!has_scales) {
       d = policy == "stretch" ? Dim((*sizes)[i]) : Dim();
     } else if ((*scales)[i] != 1.0) {
-      d = d.known()
-              ? Dim(static_cast<int64_t>(std::floor(static_cast<double>(d.value) * (*scales)[i])))
-              : Dim();
+      d = d.known() ? Dim(scaled_size(d.value, (*scales)[i], ctx.node().describe(),
+                                      ErrorCode::kInvalidModel, axes[i]))
+                    : Dim();
     }
   }
   ctx.set_output(0, x.dtype, out);

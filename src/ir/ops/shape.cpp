@@ -13,12 +13,6 @@
 
 namespace kiln::ir {
 
-int64_t checked_mul(const InferenceContext& ctx, int64_t a, int64_t b) {
-  int64_t r = 0;
-  if (__builtin_mul_overflow(a, b, &r)) ctx.fail("shape arithmetic overflows (", a, " * ", b, ")");
-  return r;
-}
-
 std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, size_t i,
                                                    const char* what, bool allow_scalar) {
   if (!ctx.has_input(i)) return std::nullopt;
@@ -33,7 +27,9 @@ std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, 
 int64_t known_length(const InferenceContext& ctx, size_t i) {
   if (!ctx.has_input(i)) return -1;
   const auto& s = ctx.input(i).shape;
-  return s && s->size() == 1 ? (*s)[0].value : -1;
+  if (!s || s->size() != 1 || !(*s)[0].known()) return -1;
+  // Every caller makes an output of this rank.
+  return checked_rank(ctx, (*s)[0].value, cat("input ", i).c_str());
 }
 
 namespace {
@@ -303,7 +299,7 @@ void infer_concat(InferenceContext& ctx) {
       out[k] = first ? (*s)[k] : merge_dims(ctx, out[k], (*s)[k], "inputs");
     }
     first = false;
-    total = (total < 0 || !(*s)[axis].known()) ? -1 : total + (*s)[axis].value;
+    total = (total < 0 || !(*s)[axis].known()) ? -1 : checked_add(ctx, total, (*s)[axis].value);
   }
   out[axis] = total >= 0 ? Dim(total) : Dim();
   ctx.set_output(0, dtype, out);
@@ -327,7 +323,7 @@ void infer_split(InferenceContext& ctx) {
       int64_t sum = 0;
       for (size_t o = 0; o < n; ++o) {
         if ((*split)[o] < 0) ctx.fail("split has negative size ", (*split)[o]);
-        sum += (*split)[o];
+        sum = checked_add(ctx, sum, (*split)[o]);
         sizes[o] = Dim((*split)[o]);
       }
       if (d.known() && sum != d.value)
@@ -339,8 +335,8 @@ void infer_split(InferenceContext& ctx) {
       ctx.fail("num_outputs is ", parts, " but the node has ", n, " outputs");
     if (d.known()) {
       // ONNX: equal chunks of ceil(size / n); the last one takes what is left.
-      int64_t chunk = (d.value + parts - 1) / parts;
-      int64_t last = d.value - chunk * (parts - 1);
+      int64_t chunk = d.value / parts + (d.value % parts != 0 ? 1 : 0);
+      int64_t last = d.value - chunk * (parts - 1);  // chunk * (parts - 1) < d.value + parts
       if (last < 0)
         ctx.fail("cannot split axis ", axis, " of size ", d.value, " into ", parts, " parts");
       for (size_t o = 0; o < n; ++o) sizes[o] = Dim(o + 1 == n ? last : chunk);

@@ -1,5 +1,5 @@
 // The shape op family's schemas are registered from three files; register_shape_ops (shape.cpp)
-// calls the other two. Also holds the dim arithmetic their inference functions share.
+// calls the other two. Also holds the input readers their inference functions share.
 #pragma once
 
 #include <optional>
@@ -13,14 +13,12 @@ void register_indexing_ops(OpRegistry& r);   // Slice, Gather*, Scatter*, Pad, N
 void register_generator_ops(OpRegistry& r);  // ConstantOfShape, Range, EyeLike, Trilu
 void register_rearrange_ops(OpRegistry& r);  // Rearrange (kiln's: rearrange.hpp)
 
-// a * b, failing (naming the node) instead of overflowing on hostile shapes.
-int64_t checked_mul(const InferenceContext& ctx, int64_t a, int64_t b);
-
 // The input's int values, failing unless it is a 1-D (or, with `allow_scalar`, 0-D) tensor.
 std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, size_t i,
                                                    const char* what, bool allow_scalar = false);
 
-// Length of a 1-D input from its shape alone (when its contents are unknown), or -1.
+// Length of a 1-D input from its shape alone (when its contents are unknown), or -1; the callers
+// make an output of that rank, so a length past kMaxRank fails.
 int64_t known_length(const InferenceContext& ctx, size_t i);
 
 }  // namespace kiln::ir

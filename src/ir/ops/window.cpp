@@ -25,12 +25,46 @@ std::vector<int64_t> ints_of_length(const Node& node, const std::string& name, s
   return v;
 }
 
+// For b > 0; written so that no intermediate overflows for any a.
 int64_t ceil_div(int64_t a, int64_t b) {
-  return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+  int64_t q = a / b;
+  return q + (a % b > 0 ? 1 : 0);
 }
 
 int64_t floor_div(int64_t a, int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
+  int64_t q = a / b;
+  return q - (a % b < 0 ? 1 : 0);
+}
+
+// Window arithmetic on attributes and sizes from the model: a result past 64 bits is an error
+// naming the axis, never a wrapped size. `overflows` wraps one of the __builtin_*_overflow.
+template <typename Overflows>
+int64_t checked(const WindowFail& fail, size_t axis, int64_t a, const char* op, int64_t b,
+                Overflows overflows) {
+  int64_t r = 0;
+  if (overflows(a, b, &r))
+    raise(fail, "the window on spatial axis ", axis, " overflows 64 bits (", a, op, b, ")");
+  return r;
+}
+
+int64_t add(const WindowFail& fail, size_t axis, int64_t a, int64_t b) {
+  return checked(fail, axis, a, " + ", b,
+                 [](int64_t x, int64_t y, int64_t* r) { return __builtin_add_overflow(x, y, r); });
+}
+
+int64_t sub(const WindowFail& fail, size_t axis, int64_t a, int64_t b) {
+  return checked(fail, axis, a, " - ", b,
+                 [](int64_t x, int64_t y, int64_t* r) { return __builtin_sub_overflow(x, y, r); });
+}
+
+int64_t mul(const WindowFail& fail, size_t axis, int64_t a, int64_t b) {
+  return checked(fail, axis, a, " * ", b,
+                 [](int64_t x, int64_t y, int64_t* r) { return __builtin_mul_overflow(x, y, r); });
+}
+
+// The dilated kernel extent (k - 1) * d + 1.
+int64_t kernel_extent(const WindowSpec& w, size_t axis, const WindowFail& fail) {
+  return add(fail, axis, mul(fail, axis, w.kernel[axis] - 1, w.dilations[axis]), 1);
 }
 
 }  // namespace
@@ -74,12 +108,13 @@ WindowSpec read_window_spec(const Node& node, size_t spatial, std::vector<int64_
 AxisWindow forward_window(const Node& node, const WindowSpec& w, size_t axis, int64_t in,
                           const WindowFail& fail) {
   AxisWindow r;
-  int64_t k = w.kernel[axis], s = w.strides[axis], d = w.dilations[axis];
+  int64_t k = w.kernel[axis], s = w.strides[axis];
   if (in < 0 || k < 0) return r;
-  int64_t extent = (k - 1) * d + 1;
+  int64_t extent = kernel_extent(w, axis, fail);
   if (w.auto_pad == "SAME_UPPER" || w.auto_pad == "SAME_LOWER") {
     int64_t out = ceil_div(in, s);
-    int64_t total = std::max<int64_t>(0, (out - 1) * s + extent - in);
+    // (out - 1) * s < in, so only adding the extent can overflow.
+    int64_t total = std::max<int64_t>(0, add(fail, axis, (out - 1) * s, extent) - in);
     r.pad_begin = w.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
     r.pad_end = total - r.pad_begin;
     r.out = out;
@@ -89,15 +124,19 @@ AxisWindow forward_window(const Node& node, const WindowSpec& w, size_t axis, in
     r.pad_begin = w.pads[axis];
     r.pad_end = w.pads[axis + w.spatial()];
   }
-  int64_t span = in + r.pad_begin + r.pad_end - extent;
+  int64_t padded = add(fail, axis, add(fail, axis, in, r.pad_begin), r.pad_end);
+  int64_t span = padded - extent;  // both non-negative: cannot overflow
   if (span < 0) {
-    raise(fail, "spatial axis ", axis, " has size ", in, " (padded ", in + r.pad_begin + r.pad_end,
+    raise(fail, "spatial axis ", axis, " has size ", in, " (padded ", padded,
           "), smaller than the dilated kernel extent ", extent);
   }
   if (w.ceil_mode) {
     r.out = ceil_div(span, s) + 1;
-    // The last window must start inside the input or its leading pad.
-    if ((r.out - 1) * s >= in + r.pad_begin) --r.out;
+    // The last window must start inside the input or its leading pad. (out - 1) * s is below
+    // span + s, which may pass 64 bits only where it is past in + pad_begin anyway.
+    int64_t last_start = 0;
+    if (__builtin_mul_overflow(r.out - 1, s, &last_start) || last_start >= in + r.pad_begin)
+      --r.out;
   } else {
     r.out = floor_div(span, s) + 1;
   }
@@ -128,13 +167,13 @@ AxisWindow transpose_window(const Node& node, const WindowSpec& w, size_t axis, 
           " must be smaller than the stride or the dilation");
   }
   if (in < 0 || k < 0) return r;
-  int64_t extent = (k - 1) * d + 1;
-  int64_t full = s * (in - 1) + op + extent;
+  int64_t extent = kernel_extent(w, axis, fail);
+  int64_t full = add(fail, axis, add(fail, axis, mul(fail, axis, s, in - 1), op), extent);
   bool same = w.auto_pad == "SAME_UPPER" || w.auto_pad == "SAME_LOWER";
   if (!output_shape.empty() || same) {
-    int64_t out = output_shape.empty() ? in * s : output_shape[axis];
+    int64_t out = output_shape.empty() ? mul(fail, axis, in, s) : output_shape[axis];
     if (out <= 0) raise(fail, "output_shape ", out, " on spatial axis ", axis, " must be positive");
-    int64_t total = full - out;
+    int64_t total = sub(fail, axis, full, out);
     r.pad_begin = w.auto_pad == "SAME_UPPER" ? floor_div(total, 2) : total - floor_div(total, 2);
     r.pad_end = total - r.pad_begin;
     r.out = out;
@@ -144,7 +183,7 @@ AxisWindow transpose_window(const Node& node, const WindowSpec& w, size_t axis, 
     r.pad_begin = w.pads[axis];
     r.pad_end = w.pads[axis + n];
   }
-  r.out = full - r.pad_begin - r.pad_end;
+  r.out = sub(fail, axis, full, add(fail, axis, r.pad_begin, r.pad_end));
   if (r.out <= 0) {
     raise(fail, "spatial axis ", axis, " would have output size ", r.out, " (input ", in, ", pads ",
           r.pad_begin, "+", r.pad_end, ")");

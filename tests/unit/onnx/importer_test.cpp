@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
 #include "onnx.pb.h"
+#include "unit/hostile_input_util.hpp"
 
 namespace kiln::onnx {
 namespace {
@@ -138,6 +142,21 @@ TEST(Importer, ReportsMissingFile) {
   EXPECT_NE(std::string(e.what()).find("/nonexistent/model.onnx"), std::string::npos);
 }
 
+TEST(Importer, RefusesModelFilesThatAreNotRegularFiles) {
+  // A FIFO used to block the import until something wrote to it; a folder is refused too.
+  fs::path dir = fs::temp_directory_path() / ("kiln_fifo_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path fifo = dir / "model.onnx";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  test::FifoUnblocker unblocker(fifo.string());  // should the import block in open() (the bug)
+  for (const fs::path& p : {fifo, dir}) {
+    Error e = error_of([&] { import_model_file(p.string()); });
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Importer, ListsEveryUnsupportedNodeInOneError) {
   pb::ModelProto m = relu_model();
   auto* g = m.mutable_graph();
@@ -231,6 +250,46 @@ TEST(Importer, RejectsUnsupportedElementTypes) {
   Error e = error_of([&] { import(m); });
   EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
   EXPECT_NE(std::string(e.what()).find("STRING"), std::string::npos);
+}
+
+TEST(Importer, RejectsADuplicatedGraphInputNamingIt) {
+  pb::ModelProto m = relu_model();
+  *m.mutable_graph()->add_input() = m.graph().input(0);  // "x" listed twice
+  Error e = error_of([&] { import(m); });
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+  EXPECT_NE(std::string(e.what()).find("input 'x' is listed twice"), std::string::npos) << e.what();
+}
+
+TEST(Importer, RejectsDeclaredShapesNoTensorCanHave) {
+  // An input whose dims multiply past 64 bits: every size computed from it later would wrap.
+  pb::ModelProto m = relu_model();
+  auto* shape =
+      m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  shape->mutable_dim(0)->set_dim_value(int64_t{1} << 40);
+  shape->mutable_dim(1)->set_dim_value(int64_t{1} << 40);
+  Error e = error_of([&] { import(m); });
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+  EXPECT_NE(std::string(e.what()).find("input 'x'"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("64 bits"), std::string::npos) << e.what();
+
+  // A value_info entry that, filled into an inferred [batch?, 4], makes a tensor over the limit.
+  m = relu_model();
+  m.mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(0)
+      ->clear_dim_param();
+  auto* vi = m.mutable_graph()->add_value_info();
+  vi->set_name("y");
+  vi->mutable_type()->mutable_tensor_type()->set_elem_type(pb::TensorProto::FLOAT);
+  auto* vs = vi->mutable_type()->mutable_tensor_type()->mutable_shape();
+  vs->add_dim()->set_dim_value(int64_t{1} << 60);
+  vs->add_dim();
+  e = error_of([&] { import(m); });
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidModel);
+  EXPECT_NE(std::string(e.what()).find("'y'"), std::string::npos) << e.what();
 }
 
 class ExternalData : public ::testing::Test {

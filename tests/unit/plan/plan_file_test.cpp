@@ -392,7 +392,7 @@ TEST(PlanFile, RefusesInconsistentConstants) {
       {{big, big, big}, 0, 0, "64 bits"},      // element count overflows
       {{big, big, 0}, 0, 0, "64 bits"},        // overflows before reaching the zero
       {{-4}, 0, 0, "shape"},                   // negative dim
-      {{1ll << 62}, 0, 0, "claims 0 bytes"},   // byte size overflows
+      {{1ll << 62}, 0, 0, "size limit"},       // byte size overflows (it wrapped to 0 bytes)
   };
   for (const Case& c : cases) {
     FlatBufferBuilder fbb;
@@ -411,6 +411,84 @@ TEST(PlanFile, RefusesInconsistentConstants) {
   auto k1 = constant_of(fbb2, 0, {4}, 0, 16);
   auto k2 = constant_of(fbb2, 0, {4}, 64, 16);
   EXPECT_NE(refusal(graph_plan(fbb2, {v0}, {}, {k1, k2})).find("two constants"), std::string::npos);
+}
+
+Offset<fb::Value> shaped_value(FlatBufferBuilder& fbb, const char* name, std::vector<int64_t> dims,
+                               uint8_t dtype = 1) {
+  std::vector<Offset<fb::Dim>> ds;
+  for (int64_t d : dims) ds.push_back(fb::CreateDim(fbb, d));
+  return fb::CreateValue(fbb, fbb.CreateString(name), dtype, true, fbb.CreateVector(ds));
+}
+
+TEST(PlanFile, RefusesAConstantWhoseShapeDisagreesWithItsValue) {
+  // Inference and the planners would read [2, 3] while the kernels walk the constant's bytes.
+  struct Case {
+    std::vector<int64_t> value_dims, constant_dims;
+    uint64_t size;
+    bool accepted;
+  };
+  std::vector<Case> cases = {
+      {{2, 3}, {2, 3}, 24, true},    // the control
+      {{-1, 3}, {2, 3}, 24, true},   // an unknown dim of the value agrees with anything
+      {{2, 3}, {6}, 24, false},      // same size, other rank
+      {{2, 3}, {3, 2}, 24, false},   // same size, other dims
+      {{2, 3}, {2, 4}, 32, false},   // more data than the value's shape
+      {{64, 64}, {2, 3}, 24, false}  // less
+  };
+  for (const Case& c : cases) {
+    FlatBufferBuilder fbb;
+    auto v0 = shaped_value(fbb, "w", c.value_dims);
+    auto k = constant_of(fbb, 0, c.constant_dims, 0, c.size);
+    std::vector<uint8_t> bytes = graph_plan(fbb, {v0}, {}, {k});
+    if (c.accepted) {
+      LoadedPlan p =
+          read_plan_bytes({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, "test.plan");
+      EXPECT_EQ(ir::sym_shape_to_string(p.graph->values()[0]->shape),
+                ir::sym_shape_to_string(ir::to_sym_shape(c.constant_dims)));
+      continue;
+    }
+    std::string message = refusal(bytes);
+    EXPECT_NE(message.find("constant 'w' holds float32" + shape_to_string(c.constant_dims) +
+                           " but its value has shape " + shape_to_string(c.value_dims)),
+              std::string::npos)
+        << message;
+  }
+}
+
+TEST(PlanFile, RefusesValuesWhoseShapeNoTensorCanHave) {
+  FlatBufferBuilder fbb;
+  auto v0 = shaped_value(fbb, "huge", {int64_t{1} << 40, -1, int64_t{1} << 40});
+  std::string message = refusal(graph_plan(fbb, {v0}, {}));
+  EXPECT_NE(message.find("value 'huge'"), std::string::npos) << message;
+  EXPECT_NE(message.find("64 bits"), std::string::npos) << message;
+  FlatBufferBuilder fbb2;
+  auto v1 = shaped_value(fbb2, "big", {int64_t{1} << 62});  // 2^64 bytes of float32
+  message = refusal(graph_plan(fbb2, {v1}, {}));
+  EXPECT_NE(message.find("size limit"), std::string::npos) << message;
+}
+
+// A plan whose main graph holds an If holding an If ... `levels` deep, built by hand (kiln's
+// writer refuses to write one deeper than the reader reads).
+std::vector<uint8_t> nested_plan(int levels) {
+  FlatBufferBuilder fbb;
+  Offset<fb::PlanGraph> inner = fb::CreatePlanGraph(fbb, fbb.CreateString("leaf"));
+  for (int i = 0; i < levels; ++i) {
+    auto branch = fb::CreateAttribute(fbb, fbb.CreateString("then_branch"), fb::AttributeKind_Graph,
+                                      0, 0, 0, 0, 0, 0, 0, inner);
+    auto node = fb::CreateNode(fbb, fbb.CreateString("if"), fbb.CreateString("If"), 0, 0, 0,
+                               fbb.CreateVector(std::vector<Offset<fb::Attribute>>{branch}));
+    inner = fb::CreatePlanGraph(fbb, fbb.CreateString("level"), 0, 0,
+                                fbb.CreateVector(std::vector<Offset<fb::Node>>{node}));
+  }
+  fbb.Finish(inner);
+  return assemble(fbb);
+}
+
+TEST(PlanFile, ReaderRefusesSubgraphsNestedPastTheSharedLimit) {
+  std::vector<uint8_t> ok = nested_plan(16);
+  EXPECT_NO_THROW(read_plan_bytes({reinterpret_cast<const char*>(ok.data()), ok.size()}, "ok"));
+  std::string message = refusal(nested_plan(17));
+  EXPECT_NE(message.find("nest more than 16 levels"), std::string::npos) << message;
 }
 
 TEST(PlanFile, RefusesCyclesAndDoubleProducers) {

@@ -88,6 +88,11 @@ TEST(ImageInference, RoiAlignGridSampleAndMaxUnpoolSizes) {
   auto gs = infer_all("GridSample", {}, {f32({sym("N"), 3, 10, 10}), f32({sym("N"), 4, 6, 2})});
   EXPECT_EQ(*gs[0]->shape, (SymShape{sym("N"), 3, 4, 6}));
   EXPECT_THROW(infer_all("GridSample", {}, {f32({1, 3, 10, 10}), f32({1, 4, 6, 3})}), Error);
+  // A grid of too low a rank, with X's rank unknown: refused, not read before its first dim.
+  std::optional<TensorType> unranked = TensorType{DataType::kFloat32, std::nullopt, nullptr};
+  for (SymShape grid : {SymShape{}, SymShape{2}, SymShape{1, 2}}) {
+    EXPECT_THROW(infer_all("GridSample", {}, {unranked, f32(grid)}), Error);
+  }
   Attributes p;
   p.set("kernel_shape", std::vector<int64_t>{2, 2});
   p.set("strides", std::vector<int64_t>{2, 2});
