@@ -77,7 +77,7 @@ build_replay() {
 }
 
 # Sanitizer settings for every run: fail on the first report, one thread of kernels.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:handle_abort=1:detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_NUM_THREADS=1
 
