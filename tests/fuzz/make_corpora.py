@@ -307,48 +307,72 @@ def build_plan(kiln, model_path, plan_path):
     return r.returncode == 0
 
 
+def one_weight_models():
+    """Models of one layer with one weight, whose kernels read the weight in different ways."""
+    rng = np.random.default_rng(1)
+
+    def weight(shape):
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), "w")
+
+    return {
+        "add": model([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [f32("x", [4])],
+                     [f32("y", [4])], [weight([4])]),
+        "matmul": model([helper.make_node("MatMul", ["x", "w"], ["y"], name="matmul")],
+                        [f32("x", [2, 4])], [f32("y", [2, 3])], [weight([4, 3])]),
+        "gemm": model([helper.make_node("Gemm", ["x", "w"], ["y"], name="gemm", transB=1)],
+                      [f32("x", [2, 4])], [f32("y", [2, 3])], [weight([3, 4])]),
+        "conv": model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")],
+                      [f32("x", [1, 2, 5, 5])], [f32("y", [1, 3, 3, 3])], [weight([3, 2, 3, 3])]),
+    }
+
+
 def plan_regressions(kiln, work):
+    """Plans whose constants disagree with their values (issue 12), edited from real plans."""
     out = {}
-    add_path = os.path.join(work, "add_const.onnx")
-    w = numpy_helper.from_array(np.arange(4, dtype=np.float32), "w")
-    write(add_path, model([helper.make_node("Add", ["x", "w"], ["y"], name="add")], [f32("x", [4])],
-                          [f32("y", [4])], [w]))
-    plan_path = os.path.join(work, "add_const.plan")
-    if not build_plan(kiln, add_path, plan_path):
-        sys.exit("make_corpora.py: kiln build failed on a one-Add model")
-    with open(plan_path, "rb") as f:
-        plan = f.read()
-    check_checksum(plan)
+
+    def largest_constant(meta):
+        def elements(c):
+            return int(np.prod(c["data"].get("shape", [])))
+        return max(meta["constants"], key=elements)
 
     def constant_value(meta):
-        index = meta["constants"][0].get("value", 0)  # flatc leaves out defaults
-        return meta["values"][index]
+        return meta["values"][largest_constant(meta).get("value", 0)]  # flatc leaves out defaults
 
-    def grow_value_dims(meta):
-        # The value says 4096 elements; its constant's data still holds 4.
-        constant_value(meta)["dims"] = [{"value": 4096}]
+    def value_larger_than_data(meta):
+        # The value says 4x the elements in each dim; its constant's data is unchanged.
+        value = constant_value(meta)
+        value["dims"] = [{"value": 4 * d.get("value", -1)} for d in value.get("dims", [])]
 
-    def grow_tensor_shape(meta):
-        # The data claims 2^62 elements in 16 bytes.
-        meta["constants"][0]["data"]["shape"] = [TWO_62]
+    def data_smaller_than_value(meta):
+        # The constant's data holds one element (consistently, in 4 bytes); the value is unchanged.
+        data = largest_constant(meta)["data"]
+        data["shape"], data["size"] = [1], 4
 
-    def rank_mismatch(meta):
-        constant_value(meta)["dims"] = [{"value": 2}, {"value": 2}, {"value": 1024}]
-
-    def shrink_tensor(meta):
-        # The value says 4 elements; its constant's data holds 2 (in 8 bytes, consistently).
-        data = meta["constants"][0]["data"]
-        data["shape"], data["size"] = [2], 8
-
-    def scalar_value(meta):
-        # The value says it is a scalar; its constant's data holds 4 elements.
+    def value_scalar(meta):
         constant_value(meta)["dims"] = []
 
-    out["constant_value_shape_larger_than_data.plan"] = edit_plan_metadata(plan, grow_value_dims, work)
-    out["constant_value_rank_differs_from_data.plan"] = edit_plan_metadata(plan, rank_mismatch, work)
-    out["constant_data_claims_2p62_elements.plan"] = edit_plan_metadata(plan, grow_tensor_shape, work)
-    out["constant_data_smaller_than_value.plan"] = edit_plan_metadata(plan, shrink_tensor, work)
-    out["constant_value_scalar_data_vector.plan"] = edit_plan_metadata(plan, scalar_value, work)
+    def value_rank_differs(meta):
+        constant_value(meta)["dims"] = [{"value": 2}, {"value": 2}, {"value": 1024}]
+
+    def data_claims_2p62_elements(meta):
+        largest_constant(meta)["data"]["shape"] = [TWO_62]
+
+    edits = {"value_larger_than_data": value_larger_than_data,
+             "data_smaller_than_value": data_smaller_than_value}
+    for name, data in one_weight_models().items():
+        src, plan_path = os.path.join(work, name + ".onnx"), os.path.join(work, name + ".plan")
+        write(src, data)
+        if not build_plan(kiln, src, plan_path):
+            sys.exit(f"make_corpora.py: kiln build failed on the one-{name} model")
+        with open(plan_path, "rb") as f:
+            plan = f.read()
+        check_checksum(plan)
+        chosen = dict(edits)
+        if name == "add":
+            chosen.update(value_scalar=value_scalar, value_rank_differs=value_rank_differs,
+                          data_claims_2p62_elements=data_claims_2p62_elements)
+        for label, edit in chosen.items():
+            out[f"{name}_constant_{label}.plan"] = edit_plan_metadata(plan, edit, work)
 
     nested_path = os.path.join(work, "nested_ifs_17.onnx")
     write(nested_path, nested_ifs_model(17))
