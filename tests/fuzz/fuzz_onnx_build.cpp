@@ -22,8 +22,8 @@ namespace {
 std::string g_model_dir;
 
 void make_model_dir() {
-  char pattern[] = "/tmp/kiln-fuzz-onnx-XXXXXX";
-  if (!mkdtemp(pattern)) abort();
+  std::string pattern = (std::filesystem::temp_directory_path() / "kiln-fuzz-onnx-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) abort();
   g_model_dir = pattern;
   std::ofstream weights(g_model_dir + "/weights.bin", std::ios::binary);
   for (int i = 0; i < 4096; ++i) weights.put(static_cast<char>(i * 31 % 251));
