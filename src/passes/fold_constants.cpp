@@ -96,7 +96,8 @@ bool fold_sweep(ir::Graph& graph) {
     std::vector<const Tensor*> inputs;
     for (const ir::Value* v : n->inputs) {
       if (v && !v->is_constant()) all_constant = false;
-      inputs.push_back(v ? &*v->constant : nullptr);
+      // Only a value that holds a constant may be dereferenced (the node is skipped otherwise).
+      inputs.push_back(v && v->is_constant() ? &*v->constant : nullptr);
     }
     if (!all_constant || !is_deterministic(*n) || !kernels.has(n->op)) continue;
     if (std::any_of(n->outputs.begin(), n->outputs.end(), too_big_to_fold)) continue;
