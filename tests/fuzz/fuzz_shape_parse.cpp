@@ -8,13 +8,9 @@
 #include <string>
 
 #include "kiln/kiln.hpp"
+#include "option_values.hpp"
 #include "run_inputs.hpp"
 #include "surgeon_graph.hpp"
-// parse_dims moves from run_inputs.hpp to option_values.hpp on the way to the strict CLI parsers;
-// this line can go once both halves are merged.
-#if __has_include("option_values.hpp")
-#include "option_values.hpp"
-#endif
 
 namespace {
 
