@@ -36,7 +36,12 @@ def test_kiln_cpu_matches_ort(name, model_dir, tmp_path):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_layerwise_every_tensor_matches_ort(name, model_dir, tmp_path):
     feeds = make_inputs(name, np.random.default_rng(12))
-    proc, result = kiln_compare(model_dir / f"{name}.onnx", feeds, tmp_path, "--layerwise")
+    # Intermediate activations deep in the network carry FP32 summation-order noise of about 1e-5
+    # at magnitudes near 10 (oneDNN and ONNX Runtime pick kernels by the CPU's vector ISA), so a
+    # near-zero element can pass fp32's default 1e-5 atol and rtol together; 1e-4 still catches
+    # any real divergence.
+    proc, result = kiln_compare(model_dir / f"{name}.onnx", feeds, tmp_path, "--layerwise",
+                                "--atol", "1e-4", "--rtol", "1e-4")
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     layerwise = result["layerwise"]
