@@ -16,6 +16,7 @@
 #include "ir/ops/channels_last.hpp"
 #include "ir/verifier.hpp"
 #include "passes/passes.hpp"
+#include "passes/use_index.hpp"
 
 namespace kiln {
 
@@ -185,9 +186,12 @@ void count_border(RegionBorders& b, bool cancels, const ir::Value* v) {
     ++b.paid;
 }
 
+// Who reads what is asked of `uses`, an index of the graph before any region is rewritten: a
+// region's rewrite makes only its own layers read the new channels-last values, so whether a value
+// has a reader outside its region, or one that is a Transpose, is the same in that graph.
 class RegionRewriter {
  public:
-  explicit RegionRewriter(ir::Graph& g) : g_(g) {}
+  RegionRewriter(ir::Graph& g, const passes::UseIndex& uses) : g_(g), uses_(uses) {}
 
   RegionBorders borders(const Region& r) const {
     std::set<const ir::Node*> in(r.nodes.begin(), r.nodes.end());
@@ -213,10 +217,10 @@ class RegionRewriter {
     }
     for (const ir::Value* v : produced) {
       std::vector<ir::Node*> outside;
-      for (ir::Node* c : g_.consumers(v)) {
+      for (ir::Node* c : uses_.consumers(v)) {
         if (!in.count(c)) outside.push_back(c);
       }
-      bool output = g_.is_graph_output(v);
+      bool output = uses_.is_graph_output(v);
       if (outside.empty() && !output) continue;
       bool cancels = !output && std::all_of(outside.begin(), outside.end(), [&](ir::Node* c) {
         return is_transpose_with(c, to_last);
@@ -265,8 +269,8 @@ class RegionRewriter {
         ir::Value* original = o;
         o = twin.at(original);
         o->producer = n;
-        bool outside = g_.is_graph_output(original);
-        for (ir::Node* c : g_.consumers(original)) outside |= !in.count(c);
+        bool outside = uses_.is_graph_output(original);
+        for (ir::Node* c : uses_.consumers(original)) outside |= !in.count(c);
         // The original value keeps its name, layout and readers, now made by the exit Transpose.
         original->producer = nullptr;
         if (outside) add_transpose(o, original, ir::channels_first_perm(kRank), "_to_nchw");
@@ -302,7 +306,7 @@ class RegionRewriter {
     const bool into_last = perm == ir::channels_last_perm(kRank);
     const ir::Value* nchw = into_last ? from : to;
     bool cancels = into_last ? is_transpose_with(from->producer, ir::channels_first_perm(kRank))
-                             : !g_.is_graph_output(to) && any_consumer_is_inverse(to);
+                             : !uses_.is_graph_output(to) && any_consumer_is_inverse(to);
     std::string name = g_.unique_node_name(from->name + suffix);
     if (unit_spatial(nchw) && (*nchw->shape)[1].known() && !cancels) {
       const int64_t c = (*nchw->shape)[1].value;
@@ -319,13 +323,14 @@ class RegionRewriter {
   }
 
   bool any_consumer_is_inverse(const ir::Value* v) const {
-    for (const ir::Node* c : g_.consumers(v)) {
+    for (const ir::Node* c : uses_.consumers(v)) {
       if (is_transpose_with(c, ir::channels_last_perm(kRank))) return true;
     }
     return false;
   }
 
   ir::Graph& g_;
+  const passes::UseIndex& uses_;
   std::map<ir::Value*, ir::Value*> entries_, constants_;
 };
 
@@ -383,7 +388,8 @@ LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested)
   ir::infer_graph(graph);
   std::vector<Region> regions = find_regions(graph);
   s.regions = static_cast<int64_t>(regions.size());
-  RegionRewriter rewriter(graph);
+  passes::UseIndex uses(graph);
+  RegionRewriter rewriter(graph, uses);
   // Borders are measured on the graph as it was, before any region is rewritten.
   std::vector<bool> convert;
   for (const Region& r : regions)

@@ -3,6 +3,7 @@
 #include "build/memory_plan.hpp"
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include "build/arena_layout.hpp"
 #include "build/memory_planner.hpp"
@@ -25,8 +26,9 @@ using PlacementMap = std::unordered_map<std::string, const TensorPlacement*>;
 // distinct layer output (not a graph output) placed into `out`, input k at `out`'s offset plus the
 // bytes of inputs 0..k-1, all together exactly `out`'s bytes, and (where the graph's shapes are
 // concrete) each input is one contiguous range of the output.
-std::string concat_slices_problem(const ir::Graph& graph, const ir::Node& concat,
-                                  const TensorPlacement& out, const PlacementMap& by_name) {
+std::string concat_slices_problem(const std::unordered_set<const ir::Value*>& graph_outputs,
+                                  const ir::Node& concat, const TensorPlacement& out,
+                                  const PlacementMap& by_name) {
   if (concat.op != "Concat" || !concat.domain.empty() || concat.outputs.size() != 1 ||
       !concat.output(0) || concat.output(0)->name != out.name) {
     return cat("tensors cannot be written into '", out.name, "' (", concat.describe(),
@@ -44,7 +46,7 @@ std::string concat_slices_problem(const ir::Graph& graph, const ir::Node& concat
       auto it = by_name.find(in->name);
       if (it != by_name.end()) t = it->second;
     }
-    if (!t || t->concat_into != out.name || graph.is_graph_output(in) || seen[in]++) {
+    if (!t || t->concat_into != out.name || graph_outputs.count(in) || seen[in]++) {
       return cat("every input of ", concat.describe(), " must be a distinct layer output written ",
                  "into '", out.name, "', and no graph output ('",
                  in ? in->name : std::string("omitted"), "' is not)");
@@ -129,6 +131,8 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
     }
   }
   auto life = activation_lifetimes(graph);
+  const std::unordered_set<const ir::Value*> graph_outputs(graph.outputs().begin(),
+                                                           graph.outputs().end());
   // Tensors sharing bytes (a view, an in-place write) form one buffer, alive from its first
   // writer to its last reader. External buffers (graph inputs, constants) are not in the arena.
   constexpr size_t kExternal = static_cast<size_t>(-1);
@@ -182,7 +186,7 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
       if (made != concat_buffer.end()) {
         b = made->second;
       } else {
-        problem = concat_slices_problem(graph, concat, *parent->second, by_name);
+        problem = concat_slices_problem(graph_outputs, concat, *parent->second, by_name);
         if (!problem.empty()) return kExternal;
         for (const ir::Value* in : concat.inputs) slice_of[in] = name;
         checked.push_back(name);

@@ -4,6 +4,7 @@
 #include "build/memory_planner.hpp"
 
 #include <set>
+#include <unordered_set>
 
 #include "build/arena_layout.hpp"
 #include "core/error.hpp"
@@ -53,6 +54,10 @@ struct ConcatSlice {
 std::unordered_map<const ir::Value*, ConcatSlice> plan_concat_slices(const ir::Graph& graph,
                                                                      const StaticShapes& shapes) {
   std::unordered_map<const ir::Value*, ConcatSlice> slices;
+  const std::unordered_set<const ir::Value*> graph_inputs(graph.inputs().begin(),
+                                                          graph.inputs().end());
+  const std::unordered_set<const ir::Value*> graph_outputs(graph.outputs().begin(),
+                                                           graph.outputs().end());
   std::unordered_map<const ir::Value*, const ir::Node*> producer;
   for (const auto& n : graph.nodes()) {
     for (const ir::Value* v : n->outputs) {
@@ -81,8 +86,8 @@ std::unordered_map<const ir::Value*, ConcatSlice> plan_concat_slices(const ir::G
     uint64_t offset = 0;
     for (const ir::Value* in : n.inputs) {
       auto p = in ? producer.find(in) : producer.end();
-      bool ok = p != producer.end() && !in->is_constant() && !graph.is_graph_input(in) &&
-                !graph.is_graph_output(in) && !is_alias_op(p->second->op) &&
+      bool ok = p != producer.end() && !in->is_constant() && !graph_inputs.count(in) &&
+                !graph_outputs.count(in) && !is_alias_op(p->second->op) &&
                 in->dtype == out->dtype && seen.insert(in).second && !slices.count(in) &&
                 offset % kArenaAlignment == 0;
       if (!ok) break;

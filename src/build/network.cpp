@@ -1,6 +1,7 @@
 // Defining a Network layer by layer (the alternative to ONNX import): inputs, constants, layers
 // checked by type/shape inference as they are added, outputs.
 #include <algorithm>
+#include <unordered_set>
 
 #include "core/error.hpp"
 #include "ir/op_registry.hpp"
@@ -60,10 +61,9 @@ std::vector<std::string> Network::add_layer(const std::string& op,
       name.empty() ? g.unique_node_name(op + "_" + std::to_string(g.nodes().size())) : name;
   if (!schema)
     fail(ErrorCode::kInvalidArgument, "network layer '", layer, "': unknown op '", op, "'");
-  for (const auto& n : g.nodes()) {
-    if (n->name == layer) {
-      fail(ErrorCode::kInvalidArgument, "network layer '", layer, "': a layer of that name exists");
-    }
+  // (A taken name is one the graph's name index would not hand out as it is.)
+  if (!name.empty() && g.unique_node_name(layer) != layer) {
+    fail(ErrorCode::kInvalidArgument, "network layer '", layer, "': a layer of that name exists");
   }
   // The layer is checked on a node outside the graph, so a refused layer leaves no trace.
   ir::Node node;
@@ -122,10 +122,13 @@ void Network::mark_output(const std::string& name) {
   ir::Graph& g = graph_of(*impl_);
   ir::Value* v = g.find_value(name);
   if (!v) fail(ErrorCode::kInvalidArgument, "network output '", name, "' is not a tensor of it");
-  if (g.is_graph_output(v)) {
+  std::unordered_set<const ir::Value*>& outputs = impl_->output_set;
+  if (outputs.size() != g.outputs().size()) outputs = {g.outputs().begin(), g.outputs().end()};
+  if (outputs.count(v)) {
     fail(ErrorCode::kInvalidArgument, "network output '", name, "' is already an output");
   }
   g.outputs().push_back(v);
+  outputs.insert(v);
 }
 
 TensorDesc Network::describe(const std::string& name) const {

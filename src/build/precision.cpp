@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "build/precision_policy.hpp"
 #include "build/precision_reformat.hpp"
@@ -97,8 +99,10 @@ class PrecisionAssigner {
   PrecisionSummary run() {
     for (ir::Node* n : g_.node_list()) plan_layer(*n);
     check_unused_constraints();
-    index_uses();
-    if (reduced_ != kF32) settle_flexible_layers();
+    if (reduced_ != kF32) {
+      index_uses();  // only settling looks at who reads what
+      settle_flexible_layers();
+    }
     PrecisionSummary summary;
     for (const LayerChoice& l : layers_) {
       std::string name = l.float_work ? precision_name(l.dtype, l.tf32) : native_precision(*l.node);
@@ -183,6 +187,7 @@ class PrecisionAssigner {
   // The strictest constraint naming the layer or one of the ONNX nodes it came from.
   std::optional<Precision> constraint_for(const ir::Node& n) {
     std::optional<Precision> found;
+    if (config_.layer_precisions.empty()) return found;
     std::vector<std::string> keys = n.origins;
     keys.push_back(n.name);
     for (const std::string& key : keys) {
@@ -222,7 +227,7 @@ class PrecisionAssigner {
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const ir::Value* v = n.inputs[i];
       if (!v) continue;
-      bool retyped = std::find(l.in_slots.begin(), l.in_slots.end(), i) != l.in_slots.end();
+      bool retyped = std::binary_search(l.in_slots.begin(), l.in_slots.end(), i);
       ir::TensorType tt;
       tt.dtype = retyped ? t : v->dtype;
       tt.shape = v->shape;
@@ -239,7 +244,7 @@ class PrecisionAssigner {
     for (size_t i = 0; i < n.outputs.size(); ++i) {
       const ir::Value* v = n.outputs[i];
       if (!v || i >= outs.size() || !outs[i]) continue;
-      bool retyped = std::find(l.out_slots.begin(), l.out_slots.end(), i) != l.out_slots.end();
+      bool retyped = std::binary_search(l.out_slots.begin(), l.out_slots.end(), i);
       DataType expected = retyped ? t : v->dtype;
       if (outs[i]->dtype != expected) {
         why = cat("its output '", v->name, "' would be ", to_string(outs[i]->dtype), ", not ",
@@ -253,13 +258,29 @@ class PrecisionAssigner {
   // --- Letting flexible layers follow their neighbours ---
 
   void index_uses() {
+    graph_outputs_.insert(g_.outputs().begin(), g_.outputs().end());
     for (size_t k = 0; k < layers_.size(); ++k) {
       const ir::Node* n = layers_[k].node;
       index_[n] = k;
       for (size_t i = 0; i < n->inputs.size(); ++i) {
-        if (n->inputs[i]) uses_[n->inputs[i]].push_back({k, i});
+        const ir::Value* v = n->inputs[i];
+        if (!v) continue;
+        uses_[v].push_back({k, i});
+        if (auto t = required_type(layers_[k], i, v->dtype)) ++wanted_[v][*t];
       }
     }
+  }
+
+  // Changes a layer's type, keeping the count of what its inputs' readers want current.
+  void set_dtype(size_t k, DataType t) {
+    LayerChoice& l = layers_[k];
+    if (l.dtype == t) return;
+    for (size_t s : l.in_slots) {
+      std::map<DataType, int64_t>& wanted = wanted_[l.node->inputs[s]];
+      if (--wanted[l.dtype] == 0) wanted.erase(l.dtype);
+      ++wanted[t];
+    }
+    l.dtype = t;
   }
 
   // The type a value has under the current choices.
@@ -277,12 +298,10 @@ class PrecisionAssigner {
   int64_t casts_for(const ir::Value* v) const {
     if (v->constant) return 0;
     std::set<DataType> wanted;
-    if (auto it = uses_.find(v); it != uses_.end()) {
-      for (const auto& [k, slot] : it->second) {
-        if (auto t = required_type(layers_[k], slot, v->dtype)) wanted.insert(*t);
-      }
+    if (auto it = wanted_.find(v); it != wanted_.end()) {
+      for (const auto& [t, readers] : it->second) wanted.insert(t);
     }
-    if (g_.is_graph_output(v)) wanted.insert(v->dtype);
+    if (graph_outputs_.count(v)) wanted.insert(v->dtype);
     wanted.erase(type_now(v));
     return static_cast<int64_t>(wanted.size());
   }
@@ -320,11 +339,11 @@ class PrecisionAssigner {
         DataType current = layers_[k].dtype;
         DataType other = current == kF32 ? reduced_ : kF32;
         int64_t before = casts_around({k});
-        layers_[k].dtype = other;
+        set_dtype(k, other);
         if (casts_around({k}) < before) {
           changed = true;
         } else {
-          layers_[k].dtype = current;
+          set_dtype(k, current);
         }
       }
       if (!changed) break;
@@ -332,7 +351,7 @@ class PrecisionAssigner {
   }
 
   void set_group(const std::vector<size_t>& group, DataType t) {
-    for (size_t k : group) layers_[k].dtype = t;
+    for (size_t k : group) set_dtype(k, t);
   }
 
   std::vector<std::vector<size_t>> flexible_groups() const {
@@ -384,6 +403,10 @@ class PrecisionAssigner {
   std::set<std::string> used_constraints_;
   std::unordered_map<const ir::Node*, size_t> index_;
   std::unordered_map<const ir::Value*, std::vector<std::pair<size_t, size_t>>> uses_;
+  // Per value, the types its readers need (required_type) and how many readers need each: a
+  // value read by thousands of layers is not walked again for each of them.
+  std::unordered_map<const ir::Value*, std::map<DataType, int64_t>> wanted_;
+  std::unordered_set<const ir::Value*> graph_outputs_;
 };
 
 }  // namespace

@@ -19,8 +19,9 @@ namespace {
 
 constexpr float kHalfMax = 65504.0f;
 
+// Slots are listed in increasing order (a layer may have very many: a Concat of thousands).
 bool contains(const std::vector<size_t>& slots, size_t slot) {
-  return std::find(slots.begin(), slots.end(), slot) != slots.end();
+  return std::binary_search(slots.begin(), slots.end(), slot);
 }
 
 // Whether every value of type `narrow` survives a trip through `wide` unchanged.
@@ -66,6 +67,7 @@ class Reformatter {
   // A graph output written in another type than declared: its producer writes a renamed value,
   // which its other readers use directly, and one Cast writes the output under its own name.
   void keep_graph_output_types() {
+    std::unordered_map<const ir::Value*, ir::Value*> renamed;  // v -> w below
     for (ir::Value* v : std::vector<ir::Value*>(g_.outputs())) {
       DataType declared = declared_.at(v);
       if (v->dtype == declared || !v->producer) continue;
@@ -76,11 +78,19 @@ class Reformatter {
       declared_[w] = declared;
       std::replace(producer->outputs.begin(), producer->outputs.end(), v, w);
       w->producer = producer;
-      for (const auto& n : g_.nodes()) std::replace(n->inputs.begin(), n->inputs.end(), v, w);
+      renamed[v] = w;
       v->dtype = declared;
       v->producer = nullptr;
       add_cast(w, v);
       converted_[{w, declared}] = v;
+    }
+    // The other readers read the renamed value (the Casts just added read it already).
+    if (renamed.empty()) return;
+    for (const auto& n : g_.nodes()) {
+      for (ir::Value*& in : n->inputs) {
+        auto it = in ? renamed.find(in) : renamed.end();
+        if (it != renamed.end()) in = it->second;
+      }
     }
   }
 

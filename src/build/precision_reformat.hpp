@@ -16,8 +16,8 @@ namespace kiln::build {
 struct LayerChoice {
   ir::Node* node = nullptr;
   LayerPolicy policy;
-  std::vector<size_t> in_slots;         // FP32 inputs that take the layer's type
-  std::vector<size_t> out_slots;        // FP32 outputs that take it
+  std::vector<size_t> in_slots;         // FP32 inputs that take the layer's type (ascending)
+  std::vector<size_t> out_slots;        // FP32 outputs that take it (ascending)
   bool float_work = false;              // it has such slots
   DataType dtype = DataType::kFloat32;  // the type of those slots
   bool tf32 = false;                    // FP32 matrix work that may use TF32

@@ -37,7 +37,11 @@ std::string sym_shape_to_string(const std::optional<SymShape>& s) {
 }
 
 std::string Node::describe() const {
-  return cat("node '", name, "' (", domain.empty() ? "" : domain + ".", op, ")");
+  // Plain concatenation: every node added is described (its attributes' owner), and a string
+  // stream per node costs more than the rest of adding it.
+  std::string out = "node '" + name + "' (";
+  if (!domain.empty()) out += domain + ".";
+  return out + op + ")";
 }
 
 std::vector<const Graph*> subgraphs_of(const Node& node) {
@@ -54,7 +58,10 @@ Value* Graph::add_value(const std::string& name, DataType dtype, std::optional<S
   v->dtype = dtype;
   v->shape = std::move(shape);
   values_.push_back(std::move(v));
-  return values_.back().get();
+  Value* added = values_.back().get();
+  auto [it, fresh] = value_names_.try_emplace(name, added);
+  if (!fresh && it->second->name != name) it->second = added;  // the entry was stale
+  return added;
 }
 
 Value* Graph::add_constant(const std::string& name, Tensor data) {
@@ -75,14 +82,40 @@ Node* Graph::add_node(const std::string& op, const std::string& name, std::vecto
     if (o) o->producer = n.get();
   }
   nodes_.push_back(std::move(n));
-  return nodes_.back().get();
+  Node* added = nodes_.back().get();
+  auto [it, fresh] = node_names_.try_emplace(name, added);
+  if (!fresh && it->second->name != name) it->second = added;  // the entry was stale
+  return added;
 }
 
 Value* Graph::find_value(const std::string& name) const {
-  for (const auto& v : values_) {
-    if (v->name == name) return v.get();
-  }
-  return nullptr;
+  auto it = value_names_.find(name);
+  return it != value_names_.end() && it->second->name == name ? it->second : nullptr;
+}
+
+void Graph::rename_value(Value* v, const std::string& name) {
+  auto it = value_names_.find(v->name);
+  if (it != value_names_.end() && it->second == v) value_names_.erase(it);
+  v->name = name;
+  if (!value_name_taken(name)) value_names_[name] = v;
+}
+
+bool Graph::value_name_taken(const std::string& name) const {
+  return find_value(name) != nullptr;
+}
+
+bool Graph::node_name_taken(const std::string& name) const {
+  auto it = node_names_.find(name);
+  return it != node_names_.end() && it->second->name == name;
+}
+
+void Graph::index_names() {
+  value_names_.clear();
+  node_names_.clear();
+  value_names_.reserve(values_.size());
+  node_names_.reserve(nodes_.size());
+  for (const auto& v : values_) value_names_.try_emplace(v->name, v.get());
+  for (const auto& n : nodes_) node_names_.try_emplace(n->name, n.get());
 }
 
 std::vector<Node*> Graph::node_list() const {
@@ -118,36 +151,112 @@ void Graph::replace_all_uses(Value* from, Value* to) {
 }
 
 void Graph::remove_node(Node* n) {
+  // One node: a pointer search and one erase (remove_nodes' hashed sweep costs more per node).
   for (Value* o : n->outputs) {
     if (o && o->producer == n) o->producer = nullptr;
   }
-  std::erase_if(nodes_, [n](const std::unique_ptr<Node>& p) { return p.get() == n; });
+  auto it = std::find_if(nodes_.begin(), nodes_.end(),
+                         [n](const std::unique_ptr<Node>& p) { return p.get() == n; });
+  if (it == nodes_.end()) return;
+  auto name = node_names_.find(n->name);
+  const bool indexed = name != node_names_.end() && name->second == n;
+  if (indexed) node_names_.erase(name);
+  nodes_.erase(it);
+  if (!indexed) index_names();  // no entry may point at a removed node
+}
+
+void Graph::remove_nodes(const std::unordered_set<const Node*>& doomed) {
+  if (doomed.empty()) return;
+  bool unindexed = false;  // a node the index does not hold under its name (a repeated name)
+  for (const Node* n : doomed) {
+    for (Value* o : n->outputs) {
+      if (o && o->producer == n) o->producer = nullptr;
+    }
+    auto it = node_names_.find(n->name);
+    if (it != node_names_.end() && it->second == n) {
+      node_names_.erase(it);
+    } else {
+      unindexed = true;
+    }
+  }
+  std::erase_if(nodes_, [&](const std::unique_ptr<Node>& p) { return doomed.count(p.get()); });
+  if (unindexed) index_names();  // no entry may point at a removed node
 }
 
 void Graph::remove_unused() {
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    std::unordered_set<const Value*> used(outputs_.begin(), outputs_.end());
-    for (const auto& n : nodes_) used.insert(n->inputs.begin(), n->inputs.end());
-    for (size_t i = nodes_.size(); i-- > 0;) {
-      Node* n = nodes_[i].get();
-      bool live = std::any_of(n->outputs.begin(), n->outputs.end(),
-                              [&](Value* o) { return o && used.count(o); });
-      if (!live) {
-        remove_node(n);
-        changed = true;
-      }
+  // Values are numbered by their sorted addresses (every value a node or the graph refers to, this
+  // graph's or not), so that counts and marks are plain vectors: graphs of 100,000s of layers.
+  std::vector<const Value*> ids;
+  ids.reserve(values_.size() + outputs_.size() + inputs_.size());
+  for (const auto& v : values_) ids.push_back(v.get());
+  ids.insert(ids.end(), outputs_.begin(), outputs_.end());
+  ids.insert(ids.end(), inputs_.begin(), inputs_.end());
+  for (const auto& n : nodes_) {
+    ids.insert(ids.end(), n->inputs.begin(), n->inputs.end());
+    ids.insert(ids.end(), n->outputs.begin(), n->outputs.end());
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  auto id = [&](const Value* v) {
+    return static_cast<size_t>(std::lower_bound(ids.begin(), ids.end(), v) - ids.begin());
+  };
+  // A node is dead when none of its outputs is read by a live node or is a graph output: count
+  // each value's reads, then retire dead nodes from a worklist, un-counting their reads.
+  constexpr size_t kNoWriter = SIZE_MAX;
+  std::vector<size_t> reads(ids.size(), 0), writer(ids.size(), kNoWriter);
+  bool several_writers = false;
+  for (const Value* v : outputs_) ++reads[id(v)];
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    for (const Value* v : nodes_[k]->inputs) ++reads[id(v)];
+    for (const Value* o : nodes_[k]->outputs) {
+      if (!o) continue;
+      size_t& w = writer[id(o)];
+      several_writers |= w != kNoWriter && w != k;
+      w = k;
     }
   }
-  std::unordered_set<const Value*> referenced(outputs_.begin(), outputs_.end());
-  referenced.insert(inputs_.begin(), inputs_.end());
-  for (const auto& n : nodes_) {
-    referenced.insert(n->inputs.begin(), n->inputs.end());
-    referenced.insert(n->outputs.begin(), n->outputs.end());
+  std::vector<char> dead(nodes_.size(), 0);
+  std::vector<size_t> work;
+  auto retire_if_dead = [&](size_t k) {
+    if (dead[k]) return;
+    const std::vector<Value*>& outs = nodes_[k]->outputs;
+    bool live = std::any_of(outs.begin(), outs.end(),
+                            [&](const Value* o) { return o && reads[id(o)] > 0; });
+    if (live) return;
+    dead[k] = 1;
+    work.push_back(k);
+  };
+  // (With a value written twice, an invalid graph, a writer may be missed: sweep to a fixed point.)
+  for (size_t before = SIZE_MAX, retired = 0; retired != before;) {
+    before = retired;
+    for (size_t k = 0; k < nodes_.size(); ++k) retire_if_dead(k);
+    while (!work.empty()) {
+      size_t k = work.back();
+      work.pop_back();
+      ++retired;
+      for (const Value* v : nodes_[k]->inputs) {
+        size_t i = id(v);
+        if (--reads[i] == 0 && v && writer[i] != kNoWriter) retire_if_dead(writer[i]);
+      }
+    }
+    if (!several_writers) break;
   }
-  std::erase_if(values_,
-                [&](const std::unique_ptr<Value>& v) { return !referenced.count(v.get()); });
+  std::unordered_set<const Node*> doomed;
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    if (dead[k]) doomed.insert(nodes_[k].get());
+  }
+  remove_nodes(doomed);
+  std::vector<char> referenced(ids.size(), 0);
+  for (const Value* v : outputs_) referenced[id(v)] = 1;
+  for (const Value* v : inputs_) referenced[id(v)] = 1;
+  for (const auto& n : nodes_) {
+    for (const Value* v : n->inputs) referenced[id(v)] = 1;
+    for (const Value* v : n->outputs) referenced[id(v)] = 1;
+  }
+  size_t before = values_.size();
+  std::erase_if(values_, [&](const std::unique_ptr<Value>& v) { return !referenced[id(v.get())]; });
+  // The name index drops the removed values (and picks up values renamed behind its back).
+  if (values_.size() != before) index_names();
 }
 
 void Graph::sort_topologically() {
@@ -194,28 +303,28 @@ void Graph::sort_topologically() {
 }
 
 std::string Graph::unique_value_name(const std::string& base) const {
-  std::set<std::string> names;
-  for (const auto& v : values_) names.insert(v->name);
-  if (!names.count(base)) return base;
+  if (!value_name_taken(base)) return base;
   for (int i = 1;; ++i) {
     std::string candidate = base + "_" + std::to_string(i);
-    if (!names.count(candidate)) return candidate;
+    if (!value_name_taken(candidate)) return candidate;
   }
 }
 
 std::string Graph::unique_node_name(const std::string& base) const {
-  std::set<std::string> names;
-  for (const auto& n : nodes_) names.insert(n->name);
-  if (!names.count(base)) return base;
+  if (!node_name_taken(base)) return base;
   for (int i = 1;; ++i) {
     std::string candidate = base + "_" + std::to_string(i);
-    if (!names.count(candidate)) return candidate;
+    if (!node_name_taken(candidate)) return candidate;
   }
 }
 
 std::unique_ptr<Graph> Graph::clone() const {
   auto g = std::make_unique<Graph>();
   g->name = name;
+  g->values_.reserve(values_.size());
+  g->nodes_.reserve(nodes_.size());
+  g->value_names_.reserve(values_.size());
+  g->node_names_.reserve(nodes_.size());
   std::unordered_map<const Value*, Value*> map;
   map[nullptr] = nullptr;
   for (const auto& v : values_) {

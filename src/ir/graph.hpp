@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "ir/attribute.hpp"
@@ -38,7 +40,7 @@ std::string sym_shape_to_string(const std::optional<SymShape>& s);
 struct Node;
 
 struct Value {
-  std::string name;
+  std::string name;  // unique in its graph; rename through Graph::rename_value (names are indexed)
   DataType dtype = DataType::kFloat32;
   std::optional<SymShape> shape;  // nullopt: rank unknown
   Node* producer = nullptr;
@@ -80,7 +82,10 @@ class Graph {
   Node* add_node(const std::string& op, const std::string& name, std::vector<Value*> inputs,
                  std::vector<Value*> outputs);
 
+  // Looks names up in the graph's name index (kept by the methods here), not by a scan.
   Value* find_value(const std::string& name) const;
+  // Gives `v` (a value of this graph) a new name, keeping the name index current.
+  void rename_value(Value* v, const std::string& name);
   const std::vector<std::unique_ptr<Value>>& values() const { return values_; }
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   std::vector<Node*> node_list() const;
@@ -97,7 +102,9 @@ class Graph {
   // Redirects every use of `from` (node inputs and graph outputs) to `to`.
   void replace_all_uses(Value* from, Value* to);
   void remove_node(Node* n);
-  // Drops nodes whose outputs nobody uses and values nothing refers to.
+  // Removes every node in `doomed` in one sweep (remove_node for many nodes, without a scan each).
+  void remove_nodes(const std::unordered_set<const Node*>& doomed);
+  // Drops nodes whose outputs nobody uses (transitively) and values nothing refers to.
   void remove_unused();
   // Orders nodes so producers come before consumers; throws naming a node on a cycle.
   void sort_topologically();
@@ -112,6 +119,15 @@ class Graph {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;
+  // Name -> the first value / node of that name, so lookups and fresh names cost no scan. Entries
+  // are checked against the name on use (a value renamed behind the index's back is not found
+  // under its new name until remove_unused rebuilds the index).
+  std::unordered_map<std::string, Value*> value_names_;
+  std::unordered_map<std::string, Node*> node_names_;
+
+  void index_names();
+  bool value_name_taken(const std::string& name) const;
+  bool node_name_taken(const std::string& name) const;
 };
 
 }  // namespace kiln::ir

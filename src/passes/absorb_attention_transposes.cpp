@@ -37,7 +37,7 @@ bool keeps_innermost(const std::vector<int64_t>& perm, size_t axis) {
 // axes becomes Transpose(Reshape(x, split of x's axes), p'): the Reshape node is rewired to read x
 // (it stays a view), and the Transpose, now feeding nothing, is returned for absorption with p'.
 // Returns nullptr (graph unchanged) when the Reshape is not such a split.
-ir::Node* hoist_split_reshape(ir::Graph& g, ir::Node* reshape, std::vector<int64_t>& perm_out) {
+ir::Node* hoist_split_reshape(UseIndex& g, ir::Node* reshape, std::vector<int64_t>& perm_out) {
   ir::Node* t = producer_op(reshape->inputs[0], "Transpose");
   if (!t || !used_only_by(g, reshape->inputs[0], {reshape})) return nullptr;
   std::optional<std::vector<int64_t>> perm = perm_of(t);
@@ -75,8 +75,8 @@ ir::Node* hoist_split_reshape(ir::Graph& g, ir::Node* reshape, std::vector<int64
     for (size_t a = 0; a < first[j + 1] - first[j]; ++a)
       perm_out.push_back(static_cast<int64_t>(start + a));
   }
-  reshape->inputs[0] = t->inputs[0];
-  reshape->inputs[1] = add_int64_constant(g, reshape->name + "_split", split);
+  g.set_input(reshape, 0, t->inputs[0]);
+  g.set_input(reshape, 1, add_int64_constant(g.graph(), reshape->name + "_split", split));
   reshape->outputs[0]->shape = ir::to_sym_shape(split);
   return t;
 }
@@ -85,7 +85,7 @@ ir::Node* hoist_split_reshape(ir::Graph& g, ir::Node* reshape, std::vector<int64
 // (PyTorch's MHA export takes Q, K and V out of one projection with Gather(0..2) after a
 // Transpose): the attention reads it as a strided view of that tensor (q_view), which removes the
 // Transpose and the Gathers. Chains without a slice take the perm forms below.
-bool absorb_slice(ir::Node* n, int i, bool k_transposed) {
+bool absorb_slice(UseIndex& uses, ir::Node* n, int i, bool k_transposed) {
   if (i == 1 && k_transposed) return false;
   std::optional<ViewChain> chain = view_chain(n->inputs[static_cast<size_t>(i)]);
   if (!chain || chain->view.shape.size() < 2 || chain->view.strides.back() != 1) return false;
@@ -97,14 +97,14 @@ bool absorb_slice(ir::Node* n, int i, bool k_transposed) {
     view.push_back(chain->view.shape[d]);
     view.push_back(chain->view.strides[d]);
   }
-  n->inputs[static_cast<size_t>(i)] = chain->source;
+  uses.set_input(n, static_cast<size_t>(i), chain->source);
   n->attrs.set(ir::kAttentionViewAttrs[i], view);
   for (const ir::Node* c : chain->nodes)
     n->origins.insert(n->origins.end(), c->origins.begin(), c->origins.end());
   return true;
 }
 
-bool absorb_inputs(ir::Graph& g, ir::Node* n) {
+bool absorb_inputs(UseIndex& g, ir::Node* n) {
   bool changed = false;
   const bool k_transposed = n->attrs.get_int("k_transposed", 0) != 0;
   for (int i = 0; i < 3; ++i) {
@@ -114,12 +114,12 @@ bool absorb_inputs(ir::Graph& g, ir::Node* n) {
     if (!used_only_by(g, in, {n})) continue;
     // The head dim: last for Q and V, and for K unless K is given transposed ([.., D, Sk]).
     auto head_axis = [&](size_t rank) { return i == 1 && k_transposed ? rank - 2 : rank - 1; };
-    if (absorb_slice(n, i, k_transposed)) {
+    if (absorb_slice(g, n, i, k_transposed)) {
       changed = true;
     } else if (ir::Node* t = producer_op(in, "Transpose")) {
       std::optional<std::vector<int64_t>> perm = perm_of(t);
       if (!perm || perm->size() < 2 || !keeps_innermost(*perm, head_axis(perm->size()))) continue;
-      n->inputs[static_cast<size_t>(i)] = t->inputs[0];
+      g.set_input(n, static_cast<size_t>(i), t->inputs[0]);
       n->attrs.set(ir::kAttentionPermAttrs[i], *perm);
       n->origins.insert(n->origins.end(), t->origins.begin(), t->origins.end());
       changed = true;
@@ -143,7 +143,7 @@ bool absorb_inputs(ir::Graph& g, ir::Node* n) {
   return changed;
 }
 
-bool absorb_output(ir::Graph& g, ir::Node* n) {
+bool absorb_output(UseIndex& g, ir::Node* n) {
   if (n->attrs.has(ir::kAttentionPermAttrs[3])) return false;
   ir::Node* t = sole_consumer(g, n->outputs[0]);
   if (!t || t->op != "Transpose" || !t->domain.empty()) return false;
@@ -164,18 +164,19 @@ bool absorb_output(ir::Graph& g, ir::Node* n) {
 // A product that acts row by row commutes with a Transpose that keeps the last axis, so the
 // Transpose moves behind it, into the view chain the attention absorbs: one copy less a layer.
 // Only when every reader of the product is a view layer (the chain that slices Q, K and V).
-bool sink_transpose_behind_projection(ir::Graph& g, ir::Node* n) {
+bool sink_transpose_behind_projection(UseIndex& uses, ir::Node* n) {
+  ir::Graph& g = uses.graph();
   bool changed = false;
   for (int i = 0; i < 3; ++i) {
     std::optional<ViewChain> chain = view_chain(n->inputs[static_cast<size_t>(i)]);
     ir::Value* product = chain ? chain->source : n->inputs[static_cast<size_t>(i)];
     ir::Node* m = product->producer;
-    if (!is_row_wise_product(m) || g.is_graph_output(product)) continue;
+    if (!is_row_wise_product(m) || uses.is_graph_output(product)) continue;
     ir::Node* t = producer_op(m->inputs[0], "Transpose");
-    if (!t || !used_only_by(g, m->inputs[0], {m})) continue;
+    if (!t || !used_only_by(uses, m->inputs[0], {m})) continue;
     std::optional<std::vector<int64_t>> perm = perm_of(t);
     if (!perm || perm->size() < 2 || !keeps_innermost(*perm, perm->size() - 1)) continue;
-    std::vector<ir::Node*> readers = g.consumers(product);
+    std::vector<ir::Node*> readers = uses.consumers(product);
     if (readers.empty() || !std::all_of(readers.begin(), readers.end(),
                                         [](const ir::Node* r) { return is_view_op(r); }))
       continue;
@@ -185,11 +186,11 @@ bool sink_transpose_behind_projection(ir::Graph& g, ir::Node* n) {
     rows.back() = product->shape->back();
     ir::Value* unpermuted =
         g.add_value(g.unique_value_name(product->name + "_rows"), product->dtype, rows);
-    m->inputs[0] = x;
+    uses.set_input(m, 0, x);
     m->outputs[0] = unpermuted;
     unpermuted->producer = m;
-    ir::Node* moved = g.add_node("Transpose", g.unique_node_name(t->name + "_after_product"),
-                                 {unpermuted}, {product});
+    ir::Node* moved = uses.add_node("Transpose", g.unique_node_name(t->name + "_after_product"),
+                                    {unpermuted}, {product});
     moved->attrs.set("perm", *perm);
     moved->origins = t->origins;
     changed = true;
@@ -201,7 +202,7 @@ bool sink_transpose_behind_projection(ir::Graph& g, ir::Node* n) {
 // [S*B, E] -> row-wise product -> Reshape [S, B, N] -> Transpose(1, 0, 2). The attention can
 // write its rows in the Transpose's order instead (a different y_perm), the Reshapes take the
 // reordered dims, and the Transpose goes.
-bool write_rows_in_merged_order(ir::Graph& g, ir::Node* n) {
+bool write_rows_in_merged_order(UseIndex& g, ir::Node* n) {
   if (!n->attrs.has(ir::kAttentionPermAttrs[3])) return false;
   ir::Value* y = n->outputs[0];
   ir::Node* r1 = sole_consumer(g, y);
@@ -230,7 +231,7 @@ bool write_rows_in_merged_order(ir::Graph& g, ir::Node* n) {
   for (size_t j = 0; j < k; ++j) stored[j] = (*ys)[static_cast<size_t>((*perm)[j])];
   n->attrs.set(ir::kAttentionPermAttrs[3], reordered);
   y->shape = ir::to_sym_shape(stored);
-  r2->inputs[1] = add_int64_constant(g, r2->name + "_reordered", *out);
+  g.set_input(r2, 1, add_int64_constant(g.graph(), r2->name + "_reordered", *out));
   ir::Value* merged = t->outputs[0];
   n->origins.insert(n->origins.end(), t->origins.begin(), t->origins.end());
   g.remove_node(t);
@@ -243,14 +244,18 @@ bool write_rows_in_merged_order(ir::Graph& g, ir::Node* n) {
 
 bool absorb_attention_transposes(ir::Graph& graph,
                                  const std::function<bool(const ir::Node&)>& wanted) {
+  UseIndex uses(graph);
   bool changed = false;
   for (ir::Node* n : attention_layers(graph, wanted)) {
-    changed |= sink_transpose_behind_projection(graph, n);
-    changed |= absorb_inputs(graph, n);
-    changed |= absorb_output(graph, n);
-    changed |= write_rows_in_merged_order(graph, n);
+    changed |= sink_transpose_behind_projection(uses, n);
+    changed |= absorb_inputs(uses, n);
+    changed |= absorb_output(uses, n);
+    changed |= write_rows_in_merged_order(uses, n);
   }
-  if (changed) tidy_after_rewrite(graph);
+  if (changed) {
+    uses.remove_forgotten_nodes();
+    tidy_after_rewrite(graph);
+  }
   return changed;
 }
 

@@ -29,7 +29,7 @@ bool is_identity(const std::vector<int64_t>& p) {
 }
 
 // Transpose(Transpose(x, p1), p2): out[i] = x[p1[p2[i]]].
-bool fold_transpose_pair(ir::Graph& g, ir::Node* outer) {
+bool fold_transpose_pair(UseIndex& g, ir::Node* outer) {
   ir::Node* inner = producer_op(outer->inputs[0], "Transpose");
   if (!inner) return false;
   auto p1 = perm_of(inner), p2 = perm_of(outer);
@@ -38,20 +38,20 @@ bool fold_transpose_pair(ir::Graph& g, ir::Node* outer) {
   for (size_t i = 0; i < q.size(); ++i) q[i] = (*p1)[static_cast<size_t>((*p2)[i])];
   ir::Value* x = inner->inputs[0];
   if (is_identity(q)) return replace_node_output(g, outer, 0, x);
-  outer->inputs[0] = x;
+  g.set_input(outer, 0, x);
   outer->attrs.set("perm", q);
   outer->origins.insert(outer->origins.end(), inner->origins.begin(), inner->origins.end());
   return true;
 }
 
-bool fold_reshape_pair(ir::Graph& g, ir::Node* outer) {
+bool fold_reshape_pair(UseIndex& g, ir::Node* outer) {
   ir::Node* inner = producer_op(outer->inputs[0], "Reshape");
   const ir::Value* shape = outer->inputs.size() > 1 ? outer->inputs[1] : nullptr;
   if (!inner || !shape || !shape->is_constant() || shape->dtype != DataType::kInt64) return false;
   const int64_t* s = shape->constant->data<int64_t>();
   const bool copies = std::find(s, s + shape->constant->numel(), 0) != s + shape->constant->numel();
   if (copies && outer->attrs.get_int("allowzero", 0) == 0) return false;
-  outer->inputs[0] = inner->inputs[0];
+  g.set_input(outer, 0, inner->inputs[0]);
   outer->origins.insert(outer->origins.end(), inner->origins.begin(), inner->origins.end());
   return true;
 }
@@ -67,7 +67,7 @@ bool is_elementwise(const ir::Node* n) {
 }
 
 // Transpose(E(Transpose(x, p), scalars...), inverse(p)) -> E(x, scalars...).
-bool cancel_around_elementwise(ir::Graph& g, ir::Node* outer) {
+bool cancel_around_elementwise(UseIndex& g, ir::Node* outer) {
   ir::Value* mid = outer->inputs[0];
   ir::Node* e = mid->producer;
   if (!e || !is_elementwise(e) || !used_only_by(g, mid, {outer})) return false;
@@ -96,9 +96,9 @@ bool cancel_around_elementwise(ir::Graph& g, ir::Node* outer) {
   // for the outer Transpose's.
   ir::Value* x = inner->inputs[0];
   if (!x->shape || x->shape->size() != p2->size()) return false;
-  e->inputs[tensor_operand] = x;
+  g.set_input(e, tensor_operand, x);
   if (!replace_node_output(g, outer, 0, mid)) {
-    e->inputs[tensor_operand] = inner->outputs[0];
+    g.set_input(e, tensor_operand, inner->outputs[0]);
     return false;
   }
   mid->shape = x->shape;
@@ -111,13 +111,14 @@ bool cancel_around_elementwise(ir::Graph& g, ir::Node* outer) {
 }  // namespace
 
 bool cancel_transposes(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     if (is_op(n, "Transpose")) {
       // Rewrites only rewire; nodes left unused go after the loop.
-      changed |= fold_transpose_pair(graph, n) || cancel_around_elementwise(graph, n);
+      changed |= fold_transpose_pair(uses, n) || cancel_around_elementwise(uses, n);
     } else if (is_op(n, "Reshape")) {
-      changed |= fold_reshape_pair(graph, n);
+      changed |= fold_reshape_pair(uses, n);
     }
   }
   if (changed) {

@@ -27,14 +27,15 @@ bool lays_out_like_source(const StridedView& v) {
 
 bool collapse_view_chains(ir::Graph& graph) {
   bool changed = false;
+  ViewChains chains;  // in node order, so each chain continues where the one before it ended
   for (ir::Node* n : graph.node_list()) {
     if (n->op != "Transpose" || !n->domain.empty() || n->outputs.size() != 1) continue;
-    std::optional<ViewChain> chain = view_chain(n->outputs[0]);
-    if (!chain || chain->nodes.size() < 2) continue;  // a lone Transpose is cancel_transposes' job
+    std::optional<ViewChains::Found> chain = chains.find(n->outputs[0]);
+    if (!chain || chain->length < 2) continue;  // a lone Transpose is cancel_transposes' job
     if (!lays_out_like_source(chain->view)) continue;
     std::vector<int64_t> dims(chain->view.shape.begin(), chain->view.shape.end());
     ir::Value* shape = add_int64_constant(graph, n->name + "_as_reshape", dims);
-    for (const ir::Node* c : chain->nodes) {
+    for (const ir::Node* c : chains.layers(n->outputs[0])) {
       if (c != n) n->origins.insert(n->origins.end(), c->origins.begin(), c->origins.end());
     }
     const std::string precision = n->attrs.get_string(ir::kLayerPrecisionAttr, "");
@@ -43,6 +44,7 @@ bool collapse_view_chains(ir::Graph& graph) {
     n->attrs = ir::Attributes{};
     n->attrs.set_owner(n->describe());
     if (!precision.empty()) n->attrs.set(ir::kLayerPrecisionAttr, precision);
+    chains.forget(n->outputs[0]);  // its layer is a Reshape of the source now
     changed = true;
   }
   if (changed) tidy_after_rewrite(graph);

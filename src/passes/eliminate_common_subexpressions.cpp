@@ -17,6 +17,7 @@ bool is_pure(const ir::Node& n) {
 }  // namespace
 
 bool eliminate_common_subexpressions(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
   std::multimap<std::tuple<std::string, std::string, std::vector<ir::Value*>>, ir::Node*> seen;
   for (ir::Node* n : graph.node_list()) {
@@ -34,7 +35,7 @@ bool eliminate_common_subexpressions(ir::Graph& graph) {
     }
     for (size_t i = 0; i < n->outputs.size(); ++i) {
       if (n->outputs[i] && twin->outputs[i]) {
-        changed |= replace_node_output(graph, n, i, twin->outputs[i]);
+        changed |= replace_node_output(uses, n, i, twin->outputs[i]);
       }
     }
   }

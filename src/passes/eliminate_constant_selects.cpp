@@ -26,6 +26,7 @@ bool same_type(const ir::Value* a, const ir::Value* b) {
 }  // namespace
 
 bool eliminate_constant_selects(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     if (n->op != "Where" || n->inputs.size() != 3 || !n->output(0)) continue;
@@ -36,7 +37,7 @@ bool eliminate_constant_selects(ir::Graph& graph) {
     ir::Value* chosen = n->inputs[choice == 1 ? 1 : 2];
     // Broadcasting against the condition or the other branch could change the shape.
     if (!chosen || !same_type(chosen, n->output(0))) continue;
-    changed |= replace_node_output(graph, n, 0, chosen);
+    changed |= replace_node_output(uses, n, 0, chosen);
   }
   if (changed) graph.remove_unused();
   return changed;

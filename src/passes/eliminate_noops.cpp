@@ -15,15 +15,14 @@ bool same_static_shape(const ir::Value* a, const ir::Value* b) {
   return sa && sb && *sa == *sb;
 }
 
-bool is_noop(const ir::Graph& graph, const ir::Node& n) {
+bool is_noop(const UseIndex& uses, const ir::Node& n) {
   const ir::Value* in = n.input(0);
   const ir::Value* out = n.output(0);
   if (!in || !out) return false;
   if (n.op == "Identity") return true;
   if (n.op == "Dropout") {
     // The mask output (if used) is not a pass-through; training_mode must be a constant false.
-    if (n.output(1) &&
-        (!graph.consumers(n.output(1)).empty() || graph.is_graph_output(n.output(1)))) {
+    if (n.output(1) && (uses.has_consumers(n.output(1)) || uses.is_graph_output(n.output(1)))) {
       return false;
     }
     const ir::Value* training = n.input(2);
@@ -54,9 +53,10 @@ bool is_noop(const ir::Graph& graph, const ir::Node& n) {
 }  // namespace
 
 bool eliminate_noops(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
-    if (is_noop(graph, *n)) changed |= replace_node_output(graph, n, 0, n->inputs[0]);
+    if (is_noop(uses, *n)) changed |= replace_node_output(uses, n, 0, n->inputs[0]);
   }
   if (changed) graph.remove_unused();
   return changed;

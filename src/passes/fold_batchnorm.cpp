@@ -13,17 +13,17 @@
 namespace kiln::passes {
 namespace {
 
-bool output_used(const ir::Graph& graph, const ir::Node& n, size_t i) {
+bool output_used(const UseIndex& uses, const ir::Node& n, size_t i) {
   const ir::Value* v = n.output(i);
-  return v && (graph.is_graph_output(v) || !graph.consumers(v).empty());
+  return v && (uses.is_graph_output(v) || uses.has_consumers(v));
 }
 
 // The BN's per-channel scale s and shift t, when its statistics are constants of `channels`
 // values and it runs in inference mode.
-bool bn_scale_shift(const ir::Graph& graph, const ir::Node& bn, int64_t channels,
+bool bn_scale_shift(const UseIndex& uses, const ir::Node& bn, int64_t channels,
                     std::vector<double>& s, std::vector<double>& t) {
-  if (bn.attrs.get_int("training_mode", 0) != 0 || output_used(graph, bn, 1) ||
-      output_used(graph, bn, 2))
+  if (bn.attrs.get_int("training_mode", 0) != 0 || output_used(uses, bn, 1) ||
+      output_used(uses, bn, 2))
     return false;
   std::vector<double> params[4];
   for (size_t i = 0; i < 4; ++i) {
@@ -45,24 +45,28 @@ bool bn_scale_shift(const ir::Graph& graph, const ir::Node& bn, int64_t channels
 }  // namespace
 
 bool fold_batchnorm(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
   for (ir::Node* bn : graph.node_list()) {
     if (bn->op != "BatchNormalization" || !bn->domain.empty() || !bn->input(0)) continue;
     ir::Value* x = bn->inputs[0];
-    if (!x->producer || !only_used_by(graph, x, bn)) continue;
+    if (!x->producer || !only_used_by(uses, x, bn)) continue;
     auto layer = as_linear_layer(x->producer);
     // BN normalizes axis 1: a Conv's channels, or the columns of a 2-D matmul output.
     if (!layer || layer->channel_axis() != 1 || !can_shift(*layer)) continue;
     std::vector<double> s, t;
-    if (!bn_scale_shift(graph, *bn, layer->channels, s, t)) continue;
-    if (!scale_output_channels(graph, *layer, s)) continue;
-    shift_output_channels(graph, *layer, t);  // can_shift said it succeeds
+    if (!bn_scale_shift(uses, *bn, layer->channels, s, t)) continue;
+    if (!scale_output_channels(uses, *layer, s)) continue;
+    shift_output_channels(uses, *layer, t);  // can_shift said it succeeds
     merge_origins(layer->node, bn);
-    replace_node_output(graph, bn, 0, x);
-    graph.remove_node(bn);
+    replace_node_output(uses, bn, 0, x);
+    uses.remove_node(bn);
     changed = true;
   }
-  if (changed) graph.remove_unused();
+  if (changed) {
+    uses.remove_forgotten_nodes();
+    graph.remove_unused();
+  }
   return changed;
 }
 

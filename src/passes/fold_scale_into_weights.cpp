@@ -20,44 +20,44 @@ bool all_finite_nonzero(const std::vector<double>& v) {
 }
 
 // Folds `n` = op(y, c) (or op(c, y) when `y_first` is false) into y's producer.
-bool fold_after(ir::Graph& graph, ir::Node* n, LinearLayer& l, const Tensor& c, bool y_first) {
+bool fold_after(UseIndex& uses, ir::Node* n, LinearLayer& l, const Tensor& c, bool y_first) {
   const std::string& op = n->op;
   if (op == "Mul") {
     auto s = per_channel_values(l, c);
-    return s && scale_output_channels(graph, l, *s);
+    return s && scale_output_channels(uses, l, *s);
   }
   if (op == "Div") {
     auto s = per_channel_values(l, c);
     if (!y_first || !s || !all_finite_nonzero(*s)) return false;
     for (double& v : *s) v = 1.0 / v;
-    return scale_output_channels(graph, l, *s);
+    return scale_output_channels(uses, l, *s);
   }
-  if (op == "Add") return add_to_output(graph, l, c);
+  if (op == "Add") return add_to_output(uses, l, c);
   if (op == "Sub") {
     auto t = per_channel_values(l, c);
     if (!t) return false;
     if (y_first) {
       for (double& v : *t) v = -v;
-      return shift_output_channels(graph, l, *t);
+      return shift_output_channels(uses, l, *t);
     }
     // c - y = (-1) * y + c.
     if (!can_shift(l)) return false;
     std::vector<double> minus_one(t->size(), -1.0);
-    if (!scale_output_channels(graph, l, minus_one)) return false;
-    return shift_output_channels(graph, l, *t);
+    if (!scale_output_channels(uses, l, minus_one)) return false;
+    return shift_output_channels(uses, l, *t);
   }
   return false;
 }
 
 // The Mul feeding a Conv's or MatMul's/Gemm's data input, folded into the constant weight when
 // its constant is one value per input channel (Conv: axis 1; MatMul: K, the last axis of A).
-bool fold_before(ir::Graph& graph, ir::Node* mul, ir::Node* layer) {
+bool fold_before(UseIndex& uses, ir::Node* mul, ir::Node* layer) {
   ir::Value* y = mul->output(0);
   bool conv = layer->op == "Conv";
   bool matmul =
       layer->op == "MatMul" || (layer->op == "Gemm" && !layer->attrs.get_int("transA", 0));
   if (!conv && !matmul) return false;
-  if (layer->input(0) != y || !only_used_by(graph, y, layer)) return false;
+  if (layer->input(0) != y || !only_used_by(uses, y, layer)) return false;
   ir::Value* w = layer->input(1);
   if (!w || !w->is_constant() || !is_foldable_float(w->dtype) || w->constant->rank() < 2)
     return false;
@@ -106,11 +106,13 @@ bool fold_before(ir::Graph& graph, ir::Node* mul, ir::Node* layer) {
       for (int64_t i = 0; i < n; ++i)
         wv[static_cast<size_t>(i)] *= at(trans ? i % cols : (i / cols) % rows);
     }
-    layer->inputs[1] = graph.add_constant(graph.unique_value_name(layer->name + "_weight_folded"),
-                                          from_doubles(wt.dtype(), wt.shape(), wv));
-    layer->inputs[0] = x;
+    ir::Graph& graph = uses.graph();
+    uses.set_input(layer, 1,
+                   graph.add_constant(graph.unique_value_name(layer->name + "_weight_folded"),
+                                      from_doubles(wt.dtype(), wt.shape(), wv)));
+    uses.set_input(layer, 0, x);
     merge_origins(layer, mul);
-    graph.remove_node(mul);
+    uses.remove_node(mul);
     return true;
   }
   return false;
@@ -119,31 +121,34 @@ bool fold_before(ir::Graph& graph, ir::Node* mul, ir::Node* layer) {
 }  // namespace
 
 bool fold_scale_into_weights(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     const std::string& op = n->op;
-    if (!n->domain.empty() || n->inputs.size() != 2 || !n->output(0)) continue;
+    if (uses.forgotten(n) || !n->domain.empty() || n->inputs.size() != 2 || !n->output(0)) continue;
     if (op != "Mul" && op != "Div" && op != "Add" && op != "Sub") continue;
     bool folded = false;
     for (size_t side = 0; side < 2 && !folded; ++side) {
       ir::Value* y = n->input(side);
       ir::Value* c = n->input(1 - side);
-      if (!y || !c || !c->is_constant() || !y->producer || !only_used_by(graph, y, n)) continue;
+      if (!y || !c || !c->is_constant() || !y->producer || !only_used_by(uses, y, n)) continue;
       auto layer = as_linear_layer(y->producer);
-      if (!layer || !fold_after(graph, n, *layer, *c->constant, side == 0)) continue;
+      if (!layer || !fold_after(uses, n, *layer, *c->constant, side == 0)) continue;
       merge_origins(layer->node, n);
-      replace_node_output(graph, n, 0, y);
-      graph.remove_node(n);
+      replace_node_output(uses, n, 0, y);
+      uses.remove_node(n);
       folded = true;
     }
     if (!folded && op == "Mul") {
-      std::vector<ir::Node*> users = graph.consumers(n->output(0));
-      if (users.size() == 1 && !graph.is_graph_output(n->output(0)))
-        folded = fold_before(graph, n, users[0]);
+      ir::Node* user = uses.only_consumer(n->output(0));
+      if (user && !uses.is_graph_output(n->output(0))) folded = fold_before(uses, n, user);
     }
     changed |= folded;
   }
-  if (changed) graph.remove_unused();
+  if (changed) {
+    uses.remove_forgotten_nodes();
+    graph.remove_unused();
+  }
   return changed;
 }
 

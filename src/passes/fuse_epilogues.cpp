@@ -42,7 +42,7 @@ bool same_shape(const ir::Value* a, const ir::Value* b) {
 
 // Turns the anchor into its fused op (no-op when it already is one). False, unchanged, when the
 // layer cannot be expressed as one.
-bool make_fused(ir::Graph& graph, ir::Node* n) {
+bool make_fused(UseIndex& uses, ir::Node* n) {
   if (n->op == "FusedConv" || n->op == "FusedMatMul") return true;
   if (n->op == "Conv" || n->op == "ConvTranspose") {
     n->attrs.set("transposed", int64_t{n->op == "ConvTranspose" ? 1 : 0});
@@ -58,8 +58,10 @@ bool make_fused(ir::Graph& graph, ir::Node* n) {
       if (!c->is_constant() || !is_foldable_float(c->dtype)) return false;
       std::vector<double> v = to_doubles(*c->constant);
       for (double& x : v) x *= beta;
-      n->inputs[2] = graph.add_constant(graph.unique_value_name(n->name + "_bias_folded"),
-                                        from_doubles(c->dtype, c->constant->shape(), v));
+      ir::Graph& graph = uses.graph();
+      uses.set_input(n, 2,
+                     graph.add_constant(graph.unique_value_name(n->name + "_bias_folded"),
+                                        from_doubles(c->dtype, c->constant->shape(), v)));
     }
     n->attrs.erase("beta");
     n->op = "FusedMatMul";
@@ -71,9 +73,8 @@ bool make_fused(ir::Graph& graph, ir::Node* n) {
 }
 
 struct Chain {
-  ir::Graph& graph;
+  UseIndex& uses;
   ir::Node* anchor;
-  std::unordered_set<ir::Node*>& removed;
   ir::Activation act;
   bool has_residual = false;
   bool changed = false;
@@ -84,10 +85,7 @@ struct Chain {
   void absorb(std::initializer_list<ir::Node*> nodes, ir::Node* last) {
     for (ir::Node* n : nodes) merge_origins(anchor, n);
     ir::Value* v = last->outputs[0];
-    for (ir::Node* n : nodes) {
-      removed.insert(n);
-      graph.remove_node(n);
-    }
+    for (ir::Node* n : nodes) uses.remove_node(n);
     anchor->outputs[0] = v;
     v->producer = anchor;
     changed = true;
@@ -96,8 +94,8 @@ struct Chain {
   // One more step of the epilogue; false when the chain ends here.
   bool extend() {
     ir::Value* y = out();
-    if (graph.is_graph_output(y)) return false;
-    std::vector<ir::Node*> users = graph.consumers(y);
+    if (uses.is_graph_output(y) || uses.has_more_consumers_than(y, 2)) return false;
+    std::vector<ir::Node*> users = uses.consumers(y);
     bool act_allowed = act.kind == ir::ActivationKind::kNone &&
                        (!has_residual || anchor->attrs.get_int("residual_before_activation", 1));
     if (users.size() == 2 && act_allowed && try_silu(y, users)) return true;
@@ -111,23 +109,22 @@ struct Chain {
       if (!other) return false;
       if (other->is_constant() && act.kind == ir::ActivationKind::kNone && !has_residual) {
         auto layer = as_linear_layer(anchor);
-        if (layer && add_to_output(graph, *layer, *other->constant)) {
+        if (layer && add_to_output(uses, *layer, *other->constant)) {
           absorb({next}, next);
           return true;
         }
       }
       if (has_residual || other->dtype != y->dtype || !same_shape(other, y)) return false;
       bool before = act.kind == ir::ActivationKind::kNone;
-      if (!make_fused(graph, anchor)) return false;
-      anchor->inputs.resize(4, nullptr);
-      anchor->inputs[3] = other;
+      if (!make_fused(uses, anchor)) return false;
+      uses.set_input(anchor, 3, other);
       anchor->attrs.set("residual_before_activation", int64_t{before ? 1 : 0});
       has_residual = true;
       absorb({next}, next);
       return true;
     }
     auto a = ir::activation_of_node(*next);
-    if (!a || !act_allowed || next->input(0) != y || !make_fused(graph, anchor)) return false;
+    if (!a || !act_allowed || next->input(0) != y || !make_fused(uses, anchor)) return false;
     act = *a;
     ir::write_activation(anchor->attrs, act);
     absorb({next}, next);
@@ -144,7 +141,7 @@ struct Chain {
     ir::Value* s = sig->output(0);
     bool operands = (mul->inputs[0] == y && mul->inputs[1] == s) ||
                     (mul->inputs[1] == y && mul->inputs[0] == s);
-    if (!operands || !only_used_by(graph, s, mul) || !make_fused(graph, anchor)) return false;
+    if (!operands || !only_used_by(uses, s, mul) || !make_fused(uses, anchor)) return false;
     act = {ir::ActivationKind::kSilu, 0.0f, 0.0f};
     ir::write_activation(anchor->attrs, act);
     absorb({sig, mul}, mul);
@@ -155,11 +152,11 @@ struct Chain {
 }  // namespace
 
 bool fuse_epilogues(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
-  std::unordered_set<ir::Node*> removed;
   for (ir::Node* n : graph.node_list()) {
-    if (removed.count(n) || !is_anchor(*n)) continue;
-    Chain chain{graph, n, removed, {}};
+    if (uses.forgotten(n) || !is_anchor(*n)) continue;
+    Chain chain{uses, n, {}};
     if (n->op == "FusedConv" || n->op == "FusedMatMul") {
       chain.act = ir::read_activation(n->attrs);
       chain.has_residual = n->input(3) != nullptr;
@@ -169,6 +166,7 @@ bool fuse_epilogues(ir::Graph& graph) {
     changed |= chain.changed;
   }
   if (changed) {
+    uses.remove_forgotten_nodes();
     graph.remove_unused();
     graph.sort_topologically();  // a residual may be computed after the layer it now feeds
   }
@@ -176,17 +174,19 @@ bool fuse_epilogues(ir::Graph& graph) {
 }
 
 bool fuse_residual_through_reshape(ir::Graph& graph) {
+  UseIndex uses(graph);
   bool changed = false;
   for (ir::Node* m : graph.node_list()) {
-    if (!m->domain.empty() || (m->op != "MatMul" && m->op != "Gemm" && m->op != "FusedMatMul"))
+    if (uses.forgotten(m) || !m->domain.empty() ||
+        (m->op != "MatMul" && m->op != "Gemm" && m->op != "FusedMatMul"))
       continue;
     if (!is_anchor(*m) || m->input(3) ||
         ir::read_activation(m->attrs).kind != ir::ActivationKind::kNone)
       continue;
     ir::Value* y = m->outputs[0];
-    ir::Node* r = sole_consumer(graph, y);
+    ir::Node* r = sole_consumer(uses, y);
     if (!r || r->op != "Reshape" || !r->domain.empty() || r->inputs[0] != y) continue;
-    ir::Node* add = sole_consumer(graph, r->outputs[0]);
+    ir::Node* add = sole_consumer(uses, r->outputs[0]);
     if (!add || add->op != "Add" || !add->domain.empty() || add->inputs.size() != 2) continue;
     ir::Value* z = r->outputs[0];
     ir::Value* other = add->inputs[0] == z ? add->inputs[1] : add->inputs[0];
@@ -195,27 +195,29 @@ bool fuse_residual_through_reshape(ir::Graph& graph) {
         static_shape(other) != zs || shape_numel(*ys) != shape_numel(*zs))
       continue;
     // (The product and the Reshape each have one reader, so the residual cannot depend on them.)
-    if (!make_fused(graph, m)) continue;
+    if (!make_fused(uses, m)) continue;
     // The residual read in the product's shape: a view of it.
     std::vector<int64_t> dims(ys->begin(), ys->end());
     ir::Value* as_rows = graph.add_value(graph.unique_value_name(other->name + "_as_rows"),
                                          other->dtype, ir::to_sym_shape(*ys));
-    ir::Node* view = graph.add_node(
+    ir::Node* view = uses.add_node(
         "Reshape", graph.unique_node_name(other->name + "_as_rows"),
         {other, add_int64_constant(graph, other->name + "_rows_shape", dims)}, {as_rows});
     copy_layer_precision(*add, *view);
-    m->inputs.resize(4, nullptr);
-    m->inputs[3] = as_rows;
+    uses.set_input(m, 3, as_rows);
     m->attrs.set("residual_before_activation", int64_t{1});
     merge_origins(m, add);
     // The Reshape now carries the sum out: it takes over the Add's output.
     ir::Value* sum = add->outputs[0];
-    graph.remove_node(add);
+    uses.remove_node(add);
     r->outputs[0] = sum;
     sum->producer = r;
     changed = true;
   }
-  if (changed) tidy_after_rewrite(graph);
+  if (changed) {
+    uses.remove_forgotten_nodes();
+    tidy_after_rewrite(graph);
+  }
   return changed;
 }
 

@@ -14,6 +14,7 @@
 #include "ir/pointwise_program.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
+#include "passes/use_index.hpp"
 
 namespace kiln::passes {
 namespace {
@@ -107,25 +108,60 @@ bool is_fusible(const ir::Node* n) {
 }
 
 struct Group {
-  std::vector<ir::Node*> nodes;  // in topological order
+  std::vector<ir::Node*> nodes;  // in no particular order until emitted
   ir::SymShape shape;
   DataType dtype;
+  size_t first = 0, last = 0;  // the smallest and largest position of its nodes
 };
 
+// Minimum over a suffix of an array of positions, with point updates: O(log n) each.
+class SuffixMin {
+ public:
+  static constexpr size_t kNone = std::numeric_limits<size_t>::max();
+
+  explicit SuffixMin(size_t n) {
+    while (size_ < n) size_ *= 2;
+    tree_.assign(2 * size_, kNone);
+  }
+  void set(size_t i, size_t value) {
+    i += size_;
+    tree_[i] = value;
+    for (i /= 2; i > 0; i /= 2) tree_[i] = std::min(tree_[2 * i], tree_[2 * i + 1]);
+  }
+  // The minimum of the entries at `begin` and after.
+  size_t from(size_t begin) const {
+    size_t best = kNone;
+    for (size_t lo = begin + size_, hi = 2 * size_; lo < hi; lo /= 2, hi /= 2) {
+      if (lo & 1) best = std::min(best, tree_[lo++]);
+      if (hi & 1) best = std::min(best, tree_[--hi]);
+    }
+    return best;
+  }
+
+ private:
+  size_t size_ = 1;
+  std::vector<size_t> tree_;
+};
+
+// Groups are built in one walk over the nodes in topological order, so the work per node must not
+// grow with the size of the groups or the graph (chains of 100,000 layers are fused whole):
+// groups merge smaller into larger under union-find, and the cycle check explores only what can
+// lie on a cycle (is_convex).
 class Fuser {
  public:
-  explicit Fuser(ir::Graph& g) : g_(g) {
-    for (ir::Node* n : g.node_list()) position_[n] = position_.size();
+  explicit Fuser(ir::Graph& g) : g_(g), nodes_(g.node_list()), group_spans_(nodes_.size()) {
+    for (ir::Node* n : nodes_) position_[n] = position_.size();
   }
 
   bool run() {
-    for (ir::Node* n : g_.node_list()) {
+    for (ir::Node* n : nodes_) {
       if (is_fusible(n)) place(n);
     }
+    UseIndex uses(g_);
     bool changed = false;
     for (Group& group : groups_) {
       if (group.nodes.size() >= 2) {
-        emit(group);
+        emit(group, uses);
         changed = true;
       }
     }
@@ -137,18 +173,39 @@ class Fuser {
   }
 
  private:
+  // The group a node is in now (-1 for none).
+  int group_of(const ir::Node* n) {
+    auto it = group_of_.find(n);
+    return it == group_of_.end() ? -1 : find(it->second);
+  }
+  int find(int slot) {
+    while (parent_[static_cast<size_t>(slot)] != slot) {
+      int& p = parent_[static_cast<size_t>(slot)];
+      p = parent_[static_cast<size_t>(p)];  // path halving
+      slot = p;
+    }
+    return slot;
+  }
+  Group& group(int slot) { return groups_[static_cast<size_t>(slot)]; }
+  // A node's place in the walk; one the walk did not see (no node of this graph) is never below
+  // the search floor.
+  size_t position_of(const ir::Node* n) const {
+    auto it = position_.find(n);
+    return it == position_.end() ? SIZE_MAX : it->second;
+  }
+
   // Puts n into the group(s) of its producers when it can (merging them), else a new group.
   void place(ir::Node* n) {
     const ir::Value* out = n->outputs[0];
     std::vector<int> candidates;
     for (const ir::Value* in : n->inputs) {
       if (!in || !in->producer) continue;
-      auto it = group_of_.find(in->producer);
-      if (it == group_of_.end()) continue;
-      const Group& g = groups_[static_cast<size_t>(it->second)];
+      int c = group_of(in->producer);
+      if (c < 0) continue;
+      const Group& g = group(c);
       if (g.dtype == out->dtype && same_static_shape(g.shape, out->shape) &&
-          std::find(candidates.begin(), candidates.end(), it->second) == candidates.end())
-        candidates.push_back(it->second);
+          std::find(candidates.begin(), candidates.end(), c) == candidates.end())
+        candidates.push_back(c);
     }
     // Try all candidate groups together, then each alone.
     std::vector<std::vector<int>> options;
@@ -156,59 +213,94 @@ class Fuser {
     if (candidates.size() > 1) {
       for (int c : candidates) options.push_back({c});
     }
+    const size_t at = position_.at(n);
     for (const std::vector<int>& option : options) {
-      std::vector<ir::Node*> merged = {n};
-      for (int c : option) {
-        const Group& g = groups_[static_cast<size_t>(c)];
-        merged.insert(merged.end(), g.nodes.begin(), g.nodes.end());
-      }
-      if (!is_convex(merged)) continue;
-      Group& target = groups_[static_cast<size_t>(option[0])];
+      if (!is_convex(n, option)) continue;
+      Group& target = group(option[0]);
+      group_spans_.set(target.last, SuffixMin::kNone);
       for (size_t k = 1; k < option.size(); ++k) {
-        Group& other = groups_[static_cast<size_t>(option[k])];
-        for (ir::Node* m : other.nodes) group_of_[m] = option[0];
+        Group& other = group(option[k]);
+        group_spans_.set(other.last, SuffixMin::kNone);
+        parent_[static_cast<size_t>(option[k])] = option[0];
+        if (other.nodes.size() > target.nodes.size()) std::swap(other.nodes, target.nodes);
         target.nodes.insert(target.nodes.end(), other.nodes.begin(), other.nodes.end());
         other.nodes.clear();
+        target.first = std::min(target.first, other.first);
       }
       target.nodes.push_back(n);
-      std::sort(target.nodes.begin(), target.nodes.end(),
-                [&](ir::Node* a, ir::Node* b) { return position_[a] < position_[b]; });
+      target.last = at;  // n comes after every node placed before it
+      group_spans_.set(target.last, target.first);
       group_of_[n] = option[0];
       return;
     }
     group_of_[n] = static_cast<int>(groups_.size());
-    groups_.push_back(Group{{n}, *out->shape, out->dtype});
+    parent_.push_back(static_cast<int>(groups_.size()));
+    groups_.push_back(Group{{n}, *out->shape, out->dtype, at, at});
+    group_spans_.set(at, at);
   }
 
-  // True when fusing `set` into one node, with every existing group fused too, makes no cycle:
-  // no path leaves the set and comes back. Paths are followed through the other groups as they
-  // will be once fused (entering a group at any node reaches the inputs of all its nodes).
-  bool is_convex(const std::vector<ir::Node*>& set) const {
-    std::unordered_set<const ir::Node*> members(set.begin(), set.end());
-    std::unordered_set<const ir::Node*> seen;
+  // True when fusing n with the groups in `option`, with every existing group fused too, makes no
+  // cycle: no path leaves the set and comes back. Paths are followed through the other groups as
+  // they will be once fused (entering a group at any node reaches the inputs of all its nodes).
+  //
+  // Each group is already such a set, and nothing reads n yet, so a new cycle ends in n, or (with
+  // several groups) in one of them: the search starts from the inputs of n (and of those groups)
+  // and walks backwards. It stops below the position `floor`: a node placed earlier than every
+  // node of the set reaches the set backwards only through a group that also has a node after
+  // that position, so the floor is lowered until no group straddles it.
+  bool is_convex(const ir::Node* n, const std::vector<int>& option) {
+    size_t floor = position_.at(n);
+    for (int c : option) floor = std::min(floor, group(c).first);
+    for (size_t lower = group_spans_.from(floor); lower < floor; lower = group_spans_.from(floor)) {
+      floor = lower;
+    }
+    auto in_set = [&](const ir::Node* p) {
+      if (p == n) return true;
+      int g = group_of(p);
+      return g >= 0 && std::find(option.begin(), option.end(), g) != option.end();
+    };
     std::vector<const ir::Node*> stack;
-    for (const ir::Node* m : set) {
+    auto push_producers = [&](const ir::Node* m) {
       for (const ir::Value* in : m->inputs) {
-        if (in && in->producer && !members.count(in->producer)) stack.push_back(in->producer);
+        if (in && in->producer && position_of(in->producer) >= floor) {
+          stack.push_back(in->producer);
+        }
+      }
+    };
+    auto push_outside_producers = [&](const ir::Node* m) {
+      for (const ir::Value* in : m->inputs) {
+        if (in && in->producer && !in_set(in->producer) && position_of(in->producer) >= floor) {
+          stack.push_back(in->producer);
+        }
+      }
+    };
+    push_outside_producers(n);
+    if (option.size() > 1) {
+      for (int c : option) {
+        for (const ir::Node* m : group(c).nodes) push_outside_producers(m);
       }
     }
+    std::unordered_set<const ir::Node*> seen;
+    std::unordered_set<int> entered;  // groups whose nodes are all on the stack already
     while (!stack.empty()) {
       const ir::Node* p = stack.back();
       stack.pop_back();
       if (!seen.insert(p).second) continue;
-      if (members.count(p)) return false;
-      for (const ir::Value* in : p->inputs) {
-        if (in && in->producer) stack.push_back(in->producer);
-      }
-      if (auto it = group_of_.find(p); it != group_of_.end()) {
-        for (const ir::Node* mate : groups_[static_cast<size_t>(it->second)].nodes)
-          stack.push_back(mate);
+      if (in_set(p)) return false;
+      push_producers(p);
+      int g = group_of(p);
+      if (g >= 0 && entered.insert(g).second) {
+        for (const ir::Node* mate : group(g).nodes) {
+          if (position_of(mate) >= floor) stack.push_back(mate);
+        }
       }
     }
     return true;
   }
 
-  void emit(const Group& group) {
+  void emit(Group& group, const UseIndex& uses) {
+    std::sort(group.nodes.begin(), group.nodes.end(),
+              [&](ir::Node* a, ir::Node* b) { return position_.at(a) < position_.at(b); });
     std::unordered_set<const ir::Node*> members(group.nodes.begin(), group.nodes.end());
     ir::PointwiseProgram program;
     std::vector<ir::Value*> inputs;
@@ -217,10 +309,11 @@ class Fuser {
     // nothing to the output shape, so it can become an immediate.
     size_t widest = 0;
     std::vector<ir::Value*> leaves;
+    std::unordered_set<const ir::Value*> is_leaf;
     for (const ir::Node* n : group.nodes) {
       for (ir::Value* in : n->inputs) {
         if (!in || (in->producer && members.count(in->producer))) continue;
-        if (std::find(leaves.begin(), leaves.end(), in) == leaves.end()) leaves.push_back(in);
+        if (is_leaf.insert(in).second) leaves.push_back(in);
       }
     }
     auto is_immediate = [](const ir::Value* v) {
@@ -244,8 +337,10 @@ class Fuser {
     std::vector<ir::Value*> outputs;
     for (const ir::Node* n : group.nodes) {
       for (ir::Value* o : n->outputs) {
-        bool external = g_.is_graph_output(o);
-        for (const ir::Node* c : g_.consumers(o)) external |= !members.count(c);
+        // (The index predates this pass's emissions; the nodes it lists as readers of `o` are
+        // still in the graph and read it, so whether any is outside the group is unchanged.)
+        bool external = uses.is_graph_output(o);
+        for (const ir::Node* c : uses.consumers(o)) external |= !members.count(c);
         if (external) {
           outputs.push_back(o);
           program.outputs.push_back(reg.at(o));
@@ -321,9 +416,13 @@ class Fuser {
   }
 
   ir::Graph& g_;
+  std::vector<ir::Node*> nodes_;
   std::unordered_map<const ir::Node*, size_t> position_;
-  std::unordered_map<const ir::Node*, int> group_of_;
+  std::unordered_map<const ir::Node*, int> group_of_;  // the group a node joined (see find)
   std::vector<Group> groups_;
+  std::vector<int> parent_;  // union-find over groups_: a merged group points into its target
+  // At each group's last position, its first one: which groups straddle a position.
+  SuffixMin group_spans_;
 };
 
 }  // namespace

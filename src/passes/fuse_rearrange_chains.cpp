@@ -144,7 +144,7 @@ std::optional<ChainView> view_of(const std::vector<ir::Node*>& chain) {
 }
 
 // The chain ending at `end`: back through chain layers whose output only the next one reads.
-std::vector<ir::Node*> chain_ending_at(const ir::Graph& g, ir::Node* end) {
+std::vector<ir::Node*> chain_ending_at(const UseIndex& g, ir::Node* end) {
   std::vector<ir::Node*> chain{end};
   for (ir::Node* n = end; n->input(0)->producer;) {
     ir::Node* p = n->input(0)->producer;
@@ -160,7 +160,7 @@ std::vector<ir::Node*> chain_ending_at(const ir::Graph& g, ir::Node* end) {
 
 // Whether `n` ends a chain: a chain layer whose output is used, and by no chain layer that could
 // continue it.
-bool ends_chain(const ir::Graph& g, const ir::Node& n) {
+bool ends_chain(const UseIndex& g, const ir::Node& n) {
   if (!is_chain_layer(n)) return false;
   if (g.is_graph_output(n.output(0))) return true;
   std::vector<ir::Node*> readers = g.consumers(n.output(0));
@@ -172,15 +172,16 @@ bool ends_chain(const ir::Graph& g, const ir::Node& n) {
 
 bool fuse_rearrange_chains(ir::Graph& graph) {
   if (switched_off_by_environment("KILN_FUSE_REARRANGE")) return false;
-  // Found first, rewritten after: each rewrite removes the layers it leaves unused.
+  // Found first, rewritten after; the layers the rewrites leave unused go once all are done.
   struct Fusion {
     std::vector<ir::Node*> chain;
     ChainView view;
   };
   std::vector<Fusion> fusions;
+  PatternRewriter rewriter(graph);
   for (ir::Node* end : graph.node_list()) {
-    if (!ends_chain(graph, *end)) continue;
-    std::vector<ir::Node*> chain = chain_ending_at(graph, end);
+    if (!ends_chain(rewriter.uses(), *end)) continue;
+    std::vector<ir::Node*> chain = chain_ending_at(rewriter.uses(), end);
     size_t copying = 0, casts = 0;
     for (const ir::Node* n : chain) {
       copying += copies(*n) ? 1 : 0;
@@ -194,9 +195,8 @@ bool fuse_rearrange_chains(ir::Graph& graph) {
     ir::Node* end = f.chain.back();
     const Shape shape = *static_shape(end->output(0));
     const DataType to = end->output(0)->dtype;
-    // replace_pattern removes `end`: read what the new layer takes from it first.
     const std::string precision = end->attrs.get_string(ir::kLayerPrecisionAttr, "");
-    ir::Node* r = replace_pattern(graph, end, f.chain, "Rearrange", {f.chain.front()->input(0)});
+    ir::Node* r = rewriter.replace(end, f.chain, "Rearrange", {f.chain.front()->input(0)});
     std::vector<int64_t> sizes, strides;
     for (const VirtualDim& d : f.view.dims) {
       sizes.push_back(d.size);
@@ -209,7 +209,7 @@ bool fuse_rearrange_chains(ir::Graph& graph) {
     r->attrs.set("to", std::string(to_string(to)));
     if (!precision.empty()) r->attrs.set(ir::kLayerPrecisionAttr, precision);
   }
-  return !fusions.empty();
+  return rewriter.finish();
 }
 
 }  // namespace kiln::passes

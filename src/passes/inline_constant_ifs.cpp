@@ -21,7 +21,8 @@ std::optional<bool> constant_condition(const ir::Node& n) {
 
 // Copies the branch into `g`; returns the values standing for the branch's outputs, or an empty
 // vector (graph untouched) when the branch does not fit the node.
-std::vector<ir::Value*> inline_branch(ir::Graph& g, ir::Node& n, const ir::Graph& branch) {
+std::vector<ir::Value*> inline_branch(UseIndex& uses, ir::Node& n, const ir::Graph& branch) {
+  ir::Graph& g = uses.graph();
   if (branch.inputs().size() + 1 != n.inputs.size() ||
       branch.outputs().size() != n.outputs.size()) {
     return {};
@@ -51,7 +52,7 @@ std::vector<ir::Value*> inline_branch(ir::Graph& g, ir::Node& n, const ir::Graph
       }
       outs.push_back(o);
     }
-    ir::Node* m = g.add_node(bn->op, g.unique_node_name(prefix + "/" + bn->name), ins, outs);
+    ir::Node* m = uses.add_node(bn->op, g.unique_node_name(prefix + "/" + bn->name), ins, outs);
     m->domain = bn->domain;
     m->attrs = bn->attrs;
     m->origins = bn->origins.empty() ? std::vector<std::string>{bn->name} : bn->origins;
@@ -65,31 +66,33 @@ std::vector<ir::Value*> inline_branch(ir::Graph& g, ir::Node& n, const ir::Graph
 }  // namespace
 
 bool inline_constant_ifs(ir::Graph& g) {
+  UseIndex uses(g);
   bool changed = false;
   for (ir::Node* n : g.node_list()) {
     if (n->op != "If" || !n->domain.empty()) continue;
     std::optional<bool> cond = constant_condition(*n);
     const char* attr = cond && *cond ? "then_branch" : "else_branch";
     if (!cond || !n->attrs.has(attr)) continue;
-    std::vector<ir::Value*> results = inline_branch(g, *n, *n->attrs.get_graph(attr));
+    std::vector<ir::Value*> results = inline_branch(uses, *n, *n->attrs.get_graph(attr));
     if (results.empty() && !n->outputs.empty()) continue;
     // Outputs that cannot take over a graph output's name (the result is a graph input or
     // already an output) are produced by an Identity instead.
     std::vector<std::pair<ir::Value*, ir::Value*>> identities;
     for (size_t i = 0; i < n->outputs.size(); ++i) {
       if (!n->outputs[i]) continue;
-      if (!replace_node_output(g, n, i, results[i]))
+      if (!replace_node_output(uses, n, i, results[i]))
         identities.emplace_back(results[i], n->outputs[i]);
     }
     const std::string name = n->name;
-    g.remove_node(n);
+    uses.remove_node(n);
     for (auto [from, to] : identities) {
-      ir::Node* id = g.add_node("Identity", g.unique_node_name(name + "/output"), {from}, {to});
+      ir::Node* id = uses.add_node("Identity", g.unique_node_name(name + "/output"), {from}, {to});
       id->origins = {name};
     }
     changed = true;
   }
   if (changed) {
+    uses.remove_forgotten_nodes();
     g.sort_topologically();
     g.remove_unused();
   }

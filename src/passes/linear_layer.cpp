@@ -81,12 +81,12 @@ Shape broadcast_shape(const Shape& a, const Shape& b) {
 }
 
 // Replaces input `i` of the layer with a new constant holding `values`.
-void set_constant_input(ir::Graph& graph, ir::Node* n, size_t i, DataType dtype, Shape shape,
+void set_constant_input(UseIndex& uses, ir::Node* n, size_t i, DataType dtype, Shape shape,
                         const std::vector<double>& values, const std::string& base) {
-  if (n->inputs.size() <= i) n->inputs.resize(i + 1, nullptr);
+  ir::Graph& graph = uses.graph();
   ir::Value* c = graph.add_constant(graph.unique_value_name(base),
                                     from_doubles(dtype, std::move(shape), values));
-  n->inputs[i] = c;
+  uses.set_input(n, i, c);
 }
 
 std::string folded_name(const ir::Node* n, const char* what) {
@@ -139,7 +139,7 @@ bool to_fused_matmul(LinearLayer& l) {
 // Combines the matmul-family bias (input 2, constant or absent, times `bias_scale`) with `c`
 // (shape, values) elementwise by `f`, into a new constant bias.
 template <typename F>
-void combine_bias(ir::Graph& graph, LinearLayer& l, double bias_scale, const Shape& c_shape,
+void combine_bias(UseIndex& uses, LinearLayer& l, double bias_scale, const Shape& c_shape,
                   const std::vector<double>& c, F f) {
   ir::Node* n = l.node;
   const ir::Value* b = input(n, 2);
@@ -149,7 +149,7 @@ void combine_bias(ir::Graph& graph, LinearLayer& l, double bias_scale, const Sha
   std::vector<double> x = broadcast_values(b_shape, bv, shape);
   std::vector<double> y = broadcast_values(c_shape, c, shape);
   for (size_t i = 0; i < x.size(); ++i) x[i] = f(bias_scale * x[i], y[i]);
-  set_constant_input(graph, n, 2, n->output(0)->dtype, shape, x, folded_name(n, "bias"));
+  set_constant_input(uses, n, 2, n->output(0)->dtype, shape, x, folded_name(n, "bias"));
 }
 
 }  // namespace
@@ -191,10 +191,9 @@ Tensor from_doubles(DataType dtype, Shape shape, const std::vector<double>& valu
   return t;
 }
 
-bool only_used_by(const ir::Graph& graph, const ir::Value* v, const ir::Node* consumer) {
-  if (!v || graph.is_graph_output(v)) return false;
-  std::vector<ir::Node*> users = graph.consumers(v);
-  return users.size() == 1 && users[0] == consumer &&
+bool only_used_by(const UseIndex& uses, const ir::Value* v, const ir::Node* consumer) {
+  if (!v || uses.is_graph_output(v)) return false;
+  return uses.only_consumer(v) == consumer &&
          std::count(consumer->inputs.begin(), consumer->inputs.end(), v) == 1;
 }
 
@@ -236,7 +235,7 @@ std::optional<std::vector<double>> per_channel_values(const LinearLayer& l, cons
   return v;
 }
 
-bool scale_output_channels(ir::Graph& graph, LinearLayer& l, const std::vector<double>& s) {
+bool scale_output_channels(UseIndex& uses, LinearLayer& l, const std::vector<double>& s) {
   ir::Node* n = l.node;
   DataType dtype = n->output(0)->dtype;
   const ir::Value* bias = input(n, 2);
@@ -245,7 +244,7 @@ bool scale_output_channels(ir::Graph& graph, LinearLayer& l, const std::vector<d
   auto w = scaled_weight(l, s);
   if (w) {
     const ir::Value* wv = input(n, 1);
-    set_constant_input(graph, n, 1, wv->dtype, wv->constant->shape(), *w, folded_name(n, "weight"));
+    set_constant_input(uses, n, 1, wv->dtype, wv->constant->shape(), *w, folded_name(n, "weight"));
   } else {
     // A runtime weight: a uniform scale still folds into the matmul family's alpha.
     bool uniform = std::all_of(s.begin(), s.end(), [&](double v) { return v == s[0]; });
@@ -262,14 +261,14 @@ bool scale_output_channels(ir::Graph& graph, LinearLayer& l, const std::vector<d
   if (l.conv) {
     std::vector<double> b = to_doubles(*bias->constant);
     for (size_t i = 0; i < b.size(); ++i) b[i] *= s[i];
-    set_constant_input(graph, n, 2, dtype, bias->constant->shape(), b, folded_name(n, "bias"));
+    set_constant_input(uses, n, 2, dtype, bias->constant->shape(), b, folded_name(n, "bias"));
   } else {
-    combine_bias(graph, l, 1.0, {l.channels}, s, [](double b, double k) { return b * k; });
+    combine_bias(uses, l, 1.0, {l.channels}, s, [](double b, double k) { return b * k; });
   }
   return true;
 }
 
-bool shift_output_channels(ir::Graph& graph, LinearLayer& l, const std::vector<double>& t) {
+bool shift_output_channels(UseIndex& uses, LinearLayer& l, const std::vector<double>& t) {
   ir::Node* n = l.node;
   const ir::Value* bias = input(n, 2);
   if (!is_constant_or_absent(bias) || static_cast<int64_t>(t.size()) != l.channels) return false;
@@ -277,12 +276,12 @@ bool shift_output_channels(ir::Graph& graph, LinearLayer& l, const std::vector<d
     if (bias && bias->constant->numel() != l.channels) return false;
     std::vector<double> b = bias ? to_doubles(*bias->constant) : std::vector<double>(t.size(), 0);
     for (size_t i = 0; i < b.size(); ++i) b[i] += t[i];
-    set_constant_input(graph, n, 2, n->output(0)->dtype, {l.channels}, b, folded_name(n, "bias"));
+    set_constant_input(uses, n, 2, n->output(0)->dtype, {l.channels}, b, folded_name(n, "bias"));
     return true;
   }
   if (n->op == "MatMul" && !to_fused_matmul(l)) return false;
   double beta = n->op == "Gemm" ? n->attrs.get_float("beta", 1.0f) : 1.0;
-  combine_bias(graph, l, beta, {l.channels}, t, [](double b, double k) { return b + k; });
+  combine_bias(uses, l, beta, {l.channels}, t, [](double b, double k) { return b + k; });
   if (n->op == "Gemm") n->attrs.set("beta", 1.0f);
   return true;
 }
@@ -292,8 +291,8 @@ bool can_shift(const LinearLayer& l) {
          (l.node->op != "MatMul" || rank_of(input(l.node, 0)) >= 2);
 }
 
-bool add_to_output(ir::Graph& graph, LinearLayer& l, const Tensor& c) {
-  if (auto t = per_channel_values(l, c)) return shift_output_channels(graph, l, *t);
+bool add_to_output(UseIndex& uses, LinearLayer& l, const Tensor& c) {
+  if (auto t = per_channel_values(l, c)) return shift_output_channels(uses, l, *t);
   ir::Node* n = l.node;
   if (l.conv || c.dtype() != n->output(0)->dtype || !can_shift(l)) return false;
   // The MatMul family's bias takes any constant that broadcasts to the output one way.
@@ -306,7 +305,7 @@ bool add_to_output(ir::Graph& graph, LinearLayer& l, const Tensor& c) {
   }
   if (n->op == "MatMul" && !to_fused_matmul(l)) return false;
   double beta = n->op == "Gemm" ? n->attrs.get_float("beta", 1.0f) : 1.0;
-  combine_bias(graph, l, beta, cs, to_doubles(c), [](double b, double k) { return b + k; });
+  combine_bias(uses, l, beta, cs, to_doubles(c), [](double b, double k) { return b + k; });
   if (n->op == "Gemm") n->attrs.set("beta", 1.0f);
   return true;
 }

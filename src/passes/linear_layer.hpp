@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/graph.hpp"
+#include "passes/use_index.hpp"
 
 namespace kiln::passes {
 
@@ -17,7 +18,7 @@ Tensor from_doubles(DataType t, Shape shape, const std::vector<double>& values);
 
 // True when `consumer` is the only node reading `v` and `v` is no graph output, so rewriting how
 // `v` is computed changes nothing else.
-bool only_used_by(const ir::Graph& graph, const ir::Value* v, const ir::Node* consumer);
+bool only_used_by(const UseIndex& uses, const ir::Value* v, const ir::Node* consumer);
 
 struct LinearLayer {
   ir::Node* node = nullptr;
@@ -36,18 +37,19 @@ std::optional<LinearLayer> as_linear_layer(const ir::Node* node);
 // varies along the channel axis at most and does not enlarge the output: `channels` values.
 std::optional<std::vector<double>> per_channel_values(const LinearLayer& layer, const Tensor& c);
 
+// The rewrites below replace the layer's constant inputs through `uses`, which stays current.
 // Multiplies output channel i by s[i], folding into the weight (which must be constant, unless
 // every s[i] is equal and the layer has an alpha to carry it) and the bias. Returns false, with
 // the graph unchanged, when that is not possible.
-bool scale_output_channels(ir::Graph& graph, LinearLayer& layer, const std::vector<double>& s);
+bool scale_output_channels(UseIndex& uses, LinearLayer& layer, const std::vector<double>& s);
 
 // Adds the constant `c` to the layer's output through its bias (created if absent; a MatMul
 // becomes a FusedMatMul). For the Conv family c must be per channel; for the MatMul family it may
 // be any constant that broadcasts to the output without enlarging it. Returns false, with the
 // graph unchanged, when that is not possible.
-bool add_to_output(ir::Graph& graph, LinearLayer& layer, const Tensor& c);
+bool add_to_output(UseIndex& uses, LinearLayer& layer, const Tensor& c);
 // The same with a per-channel shift t[i].
-bool shift_output_channels(ir::Graph& graph, LinearLayer& layer, const std::vector<double>& t);
+bool shift_output_channels(UseIndex& uses, LinearLayer& layer, const std::vector<double>& t);
 // Whether shifting can succeed: the bias is constant or absent, and a MatMul can become a
 // FusedMatMul.
 bool can_shift(const LinearLayer& layer);

@@ -19,7 +19,7 @@ namespace kiln::passes {
 namespace {
 
 // A projection this pass can merge: x @ W (+ bias row), W constant [E, N], nothing else fused.
-bool is_plain_projection(const ir::Graph& g, const ir::Node* m) {
+bool is_plain_projection(const UseIndex& g, const ir::Node* m) {
   if (!is_row_wise_product(m) || m->op == "Gemm") return false;
   if (m->attrs.get_int("transB", 0) != 0 || m->attrs.get_float("alpha", 1.0f) != 1.0f) return false;
   if (ir::read_activation(m->attrs).kind != ir::ActivationKind::kNone) return false;
@@ -57,13 +57,14 @@ Tensor side_by_side(const std::vector<const Tensor*>& parts) {
   return out;
 }
 
-bool merge(ir::Graph& g, ir::Node* sdpa) {
+bool merge(UseIndex& uses, ir::Node* sdpa) {
+  ir::Graph& g = uses.graph();
   ir::Node* m[3] = {};
   for (int i = 0; i < 3; ++i) {
     std::optional<ViewChain> chain = view_chain(sdpa->inputs[static_cast<size_t>(i)]);
     ir::Value* source = chain ? chain->source : sdpa->inputs[static_cast<size_t>(i)];
     m[i] = source->producer;
-    if (!is_plain_projection(g, m[i])) return false;
+    if (!is_plain_projection(uses, m[i])) return false;
   }
   if (m[0] == m[1] || m[1] == m[2] || m[0] == m[2]) return false;
   const ir::Value* x = m[0]->inputs[0];
@@ -99,7 +100,7 @@ bool merge(ir::Graph& g, ir::Node* sdpa) {
   merged_shape.back() = 3 * n;
   ir::Value* merged =
       g.add_value(g.unique_value_name(base), y0->dtype, ir::to_sym_shape(merged_shape));
-  ir::Node* product = g.add_node(m[0]->op, g.unique_node_name(base), inputs, {merged});
+  ir::Node* product = uses.add_node(m[0]->op, g.unique_node_name(base), inputs, {merged});
   for (const auto& [k, v] : m[0]->attrs.all()) product->attrs.set(k, v);
   Shape split_shape = rows;
   split_shape.back() = 3;
@@ -108,18 +109,18 @@ bool merge(ir::Graph& g, ir::Node* sdpa) {
       g.add_value(g.unique_value_name(base + "_split"), y0->dtype, ir::to_sym_shape(split_shape));
   std::vector<int64_t> dims(split_shape.begin(), split_shape.end());
   ir::Node* reshape =
-      g.add_node("Reshape", g.unique_node_name(base + "_split"),
-                 {merged, add_int64_constant(g, base + "_split_shape", dims)}, {split});
+      uses.add_node("Reshape", g.unique_node_name(base + "_split"),
+                    {merged, add_int64_constant(g, base + "_split_shape", dims)}, {split});
   copy_layer_precision(*m[0], *reshape);
   for (int i = 0; i < 3; ++i) {
     product->origins.insert(product->origins.end(), m[i]->origins.begin(), m[i]->origins.end());
     ir::Value* out = m[i]->outputs[0];
-    g.remove_node(m[i]);
+    uses.remove_node(m[i]);
     ir::Value* index =
         g.add_constant(g.unique_value_name(base + "_part"),
                        Tensor::from_vector(DataType::kInt64, {}, std::vector<int64_t>{i}));
     ir::Node* gather =
-        g.add_node("Gather", g.unique_node_name(base + "_part"), {split, index}, {out});
+        uses.add_node("Gather", g.unique_node_name(base + "_part"), {split, index}, {out});
     gather->attrs.set("axis", static_cast<int64_t>(split_shape.size()) - 2);
     copy_layer_precision(*reshape, *gather);
   }
@@ -130,9 +131,13 @@ bool merge(ir::Graph& g, ir::Node* sdpa) {
 
 bool merge_attention_projections(ir::Graph& graph,
                                  const std::function<bool(const ir::Node&)>& wanted) {
+  UseIndex uses(graph);
   bool changed = false;
-  for (ir::Node* n : attention_layers(graph, wanted)) changed |= merge(graph, n);
-  if (changed) tidy_after_rewrite(graph);
+  for (ir::Node* n : attention_layers(graph, wanted)) changed |= merge(uses, n);
+  if (changed) {
+    uses.remove_forgotten_nodes();
+    tidy_after_rewrite(graph);
+  }
   return changed;
 }
 

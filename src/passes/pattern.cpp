@@ -63,6 +63,22 @@ ir::Node* sole_consumer(const ir::Graph& graph, const ir::Value* v) {
   return users[0];
 }
 
+bool used_only_by(const UseIndex& uses, const ir::Value* v,
+                  const std::vector<const ir::Node*>& group) {
+  if (uses.is_graph_output(v) || uses.has_more_consumers_than(v, group.size())) return false;
+  for (const ir::Node* c : uses.consumers(v)) {
+    if (std::find(group.begin(), group.end(), c) == group.end()) return false;
+  }
+  return true;
+}
+
+ir::Node* sole_consumer(const UseIndex& uses, const ir::Value* v) {
+  if (!v || uses.is_graph_output(v)) return nullptr;
+  ir::Node* user = uses.only_consumer(v);
+  if (!user || std::count(user->inputs.begin(), user->inputs.end(), v) != 1) return nullptr;
+  return user;
+}
+
 bool same_static_shape(const std::optional<ir::SymShape>& a, const std::optional<ir::SymShape>& b) {
   if (!a || !b || a->size() != b->size()) return false;
   for (size_t i = 0; i < a->size(); ++i) {
@@ -90,25 +106,62 @@ std::optional<ConvShapes> sixteen_bit_nhwc_conv(const ir::Node& n) {
   return ConvShapes{*xs, *ws};
 }
 
-ir::Node* replace_pattern(ir::Graph& graph, ir::Node* last, const std::vector<ir::Node*>& matched,
-                          const std::string& op, std::vector<ir::Value*> inputs) {
-  ir::Value* out = last->outputs.at(0);
-  ir::Node* fused =
-      graph.add_node(op, graph.unique_node_name(last->name + "_" + op), std::move(inputs), {out});
+namespace {
+
+// The fused node's origins: those of every matched node, each once. Hand-built graphs have no
+// origins; a node's own name stands for it then.
+void collect_origins(ir::Node* fused, const std::vector<ir::Node*>& matched) {
   for (const ir::Node* n : matched) {
-    // Hand-built graphs have no origins; the node's own name stands for it then.
     std::vector<std::string> origins = n->origins.empty() ? std::vector{n->name} : n->origins;
     for (const std::string& o : origins) {
       if (std::find(fused->origins.begin(), fused->origins.end(), o) == fused->origins.end())
         fused->origins.push_back(o);
     }
   }
+}
+
+// `last` stops writing its output (the fused node writes it now): it gets a fresh, unread one.
+void detach_output(ir::Graph& graph, ir::Node* last) {
+  ir::Value* out = last->outputs[0];
   last->outputs[0] =
       graph.add_value(graph.unique_value_name(out->name + "_unfused"), out->dtype, out->shape);
   last->outputs[0]->producer = last;
+}
+
+}  // namespace
+
+ir::Node* replace_pattern(ir::Graph& graph, ir::Node* last, const std::vector<ir::Node*>& matched,
+                          const std::string& op, std::vector<ir::Value*> inputs) {
+  ir::Node* fused = graph.add_node(op, graph.unique_node_name(last->name + "_" + op),
+                                   std::move(inputs), {last->outputs.at(0)});
+  collect_origins(fused, matched);
+  detach_output(graph, last);
   graph.remove_unused();
   graph.sort_topologically();
   return fused;
+}
+
+ir::Node* PatternRewriter::replace(ir::Node* last, const std::vector<ir::Node*>& matched,
+                                   const std::string& op, std::vector<ir::Value*> inputs) {
+  ir::Graph& graph = uses_.graph();
+  // replace_pattern's first sweep drops every node already unused; later ones only what the
+  // rewrite left unused.
+  if (!replaced_) uses_.forget_dead_nodes();
+  replaced_ = true;
+  ir::Node* fused = uses_.add_node(op, graph.unique_node_name(last->name + "_" + op),
+                                   std::move(inputs), {last->outputs.at(0)});
+  collect_origins(fused, matched);
+  detach_output(graph, last);
+  uses_.forget_if_dead(last);
+  return fused;
+}
+
+bool PatternRewriter::finish() {
+  if (!replaced_) return false;
+  uses_.remove_forgotten_nodes();
+  uses_.graph().remove_unused();
+  uses_.graph().sort_topologically();
+  return true;
 }
 
 std::optional<Shape> static_shape(const ir::Value* v) {

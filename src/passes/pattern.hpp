@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ir/graph.hpp"
+#include "passes/use_index.hpp"
 
 namespace kiln::passes {
 
@@ -25,6 +26,10 @@ bool used_only_by(const ir::Graph& graph, const ir::Value* v,
 // The only node reading `v`, when `v` has exactly one reader (reading it once) and is not a
 // graph output.
 ir::Node* sole_consumer(const ir::Graph& graph, const ir::Value* v);
+// The same two questions answered by a pass's use index, in O(readers of v).
+bool used_only_by(const UseIndex& uses, const ir::Value* v,
+                  const std::vector<const ir::Node*>& group);
+ir::Node* sole_consumer(const UseIndex& uses, const ir::Value* v);
 // True when both shapes are known to be equal: same rank and every dim known or symbolic, alike.
 bool same_static_shape(const std::optional<ir::SymShape>& a, const std::optional<ir::SymShape>& b);
 // The shape of `v` when every dim is known, else nullopt.
@@ -59,5 +64,28 @@ std::optional<ConvShapes> sixteen_bit_nhwc_conv(const ir::Node& n);
 // graph in topological order and returns the new node.
 ir::Node* replace_pattern(ir::Graph& graph, ir::Node* last, const std::vector<ir::Node*>& matched,
                           const std::string& op, std::vector<ir::Value*> inputs);
+
+// replace_pattern for a pass that rewrites every match it finds in one sweep over the graph:
+// calling replace_pattern per match would sort and sweep the whole graph each time, quadratic in
+// the graph's size on a model with a match per block. Matchers ask uses() who reads what; nodes a
+// rewrite leaves unused are forgotten there at once (gone() says so; sweeps skip them) and leave
+// the graph, which is sorted again, in finish().
+class PatternRewriter {
+ public:
+  explicit PatternRewriter(ir::Graph& graph) : uses_(graph) {}
+
+  const UseIndex& uses() const { return uses_; }
+  bool gone(const ir::Node* n) const { return uses_.forgotten(n); }
+  // What replace_pattern does, but the graph is sorted and swept only in finish().
+  ir::Node* replace(ir::Node* last, const std::vector<ir::Node*>& matched, const std::string& op,
+                    std::vector<ir::Value*> inputs);
+  // Removes the unused nodes and values and restores topological order; returns whether any
+  // pattern was replaced.
+  bool finish();
+
+ private:
+  UseIndex uses_;
+  bool replaced_ = false;
+};
 
 }  // namespace kiln::passes

@@ -39,7 +39,7 @@ struct Match {
 
 // For `x` = Mul(y, c) or Mul(c, y) with a scalar constant c, used only by `user`, and not
 // broadcasting y to a larger shape: y, with c multiplied into m.scale. Otherwise `x` itself.
-ir::Value* strip_scalar_mul(const ir::Graph& g, ir::Value* x, const ir::Node* user, Match& m) {
+ir::Value* strip_scalar_mul(const UseIndex& g, ir::Value* x, const ir::Node* user, Match& m) {
   ir::Node* n = producer_op(x, "Mul");
   if (!n || n->inputs.size() != 2 || !used_only_by(g, x, {user})) return x;
   for (size_t i = 0; i < 2; ++i) {
@@ -77,7 +77,7 @@ bool swaps_last_two(const ir::Node* t) {
 // When `kt` (read only by `user`) is K with its last two axes swapped, either by one Transpose or
 // by Reshape -> Transpose -> Reshape where the Reshapes only regroup the axes before the last two:
 // K, with the absorbed nodes added to m.nodes. Otherwise nullptr.
-ir::Value* untransposed_key(const ir::Graph& g, ir::Value* kt, const ir::Node* user, Match& m) {
+ir::Value* untransposed_key(const UseIndex& g, ir::Value* kt, const ir::Node* user, Match& m) {
   if (!used_only_by(g, kt, {user})) return nullptr;
   if (ir::Node* t = producer_op(kt, "Transpose"); t && swaps_last_two(t)) {
     m.nodes.push_back(t);
@@ -105,7 +105,7 @@ ir::Value* untransposed_key(const ir::Graph& g, ir::Value* kt, const ir::Node* u
 }
 
 // Matches `scores` = MatMul(Q [* a], Kt [* b]) [* c], used only by `user`; fills q, k, scale.
-bool match_scores(const ir::Graph& g, ir::Value* scores, const ir::Node* user, Match& m) {
+bool match_scores(const UseIndex& g, ir::Value* scores, const ir::Node* user, Match& m) {
   if (!used_only_by(g, scores, {user})) return false;
   ir::Node* n = scores->producer;
   if (is_op(n, "Mul") || is_op(n, "Div")) {
@@ -151,7 +151,7 @@ bool match_scores(const ir::Graph& g, ir::Value* scores, const ir::Node* user, M
 
 // For the Softmax output `p`: the MatMul reading it (directly, or through the NaN guard
 // Where(IsNaN(p), 0, p)), or nullptr.
-ir::Node* probabilities_reader(const ir::Graph& g, ir::Value* p, Match& m) {
+ir::Node* probabilities_reader(const UseIndex& g, ir::Value* p, Match& m) {
   ir::Node* direct = sole_consumer(g, p);
   if (is_op(direct, "MatMul")) return direct->inputs[0] == p ? direct : nullptr;
   std::vector<ir::Node*> users = g.consumers(p);
@@ -170,7 +170,7 @@ ir::Node* probabilities_reader(const ir::Graph& g, ir::Value* p, Match& m) {
   return out;
 }
 
-std::optional<Match> match_attention(const ir::Graph& g, ir::Node* softmax) {
+std::optional<Match> match_attention(const UseIndex& g, ir::Node* softmax) {
   ir::Value* x = softmax->inputs[0];
   const int64_t rank = rank_of(x);
   if (rank < 2 || !is_float_type(x->dtype) || softmax->attrs.get_int("coerce_2d", 0) != 0)
@@ -207,25 +207,23 @@ std::optional<Match> match_attention(const ir::Graph& g, ir::Node* softmax) {
 }  // namespace
 
 bool recognize_attention(ir::Graph& graph) {
-  bool changed = false;
+  PatternRewriter rewriter(graph);
   for (bool again = true; again;) {
     again = false;
     for (ir::Node* n : graph.node_list()) {
-      if (!is_op(n, "Softmax")) continue;
-      std::optional<Match> m = match_attention(graph, n);
+      if (rewriter.gone(n) || !is_op(n, "Softmax")) continue;
+      std::optional<Match> m = match_attention(rewriter.uses(), n);
       if (!m) continue;
       std::vector<ir::Value*> inputs = {m->q, m->k, m->v};
       if (m->mask) inputs.push_back(m->mask);
-      ir::Node* sdpa =
-          replace_pattern(graph, m->last, m->nodes, "ScaledDotProductAttention", inputs);
+      ir::Node* sdpa = rewriter.replace(m->last, m->nodes, "ScaledDotProductAttention", inputs);
       sdpa->attrs.set("scale", static_cast<float>(m->scale));
       sdpa->attrs.set("k_transposed", int64_t{m->k_transposed ? 1 : 0});
       if (m->zero_nan_rows) sdpa->attrs.set("zero_nan_rows", int64_t{1});
-      changed = again = true;
-      break;  // the node list changed
+      again = true;
     }
   }
-  return changed;
+  return rewriter.finish();
 }
 
 }  // namespace kiln::passes

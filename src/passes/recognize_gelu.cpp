@@ -32,12 +32,12 @@ bool scales_by(const ir::Node* n, const ir::Value* v, double c) {
 }
 
 // The single consumer of `n`'s output, if any.
-ir::Node* next(const ir::Graph& g, const ir::Node* n) {
+ir::Node* next(const UseIndex& g, const ir::Node* n) {
   return sole_consumer(g, n->outputs[0]);
 }
 
 // Matches the outer 0.5 * x * p, given p = 1 + f(x) produced by `add`. Appends the matched nodes.
-bool match_outer(const ir::Graph& g, ir::Node* add, ir::Value* x, Match& m) {
+bool match_outer(const UseIndex& g, ir::Node* add, ir::Value* x, Match& m) {
   ir::Value* p = add->outputs[0];
   ir::Node* m1 = next(g, add);
   if (!m1) return false;
@@ -65,14 +65,14 @@ bool match_outer(const ir::Graph& g, ir::Node* add, ir::Value* x, Match& m) {
 }
 
 // p = 1 + e, either order, as Add or a two-input Sum (ONNX's own Gelu function body); returns it.
-ir::Node* one_plus(const ir::Graph& g, const ir::Node* e) {
+ir::Node* one_plus(const UseIndex& g, const ir::Node* e) {
   ir::Node* add = next(g, e);
   if (!(is_op(add, "Add") || is_op(add, "Sum")) || !is_scalar(other_input(add, e->outputs[0]), 1.0))
     return nullptr;
   return add;
 }
 
-std::optional<Match> match_erf(const ir::Graph& g, ir::Node* erf) {
+std::optional<Match> match_erf(const UseIndex& g, ir::Node* erf) {
   ir::Node* u = erf->inputs[0]->producer;
   if (!u || !used_only_by(g, erf->inputs[0], {erf})) return std::nullopt;
   Match m;
@@ -92,7 +92,7 @@ std::optional<Match> match_erf(const ir::Graph& g, ir::Node* erf) {
 }
 
 // v == x * x * x (Pow(x, 3), or two Muls in either association); appends the nodes.
-bool is_cube(const ir::Graph& g, ir::Value* v, ir::Value* x, std::vector<ir::Node*>& nodes) {
+bool is_cube(const UseIndex& g, ir::Value* v, ir::Value* x, std::vector<ir::Node*>& nodes) {
   ir::Node* n = v->producer;
   if (is_op(n, "Pow") && n->inputs[0] == x && is_scalar(n->inputs[1], 3.0)) {
     nodes.push_back(n);
@@ -111,7 +111,7 @@ bool is_cube(const ir::Graph& g, ir::Value* v, ir::Value* x, std::vector<ir::Nod
   return false;
 }
 
-std::optional<Match> match_tanh(const ir::Graph& g, ir::Node* tanh) {
+std::optional<Match> match_tanh(const UseIndex& g, ir::Node* tanh) {
   const double k = std::sqrt(2.0 / std::numbers::pi);
   ir::Node* w = tanh->inputs[0]->producer;  // k * z
   if (!is_op(w, "Mul") || !used_only_by(g, tanh->inputs[0], {tanh})) return std::nullopt;
@@ -145,22 +145,22 @@ std::optional<Match> match_tanh(const ir::Graph& g, ir::Node* tanh) {
 }  // namespace
 
 bool recognize_gelu(ir::Graph& graph) {
-  bool changed = false;
+  PatternRewriter rewriter(graph);
   for (bool again = true; again;) {
     again = false;
     for (ir::Node* n : graph.node_list()) {
+      if (rewriter.gone(n)) continue;
       std::optional<Match> m;
-      if (is_op(n, "Erf")) m = match_erf(graph, n);
-      if (is_op(n, "Tanh")) m = match_tanh(graph, n);
+      if (is_op(n, "Erf")) m = match_erf(rewriter.uses(), n);
+      if (is_op(n, "Tanh")) m = match_tanh(rewriter.uses(), n);
       if (!m || !is_float_type(m->x->dtype)) continue;
       std::string approximate = is_op(n, "Erf") ? "none" : "tanh";
-      ir::Node* gelu = replace_pattern(graph, m->last, m->nodes, "Gelu", {m->x});
+      ir::Node* gelu = rewriter.replace(m->last, m->nodes, "Gelu", {m->x});
       gelu->attrs.set("approximate", approximate);
-      changed = again = true;
-      break;  // the node list changed
+      again = true;
     }
   }
-  return changed;
+  return rewriter.finish();
 }
 
 }  // namespace kiln::passes

@@ -56,7 +56,7 @@ struct Match {
 };
 
 // From sd = Sqrt(var + eps): the node computing xc / sd.
-ir::Node* match_normalize(const ir::Graph& g, ir::Node* sd, ir::Value* xc, Match& m) {
+ir::Node* match_normalize(const UseIndex& g, ir::Node* sd, ir::Value* xc, Match& m) {
   ir::Node* n = sole_consumer(g, sd->outputs[0]);
   if (is_op(n, "Div") && n->inputs[0] == xc && n->inputs[1] == sd->outputs[0]) return n;
   // xc * (1 / sd)
@@ -69,7 +69,7 @@ ir::Node* match_normalize(const ir::Graph& g, ir::Node* sd, ir::Value* xc, Match
   return mul;
 }
 
-std::optional<Match> match_layernorm(const ir::Graph& g, ir::Node* mean) {
+std::optional<Match> match_layernorm(const UseIndex& g, ir::Node* mean) {
   Match m;
   m.x = mean->inputs[0];
   m.axes = trailing_axes(mean);
@@ -150,26 +150,25 @@ Tensor ones(DataType dtype) {
 }  // namespace
 
 bool recognize_layernorm(ir::Graph& graph) {
-  bool changed = false;
+  PatternRewriter rewriter(graph);
   for (bool again = true; again;) {
     again = false;
     for (ir::Node* n : graph.node_list()) {
-      if (!is_op(n, "ReduceMean")) continue;
-      std::optional<Match> m = match_layernorm(graph, n);
+      if (rewriter.gone(n) || !is_op(n, "ReduceMean")) continue;
+      std::optional<Match> m = match_layernorm(rewriter.uses(), n);
       if (!m) continue;
       ir::Value* gamma = m->gamma;
       if (!gamma)
         gamma = graph.add_constant(graph.unique_value_name(n->name + "_ones"), ones(m->x->dtype));
       std::vector<ir::Value*> inputs = {m->x, gamma};
       if (m->beta) inputs.push_back(m->beta);
-      ir::Node* ln = replace_pattern(graph, m->last, m->nodes, "LayerNormalization", inputs);
+      ir::Node* ln = rewriter.replace(m->last, m->nodes, "LayerNormalization", inputs);
       ln->attrs.set("axis", -m->axes);
       ln->attrs.set("epsilon", m->epsilon);
-      changed = again = true;
-      break;  // the node list changed
+      again = true;
     }
   }
-  return changed;
+  return rewriter.finish();
 }
 
 }  // namespace kiln::passes

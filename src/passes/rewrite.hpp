@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ir/graph.hpp"
+#include "passes/use_index.hpp"
 
 namespace kiln::passes {
 
@@ -15,6 +16,8 @@ namespace kiln::passes {
 // graph as it was, when it is not.
 bool replace_node_output(ir::Graph& graph, ir::Node* node, size_t out_index,
                          ir::Value* replacement);
+// The same through a pass's use index (which stays current).
+bool replace_node_output(UseIndex& uses, ir::Node* node, size_t out_index, ir::Value* replacement);
 
 // After a rewrite that appended nodes and left some unused: restores topological order, drops
 // what nothing reads and infers every shape again.

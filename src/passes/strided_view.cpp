@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <unordered_map>
 
 #include "passes/pattern.hpp"
 
@@ -174,38 +175,98 @@ StridedView StridedView::packed(const Shape& shape) {
   return v;
 }
 
-std::optional<ViewChain> view_chain(const ir::Value* v) {
-  std::vector<const ir::Node*> nodes;
-  const ir::Value* cur = v;
-  while (is_view_op(cur->producer) && static_shape(cur->producer->inputs[0])) {
-    nodes.push_back(cur->producer);
-    cur = cur->producer->inputs[0];
+// What is remembered per value: the fold of its chain up to it. Kept layers form a list shared
+// by the values along the chain (each value adds one link), so remembering costs O(1) a value.
+struct ViewChains::Memo {
+  struct Kept {
+    const ir::Node* node;
+    std::shared_ptr<const Kept> before;
+  };
+  struct State {
+    bool failed = false;  // no view: the chain has a layer or a source without a static shape
+    ir::Value* source = nullptr;
+    Layout layout;
+    std::shared_ptr<const Kept> kept;
+    size_t length = 0;
+  };
+  std::unordered_map<const ir::Value*, State> states;
+
+  // Whether `v` is written by a view layer the chain goes back through.
+  static bool extends(const ir::Value* v) {
+    return is_view_op(v->producer) && static_shape(v->producer->inputs[0]);
   }
-  if (nodes.empty()) return std::nullopt;
-  std::reverse(nodes.begin(), nodes.end());
-  // A step that is no view (a split that does not divide) restarts the chain after it.
-  ir::Value* source = const_cast<ir::Value*>(cur);
-  std::optional<Shape> source_shape = static_shape(cur);
-  if (!source_shape || shape_numel(*source_shape) == 0) return std::nullopt;
-  Layout layout = packed_layout(*source_shape);
-  std::vector<const ir::Node*> kept;
-  for (const ir::Node* n : nodes) {
-    std::optional<Shape> out_shape = static_shape(n->outputs[0]);
-    if (!out_shape) return std::nullopt;
-    std::optional<Layout> next = apply(*n, layout, *out_shape);
-    if (next && next->shape() == *out_shape) {
-      layout = std::move(*next);
-      kept.push_back(n);
-    } else {
-      source = n->outputs[0];
-      layout = packed_layout(*out_shape);
-      kept.clear();
+
+  const State& state(const ir::Value* v) {
+    // Walk back to a value already known or the chain's start, then fold forward, remembering each.
+    std::vector<const ir::Node*> pending;
+    const ir::Value* cur = v;
+    while (!states.count(cur) && extends(cur)) {
+      pending.push_back(cur->producer);
+      cur = cur->producer->inputs[0];
     }
+    if (!states.count(cur)) {
+      State start;
+      std::optional<Shape> shape = static_shape(cur);
+      start.failed = !shape || shape_numel(*shape) == 0;
+      if (!start.failed) {
+        start.source = const_cast<ir::Value*>(cur);
+        start.layout = packed_layout(*shape);
+      }
+      states.emplace(cur, std::move(start));
+    }
+    for (size_t k = pending.size(); k-- > 0;) {
+      const ir::Node* n = pending[k];
+      const State& before = states.at(n->inputs[0]);
+      State next;
+      std::optional<Shape> out_shape = static_shape(n->outputs[0]);
+      next.failed = before.failed || !out_shape;
+      if (!next.failed) {
+        std::optional<Layout> layout = apply(*n, before.layout, *out_shape);
+        if (layout && layout->shape() == *out_shape) {
+          next = {false, before.source, std::move(*layout),
+                  std::make_shared<const Kept>(Kept{n, before.kept}), before.length + 1};
+        } else {
+          // A step that is no view (a split that does not divide) restarts the chain after it.
+          next.source = n->outputs[0];
+          next.layout = packed_layout(*out_shape);
+        }
+      }
+      states.insert_or_assign(n->outputs[0], std::move(next));
+    }
+    return states.at(v);
   }
-  if (kept.empty()) return std::nullopt;
-  std::optional<StridedView> view = to_strided(layout);
+};
+
+ViewChains::ViewChains() : memo_(std::make_unique<Memo>()) {}
+ViewChains::~ViewChains() = default;
+
+std::optional<ViewChains::Found> ViewChains::find(const ir::Value* v) {
+  if (!Memo::extends(v)) return std::nullopt;
+  const Memo::State& s = memo_->state(v);
+  if (s.failed || s.length == 0) return std::nullopt;
+  std::optional<StridedView> view = to_strided(s.layout);
   if (!view) return std::nullopt;
-  return ViewChain{source, *view, std::move(kept)};
+  return Found{s.source, *view, s.length};
+}
+
+std::vector<const ir::Node*> ViewChains::layers(const ir::Value* v) {
+  std::vector<const ir::Node*> out;
+  for (const Memo::Kept* k = memo_->state(v).kept.get(); k; k = k->before.get()) {
+    out.push_back(k->node);
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+void ViewChains::forget(const ir::Value* v) {
+  memo_->states.erase(v);
+}
+
+std::optional<ViewChain> view_chain(const ir::Value* v) {
+  ViewChains chains;
+  std::optional<ViewChains::Found> found = chains.find(v);
+  if (!found) return std::nullopt;
+  return ViewChain{found->source, found->view, chains.layers(v)};
 }
 
 }  // namespace kiln::passes

@@ -5,6 +5,7 @@
 // copies disappear (absorb_attention_transposes uses it for attention operands).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -35,5 +36,33 @@ struct ViewChain {
   std::vector<const ir::Node*> nodes;  // source-side first
 };
 std::optional<ViewChain> view_chain(const ir::Value* v);
+
+// view_chain for many values of one graph: each chain is followed from where an earlier one left
+// off (the view of every value on the way is remembered), so asking for every value along a chain
+// of n view layers costs O(n) rather than O(n^2), and a chain's layers are listed only on request.
+class ViewChains {
+ public:
+  ViewChains();
+  ~ViewChains();
+  ViewChains(const ViewChains&) = delete;
+  ViewChains& operator=(const ViewChains&) = delete;
+
+  struct Found {
+    ir::Value* source = nullptr;
+    StridedView view;
+    size_t length = 0;  // how many layers the chain has
+  };
+  // What view_chain(v) returns, less the list of layers.
+  std::optional<Found> find(const ir::Value* v);
+  // The layers of v's chain, source-side first (find(v) must have found one).
+  std::vector<const ir::Node*> layers(const ir::Value* v);
+  // Drops what is remembered about `v`, after the layer writing it changed. (Values computed from
+  // it must not have been asked for yet: ask in topological order.)
+  void forget(const ir::Value* v);
+
+ private:
+  struct Memo;
+  std::unique_ptr<Memo> memo_;
+};
 
 }  // namespace kiln::passes

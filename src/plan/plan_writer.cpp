@@ -62,14 +62,17 @@ class MetadataWriter {
   struct Scope {
     const ir::Graph& graph;
     std::unordered_map<const ir::Value*, int32_t> index;
+    std::unordered_map<std::string, int32_t> index_by_name;  // the first value of each name
   };
 
   // `memory` is the main graph's activation plan and `tail` its host part; subgraphs have none.
   fbs::Offset<fb::PlanGraph> graph(const ir::Graph& g, const MemoryPlan* memory = nullptr,
                                    const HostTailSection* tail = nullptr) {
-    Scope scope{g, {}};
+    Scope scope{g, {}, {}};
     for (const auto& v : g.values()) {
-      scope.index.emplace(v.get(), static_cast<int32_t>(scope.index.size()));
+      auto idx = static_cast<int32_t>(scope.index.size());
+      scope.index.emplace(v.get(), idx);
+      scope.index_by_name.emplace(v->name, idx);
     }
     std::vector<fbs::Offset<fb::Value>> values;
     std::vector<fbs::Offset<fb::Constant>> constants;
@@ -117,9 +120,8 @@ class MetadataWriter {
   // Tensors are named in the plan; the file refers to them by value index (-1 for none).
   int32_t index_of_name(const Scope& scope, const std::string& name, const char* what) const {
     if (name.empty()) return -1;
-    for (const auto& [v, idx] : scope.index) {
-      if (v->name == name) return idx;
-    }
+    if (auto it = scope.index_by_name.find(name); it != scope.index_by_name.end())
+      return it->second;
     fail(ErrorCode::kInternal, "cannot write plan: memory plan ", what, " '", name,
          "' is not a value of graph '", scope.graph.name, "'");
   }

@@ -4,6 +4,7 @@
 #include <new>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "backends/cpu/run_node.hpp"
 #include "core/error.hpp"
@@ -42,9 +43,10 @@ CpuExecutionContext::CpuExecutionContext(std::shared_ptr<const Engine::Impl> eng
     node_outputs_.push_back(std::move(outs));
   }
   release_after_.resize(nodes_.size());
+  const std::unordered_set<const ir::Value*> graph_outputs(g.outputs().begin(), g.outputs().end());
   for (size_t s = 0; s < slot_values_.size(); ++s) {
     const ir::Value* v = slot_values_[s];
-    if (last_use[s] == kNone || v->is_constant() || g.is_graph_output(v)) continue;
+    if (last_use[s] == kNone || v->is_constant() || graph_outputs.count(v)) continue;
     release_after_[last_use[s]].push_back(s);
   }
   if (engine_->memory) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_set>
 
 #include "build/memory_plan.hpp"
 #include "ir/graph.hpp"
@@ -15,6 +16,9 @@ namespace kiln {
 
 struct Network::Impl {
   std::unique_ptr<ir::Graph> graph;
+  // The graph's outputs as a set, for mark_output's check that a tensor is not one already
+  // (filled from the graph on first use: a parsed network comes with outputs).
+  std::unordered_set<const ir::Value*> output_set;
 };
 
 struct Engine::Impl {

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <numeric>
 #include <random>
 
 namespace kiln::build {
@@ -162,6 +165,133 @@ TEST(ArenaLayout, TransformerWithinTenPercentOfLowerBound) {
     step += 11;
   }
   EXPECT_LE(ratio(r), 1.1);
+}
+
+// The placement as first written: every placed buffer is scanned for each new one (quadratic), and
+// the breadth order walks every step's buffers. The faster placement must give the same offsets
+// wherever it uses the same heuristics (all but very wide fans of simultaneously live buffers).
+ArenaLayout reference_place(const std::vector<LiveRange>& ranges,
+                            const std::vector<size_t>& order) {
+  ArenaLayout layout;
+  layout.offsets.assign(ranges.size(), 0);
+  std::vector<size_t> placed;
+  for (size_t i : order) {
+    const uint64_t size = align_to_arena(ranges[i].bytes);
+    if (size == 0) continue;
+    uint64_t best_offset = 0, best_gap = UINT64_MAX, top = 0;
+    for (size_t p : placed) {
+      if (!(ranges[i].first <= ranges[p].last && ranges[p].first <= ranges[i].last)) continue;
+      uint64_t p_offset = layout.offsets[p];
+      if (p_offset >= top) {
+        uint64_t gap = p_offset - top;
+        if (gap >= size && gap < best_gap) {
+          best_gap = gap;
+          best_offset = top;
+        }
+      }
+      top = std::max(top, p_offset + align_to_arena(ranges[p].bytes));
+    }
+    uint64_t offset = best_gap == UINT64_MAX ? top : best_offset;
+    layout.offsets[i] = offset;
+    layout.size = std::max(layout.size, offset + size);
+    auto at = std::upper_bound(placed.begin(), placed.end(), offset,
+                               [&](uint64_t o, size_t p) { return o < layout.offsets[p]; });
+    placed.insert(at, i);
+  }
+  return layout;
+}
+
+ArenaLayout reference_assign_offsets(const std::vector<LiveRange>& ranges) {
+  std::vector<size_t> by_size(ranges.size());
+  std::iota(by_size.begin(), by_size.end(), 0);
+  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
+    if (ranges[a].bytes != ranges[b].bytes) return ranges[a].bytes > ranges[b].bytes;
+    return ranges[a].last - ranges[a].first > ranges[b].last - ranges[b].first;
+  });
+  ArenaLayout best = reference_place(ranges, by_size);
+  std::vector<size_t> by_area = by_size;
+  auto area = [&](size_t i) {
+    return static_cast<double>(ranges[i].bytes) *
+           static_cast<double>(ranges[i].last - ranges[i].first + 1);
+  };
+  std::stable_sort(by_area.begin(), by_area.end(),
+                   [&](size_t a, size_t b) { return area(a) > area(b); });
+  ArenaLayout by_area_layout = reference_place(ranges, by_area);
+  if (by_area_layout.size < best.size) best = std::move(by_area_layout);
+  std::map<int64_t, uint64_t> live;
+  for (const LiveRange& r : ranges) live[r.first] = 0;
+  for (const LiveRange& r : ranges) {
+    for (auto it = live.lower_bound(r.first); it != live.end() && it->first <= r.last; ++it) {
+      it->second += align_to_arena(r.bytes);
+    }
+  }
+  std::vector<std::pair<int64_t, uint64_t>> steps(live.begin(), live.end());
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<size_t> order;
+  std::vector<bool> taken(ranges.size(), false);
+  for (const auto& [step, bytes] : steps) {
+    for (size_t i : by_size) {
+      if (!taken[i] && ranges[i].first <= step && step <= ranges[i].last) {
+        taken[i] = true;
+        order.push_back(i);
+      }
+    }
+  }
+  ArenaLayout breadth = reference_place(ranges, order);
+  if (breadth.size < best.size) best = std::move(breadth);
+  return best;
+}
+
+TEST(ArenaLayout, SameOffsetsAsTheQuadraticPlacement) {
+  std::mt19937 rng(23);
+  for (int trial = 0; trial < 400; ++trial) {
+    auto r = random_ranges(rng, 1 + trial % 80, 5 + trial % 50);
+    if (trial % 7 == 0) r.push_back({128, 9, 3});  // a lifetime that ends before it starts
+    ArenaLayout want = reference_assign_offsets(r);
+    ArenaLayout got = assign_offsets(r);
+    ASSERT_EQ(got.size, want.size) << "trial " << trial;
+    ASSERT_EQ(got.offsets, want.offsets) << "trial " << trial;
+  }
+}
+
+// Thousands of tensors alive at once (a layer whose output many layers read, all kept to the
+// end): more overlapping pairs than best fit visits, so one sweep over the steps places them.
+TEST(ArenaLayout, WideFanIsPlacedInOneSweepWithoutOverlap) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<uint64_t> bytes(1, 5000);
+  std::vector<LiveRange> r;
+  const int64_t n = 4000;
+  for (int64_t i = 0; i < n; ++i) r.push_back({bytes(rng), i, n});  // all read by the last layer
+  for (int64_t i = 0; i < n; ++i) r.push_back({bytes(rng), n + i, n + i + 1});  // then a chain
+  ArenaLayout layout = assign_offsets(r);
+  EXPECT_FALSE(find_overlap(r, layout.offsets));
+  uint64_t all = 0;
+  for (int64_t i = 0; i < n; ++i) all += align_to_arena(r[static_cast<size_t>(i)].bytes);
+  EXPECT_EQ(layout.size, live_bytes_lower_bound(r));  // stacked, and the chain reuses their bytes
+  EXPECT_GE(layout.size, all);
+  for (size_t i = 0; i < r.size(); ++i) EXPECT_EQ(layout.offsets[i] % kArenaAlignment, 0u);
+}
+
+TEST(ArenaLayout, RandomWideLifetimesPlacedInOneSweepNeverOverlap) {
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 5; ++trial) {
+    auto r = random_ranges(rng, 5000, 20);  // millions of overlapping pairs: past the budget
+    ArenaLayout layout = assign_offsets(r);
+    EXPECT_FALSE(find_overlap(r, layout.offsets)) << "trial " << trial;
+    EXPECT_GE(layout.size, live_bytes_lower_bound(r));
+    for (size_t i = 0; i < r.size(); ++i) EXPECT_LE(layout.offsets[i] + r[i].bytes, layout.size);
+  }
+}
+
+// A chain of 200,000 layers: best fit looks only at the few buffers alive beside each one.
+TEST(ArenaLayout, LongChainPlacesQuickly) {
+  std::vector<LiveRange> r;
+  for (int64_t i = 0; i < 200000; ++i)
+    r.push_back({static_cast<uint64_t>(64 * (1 + i % 5)), i, i + 1});
+  ArenaLayout layout = assign_offsets(r);
+  EXPECT_FALSE(find_overlap(r, layout.offsets));
+  EXPECT_LE(layout.size, 2 * live_bytes_lower_bound(r));
 }
 
 }  // namespace
