@@ -3,6 +3,7 @@
 // static fold too, which collapses the Shape->Gather->Unsqueeze->Concat->Reshape chains PyTorch
 // exports once shapes are known.
 #include <algorithm>
+#include <unordered_set>
 
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/run_node.hpp"
@@ -49,8 +50,10 @@ std::optional<Tensor> fold_shape_query(const ir::Node& n) {
   return Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(dims.size())}, dims);
 }
 
-// Turns the node's outputs into constants holding `values` and removes the node.
-void replace_with_constants(ir::Graph& graph, ir::Node* n, std::vector<Tensor> values) {
+// Turns the node's outputs into constants holding `values`; the sweep removes the node with the
+// others it folded, in one pass over the graph (one removal each made long chains quadratic).
+void replace_with_constants(std::unordered_set<const ir::Node*>& folded, ir::Node* n,
+                            std::vector<Tensor> values) {
   for (size_t i = 0; i < n->outputs.size(); ++i) {
     ir::Value* v = n->outputs[i];
     if (!v) continue;
@@ -59,7 +62,7 @@ void replace_with_constants(ir::Graph& graph, ir::Node* n, std::vector<Tensor> v
     v->constant = std::move(values[i]);
     v->producer = nullptr;
   }
-  graph.remove_node(n);
+  folded.insert(n);
 }
 
 // True where the output's inferred shape is known to be over the folding limit, or past what a
@@ -82,13 +85,12 @@ bool too_big_to_fold(const ir::Value* o) {
 constexpr int kMaxSweeps = 256;
 
 bool fold_sweep(ir::Graph& graph) {
-  bool changed = false;
+  std::unordered_set<const ir::Node*> folded;
   const auto& kernels = cpu::CpuKernelRegistry::instance();
   for (ir::Node* n : graph.node_list()) {
     if (n->op == "Shape" || n->op == "Size") {
       if (auto t = fold_shape_query(*n)) {
-        replace_with_constants(graph, n, {std::move(*t)});
-        changed = true;
+        replace_with_constants(folded, n, {std::move(*t)});
         continue;
       }
     }
@@ -107,14 +109,14 @@ bool fold_sweep(ir::Graph& graph) {
       size_t bytes = 0;
       for (const Tensor& t : outs) bytes += t.defined() ? t.nbytes() : 0;
       if (bytes > kMaxFoldedBytes) continue;
-      replace_with_constants(graph, n, std::move(outs));
-      changed = true;
+      replace_with_constants(folded, n, std::move(outs));
     } catch (const Error& e) {
       // Leave the node: the same error will be reported, with its inputs, when it runs.
       log(Severity::kVerbose, cat("not folding ", n->describe(), ": ", e.what()));
     }
   }
-  return changed;
+  graph.remove_nodes(folded);
+  return !folded.empty();
 }
 
 }  // namespace

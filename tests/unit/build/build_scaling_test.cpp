@@ -1,10 +1,11 @@
 // The build pipeline scales with the number of layers: defining a network, every pass, layout,
 // precision, memory planning and plan writing stay near-linear on a chain of 100,000 layers, a
-// tensor read by 100,000 layers, and Concat/Sum layers of 100,000 inputs. Each is a scaling
-// guard, not a benchmark: a pass quadratic in the number of layers takes minutes at this size,
-// and the bounds are loose enough for a loaded 2-core machine. They count the process's CPU time,
-// not the wall clock, so other work on the machine does not make them fail. The built engines run
-// once, on small tensors, to show the result is still right.
+// tensor read by 100,000 layers, Concat/Sum layers of 100,000 inputs, and a 100,000-layer chain
+// that constant folding collapses. Each is a scaling guard, not a benchmark: a pass quadratic in
+// the number of layers takes minutes at this size, and the bounds are loose enough for a loaded
+// 2-core machine. They count the process's CPU time, not the wall clock, so other work on the
+// machine does not make them fail. The built engines run once, on small tensors, to show the
+// result is still right.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -49,6 +50,22 @@ Network add_relu_chain(int layers) {
     y = net.add_layer("Relu", {y})[0];
   }
   net.mark_output(y);
+  return net;
+}
+
+// The same chain on a constant, which constant folding collapses, added to x at the end: the
+// output is x + (layers / 2 - 1) + max(c + 1, 0).
+Network folded_chain(int layers) {
+  Network net;
+  net.add_input("x", DataType::kFloat32, {1, 4});
+  net.add_constant("one", scalar(1.0f));
+  net.add_constant("c", row({-3.0f, -0.5f, 0.25f, 2.0f}));
+  std::string y = "c";
+  for (int i = 0; i < layers; i += 2) {
+    y = net.add_layer("Add", {y, "one"})[0];
+    y = net.add_layer("Relu", {y})[0];
+  }
+  net.mark_output(net.add_layer("Add", {"x", y}, {}, "y")[0]);
   return net;
 }
 
@@ -123,6 +140,16 @@ TEST(BuildScaling, ChainOfAHundredThousandLayers) {
   ASSERT_EQ(out.size(), 1u);
   const float added = kLarge / 2 - 1;
   const std::vector<float> want = {0 + added, 0.5f + added, 1.25f + added, 3.0f + added};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(out[0].data<float>()[i], want[i]) << i;
+}
+
+TEST(BuildScaling, ConstantChainOfAHundredThousandLayersFolds) {
+  std::unique_ptr<Engine> engine = build_both_sizes(folded_chain);
+  std::vector<Tensor> out =
+      engine->create_execution_context()->execute({{"x", row({1.0f, 1.0f, 1.0f, 1.0f})}});
+  ASSERT_EQ(out.size(), 1u);
+  const float added = kLarge / 2 - 1;
+  const std::vector<float> want = {1 + added, 1.5f + added, 2.25f + added, 4.0f + added};
   for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(out[0].data<float>()[i], want[i]) << i;
 }
 
