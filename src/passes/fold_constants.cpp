@@ -74,7 +74,7 @@ bool too_big_to_fold(const ir::Value* o) {
   size_t esize = element_size(o->dtype);
   try {
     int64_t numel = checked_numel(*s, esize, ErrorCode::kInvalidModel, o->name);
-    return static_cast<size_t>(numel) * esize > kMaxFoldedBytes;
+    return checked_nbytes(numel, esize, ErrorCode::kInvalidModel, o->name) > kMaxFoldedBytes;
   } catch (const Error&) {
     return true;
   }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 
+#include "core/checked_size.hpp"
 #include "core/error.hpp"
 #include "onnx/importer.hpp"
 #include "onnx/tensor_proto.hpp"
@@ -61,9 +62,10 @@ void inline_external(pb::TensorProto& t, const fs::path& base_dir, OnnxModel& m)
   if (length < 0) {
     // Without a length field the tensor's own size says how much to read.
     if (auto dt = onnx::from_onnx_dtype(t.data_type())) {
-      int64_t numel = 1;
-      for (int64_t d : t.dims()) numel *= d;
-      length = numel * static_cast<int64_t>(element_size(*dt));
+      const std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
+      const size_t esize = element_size(*dt);
+      int64_t numel = checked_numel(dims, esize, ErrorCode::kInvalidModel, what);
+      length = static_cast<int64_t>(checked_nbytes(numel, esize, ErrorCode::kInvalidModel, what));
     }
   }
   std::string bytes = read_bytes(ref.file, ref.offset, length, what);

@@ -38,9 +38,9 @@ std::vector<Tensor> run_node(CpuKernel& kernel, const ir::Node& node,
     // The shape comes from the inputs' values (Expand's target, Pad's pads, ...), so its size is
     // checked before anything is allocated: an overflowing or huge shape fails naming the node.
     size_t esize = element_size(out_types[o]->dtype);
-    int64_t numel = checked_numel(*shape, esize, ErrorCode::kInvalidArgument,
-                                  cat(node.describe(), ": output ", o, output_label(node, o)));
-    size_t bytes = static_cast<size_t>(numel) * esize;
+    const std::string what = cat(node.describe(), ": output ", o, output_label(node, o));
+    size_t bytes = checked_nbytes(checked_numel(*shape, esize, ErrorCode::kInvalidArgument, what),
+                                  esize, ErrorCode::kInvalidArgument, what);
     if (o < memory.size() && memory[o].data && memory[o].bytes == bytes) {
       if (memory[o].zero) std::memset(memory[o].data, 0, bytes);
       ctx.outputs[o] = Tensor::borrow(out_types[o]->dtype, *shape, memory[o].data, owner);
