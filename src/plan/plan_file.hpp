@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "build/memory_plan.hpp"
+#include "builder/memory_plan.hpp"
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 

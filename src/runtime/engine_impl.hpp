@@ -8,7 +8,7 @@
 #include <optional>
 #include <unordered_set>
 
-#include "build/memory_plan.hpp"
+#include "builder/memory_plan.hpp"
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "build/memory_plan.hpp"
+#include "builder/memory_plan.hpp"
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "build/arena_layout.hpp"
-#include "build/memory_plan.hpp"
+#include "builder/arena_layout.hpp"
+#include "builder/memory_plan.hpp"
 
 namespace kiln::cuda {
 
@@ -17,7 +17,7 @@ ActivationArena plan_activation_arena(const ir::Graph& graph,
   };
   // Each activation's buffer: its own, or (for a view) the buffer of the value it views.
   std::unordered_map<const ir::Value*, size_t> buffer_of;
-  std::vector<build::LiveRange> ranges;
+  std::vector<builder::LiveRange> ranges;
   std::vector<const ir::Value*> roots;
   const auto& nodes = graph.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -41,10 +41,10 @@ ActivationArena plan_activation_arena(const ir::Graph& graph,
       buffer_of[out] = ranges.size();
       ranges.push_back({bytes, step, step});
       roots.push_back(out);
-      arena.unshared_bytes += build::align_to_arena(bytes);
+      arena.unshared_bytes += builder::align_to_arena(bytes);
     }
   }
-  build::ArenaLayout layout = build::assign_offsets(ranges);
+  builder::ArenaLayout layout = builder::assign_offsets(ranges);
   for (const auto& [value, buffer] : buffer_of) arena.offset[value] = layout.offsets[buffer];
   arena.bytes = layout.size;
   return arena;

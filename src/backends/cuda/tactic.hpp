@@ -15,7 +15,7 @@
 
 #include "backends/cuda/cuda_kernel.hpp"
 #include "backends/cuda/device_buffer.hpp"
-#include "build/timing_cache.hpp"
+#include "builder/timing_cache.hpp"
 
 namespace kiln::cuda {
 

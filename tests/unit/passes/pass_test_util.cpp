@@ -10,7 +10,7 @@
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/run_node.hpp"
-#include "build/precision_reformat.hpp"
+#include "builder/precision_reformat.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/verifier.hpp"
 
@@ -46,7 +46,7 @@ ir::Value* PassGraphBuilder::weight(const Shape& shape, float scale, DataType dt
   ir::Value* v = constant(shape, pattern_values(static_cast<size_t>(shape_numel(shape)), scale));
   if (dtype == DataType::kFloat32) return v;
   return g_.add_constant(v->name + "_" + std::string(to_string(dtype)),
-                         build::convert_weights(*v->constant, dtype, v->name));
+                         builder::convert_weights(*v->constant, dtype, v->name));
 }
 
 ir::Value* PassGraphBuilder::ints(const std::vector<int64_t>& values) {

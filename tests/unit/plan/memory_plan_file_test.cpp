@@ -5,8 +5,8 @@
 
 #include <set>
 
-#include "build/memory_planner.hpp"
-#include "build/static_shapes.hpp"
+#include "builder/memory_planner.hpp"
+#include "builder/static_shapes.hpp"
 #include "core/error.hpp"
 #include "ir/op_registry.hpp"
 #include "plan/plan_file.hpp"
@@ -35,8 +35,8 @@ std::unique_ptr<ir::Graph> chain() {
 MemoryPlan plan_for(const ir::Graph& g) {
   std::string why_not;
   auto shapes =
-      build::evaluate_static_shapes(g, build::bind_input_shapes(g, {{"x", {3, 32}}}), why_not);
-  return build::plan_memory(g, *shapes);
+      builder::evaluate_static_shapes(g, builder::bind_input_shapes(g, {{"x", {3, 32}}}), why_not);
+  return builder::plan_memory(g, *shapes);
 }
 
 TEST(MemoryPlanFile, RoundTrips) {
@@ -133,9 +133,9 @@ std::unique_ptr<ir::Graph> branches() {
 
 MemoryPlan branches_plan(const ir::Graph& g) {
   std::string why_not;
-  auto shapes =
-      build::evaluate_static_shapes(g, build::bind_input_shapes(g, {{"x", {1, 8, 4}}}), why_not);
-  return build::plan_memory(g, *shapes);
+  auto shapes = builder::evaluate_static_shapes(
+      g, builder::bind_input_shapes(g, {{"x", {1, 8, 4}}}), why_not);
+  return builder::plan_memory(g, *shapes);
 }
 
 TEST(MemoryPlanFile, ConcatSlicesRoundTrip) {

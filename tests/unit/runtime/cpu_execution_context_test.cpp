@@ -9,8 +9,8 @@
 #include <cstring>
 #include <map>
 
-#include "build/memory_planner.hpp"
-#include "build/static_shapes.hpp"
+#include "builder/memory_planner.hpp"
+#include "builder/static_shapes.hpp"
 #include "unit/build/random_graph_util.hpp"
 
 namespace kiln {
@@ -31,9 +31,9 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
 // Two engines of one graph: one with its memory plan, one without.
 std::pair<Engine, Engine> engines(const ir::Graph& g) {
   std::string why_not;
-  auto shapes = build::evaluate_static_shapes(g, build::bind_input_shapes(g, {}), why_not);
+  auto shapes = builder::evaluate_static_shapes(g, builder::bind_input_shapes(g, {}), why_not);
   EXPECT_TRUE(shapes) << why_not;
-  MemoryPlan plan = build::plan_memory(g, *shapes);
+  MemoryPlan plan = builder::plan_memory(g, *shapes);
   return {Engine(make_engine_impl(g.clone(), Backend::kCpu, nullptr, plan)),
           Engine(make_engine_impl(g.clone(), Backend::kCpu, nullptr, std::nullopt))};
 }

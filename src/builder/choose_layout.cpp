@@ -2,7 +2,7 @@
 // connected to them, asks the policy table which run channels-last, and rewrites those with
 // Transposes at their borders only; cancel_transposes then removes the pairs that undo each other
 // (a channels-last model's input Transpose against the region's entry).
-#include "build/choose_layout.hpp"
+#include "builder/choose_layout.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -43,7 +43,7 @@ std::optional<Layout> parse_layout(std::string_view name) {
 
 }  // namespace kiln
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 constexpr size_t kRank = 4;  // 2-D convolutions: NCHW <-> NHWC
@@ -414,4 +414,4 @@ LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested)
   return s;
 }
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -12,10 +12,10 @@
 #include <optional>
 #include <string>
 
-#include "build/static_shapes.hpp"
+#include "builder/static_shapes.hpp"
 #include "ir/graph.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 struct HostTailSplit {
   // The static layers. Inputs: the graph's. Outputs: the graph outputs they make, then every
@@ -33,4 +33,4 @@ struct HostTailSplit {
 // the head is empty and every layer is in the tail.
 std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const StaticPrefix& prefix);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -1,5 +1,5 @@
 // Static shape evaluation for memory planning.
-#include "build/static_shapes.hpp"
+#include "builder/static_shapes.hpp"
 
 #include <algorithm>
 
@@ -8,7 +8,7 @@
 #include "core/logging.hpp"
 #include "ir/op_registry.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 // Shape arithmetic is small; a bigger all-known integer tensor is left unevaluated.
@@ -189,4 +189,4 @@ std::optional<StaticShapes> evaluate_static_shapes(const ir::Graph& graph,
   return std::move(prefix.shapes);
 }
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

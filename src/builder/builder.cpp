@@ -8,11 +8,11 @@
 
 #include "backends/cpu/kernel.hpp"
 #include "backends/cuda/flash_attention_heads.hpp"
-#include "build/choose_layout.hpp"
-#include "build/host_tail.hpp"
-#include "build/memory_planner.hpp"
-#include "build/precision.hpp"
-#include "build/static_shapes.hpp"
+#include "builder/choose_layout.hpp"
+#include "builder/host_tail.hpp"
+#include "builder/memory_planner.hpp"
+#include "builder/precision.hpp"
+#include "builder/static_shapes.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "ir/layer_precision.hpp"
@@ -80,11 +80,11 @@ std::string mib(uint64_t bytes) {
 // Plans the activation memory for the profile's input shapes. A graph whose shapes depend on
 // data gets no plan (its contexts allocate activations one by one); a bad profile is an error.
 std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const BuilderConfig& config) {
-  std::map<std::string, Shape> inputs = build::bind_input_shapes(g, config.input_shapes);
+  std::map<std::string, Shape> inputs = builder::bind_input_shapes(g, config.input_shapes);
   std::string why_not;
-  std::optional<build::StaticShapes> shapes;
+  std::optional<builder::StaticShapes> shapes;
   try {
-    shapes = build::evaluate_static_shapes(g, inputs, why_not);
+    shapes = builder::evaluate_static_shapes(g, inputs, why_not);
   } catch (const Error& e) {
     why_not = e.what();
   }
@@ -92,14 +92,14 @@ std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const Build
     log(Severity::kInfo, cat("no activation memory plan: ", why_not));
     return std::nullopt;
   }
-  MemoryPlan plan = build::plan_memory(g, *shapes);
+  MemoryPlan plan = builder::plan_memory(g, *shapes);
   log(Severity::kInfo,
       cat("activation memory plan: arena ", mib(plan.arena_bytes), ", lower bound ",
           mib(plan.lower_bound_bytes), ", all activations ", mib(plan.total_bytes)));
   return plan;
 }
 
-void log_precision(const build::PrecisionSummary& s, const BuilderConfig& config) {
+void log_precision(const builder::PrecisionSummary& s, const BuilderConfig& config) {
   bool reduced = config.fp16 || config.bf16 || !config.layer_precisions.empty();
   if (config.backend == Backend::kCpu && reduced) {
     // Useful to check a model's reduced-precision numerics before deploying it to a GPU.
@@ -178,8 +178,8 @@ std::shared_ptr<Engine::Impl> build_optimized(std::unique_ptr<ir::Graph> g,
   // precision, and Cast layers go where precisions differ, never between a Transpose pair. Level 0
   // (no optimization) keeps the model's layout unless one is asked for.
   if (config.optimization_level > 0 || config.layout != Layout::kAuto)
-    build::choose_layout(*g, config.backend, config.layout);
-  build::PrecisionSummary precision = build::assign_precisions(*g, config);
+    builder::choose_layout(*g, config.backend, config.layout);
+  builder::PrecisionSummary precision = builder::assign_precisions(*g, config);
   log_precision(precision, config);
   // After precision: on CUDA only 16-bit attention layers read interleaved heads at full speed
   // (the flash kernel); elsewhere the Transposes feed the cuBLASLt GEMM tactic packed operands.
@@ -208,7 +208,7 @@ std::shared_ptr<Engine::Impl> build_optimized(std::unique_ptr<ir::Graph> g,
 
 // A GPU build of a graph whose later layers have data-dependent shapes: the static part builds as
 // a GPU engine, the rest as a CPU engine run on the host after it (build/host_tail.hpp).
-std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, build::HostTailSplit split,
+std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, builder::HostTailSplit split,
                                                  const BuilderConfig& config) {
   const bool all_on_host = split.head->nodes().empty();
   log(Severity::kWarning,
@@ -246,9 +246,9 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
   passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
   if (config.backend == Backend::kCuda) {
-    std::optional<build::HostTailSplit> split = build::split_host_tail(
-        *g, build::evaluate_static_prefix(*g, build::bind_input_shapes(*g, config.input_shapes),
-                                          /*trust_subgraph_inference=*/true));
+    std::optional<builder::HostTailSplit> split = builder::split_host_tail(
+        *g, builder::evaluate_static_prefix(*g, builder::bind_input_shapes(*g, config.input_shapes),
+                                            /*trust_subgraph_inference=*/true));
     if (split) return std::make_unique<Engine>(build_split_engine(*g, std::move(*split), config));
   }
   return std::make_unique<Engine>(build_optimized(std::move(g), config));

@@ -3,7 +3,7 @@
 // long sums) or accuracy (normalisation statistics). Softmax, LogSoftmax and LayerNormalization
 // follow their neighbours too: every backend computes them in FP32 (or wider) inside the kernel
 // and only reads and writes 16-bit values, so no Cast layers are needed around them.
-#include "build/precision_policy.hpp"
+#include "builder/precision_policy.hpp"
 
 #include <cmath>
 #include <map>
@@ -13,7 +13,7 @@
 
 #include "ir/pointwise_program.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 const std::set<std::string>& matrix_ops() {
@@ -167,4 +167,4 @@ bool accepts_any_type(const ir::Node& n, size_t slot) {
   return false;
 }
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -1,7 +1,7 @@
 // Applying layer precisions: values of reduced layers change type, their weights are converted
 // once at build time, and Cast (reformat) layers go only where a value's type and a reader's
 // need differ — one per value and type, so a chain of FP16 layers has none between them.
-#include "build/precision_reformat.hpp"
+#include "builder/precision_reformat.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -14,7 +14,7 @@
 #include "ir/layer_precision.hpp"
 #include "ir/verifier.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 constexpr float kHalfMax = 65504.0f;
@@ -197,4 +197,4 @@ Tensor convert_weights(const Tensor& t, DataType to, const std::string& name) {
   return out;
 }
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -8,7 +8,7 @@
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 // The borders of one region, each needing a Transpose when the region runs channels-last.
 struct RegionBorders {
@@ -38,4 +38,4 @@ struct LayoutSummary {
 // precision assignment, so the inserted Transposes take their neighbours' precision.
 LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

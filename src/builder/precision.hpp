@@ -9,7 +9,7 @@
 #include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 struct PrecisionSummary {
   std::map<std::string, int64_t> layers;  // precision name ("fp16", "tf32", "int64") -> layers
@@ -24,4 +24,4 @@ struct PrecisionSummary {
 // types. Throws Error(kInvalidArgument) for a constraint that cannot hold under strict types.
 PrecisionSummary assign_precisions(ir::Graph& graph, const BuilderConfig& config);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "build/precision_policy.hpp"
+#include "builder/precision_policy.hpp"
 #include "ir/graph.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 // One layer's precision as the builder chose it.
 struct LayerChoice {
@@ -46,4 +46,4 @@ ReformatCounts retype_and_reformat(ir::Graph& graph, const std::vector<LayerChoi
 // its range to +-65504 rather than making them infinite; `name` names the weights in the warning.
 Tensor convert_weights(const Tensor& t, DataType to, const std::string& name);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -1,7 +1,7 @@
 // Arena offset assignment: never overlaps live buffers (checked by brute force on random
 // lifetimes), agrees with the fast overlap check, and stays within 1.1x of the live-bytes lower
 // bound on the lifetime patterns of real networks: chains, residual diamonds, U-Nets, attention.
-#include "build/arena_layout.hpp"
+#include "builder/arena_layout.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <numeric>
 #include <random>
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 // Every pair, the obvious way.
@@ -295,4 +295,4 @@ TEST(ArenaLayout, LongChainPlacesQuickly) {
 }
 
 }  // namespace
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -1,15 +1,15 @@
 // Memory planning: views for Reshape-like layers, in-place elementwise layers, Concat inputs
 // written straight into their slice of the output, then greedy placement of the remaining
 // buffers in one arena.
-#include "build/memory_planner.hpp"
+#include "builder/memory_planner.hpp"
 
 #include <set>
 #include <unordered_set>
 
-#include "build/arena_layout.hpp"
+#include "builder/arena_layout.hpp"
 #include "core/error.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 bool may_run_in_place(const std::string& op) {
   // Elementwise kernels built on map_unary / map_binary (backends/cpu/elementwise_loops.hpp):
@@ -208,4 +208,4 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
   return plan;
 }
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

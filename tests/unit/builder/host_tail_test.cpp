@@ -1,14 +1,14 @@
 // The head/tail split of graphs with data-dependent shapes (build/host_tail.hpp): which layers go
 // where, the boundary tensors (once each, with their static shapes), the outputs of each part, and
 // the graphs it leaves alone.
-#include "build/host_tail.hpp"
+#include "builder/host_tail.hpp"
 
 #include <gtest/gtest.h>
 
 #include "ir/op_registry.hpp"
 #include "unit/control_flow_test_util.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 using ir::Graph;
@@ -142,4 +142,4 @@ TEST(HostTail, AnIfWithAStaticOutputShapeStaysInTheHead) {
 }
 
 }  // namespace
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace kiln::build {
+namespace kiln::builder {
 
 // Every buffer offset, and so the arena's size, is a multiple of this.
 constexpr uint64_t kArenaAlignment = 64;
@@ -40,4 +40,4 @@ ArenaLayout assign_offsets(const std::vector<LiveRange>& ranges);
 std::optional<std::pair<size_t, size_t>> find_overlap(const std::vector<LiveRange>& ranges,
                                                       const std::vector<uint64_t>& offsets);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -8,9 +8,9 @@
 #include <string>
 #include <unordered_set>
 
-#include "build/memory_planner.hpp"
+#include "builder/memory_planner.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 // The shape of every graph input: `profile`'s where it names the input (it must agree with the
 // input's rank and known dims; Error kInvalidArgument naming the input otherwise), the declared
@@ -40,4 +40,4 @@ StaticPrefix evaluate_static_prefix(const ir::Graph& graph,
                                     const std::map<std::string, Shape>& inputs,
                                     bool trust_subgraph_inference = false);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

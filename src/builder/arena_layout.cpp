@@ -2,7 +2,7 @@
 // fit (as in TFLite's planner, Pisarchyk & Lee 2020), keeping the smaller arena; they land within
 // a few percent of the live-bytes lower bound on real networks. Also the lower bound itself and
 // an overlap check for any placement.
-#include "build/arena_layout.hpp"
+#include "builder/arena_layout.hpp"
 
 #include <algorithm>
 #include <map>
@@ -10,7 +10,7 @@
 #include <queue>
 #include <set>
 
-namespace kiln::build {
+namespace kiln::builder {
 
 uint64_t align_to_arena(uint64_t bytes) {
   return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
@@ -322,4 +322,4 @@ std::optional<std::pair<size_t, size_t>> find_overlap(const std::vector<LiveRang
   return std::nullopt;
 }
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -1,7 +1,7 @@
 // The memory planner on hand-built graphs (views, in-place layers, Concat inputs written into
 // their slices, what must not be overwritten), its safety check on tampered plans, and a
 // simulation of random graphs that fails if any layer writes over bytes a later layer still reads.
-#include "build/memory_planner.hpp"
+#include "builder/memory_planner.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,12 +9,12 @@
 #include <set>
 #include <unordered_map>
 
-#include "build/arena_layout.hpp"
-#include "build/static_shapes.hpp"
+#include "builder/arena_layout.hpp"
+#include "builder/static_shapes.hpp"
 #include "ir/op_registry.hpp"
 #include "unit/build/random_graph_util.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 using ir::Graph;
@@ -594,4 +594,4 @@ TEST(MemoryPlanner, RandomGraphsNeverOverwriteLiveTensors) {
 }
 
 }  // namespace
-}  // namespace kiln::build
+}  // namespace kiln::builder

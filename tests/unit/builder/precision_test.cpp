@@ -1,12 +1,12 @@
 // The builder's precision stage on hand-built graphs: which layers are reduced, which keep FP32,
 // where reformat (Cast) layers go, how constraints override, and that results stay close.
-#include "build/precision.hpp"
+#include "builder/precision.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "build/precision_reformat.hpp"
+#include "builder/precision_reformat.hpp"
 #include "core/float_types.hpp"
 #include "core/logging.hpp"
 #include "ir/layer_precision.hpp"
@@ -113,7 +113,7 @@ TEST(Precision, ChainOfReducedLayersIsCastOnlyAtTheBoundary) {
   ir::infer_graph(g);
   std::unique_ptr<ir::Graph> original = g.clone();
 
-  build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
+  builder::PrecisionSummary s = builder::assign_precisions(g, fp16_config());
   EXPECT_EQ(s.layers["fp16"], 4);
   EXPECT_EQ(s.reformat_layers, 2);
   EXPECT_EQ(s.converted_weights, 3);  // both weights and the bias
@@ -153,7 +153,7 @@ TEST(Precision, SensitiveLayerKeepsFp32BetweenReducedLayers) {
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
   CollectingLog log;
-  build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
+  builder::PrecisionSummary s = builder::assign_precisions(g, fp16_config());
   EXPECT_EQ(precision_of(g, "MatMul2"), "fp16");
   EXPECT_EQ(precision_of(g, "Exp3"), "fp32");
   EXPECT_EQ(precision_of(g, "MatMul5"), "fp16");
@@ -178,7 +178,7 @@ TEST(Precision, SoftmaxAndLayerNormRunReducedBetweenReducedLayers) {
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
   std::unique_ptr<ir::Graph> original = g.clone();
-  build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
+  builder::PrecisionSummary s = builder::assign_precisions(g, fp16_config());
   EXPECT_EQ(precision_of(g, "Softmax3"), "fp16");
   EXPECT_EQ(precision_of(g, "LayerNormalization8"), "fp16");
   EXPECT_EQ(s.reformat_layers, 2);  // x in, y out
@@ -197,7 +197,7 @@ TEST(Precision, CheapLayersBetweenFp32NeighboursStayFp32) {
   b.output(b.op("Softmax", {h}, attrs({{"axis", int64_t{-1}}})));
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
-  build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
+  builder::PrecisionSummary s = builder::assign_precisions(g, fp16_config());
   EXPECT_EQ(s.reformat_layers, 0);
   EXPECT_EQ(precision_of(g, "Relu1"), "fp32");
   EXPECT_EQ(precision_of(g, "Sigmoid2"), "fp32");
@@ -214,7 +214,7 @@ TEST(Precision, GraphInputIsCastOnceForAllReaders) {
   b.output(b.op("Add", {a, c}));
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
-  build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
+  builder::PrecisionSummary s = builder::assign_precisions(g, fp16_config());
   EXPECT_EQ(precision_of(g, "Relu1"), "fp16");
   EXPECT_EQ(s.reformat_layers, 2);  // x once, the output once
   int casts_of_x = 0;
@@ -233,7 +233,7 @@ TEST(Precision, GraphOutputAlsoReadInsideKeepsOneCast) {
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
   std::unique_ptr<ir::Graph> original = g.clone();
-  build::PrecisionSummary s = build::assign_precisions(g, fp16_config());
+  builder::PrecisionSummary s = builder::assign_precisions(g, fp16_config());
   // x to FP16, and the MatMul's FP16 result to FP32 once: shared by the output and the Softmax.
   EXPECT_EQ(s.reformat_layers, 2);
   EXPECT_EQ(g.outputs()[0]->name, "MatMul2_out");
@@ -256,7 +256,7 @@ TEST(Precision, Fp32BuildsMarkMatrixWorkTf32UnlessTurnedOff) {
   ir::infer_graph(g);
   std::unique_ptr<ir::Graph> no_tf32 = g.clone();
 
-  build::PrecisionSummary s = build::assign_precisions(g, BuilderConfig{});
+  builder::PrecisionSummary s = builder::assign_precisions(g, BuilderConfig{});
   EXPECT_EQ(s.reformat_layers, 0);
   EXPECT_EQ(s.converted_weights, 0);
   EXPECT_EQ(precision_of(g, "MatMul2"), "tf32");
@@ -266,7 +266,7 @@ TEST(Precision, Fp32BuildsMarkMatrixWorkTf32UnlessTurnedOff) {
 
   BuilderConfig strict_fp32;
   strict_fp32.tf32 = false;
-  build::assign_precisions(*no_tf32, strict_fp32);
+  builder::assign_precisions(*no_tf32, strict_fp32);
   EXPECT_EQ(precision_of(*no_tf32, "MatMul2"), "fp32");
   EXPECT_FALSE(ir::allows_tf32(*node_named(*no_tf32, "MatMul2")));
 }
@@ -283,7 +283,7 @@ TEST(Precision, Bf16StoresWeightsAndValuesInBf16) {
   std::unique_ptr<ir::Graph> original = g.clone();
   BuilderConfig c;
   c.bf16 = true;
-  build::PrecisionSummary s = build::assign_precisions(g, c);
+  builder::PrecisionSummary s = builder::assign_precisions(g, c);
   EXPECT_EQ(s.layers["bf16"], 2);
   EXPECT_EQ(s.converted_weights, 2);
   const ir::Node* conv = node_named(g, "Conv3");
@@ -302,7 +302,7 @@ TEST(Precision, Fp16IsPreferredWhenBothAreAllowed) {
   ir::infer_graph(g);
   BuilderConfig c;
   c.fp16 = c.bf16 = true;
-  build::assign_precisions(g, c);
+  builder::assign_precisions(g, c);
   EXPECT_EQ(precision_of(g, "MatMul2"), "fp16");
 }
 
@@ -315,7 +315,7 @@ TEST(Precision, LongSumsKeepFp32ShortOnesFollow) {
   b.output(b.op("MatMul", {short_sum, b.constant({2048, 4}, ramp(2048 * 4, 0.1f))}));
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
-  build::assign_precisions(g, fp16_config());
+  builder::assign_precisions(g, fp16_config());
   EXPECT_EQ(precision_of(g, "ReduceSum4"), "fp32");  // 2048 elements per sum
   EXPECT_EQ(precision_of(g, "ReduceSum6"), "fp16");  // 4
 }
@@ -334,7 +334,7 @@ TEST(Precision, ConstraintsOverrideFlagsAndRules) {
 
   BuilderConfig c = fp16_config();
   c.layer_precisions = {{"Softmax3", Precision::kFloat16}, {"onnx_bias", Precision::kFloat32}};
-  build::PrecisionSummary s = build::assign_precisions(g, c);
+  builder::PrecisionSummary s = builder::assign_precisions(g, c);
   EXPECT_EQ(precision_of(g, "MatMul2"), "fp16");
   EXPECT_EQ(precision_of(g, "Softmax3"), "fp16");
   EXPECT_EQ(precision_of(g, "MatMul5"), "fp32");  // pinned: not even TF32
@@ -344,7 +344,7 @@ TEST(Precision, ConstraintsOverrideFlagsAndRules) {
   std::unique_ptr<ir::Graph> g2 = copy->clone();
   BuilderConfig only_pins;
   only_pins.layer_precisions = {{"MatMul2", Precision::kBFloat16}};
-  build::assign_precisions(*g2, only_pins);
+  builder::assign_precisions(*g2, only_pins);
   EXPECT_EQ(precision_of(*g2, "MatMul2"), "bf16");
   EXPECT_EQ(precision_of(*g2, "MatMul5"), "tf32");
 }
@@ -363,14 +363,14 @@ TEST(Precision, UnsatisfiableConstraintsWarnOrFailUnderStrictTypes) {
   {
     std::unique_ptr<ir::Graph> copy = g.clone();
     CollectingLog log;
-    build::assign_precisions(*copy, c);
+    builder::assign_precisions(*copy, c);
     EXPECT_TRUE(log.has(Severity::kWarning, "node 'Shape1' (Shape) cannot hold"));
     EXPECT_TRUE(log.has(Severity::kWarning, "'no_such_layer'"));
   }
   c.strict_types = true;
   std::unique_ptr<ir::Graph> copy = g.clone();
   try {
-    build::assign_precisions(*copy, c);
+    builder::assign_precisions(*copy, c);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
@@ -378,7 +378,7 @@ TEST(Precision, UnsatisfiableConstraintsWarnOrFailUnderStrictTypes) {
   }
   c.layer_precisions = {{"no_such_layer", Precision::kFloat32}};
   copy = g.clone();
-  EXPECT_THROW(build::assign_precisions(*copy, c), Error);
+  EXPECT_THROW(builder::assign_precisions(*copy, c), Error);
 }
 
 // Ops whose output type an attribute fixes cannot be reduced, whatever their neighbours.
@@ -393,7 +393,7 @@ TEST(Precision, LayersWithFixedTypesAreNotReduced) {
   ir::Graph& g = b.graph();
   ir::infer_graph(g);
   std::unique_ptr<ir::Graph> original = g.clone();
-  build::assign_precisions(g, fp16_config());
+  builder::assign_precisions(g, fp16_config());
   EXPECT_EQ(precision_of(g, "ConstantOfShape4"), "fp32");
   ir::verify_graph(g);
   auto feeds = random_feeds(*original);
@@ -404,14 +404,14 @@ TEST(Precision, Fp16WeightsBeyondItsRangeAreClampedWithAWarning) {
   CollectingLog log;
   Tensor w =
       Tensor::from_vector(DataType::kFloat32, {4}, std::vector<float>{1e6f, -7e4f, 1e-9f, 0.5f});
-  Tensor h = build::convert_weights(w, DataType::kFloat16, "w");
+  Tensor h = builder::convert_weights(w, DataType::kFloat16, "w");
   EXPECT_EQ(static_cast<float>(h.data<Half>()[0]), 65504.0f);
   EXPECT_EQ(static_cast<float>(h.data<Half>()[1]), -65504.0f);
   EXPECT_EQ(static_cast<float>(h.data<Half>()[2]), 0.0f);
   EXPECT_EQ(static_cast<float>(h.data<Half>()[3]), 0.5f);
   EXPECT_TRUE(log.has(Severity::kWarning, "2 of 4 value(s) beyond the FP16 range"));
   EXPECT_TRUE(log.has(Severity::kInfo, "1 of 4 nonzero value(s)"));
-  Tensor bf = build::convert_weights(w, DataType::kBFloat16, "w");
+  Tensor bf = builder::convert_weights(w, DataType::kBFloat16, "w");
   EXPECT_NEAR(static_cast<float>(bf.data<BFloat16>()[0]), 1e6f, 1e6f / 128);  // in range
 }
 

@@ -1,6 +1,6 @@
 // Timing cache: round trip through its file format, eviction at the bound, and refusal of
 // malformed or hostile files with a message naming the file and line.
-#include "build/timing_cache.hpp"
+#include "builder/timing_cache.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 //   kiln-timing-cache 1
 //   <key>\t<tactic>\t<median ms>
 // Reading never trusts the file: sizes, field characters and numbers are all checked.
-#include "build/timing_cache.hpp"
+#include "builder/timing_cache.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -7,7 +7,7 @@
 
 #include "ir/graph.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 enum class LayerClass {
   kMatrix,    // matrix work (Conv, MatMul, Gemm, attention): reduced whenever allowed; TF32 in FP32
@@ -33,4 +33,4 @@ bool is_fixed_type_input(const ir::Node& n, size_t slot);
 // will do, so they never need a reformat layer.
 bool accepts_any_type(const ir::Node& n, size_t slot);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -1,12 +1,12 @@
 // The per-op precision rules: matrix work, cheap layers, sensitive layers (with the reductions and
 // fused programs that depend on their size or contents) and ops whose types are fixed.
-#include "build/precision_policy.hpp"
+#include "builder/precision_policy.hpp"
 
 #include <gtest/gtest.h>
 
 #include "ir/pointwise_program.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 // A graph with one node `op` reading x[shape] (and `extra` inputs); returns that node.
@@ -108,4 +108,4 @@ TEST(PrecisionPolicy, SlotsThatKeepOrIgnoreTheirType) {
 }
 
 }  // namespace
-}  // namespace kiln::build
+}  // namespace kiln::builder

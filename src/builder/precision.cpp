@@ -1,7 +1,7 @@
 // Precision assignment: every layer gets a precision under the builder's flags and the user's
 // constraints, cheap layers follow their neighbours so that as few reformat (Cast) layers as
 // possible are needed, and the graph is retyped to match (see precision_reformat.cpp).
-#include "build/precision.hpp"
+#include "builder/precision.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "build/precision_policy.hpp"
-#include "build/precision_reformat.hpp"
+#include "builder/precision_policy.hpp"
+#include "builder/precision_reformat.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "ir/layer_precision.hpp"
@@ -43,7 +43,7 @@ std::optional<Precision> parse_precision(std::string_view name) {
   return std::nullopt;
 }
 
-namespace build {
+namespace builder {
 namespace {
 
 constexpr DataType kF32 = DataType::kFloat32;
@@ -415,5 +415,5 @@ PrecisionSummary assign_precisions(ir::Graph& graph, const BuilderConfig& config
   return PrecisionAssigner(graph, config).run();
 }
 
-}  // namespace build
+}  // namespace builder
 }  // namespace kiln

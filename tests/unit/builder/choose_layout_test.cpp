@@ -3,7 +3,7 @@
 // Concat axis, Transposes only at borders, boundaries at Flatten/Reshape/Gemm and at operands it
 // cannot permute), that a channels-last source model ends with no Transposes, and that every
 // rewrite keeps the graph's results.
-#include "build/choose_layout.hpp"
+#include "builder/choose_layout.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "ir/op_registry.hpp"
 #include "unit/passes/pass_test_util.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 using test::attrs;
@@ -243,4 +243,4 @@ TEST(ChooseLayout, PolicyTable) {
 }
 
 }  // namespace
-}  // namespace kiln::build
+}  // namespace kiln::builder

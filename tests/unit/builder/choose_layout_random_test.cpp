@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <random>
 
-#include "build/choose_layout.hpp"
+#include "builder/choose_layout.hpp"
 #include "ir/op_registry.hpp"
 #include "unit/passes/pass_test_util.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 using test::attrs;
@@ -175,4 +175,4 @@ TEST(ChooseLayoutRandom, ChannelsLastKeepsEveryRandomGraphsResults) {
 }
 
 }  // namespace
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -5,9 +5,9 @@
 
 #include <unordered_map>
 
-#include "build/memory_plan.hpp"
+#include "builder/memory_plan.hpp"
 
-namespace kiln::build {
+namespace kiln::builder {
 
 // Concrete shapes of a graph's tensors for one set of input shapes (static_shapes.hpp).
 struct StaticShapes {
@@ -23,4 +23,4 @@ bool may_run_in_place(const std::string& op);
 // Error(kInternal) if the plan it made fails memory_plan_problem (a planner bug).
 MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes);
 
-}  // namespace kiln::build
+}  // namespace kiln::builder

@@ -1,19 +1,19 @@
 // Lifetimes of activations and the safety check every memory plan passes, whether the builder
 // just made it or it comes from a plan file.
-#include "build/memory_plan.hpp"
+#include "builder/memory_plan.hpp"
 
 #include <unordered_map>
 #include <unordered_set>
 
-#include "build/arena_layout.hpp"
-#include "build/memory_planner.hpp"
+#include "builder/arena_layout.hpp"
+#include "builder/memory_planner.hpp"
 #include "core/error.hpp"
 
 namespace kiln {
 
-using build::align_to_arena;
-using build::kArenaAlignment;
-using build::LiveRange;
+using builder::align_to_arena;
+using builder::kArenaAlignment;
+using builder::LiveRange;
 
 namespace {
 
@@ -249,7 +249,7 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
         }
         b = src ? buffer_of_input(src) : kExternal;
         // Only layers whose kernels read each element before writing it may overwrite an input.
-        if (b == kExternal || !build::may_run_in_place(n.op) || n.outputs.size() != 1 ||
+        if (b == kExternal || !builder::may_run_in_place(n.op) || n.outputs.size() != 1 ||
             offsets[b] != t.offset || align_to_arena(buffers[b].bytes) != align_to_arena(t.bytes) ||
             buffers[b].last != step) {
           return cat("tensor '", t.name, "' cannot overwrite '", t.in_place_of, "' (", n.describe(),

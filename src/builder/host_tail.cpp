@@ -1,10 +1,10 @@
 // The head/tail split of a graph with data-dependent shapes (host_tail.hpp).
-#include "build/host_tail.hpp"
+#include "builder/host_tail.hpp"
 
 #include <algorithm>
 #include <unordered_map>
 
-namespace kiln::build {
+namespace kiln::builder {
 namespace {
 
 void push_once(std::vector<ir::Value*>& list, ir::Value* v) {
@@ -97,4 +97,4 @@ std::optional<HostTailSplit> split_host_tail(const ir::Graph& graph, const Stati
   return split;
 }
 
-}  // namespace kiln::build
+}  // namespace kiln::builder
