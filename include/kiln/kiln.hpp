@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -128,6 +129,16 @@ struct BuilderConfig {
   int optimization_level = 3;
   size_t workspace_limit = size_t{1} << 30;
   std::string timing_cache_path;
+  // Passes left out of the build pipeline, by name (`kiln build --verbose` lists the passes that
+  // ran, stage by stage). A name that is no pass of this build, or a step the build cannot do
+  // without (the layout and precision stages), fails the build.
+  std::set<std::string> disabled_passes;
+  // Tactics pinned by layer name, by the name of an ONNX node a layer came from, or by op
+  // ("ScaledDotProductAttention" -> "gemm"): those layers run that tactic and are not timed; the
+  // plan records the pin. A key that matches no layer fails the build; a tactic that does not
+  // apply to a layer fails when the layer is prepared on the GPU (at build time where there is
+  // one), naming the layer and the tactics that apply.
+  std::map<std::string, std::string> tactics;
   // Optimization-profile shapes by input name: the shapes the activation memory is planned for.
   // An input left out is planned with each unknown dimension taken as 1. An execution context
   // uses the planned arena for runs whose input shapes equal these; other shapes still run, with

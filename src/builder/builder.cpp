@@ -1,28 +1,20 @@
 // Network parsing and engine building: import, optimize, check every layer can run on the
 // target, plan activation memory, and package the result as an engine.
-#include <chrono>
-#include <filesystem>
-#include <functional>
+#include <algorithm>
 #include <map>
-#include <sstream>
 
-#include "backends/cpu/kernel.hpp"
-#include "backends/cuda/flash_attention_heads.hpp"
-#include "builder/choose_layout.hpp"
+#include "backends/backend.hpp"
 #include "builder/host_tail.hpp"
 #include "builder/memory_planner.hpp"
+#include "builder/pipeline.hpp"
 #include "builder/precision.hpp"
 #include "builder/static_shapes.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
-#include "ir/layer_precision.hpp"
+#include "ir/layer_tactic.hpp"
 #include "onnx/importer.hpp"
 #include "passes/pass_manager.hpp"
-#include "passes/passes.hpp"
 #include "runtime/engine_impl.hpp"
-#ifdef KILN_WITH_CUDA
-#include "backends/cuda/cuda_execution_context.hpp"
-#endif
 
 namespace kiln {
 
@@ -39,39 +31,6 @@ Network parse_onnx_bytes(std::string_view bytes, const std::string& name) {
 }
 
 namespace {
-
-void check_backend_support(const ir::Graph& g, Backend backend) {
-  if (backend == Backend::kCuda) {
-#ifdef KILN_WITH_CUDA
-    cuda::check_cuda_support(g);
-    return;
-#else
-    fail(ErrorCode::kUnsupported,
-         "this kiln build has no CUDA backend (it was built without the CUDA toolkit)");
-#endif
-  }
-  std::ostringstream missing;
-  int count = 0;
-  // Layers inside subgraphs (If branches, Loop bodies) need kernels too.
-  auto check = [&](const ir::Graph& graph, const std::string& scope, auto& self) -> void {
-    for (const auto& n : graph.nodes()) {
-      if (!cpu::CpuKernelRegistry::instance().has(n->op)) {
-        missing << "\n  - " << scope << n->describe();
-        ++count;
-      }
-      for (const auto& [attr, value] : n->attrs.all()) {
-        if (const auto* sub = std::get_if<ir::GraphAttr>(&value); sub && *sub) {
-          self(**sub, cat(scope, "in '", attr, "' of ", n->describe(), ": "), self);
-        }
-      }
-    }
-  };
-  check(g, "", check);
-  if (count) {
-    fail(ErrorCode::kUnsupported, count, " layer(s) have no ", to_string(backend),
-         " kernel:", missing.str());
-  }
-}
 
 std::string mib(uint64_t bytes) {
   return cat(static_cast<double>(bytes) / (1 << 20), " MiB");
@@ -99,13 +58,11 @@ std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const Build
   return plan;
 }
 
-void log_precision(const builder::PrecisionSummary& s, const BuilderConfig& config) {
+void log_precision(const builder::PrecisionSummary& s, const BuilderConfig& config,
+                   const backends::Backend& backend) {
   bool reduced = config.fp16 || config.bf16 || !config.layer_precisions.empty();
-  if (config.backend == Backend::kCpu && reduced) {
-    // Useful to check a model's reduced-precision numerics before deploying it to a GPU.
-    log(Severity::kInfo,
-        "the CPU backend honours the precision flags: FP16/BF16 layers store their values and "
-        "weights in that type and compute in FP32 (TF32 applies to GPU matrix work only)");
+  if (reduced && !backend.precision_note().empty()) {
+    log(Severity::kInfo, std::string(backend.precision_note()));
   }
   std::string counts;
   for (const auto& [name, n] : s.layers) counts += cat(counts.empty() ? "" : ", ", n, " ", name);
@@ -114,102 +71,61 @@ void log_precision(const builder::PrecisionSummary& s, const BuilderConfig& conf
           " reformat layer(s) inserted; ", s.converted_weights, " weight tensor(s) converted"));
 }
 
-// CUDA builds on a machine with a GPU: tunes every layer now (a context's creation times the
-// candidate tactics) and records each winner in its layer's `tactic` attribute, so the plan
-// carries the choice and loading it times nothing. Without a GPU the choice waits for the load.
-void record_cuda_tactics(ir::Graph& graph, const std::shared_ptr<const Engine::Impl>& impl,
-                         const BuilderConfig& config) {
-#ifdef KILN_WITH_CUDA
-  if (!cuda::device_available()) {
-    log(Severity::kInfo, "no CUDA device here: each layer's tactic is chosen when the plan loads");
-    return;
-  }
-  std::map<const ir::Node*, std::string> choices;
-  try {
-    cuda::CudaExecutionContext::PrepareProgress progress;
-    if (config.progress) {
-      auto start = std::chrono::steady_clock::now();
-      progress = [&config, start](size_t done, size_t total, const ir::Node* layer) {
-        std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-        config.progress(BuildProgress{done, total, layer ? layer->name : "", elapsed.count()});
-      };
+// Pins the tactics config.tactics names on the layers each key matches: by layer name, by the
+// name of an ONNX node the layer came from, or by op. A key that matches nothing is an error.
+void pin_tactics(ir::Graph& graph, const BuilderConfig& config) {
+  for (const auto& [key, tactic] : config.tactics) {
+    size_t pinned = 0;
+    for (const auto& n : graph.nodes()) {
+      const bool matches = n->name == key || n->op == key ||
+                           std::find(n->origins.begin(), n->origins.end(), key) != n->origins.end();
+      if (!matches) continue;
+      ir::pin_tactic(*n, tactic);
+      ++pinned;
     }
-    cuda::CudaExecutionContext context(impl, progress);
-    choices = context.tuner().choices();
-  } catch (const Error& e) {
-    // The plan is still valid without recorded tactics: they are chosen when it loads. A layer
-    // that cannot run at all fails there, naming itself, as it would have here.
-    log(Severity::kWarning, cat("could not tune on this GPU (", e.what(),
-                                "); each layer's tactic is chosen when the plan loads"));
-    return;
+    if (pinned == 0) {
+      fail(ErrorCode::kInvalidArgument, "tactic '", key, "=", tactic, "': no layer of the built ",
+           "engine is named '", key, "', came from an ONNX node of that name or runs that op ",
+           "(`kiln inspect` on the plan lists the layers)");
+    }
+    log(Severity::kInfo, cat("tactic '", tactic, "' pinned on ", pinned, " layer(s) (", key, ")"));
   }
-  size_t recorded = 0;
-  for (const auto& n : graph.nodes()) {
-    auto it = choices.find(n.get());
-    if (it == choices.end()) continue;
-    n->attrs.set(cuda::kTacticAttribute, it->second);
-    ++recorded;
-  }
-  log(Severity::kInfo, cat("tactics: recorded the chosen tactic of ", recorded, " layer(s)"));
-#endif
 }
 
-// Whether the CUDA flash-attention kernel takes the layer (flash_attention_heads.hpp).
-bool reads_interleaved_heads_on_cuda(const ir::Node& n) {
-  const ir::Value* q = n.input(0);
-  const ir::Value* v = n.input(2);
-  if (!q || !v || !q->shape || !v->shape) return false;
-  const ir::Dim& d = q->shape->back();
-  const ir::Dim& dv = v->shape->back();
-  return cuda::flash_attention_dtype(q->dtype, ir::allows_tf32(n)) && d.known() && dv.known() &&
-         cuda::flash_attention_heads(d.value, dv.value);
-}
-
-// Everything after the default passes, for one target: its rewrites, layout, precision, the
-// support check, the memory plan and (GPU builds) tuning.
+// Everything after the graph optimizations, for one target: the backend's rewrites, layout,
+// precision, the support check, the memory plan and the backend's tuning.
 std::shared_ptr<Engine::Impl> build_optimized(std::unique_ptr<ir::Graph> g,
-                                              const BuilderConfig& config) {
-  // GPU convolution libraries run a patch embedding (3 channels, stride = kernel) far from the
-  // matrix units' rate; as a GEMM it runs near it. CPU convolutions (oneDNN) handle it well.
-  if (config.backend == Backend::kCuda && config.optimization_level > 0) {
-    if (passes::patchify_to_gemm(*g)) passes::collapse_view_chains(*g);
+                                              const BuilderConfig& config,
+                                              std::vector<passes::PassRecord> records) {
+  const backends::Backend& backend = backends::get_backend(config.backend);
+  builder::PrecisionSummary precision;
+  std::vector<builder::PipelineStage> stages = builder::build_pipeline(config, backend, &precision);
+  // The graph optimizations ran before the split (build_engine); the rest runs per part.
+  stages.erase(stages.begin());
+  std::vector<passes::PassRecord> more = builder::run_pipeline(*g, stages);
+  records.insert(records.end(), more.begin(), more.end());
+  log(Severity::kInfo, passes::format_pass_records(records));
+  if (!config.disabled_passes.empty()) {
+    std::string names;
+    for (const std::string& n : config.disabled_passes) names += (names.empty() ? "" : ", ") + n;
+    log(Severity::kInfo, cat("passes disabled by the build configuration: ", names));
   }
-  // Layout before precision: the Transposes at region borders then get their neighbours'
-  // precision, and Cast layers go where precisions differ, never between a Transpose pair. Level 0
-  // (no optimization) keeps the model's layout unless one is asked for.
-  if (config.optimization_level > 0 || config.layout != Layout::kAuto)
-    builder::choose_layout(*g, config.backend, config.layout);
-  builder::PrecisionSummary precision = builder::assign_precisions(*g, config);
-  log_precision(precision, config);
-  // After precision: on CUDA only 16-bit attention layers read interleaved heads at full speed
-  // (the flash kernel); elsewhere the Transposes feed the cuBLASLt GEMM tactic packed operands.
-  // The CPU kernel reads any strides alike, so there every attention layer takes them.
-  if (config.optimization_level > 0) {
-    std::function<bool(const ir::Node&)> wanted;  // empty: every attention layer
-    if (config.backend == Backend::kCuda) wanted = reads_interleaved_heads_on_cuda;
-    passes::merge_attention_projections(*g, wanted);
-    if (passes::absorb_attention_transposes(*g, wanted)) passes::fuse_residual_through_reshape(*g);
-  }
-  if (config.backend == Backend::kCuda && config.optimization_level > 0) {
-    passes::space_to_depth_stems(*g);
-    passes::pad_narrow_conv_channels(*g);
-    passes::fuse_rearrange_chains(*g);
-  }
-  check_backend_support(*g, config.backend);
+  log_precision(precision, config, backend);
+  backend.check_support(*g);
+  pin_tactics(*g, config);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
   ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet
   auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));
   // Below level 3 nothing is timed: each layer takes its first applicable tactic when it loads.
-  if (config.backend == Backend::kCuda && impl->tune_tactics && !graph.nodes().empty()) {
-    record_cuda_tactics(graph, impl, config);
-  }
+  if (impl->tune_tactics && !graph.nodes().empty()) backend.tune(graph, impl, config);
   return impl;
 }
 
 // A GPU build of a graph whose later layers have data-dependent shapes: the static part builds as
 // a GPU engine, the rest as a CPU engine run on the host after it (build/host_tail.hpp).
 std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, builder::HostTailSplit split,
-                                                 const BuilderConfig& config) {
+                                                 const BuilderConfig& config,
+                                                 const std::vector<passes::PassRecord>& records) {
   const bool all_on_host = split.head->nodes().empty();
   log(Severity::kWarning,
       cat(all_on_host ? "all " : "", split.tail->nodes().size(), " of ", g.nodes().size(),
@@ -222,13 +138,14 @@ std::shared_ptr<Engine::Impl> build_split_engine(const ir::Graph& g, builder::Ho
   std::vector<std::string> inputs, outputs;
   for (const ir::Value* v : g.inputs()) inputs.push_back(v->name);
   for (const ir::Value* v : g.outputs()) outputs.push_back(v->name);
-  std::shared_ptr<Engine::Impl> impl = build_optimized(std::move(split.head), config);
-  // The host part runs in FP32 (post-processing: box decoding, scores, NMS) at the same level.
+  std::shared_ptr<Engine::Impl> impl = build_optimized(std::move(split.head), config, records);
+  // The host part runs on the CPU backend in FP32 (post-processing: box decoding, scores, NMS)
+  // at the same level.
   BuilderConfig host_config;
   host_config.backend = Backend::kCpu;
   host_config.optimization_level = config.optimization_level;
-  attach_host_tail(*impl, build_optimized(std::move(split.tail), host_config), split.why, inputs,
-                   outputs, ErrorCode::kInternal);
+  attach_host_tail(*impl, build_optimized(std::move(split.tail), host_config, {}), split.why,
+                   inputs, outputs, ErrorCode::kInternal);
   return impl;
 }
 
@@ -243,15 +160,21 @@ std::unique_ptr<Engine> build_engine(const Network& network, const BuilderConfig
     fail(ErrorCode::kInvalidArgument, "network '", network.impl().graph->name,
          "' has no outputs: mark at least one");
   }
+  const backends::Backend& backend = backends::get_backend(config.backend);
   std::unique_ptr<ir::Graph> g = network.impl().graph->clone();
-  passes::PassManager(passes::default_passes(config.optimization_level)).run(*g);
-  if (config.backend == Backend::kCuda) {
+  // The first stage, the graph optimizations, runs on the whole graph: a split engine's parts
+  // are cut from its result.
+  std::vector<builder::PipelineStage> stages = builder::build_pipeline(config, backend, nullptr);
+  std::vector<passes::PassRecord> records = builder::run_pipeline(*g, {stages.front()});
+  if (!backend.runs_data_dependent_shapes()) {
     std::optional<builder::HostTailSplit> split = builder::split_host_tail(
         *g, builder::evaluate_static_prefix(*g, builder::bind_input_shapes(*g, config.input_shapes),
                                             /*trust_subgraph_inference=*/true));
-    if (split) return std::make_unique<Engine>(build_split_engine(*g, std::move(*split), config));
+    if (split) {
+      return std::make_unique<Engine>(build_split_engine(*g, std::move(*split), config, records));
+    }
   }
-  return std::make_unique<Engine>(build_optimized(std::move(g), config));
+  return std::make_unique<Engine>(build_optimized(std::move(g), config, std::move(records)));
 }
 
 }  // namespace kiln

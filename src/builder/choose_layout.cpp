@@ -370,7 +370,8 @@ std::vector<Region> find_regions(ir::Graph& g) {
 
 }  // namespace
 
-bool region_runs_channels_last(Backend backend, Layout requested, const RegionBorders& borders) {
+bool region_runs_channels_last(LayoutPolicy policy, Layout requested,
+                               const RegionBorders& borders) {
   switch (requested) {
     case Layout::kNchw:
       return false;
@@ -379,11 +380,11 @@ bool region_runs_channels_last(Backend backend, Layout requested, const RegionBo
     case Layout::kAuto:
       break;
   }
-  if (backend == Backend::kCuda) return true;
+  if (policy == LayoutPolicy::kChannelsLastAlways) return true;
   return borders.cancelling > 0 && borders.paid <= borders.cancelling;
 }
 
-LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested) {
+LayoutSummary choose_layout(ir::Graph& graph, LayoutPolicy policy, Layout requested) {
   LayoutSummary s;
   ir::infer_graph(graph);
   std::vector<Region> regions = find_regions(graph);
@@ -393,7 +394,7 @@ LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested)
   // Borders are measured on the graph as it was, before any region is rewritten.
   std::vector<bool> convert;
   for (const Region& r : regions)
-    convert.push_back(region_runs_channels_last(backend, requested, rewriter.borders(r)));
+    convert.push_back(region_runs_channels_last(policy, requested, rewriter.borders(r)));
   for (size_t i = 0; i < regions.size(); ++i) {
     if (!convert[i]) continue;
     rewriter.rewrite(regions[i]);

@@ -17,10 +17,18 @@ struct RegionBorders {
   int64_t paid = 0;        // the others: transposes channels-last adds
 };
 
-// The policy table. kNchw/kNhwc: as asked. kAuto: CUDA runs every region channels-last (cuDNN's
-// tensor-core kernels read NHWC, FP32/TF32 included); the CPU only where it costs nothing extra:
-// some border cancels a model's own Transpose and no more are added than cancel.
-bool region_runs_channels_last(Backend backend, Layout requested, const RegionBorders& borders);
+// What a backend does with a region when the layout is left to kiln (Layout::kAuto).
+enum class LayoutPolicy {
+  // Every region channels-last (the CUDA backend: cuDNN's tensor-core kernels read NHWC,
+  // FP32/TF32 included).
+  kChannelsLastAlways,
+  // Only where it costs nothing extra: some border cancels a model's own Transpose and no more
+  // are added than cancel (the CPU backend).
+  kChannelsLastWhereItSavesTransposes,
+};
+
+// The policy table. kNchw/kNhwc: as asked. kAuto: as the backend's policy says.
+bool region_runs_channels_last(LayoutPolicy policy, Layout requested, const RegionBorders& borders);
 
 struct LayoutSummary {
   int64_t regions = 0;  // connected regions with at least one convolution
@@ -36,6 +44,6 @@ struct LayoutSummary {
 // constants re-laid out ([C,1,1] -> [C]), Concat axis 3, Transpose(0,2,3,1) at every entry and
 // Transpose(0,3,1,2) at every exit; inverse Transpose pairs are then removed. Runs before
 // precision assignment, so the inserted Transposes take their neighbours' precision.
-LayoutSummary choose_layout(ir::Graph& graph, Backend backend, Layout requested);
+LayoutSummary choose_layout(ir::Graph& graph, LayoutPolicy policy, Layout requested);
 
 }  // namespace kiln::builder

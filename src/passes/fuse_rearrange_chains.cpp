@@ -7,7 +7,7 @@
 // The chain's view of its source is tracked as virtual dims (size, stride), grouped into the
 // logical dims of each layer's output: a Transpose reorders the groups, a Reshape regroups the
 // virtual dims (splitting one where a new dim takes part of it), a Cast changes only the type.
-// KILN_FUSE_REARRANGE=0 leaves every chain alone (for comparisons).
+// `kiln build --disable-pass fuse_rearrange_chains` leaves every chain alone (for comparisons).
 #include <string>
 
 #include "ir/layer_precision.hpp"
@@ -171,7 +171,6 @@ bool ends_chain(const UseIndex& g, const ir::Node& n) {
 }  // namespace
 
 bool fuse_rearrange_chains(ir::Graph& graph) {
-  if (switched_off_by_environment("KILN_FUSE_REARRANGE")) return false;
   // Found first, rewritten after; the layers the rewrites leave unused go once all are done.
   struct Fusion {
     std::vector<ir::Node*> chain;

@@ -6,8 +6,8 @@
 // 7x7 stem takes 0.317 ms padded against 0.383 ms on 3 channels, more than the pad costs;
 // EfficientNet-B0's 3x3 stem gains 4 us, less than the pad costs, so only convolutions whose
 // reduction (kernel taps x channels) is at least a 7x7 kernel's on 3 channels are padded, as are
-// no FP32 ones (unmeasured). KILN_PAD_NARROW_CONV=0 leaves every convolution alone (for
-// comparisons).
+// no FP32 ones (unmeasured). `kiln build --disable-pass pad_narrow_conv_channels` leaves every
+// convolution alone (for comparisons).
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -74,7 +74,6 @@ void pad(ir::Graph& g, ir::Node* conv, int64_t to) {
 }  // namespace
 
 bool pad_narrow_conv_channels(ir::Graph& graph) {
-  if (switched_off_by_environment("KILN_PAD_NARROW_CONV")) return false;
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     if (int64_t to = padded_channels(*n)) {

@@ -16,6 +16,7 @@ std::vector<PassRecord> PassManager::run(ir::Graph& graph) const {
     bool any = false;
     for (const Pass& pass : passes_) {
       PassRecord r;
+      r.stage = stage_;
       r.name = pass.name;
       r.round = round;
       r.layers_before = graph.nodes().size();
@@ -31,7 +32,6 @@ std::vector<PassRecord> PassManager::run(ir::Graph& graph) const {
     }
     if (!any) break;
   }
-  log(Severity::kInfo, format_pass_records(records));
   return records;
 }
 
@@ -63,7 +63,12 @@ std::vector<Pass> default_passes(int optimization_level) {
 std::string format_pass_records(const std::vector<PassRecord>& records) {
   std::string out = "passes (round, name, layers before -> after, time):";
   char line[160];
+  const std::string* stage = nullptr;
   for (const PassRecord& r : records) {
+    if (!r.stage.empty() && (!stage || *stage != r.stage)) {
+      out += "\n stage " + r.stage + ":";
+      stage = &r.stage;
+    }
     std::snprintf(line, sizeof line, "\n  %d  %-34s %5zu -> %-5zu %8.2f ms%s", r.round,
                   r.name.c_str(), r.layers_before, r.layers_after, r.milliseconds,
                   r.changed ? "" : "  (no change)");

@@ -62,11 +62,6 @@ ir::Value* add_int64_constant(ir::Graph& graph, const std::string& base,
       Tensor::from_vector(DataType::kInt64, {static_cast<int64_t>(values.size())}, values));
 }
 
-bool switched_off_by_environment(const char* name) {
-  const char* v = std::getenv(name);
-  return v && std::string(v) == "0";
-}
-
 void copy_layer_precision(const ir::Node& from, ir::Node& to) {
   const std::string precision = from.attrs.get_string(ir::kLayerPrecisionAttr, "");
   if (!precision.empty()) to.attrs.set(ir::kLayerPrecisionAttr, precision);

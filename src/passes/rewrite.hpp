@@ -27,10 +27,6 @@ void tidy_after_rewrite(ir::Graph& graph);
 ir::Value* add_int64_constant(ir::Graph& graph, const std::string& base,
                               const std::vector<int64_t>& values);
 
-// Whether environment variable `name` is "0": how a GPU rewrite is switched off for A/B runs
-// (KILN_PAD_NARROW_CONV, KILN_STEM_SPACE_TO_DEPTH, KILN_FUSE_REARRANGE).
-bool switched_off_by_environment(const char* name);
-
 // Gives `to` (a layer a rewrite added) the precision the builder chose for `from`, if any.
 void copy_layer_precision(const ir::Node& from, ir::Node& to);
 

@@ -12,7 +12,8 @@
 // ceil((k + a) / 2) taps, with (b + a) / 2 blocks of padding before and whatever makes O outputs
 // after. The rearrangement itself is Reshape -> Transpose -> Reshape; when the input is the
 // NCHW -> NHWC Transpose of the model's image, one Transpose from the image does both.
-// KILN_STEM_SPACE_TO_DEPTH=0 leaves every convolution alone (for comparisons).
+// `kiln build --disable-pass space_to_depth_stems` leaves every convolution alone (for
+// comparisons).
 #include <cstring>
 #include <string>
 
@@ -158,7 +159,6 @@ void rewrite(ir::Graph& g, ir::Node& conv, const StemPlan& plan) {
 }  // namespace
 
 bool space_to_depth_stems(ir::Graph& graph) {
-  if (switched_off_by_environment("KILN_STEM_SPACE_TO_DEPTH")) return false;
   bool changed = false;
   for (ir::Node* n : graph.node_list()) {
     if (std::optional<StemPlan> plan = plan_stem(*n)) {

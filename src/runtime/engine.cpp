@@ -2,16 +2,13 @@
 #include <algorithm>
 #include <fstream>
 
+#include "backends/backend.hpp"
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "ir/layer_precision.hpp"
 #include "plan/plan_file.hpp"
-#include "runtime/cpu_execution_context.hpp"
 #include "runtime/engine_impl.hpp"
 #include "runtime/split_execution_context.hpp"
-#ifdef KILN_WITH_CUDA
-#include "backends/cuda/cuda_execution_context.hpp"
-#endif
 
 namespace kiln {
 
@@ -167,45 +164,21 @@ void ExecutionContext::set_cuda_graph(bool) {
   fail(ErrorCode::kUnsupported, "CUDA graphs apply to GPU engines; this engine runs on the CPU");
 }
 
-bool backend_built(Backend b) {
-  if (b == Backend::kCpu) return true;
-#ifdef KILN_WITH_CUDA
-  return b == Backend::kCuda;
-#else
-  return false;
-#endif
-}
-
-bool backend_available(Backend b) {
-  if (b == Backend::kCpu) return true;
-#ifdef KILN_WITH_CUDA
-  return b == Backend::kCuda && cuda::device_available();
-#else
-  return false;
-#endif
-}
-
 std::unique_ptr<ExecutionContext> Engine::create_execution_context() const {
   // A split engine whose layers all run on the host needs no GPU.
   if (impl_->host_tail && impl_->graph->nodes().empty()) {
     return std::make_unique<SplitExecutionContext>(impl_, nullptr);
   }
-  switch (impl_->backend) {
-    case Backend::kCpu:
-      return std::make_unique<CpuExecutionContext>(impl_);
-    case Backend::kCuda:
-#ifdef KILN_WITH_CUDA
-      if (impl_->host_tail) {
-        return std::make_unique<SplitExecutionContext>(
-            impl_, std::make_unique<cuda::CudaExecutionContext>(impl_));
-      }
-      return std::make_unique<cuda::CudaExecutionContext>(impl_);
-#else
-      break;
-#endif
+  const backends::Backend* backend = backends::find_backend(impl_->backend);
+  if (!backend) {
+    fail(ErrorCode::kUnsupported, "this kiln build cannot run engines for the ",
+         to_string(impl_->backend), " backend (it was built without it)");
   }
-  fail(ErrorCode::kUnsupported, "this kiln build cannot run engines for the ",
-       to_string(impl_->backend), " backend (it was built without it)");
+  std::unique_ptr<ExecutionContext> context = backend->create_context(impl_);
+  if (impl_->host_tail) {
+    return std::make_unique<SplitExecutionContext>(impl_, std::move(context));
+  }
+  return context;
 }
 
 std::vector<uint8_t> Engine::serialize() const {

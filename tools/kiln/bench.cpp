@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "option_values.hpp"
+#include "pipeline_options.hpp"
 #include "runtime/engine_impl.hpp"
 
 namespace kiln::tools {
@@ -70,6 +71,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
                   "activation layout around convolutions (ONNX models): auto, nchw or nhwc")
       ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
       ->capture_default_str();
+  add_pipeline_options(*sub, o.pipeline);
   sub->add_option("-s,--shape", o.shapes,
                   "NAME=1x3x224x224: shape of an input; the engine is built for these shapes "
                   "(repeatable)")
@@ -127,6 +129,8 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   config.tf32 = !o.no_tf32;
   config.timing_cache_path = o.timing_cache;
   config.layout = parse_layout(o.layout).value_or(Layout::kAuto);  // CLI checked the name
+  config.disabled_passes = disabled_pass_set(o.pipeline.disabled_passes);
+  config.tactics = parse_tactics(o.pipeline.tactics);
   if (o.cuda_graph && config.backend != Backend::kCuda &&
       (requested || detect_model_format(o.model) == ModelFormat::kOnnx)) {
     fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; it needs --backend cuda");

@@ -12,6 +12,7 @@
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
 #include "option_values.hpp"
+#include "pipeline_options.hpp"
 #include "precision_options.hpp"
 #include "run_inputs.hpp"
 #include "runtime/engine_impl.hpp"
@@ -114,6 +115,7 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
                   "applicable tactic (fast builds); 3: also time each GPU layer's tactics")
       ->transform(whole_number_in(0, 3))
       ->capture_default_str();
+  add_pipeline_options(*sub, o.pipeline);
   sub->add_flag("-v,--verbose", o.verbose, "print builder diagnostics and the built graph");
   sub->footer(
       "Examples:\n"
@@ -124,7 +126,9 @@ CLI::App* add_build_command(CLI::App& app, BuildOptions& o) {
       "  kiln build model.onnx --verbose        # writes model.plan, prints every layer\n"
       "  kiln build bert.onnx -s input_ids=8x128 -s attention_mask=8x128\n"
       "  kiln build model.onnx --fp16 --precision-constraint softmax_0=fp32 "
-      "--precision-constraint head=fp32");
+      "--precision-constraint head=fp32\n"
+      "  kiln build vit.onnx --backend cuda --fp16 --tactic ScaledDotProductAttention=gemm "
+      "--disable-pass fuse_rearrange_chains");
   return sub;
 }
 
@@ -154,6 +158,8 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   if (o.workspace_limit_mib) config.workspace_limit = size_t{o.workspace_limit_mib} << 20;
   config.layout = parse_layout(o.layout).value_or(Layout::kAuto);  // CLI checked the name
   config.optimization_level = o.opt_level;
+  config.disabled_passes = disabled_pass_set(o.pipeline.disabled_passes);
+  config.tactics = parse_tactics(o.pipeline.tactics);
   if (!o.verbose) config.progress = terminal_progress(err);  // verbose logs would break the line
 
   auto start = Clock::now();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline_options.hpp"
 #include "surgeon.hpp"
 
 namespace kiln::tools {
@@ -28,6 +29,7 @@ struct BuildOptions {
   std::string timing_cache;          // file the CUDA auto-tuner reads and extends
   uint64_t workspace_limit_mib = 0;  // 0: the builder's default
   int opt_level = 3;                 // BuilderConfig::optimization_level
+  PipelineOptions pipeline;          // --disable-pass, --tactic
 };
 CLI::App* add_build_command(CLI::App& app, BuildOptions& opts);
 void build_command(const BuildOptions& opts, std::ostream& out, std::ostream& err);
@@ -67,6 +69,7 @@ struct BenchOptions {
   bool profile = false;
   std::string json;          // file for the JSON report
   std::string timing_cache;  // for an ONNX model built in memory for CUDA
+  PipelineOptions pipeline;  // --disable-pass, --tactic (ONNX models)
 };
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& opts);
 void bench_command(const BenchOptions& opts, std::ostream& out, std::ostream& err);

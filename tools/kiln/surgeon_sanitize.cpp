@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "core/error.hpp"
+#include "core/logging.hpp"
 #include "onnx/tensor_proto.hpp"
 #include "passes/pass_manager.hpp"
 #include "passes/passes.hpp"
@@ -50,7 +51,8 @@ SanitizeResult sanitize_model(pb::ModelProto& model, const std::string& source) 
     for (const ir::Value* v : n->inputs) names.push_back(v ? v->name : "");
     before.emplace_back(n.get(), std::move(names));
   }
-  passes::PassManager(sanitize_passes()).run(*graph);
+  log(Severity::kInfo,
+      passes::format_pass_records(passes::PassManager(sanitize_passes()).run(*graph)));
 
   std::map<std::string, const ir::Value*> values;
   for (const auto& v : graph->values()) values.emplace(v->name, v.get());

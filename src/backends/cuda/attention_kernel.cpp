@@ -5,8 +5,8 @@
 // allows them; with all registers or more blocks per SM),
 // "gemm" (cuBLASLt GEMMs around a softmax, attention_gemm.hpp) or "fused" (the general
 // flash-style kernel, attention.cu), timed against each other when tuning; without tuning the
-// first that applies, in that order. KILN_CUDA_ATTENTION=flash|flash_dense|gemm|fused forces one
-// (for tests and investigations).
+// first that applies, in that order. A pinned tactic (`kiln build --tactic
+// ScaledDotProductAttention=gemm`) forces one (for tests and investigations).
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
@@ -21,6 +21,7 @@
 #include "core/logging.hpp"
 #include "ir/attention_layout.hpp"
 #include "ir/layer_precision.hpp"
+#include "ir/layer_tactic.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -32,12 +33,6 @@ constexpr const char* kFusedTactic = "fused";
 
 bool is_flash(const std::string& tactic) {
   return tactic == kFlashTactic || tactic == kFlashDenseTactic;
-}
-
-// The tactic KILN_CUDA_ATTENTION names, or "" to let the tuner (or the default order) choose.
-std::string forced_tactic() {
-  const char* v = std::getenv("KILN_CUDA_ATTENTION");
-  return v ? std::string(v) : std::string();
 }
 
 class AttentionKernel final : public CudaKernel {
@@ -139,7 +134,7 @@ class AttentionKernel final : public CudaKernel {
   }
 
  private:
-  // Lists the tactics that apply (tensor-core ones first), honours KILN_CUDA_ATTENTION, and lets
+  // Lists the tactics that apply (tensor-core ones first), honours a pinned tactic, and lets
   // the tuner time them. Keeps gemm_ only when it is the choice.
   void choose_tactic(const CudaKernelContext& ctx, bool k_transposed) {
     const std::string what = ctx.node.describe();
@@ -173,16 +168,18 @@ class AttentionKernel final : public CudaKernel {
     auto why_not = [&](const std::string& name) {
       return is_flash(name) ? flash_why : name == kGemmTactic ? gemm_why : fused_why;
     };
-    if (std::string forced = forced_tactic(); !forced.empty()) {
+    // A tactic pinned by BuilderConfig::tactics, else the tuner (or the default order) chooses.
+    if (std::optional<std::string> pinned = ir::pinned_tactic(ctx.node)) {
+      const std::string& forced = *pinned;
       if (!is_flash(forced) && forced != kGemmTactic && forced != kFusedTactic) {
-        ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_ATTENTION is '", forced, "'; it takes '",
+        ctx.fail(ErrorCode::kInvalidArgument, "its pinned tactic is '", forced, "'; it takes '",
                  kFlashTactic, "', '", kFlashDenseTactic, "', '", kGemmTactic, "' or '",
                  kFusedTactic, "'");
       }
       // Not kUnsupported: that would send the layer to the host fallback instead of failing.
       if (std::find(names.begin(), names.end(), forced) == names.end()) {
-        ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_ATTENTION forces the ", forced,
-                 " tactic, which does not apply: ", why_not(forced));
+        ctx.fail(ErrorCode::kInvalidArgument, "its pinned tactic ", forced,
+                 " does not apply: ", why_not(forced));
       }
       names = {forced};
     }

@@ -18,6 +18,7 @@
 #include "backends/cuda/tactic.hpp"
 #include "core/logging.hpp"
 #include "ir/layer_precision.hpp"
+#include "ir/layer_tactic.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -73,7 +74,7 @@ class ConvKernel final : public CudaKernel {
     // Without tuning the first plan that finalizes is the one used: stop there, since
     // finalizing a runtime-compiled engine costs a compilation. A plan that recorded the tuned
     // tactic needs the same candidate list the build timed, so that its choice is among them.
-    const std::string recorded_name = ctx.node.attrs.get_string(kTacticAttribute, "");
+    const std::string recorded_name = ir::recorded_tactic(ctx.node);
     const bool recorded = !recorded_name.empty();
     const bool search_all = tuning || recorded;
     size_t limit = search_all ? kMaxCandidatesPerGraph : 1;

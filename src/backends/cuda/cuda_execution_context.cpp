@@ -137,13 +137,15 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   KILN_CUDA_CHECK(cudaGetDeviceProperties(&prop, libs_.device));
   libs_.sm_count = prop.multiProcessorCount;
   libs_.compute_capability = prop.major * 10 + prop.minor;
-  KILN_CUBLAS_CHECK(cublasLtCreate(&libs_.cublaslt));
-  KILN_CUDNN_CHECK(cudnnCreate(&libs_.cudnn));
+  cublaslt_ = make_cublaslt_handle();
+  cudnn_ = make_cudnn_handle();
+  libs_.cublaslt = cublaslt_.get();
+  libs_.cudnn = cudnn_.get();
   tuner_ = std::make_unique<TacticTuner>(
       TuningOptions{engine_->tune_tactics, engine_->timing_cache_path, engine_->workspace_limit},
       libs_.device);
   libs_.tuner = tuner_.get();
-  KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  stream_ = make_nonblocking_stream();
   weights_ = device_weights_for(*engine_);
 
   // Activations share one arena, packed by lifetime; view layers (Reshape...) launch nothing.
@@ -173,7 +175,7 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
     if (arena.views.count(n.get())) continue;
     size_t layer = contexts_.size();
     if (progress) progress(layer, launching, n.get());
-    CudaKernelContext ctx{*n, {}, {}, stream_, nullptr, 0, &libs_};
+    CudaKernelContext ctx{*n, {}, {}, stream_.get(), nullptr, 0, &libs_};
     for (size_t i = 0; i < n->inputs.size(); ++i)
       ctx.inputs.push_back(view(n->inputs[i], layer, false, i));
     for (size_t i = 0; i < n->outputs.size(); ++i)
@@ -198,12 +200,8 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   }
 }
 
-CudaExecutionContext::~CudaExecutionContext() {
-  if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
-  if (stream_) cudaStreamDestroy(stream_);
-  if (libs_.cudnn) cudnnDestroy(libs_.cudnn);
-  if (libs_.cublaslt) cublasLtDestroy(libs_.cublaslt);
-}
+// The members destroy themselves, kernels before the handles they were prepared with.
+CudaExecutionContext::~CudaExecutionContext() = default;
 
 void CudaExecutionContext::bind(const std::map<std::string, void*>& device_bindings) {
   for (auto& [value, list] : binding_uses_) {
@@ -249,10 +247,7 @@ void CudaExecutionContext::enqueue(const std::map<std::string, void*>& device_bi
   // A captured graph bakes in the buffers and stream it was captured with; capture again when
   // either changes.
   if (!graph_exec_ || device_bindings != graph_bindings_ || s != graph_stream_) {
-    if (graph_exec_) {
-      KILN_CUDA_CHECK(cudaGraphExecDestroy(graph_exec_));
-      graph_exec_ = nullptr;
-    }
+    graph_exec_.reset();
     bind(device_bindings);
     cudaGraph_t graph = nullptr;
     KILN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
@@ -264,13 +259,15 @@ void CudaExecutionContext::enqueue(const std::map<std::string, void*>& device_bi
       throw;
     }
     KILN_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
-    cudaError_t status = cudaGraphInstantiate(&graph_exec_, graph, 0);
+    cudaGraphExec_t exec = nullptr;
+    cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
     KILN_CUDA_CHECK(status);
+    graph_exec_.reset(exec);
     graph_bindings_ = device_bindings;
     graph_stream_ = s;
   }
-  KILN_CUDA_CHECK(cudaGraphLaunch(graph_exec_, s));
+  KILN_CUDA_CHECK(cudaGraphLaunch(graph_exec_.get(), s));
 }
 
 std::vector<Tensor> CudaExecutionContext::execute(const std::map<std::string, Tensor>& inputs) {
@@ -300,20 +297,20 @@ std::vector<Tensor> CudaExecutionContext::execute(const std::map<std::string, Te
            to_string(t.dtype()), shape_to_string(t.shape()));
     }
     auto [dst, bytes] = staging(v);
-    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, t.raw(), bytes, cudaMemcpyHostToDevice, stream_));
+    KILN_CUDA_CHECK(cudaMemcpyAsync(dst, t.raw(), bytes, cudaMemcpyHostToDevice, stream_.get()));
   }
   for (const ir::Value* v : g.outputs()) {
     if (!bindings.count(v->name)) staging(v);
   }
-  enqueue(bindings, stream_);
+  enqueue(bindings, stream_.get());
   std::vector<Tensor> result;
   for (const ir::Value* v : g.outputs()) {
     Tensor t(v->dtype, static_shape(*v));
     KILN_CUDA_CHECK(cudaMemcpyAsync(t.raw(), bindings.at(v->name), t.nbytes(),
-                                    cudaMemcpyDeviceToHost, stream_));
+                                    cudaMemcpyDeviceToHost, stream_.get()));
     result.push_back(std::move(t));
   }
-  KILN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   for (size_t i = 0; i < kernels_.size(); ++i) {
     if (std::optional<Error> e = kernels_[i]->take_deferred_error()) {
       contexts_[i].fail(e->code(), "its CPU kernel (run on the host: the CUDA backend has no ",

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include "backends/cuda/cuda_handles.hpp"
 #include "backends/cuda/cuda_kernel.hpp"
 #include "backends/cuda/device_buffer.hpp"
 #include "backends/cuda/tactic.hpp"
@@ -57,7 +58,11 @@ class CudaExecutionContext final : public ExecutionContext {
 
   std::shared_ptr<const Engine::Impl> engine_;
   std::shared_ptr<const DeviceWeights> weights_;
-  CudaLibraries libs_;
+  // Declared before the kernels and the tuner, so destroyed after them.
+  CublasLtHandle cublaslt_;
+  CudnnHandle cudnn_;
+  CudaStream stream_;
+  CudaLibraries libs_;  // the handles above, as the kernels see them
   std::unique_ptr<TacticTuner> tuner_;
   DeviceBuffer arena_;
   DeviceBuffer workspace_;
@@ -75,9 +80,8 @@ class CudaExecutionContext final : public ExecutionContext {
   std::vector<std::pair<const ir::Value*, const void*>> passthrough_outputs_;
   // execute() stages host tensors through these.
   std::map<std::string, DeviceBuffer> staging_;
-  cudaStream_t stream_ = nullptr;
   bool use_graph_ = false;
-  cudaGraphExec_t graph_exec_ = nullptr;
+  CudaGraphExec graph_exec_;
   std::map<std::string, void*> graph_bindings_;
   cudaStream_t graph_stream_ = nullptr;
   LayerHook layer_hook_ = nullptr;

@@ -10,8 +10,9 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
-#include "core/error.hpp"
+#include "core/dtype_dispatch.hpp"
 #include "ir/integer_math.hpp"
 
 namespace kiln::cuda {
@@ -20,57 +21,10 @@ using half_t = __half;
 using bf16_t = __nv_bfloat16;
 using fp8_t = __nv_fp8_e4m3;
 
-// Calls f(T{}) with the device element type of `t`.
+// Calls f(T{}) with the device element type of `t` (core/dtype_dispatch.hpp).
 template <typename F>
 decltype(auto) visit_device_dtype(DataType t, F&& f) {
-  switch (t) {
-    case DataType::kFloat32:
-      return f(float{});
-    case DataType::kFloat64:
-      return f(double{});
-    case DataType::kFloat16:
-      return f(half_t{});
-    case DataType::kBFloat16:
-      return f(bf16_t{});
-    case DataType::kFloat8E4M3:
-      return f(fp8_t{});
-    case DataType::kInt8:
-      return f(int8_t{});
-    case DataType::kUInt8:
-      return f(uint8_t{});
-    case DataType::kInt16:
-      return f(int16_t{});
-    case DataType::kUInt16:
-      return f(uint16_t{});
-    case DataType::kInt32:
-      return f(int32_t{});
-    case DataType::kUInt32:
-      return f(uint32_t{});
-    case DataType::kInt64:
-      return f(int64_t{});
-    case DataType::kUInt64:
-      return f(uint64_t{});
-    case DataType::kBool:
-      return f(bool{});
-  }
-  fail(ErrorCode::kInternal, "unknown dtype ", static_cast<int>(t));
-}
-
-// Calls f(T{}) with an unsigned integer type of the element's size: ops that only move data
-// (copies, transposes, gathers) are instantiated once per size, not per type.
-template <typename F>
-decltype(auto) visit_element_size(size_t bytes, F&& f) {
-  switch (bytes) {
-    case 1:
-      return f(uint8_t{});
-    case 2:
-      return f(uint16_t{});
-    case 4:
-      return f(uint32_t{});
-    case 8:
-      return f(uint64_t{});
-  }
-  fail(ErrorCode::kInternal, "no element type of ", bytes, " bytes");
+  return visit_element_type<half_t, bf16_t, fp8_t>(t, std::forward<F>(f));
 }
 
 template <typename T>

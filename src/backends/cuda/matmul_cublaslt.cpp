@@ -35,29 +35,37 @@ LtTypes lt_types(const LtProblem& p, const std::string& what) {
   }
 }
 
-cublasLtMatrixLayout_t make_layout(cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld,
-                                   int64_t batch, int64_t stride) {
-  cublasLtMatrixLayout_t l = nullptr;
-  KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&l, type, static_cast<uint64_t>(rows),
+LtMatrixLayout make_layout(cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld,
+                           int64_t batch, int64_t stride) {
+  cublasLtMatrixLayout_t created = nullptr;
+  KILN_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&created, type, static_cast<uint64_t>(rows),
                                                static_cast<uint64_t>(cols), ld));
+  LtMatrixLayout l(created);
   if (batch > 1) {
     auto count = static_cast<int32_t>(batch);
-    KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
+    KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(l.get(), CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
                                                        &count, sizeof(count)));
     KILN_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
-        l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+        l.get(), CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
   }
   return l;
 }
 
-// Owns a heuristic preference for the duration of the query.
-struct Preference {
-  cublasLtMatmulPreference_t p = nullptr;
-  Preference() { KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&p)); }
-  ~Preference() { cublasLtMatmulPreferenceDestroy(p); }
-  void set(cublasLtMatmulPreferenceAttributes_t a, const void* v, size_t n) {
-    KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(p, a, v, n));
+// A heuristic preference for the duration of the query.
+class Preference {
+ public:
+  Preference() {
+    cublasLtMatmulPreference_t created = nullptr;
+    KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&created));
+    p_.reset(created);
   }
+  cublasLtMatmulPreference_t get() const { return p_.get(); }
+  void set(cublasLtMatmulPreferenceAttributes_t a, const void* v, size_t n) {
+    KILN_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(p_.get(), a, v, n));
+  }
+
+ private:
+  UniqueHandle<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy> p_;
 };
 
 }  // namespace
@@ -86,82 +94,66 @@ LtMatmul::LtMatmul(cublasLtHandle_t handle, const LtProblem& p, const std::strin
          "cuBLASLt takes in one call");
   }
   LtTypes t = lt_types(p, what);
-  try {
-    KILN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, t.compute, t.scale));
-    // cuBLASLt's first operand is kiln's B.
-    cublasOperation_t op_first = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t op_second = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &op_first,
-                                                     sizeof(op_first)));
-    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &op_second,
-                                                     sizeof(op_second)));
-    if (p.bias || p.activation != LtProblem::Activation::kNone) {
-      cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-      switch (p.activation) {
-        case LtProblem::Activation::kNone:
-          break;
-        case LtProblem::Activation::kRelu:
-          epilogue = p.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
-          break;
-        case LtProblem::Activation::kGeluTanh:
-          epilogue = p.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
-          break;
-      }
-      KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE,
-                                                       &epilogue, sizeof(epilogue)));
+  cublasLtMatmulDesc_t created = nullptr;
+  KILN_CUBLAS_CHECK(cublasLtMatmulDescCreate(&created, t.compute, t.scale));
+  desc_.reset(created);
+  // cuBLASLt's first operand is kiln's B.
+  cublasOperation_t op_first = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t op_second = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_TRANSA,
+                                                   &op_first, sizeof(op_first)));
+  KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_TRANSB,
+                                                   &op_second, sizeof(op_second)));
+  if (p.bias || p.activation != LtProblem::Activation::kNone) {
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    switch (p.activation) {
+      case LtProblem::Activation::kNone:
+        break;
+      case LtProblem::Activation::kRelu:
+        epilogue = p.bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+        break;
+      case LtProblem::Activation::kGeluTanh:
+        epilogue = p.bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+        break;
     }
-    // Stored shapes, column-major: B [K,N] row-major is N x K (ld N); transposed, K x N (ld K).
-    auto ld = [](int64_t given, int64_t packed) { return given ? given : packed; };
-    layout_a_ = p.trans_b ? make_layout(t.data, p.k, p.n, ld(p.ld_b, p.k), p.batch, p.stride_b)
-                          : make_layout(t.data, p.n, p.k, ld(p.ld_b, p.n), p.batch, p.stride_b);
-    layout_b_ = p.trans_a ? make_layout(t.data, p.m, p.k, ld(p.ld_a, p.m), p.batch, p.stride_a)
-                          : make_layout(t.data, p.k, p.m, ld(p.ld_a, p.k), p.batch, p.stride_a);
-    layout_d_ = make_layout(t.data, p.n, p.m, ld(p.ld_d, p.n), p.batch, p.stride_d);
-
-    Preference pref;
-    uint64_t max_ws = kMaxWorkspace;
-    pref.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof(max_ws));
-    auto align_first = static_cast<uint32_t>(p.alignment_b);
-    auto align_second = static_cast<uint32_t>(p.alignment_a);
-    auto align_d = static_cast<uint32_t>(p.alignment_d);
-    pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_first, sizeof(align_first));
-    pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_second, sizeof(align_second));
-    pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof(align_d));
-    pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof(align_d));
-
-    cublasLtMatmulHeuristicResult_t results[kMaxCandidates] = {};
-    int returned = 0;
-    cublasStatus_t status =
-        cublasLtMatmulAlgoGetHeuristic(handle_, desc_, layout_a_, layout_b_, layout_d_, layout_d_,
-                                       pref.p, kMaxCandidates, results, &returned);
-    if (status != CUBLAS_STATUS_SUCCESS && status != CUBLAS_STATUS_NOT_SUPPORTED) {
-      KILN_CUBLAS_CHECK(status);
-    }
-    for (int i = 0; i < returned; ++i) {
-      if (results[i].state != CUBLAS_STATUS_SUCCESS) continue;
-      algos_.push_back(results[i].algo);
-      workspace_.push_back(results[i].workspaceSize);
-    }
-    if (algos_.empty()) {
-      fail(ErrorCode::kUnsupported, what, ": cuBLASLt has no algorithm for ", p.signature());
-    }
-  } catch (...) {
-    release();
-    throw;
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                                     &epilogue, sizeof(epilogue)));
   }
-}
+  // Stored shapes, column-major: B [K,N] row-major is N x K (ld N); transposed, K x N (ld K).
+  auto ld = [](int64_t given, int64_t packed) { return given ? given : packed; };
+  layout_a_ = p.trans_b ? make_layout(t.data, p.k, p.n, ld(p.ld_b, p.k), p.batch, p.stride_b)
+                        : make_layout(t.data, p.n, p.k, ld(p.ld_b, p.n), p.batch, p.stride_b);
+  layout_b_ = p.trans_a ? make_layout(t.data, p.m, p.k, ld(p.ld_a, p.m), p.batch, p.stride_a)
+                        : make_layout(t.data, p.k, p.m, ld(p.ld_a, p.k), p.batch, p.stride_a);
+  layout_d_ = make_layout(t.data, p.n, p.m, ld(p.ld_d, p.n), p.batch, p.stride_d);
 
-LtMatmul::~LtMatmul() {
-  release();
-}
+  Preference pref;
+  uint64_t max_ws = kMaxWorkspace;
+  pref.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof(max_ws));
+  auto align_first = static_cast<uint32_t>(p.alignment_b);
+  auto align_second = static_cast<uint32_t>(p.alignment_a);
+  auto align_d = static_cast<uint32_t>(p.alignment_d);
+  pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_first, sizeof(align_first));
+  pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_second, sizeof(align_second));
+  pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d, sizeof(align_d));
+  pref.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof(align_d));
 
-void LtMatmul::release() {
-  if (layout_a_) cublasLtMatrixLayoutDestroy(layout_a_);
-  if (layout_b_) cublasLtMatrixLayoutDestroy(layout_b_);
-  if (layout_d_) cublasLtMatrixLayoutDestroy(layout_d_);
-  if (desc_) cublasLtMatmulDescDestroy(desc_);
-  layout_a_ = layout_b_ = layout_d_ = nullptr;
-  desc_ = nullptr;
+  cublasLtMatmulHeuristicResult_t results[kMaxCandidates] = {};
+  int returned = 0;
+  cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
+      handle_, desc_.get(), layout_a_.get(), layout_b_.get(), layout_d_.get(), layout_d_.get(),
+      pref.get(), kMaxCandidates, results, &returned);
+  if (status != CUBLAS_STATUS_SUCCESS && status != CUBLAS_STATUS_NOT_SUPPORTED) {
+    KILN_CUBLAS_CHECK(status);
+  }
+  for (int i = 0; i < returned; ++i) {
+    if (results[i].state != CUBLAS_STATUS_SUCCESS) continue;
+    algos_.push_back(results[i].algo);
+    workspace_.push_back(results[i].workspaceSize);
+  }
+  if (algos_.empty()) {
+    fail(ErrorCode::kUnsupported, what, ": cuBLASLt has no algorithm for ", p.signature());
+  }
 }
 
 std::string LtMatmul::candidate_name(size_t i) const {
@@ -183,7 +175,7 @@ void LtMatmul::run_candidate(size_t candidate, const LtPointers& ptr, double alp
                              cudaStream_t stream) {
   if (p_.bias && ptr.bias != bias_set_) {
     // A host-side descriptor update only: no device work, safe inside graph capture.
-    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+    KILN_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc_.get(), CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                      &ptr.bias, sizeof(ptr.bias)));
     bias_set_ = ptr.bias;
   }
@@ -192,9 +184,10 @@ void LtMatmul::run_candidate(size_t candidate, const LtPointers& ptr, double alp
   const void* alpha_p = wide ? static_cast<const void*>(&alpha) : &alpha_f;
   const void* beta_p = wide ? static_cast<const void*>(&beta) : &beta_f;
   const void* c = beta == 0 ? ptr.d : ptr.c;
-  KILN_CUBLAS_CHECK(cublasLtMatmul(handle_, desc_, alpha_p, ptr.b, layout_a_, ptr.a, layout_b_,
-                                   beta_p, c, layout_d_, ptr.d, layout_d_, &algos_.at(candidate),
-                                   ptr.workspace, workspace_.at(candidate), stream));
+  KILN_CUBLAS_CHECK(cublasLtMatmul(handle_, desc_.get(), alpha_p, ptr.b, layout_a_.get(), ptr.a,
+                                   layout_b_.get(), beta_p, c, layout_d_.get(), ptr.d,
+                                   layout_d_.get(), &algos_.at(candidate), ptr.workspace,
+                                   workspace_.at(candidate), stream));
 }
 
 }  // namespace kiln::cuda

@@ -10,9 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/cuda_handles.hpp"
 #include "kiln/types.hpp"
 
 namespace kiln::cuda {
+
+using LtMatmulDesc = UniqueHandle<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
+using LtMatrixLayout = UniqueHandle<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
 
 // D[M,N] = act(alpha * op(A)[M,K] op(B)[K,N] + beta * C + bias), row-major, in kiln's terms.
 struct LtProblem {
@@ -52,7 +56,6 @@ class LtMatmul {
   // Builds the descriptors and asks the heuristic for candidates; throws Error(kUnsupported) when
   // cuBLASLt offers none (the message names `what`, e.g. the node).
   LtMatmul(cublasLtHandle_t handle, const LtProblem& p, const std::string& what);
-  ~LtMatmul();
   LtMatmul(const LtMatmul&) = delete;
   LtMatmul& operator=(const LtMatmul&) = delete;
 
@@ -68,12 +71,10 @@ class LtMatmul {
                      cudaStream_t stream);
 
  private:
-  void release();
-
   cublasLtHandle_t handle_;
   LtProblem p_;
-  cublasLtMatmulDesc_t desc_ = nullptr;
-  cublasLtMatrixLayout_t layout_a_ = nullptr, layout_b_ = nullptr, layout_d_ = nullptr;
+  LtMatmulDesc desc_;
+  LtMatrixLayout layout_a_, layout_b_, layout_d_;
   std::vector<cublasLtMatmulAlgo_t> algos_;
   std::vector<size_t> workspace_;
   size_t chosen_ = 0;

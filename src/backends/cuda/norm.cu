@@ -25,6 +25,7 @@
 #include "backends/cuda/row_cache.cuh"
 #include "backends/cuda/row_launch.hpp"
 #include "backends/cuda/tactic.hpp"
+#include "ir/layer_tactic.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -193,21 +194,10 @@ class RowNormKernel final : public CudaKernel {
                                           : "cached_rows");
     }
     path_ = paths[0];
-    // KILN_CUDA_NORM=warp_rows|block_rows|cached_rows forces one (tests and investigations).
-    if (const char* forced = std::getenv("KILN_CUDA_NORM"); forced && *forced) {
-      auto it = std::find(names.begin(), names.end(), forced);
-      if (it == names.end()) {
-        std::string applicable;
-        for (const std::string& n : names) applicable += (applicable.empty() ? "" : ", ") + n;
-        // Not kUnsupported: that would send the layer to the host fallback instead of failing.
-        ctx.fail(ErrorCode::kInvalidArgument, "KILN_CUDA_NORM forces '", forced,
-                 "', which does not apply here (", applicable, " do)");
-      }
-      path_ = paths[static_cast<size_t>(it - names.begin())];
-      return;
-    }
+    // A pinned tactic (BuilderConfig::tactics) is chosen, or refused, by the tuner even where
+    // only one path applies.
     TacticTuner* tuner = ctx.libs ? ctx.libs->tuner : nullptr;
-    if (!tuner || paths.size() == 1) return;
+    if (!tuner || (paths.size() == 1 && !ir::pinned_tactic(ctx.node))) return;
     std::optional<TuningScratch> scratch;
     size_t chosen =
         tuner->choose(ctx.node, cat(ctx.node.op, " ", to_string(t), " ", rows_, "x", cols_), names,

@@ -3,8 +3,8 @@
 // device (pointwise_compiler.cpp caches it per process); where that fails it uploads the program
 // for the interpreter kernel instead. enqueue() launches one kernel either way.
 //
-// KILN_CUDA_POINTWISE=interpret forces the interpreter (for tests and to rule out code
-// generation when debugging a model).
+// The tactic "interpret" (`kiln build --tactic Pointwise=interpret`) pins the interpreter (for
+// tests and to rule out code generation when debugging a model).
 #include <cstdlib>
 #include <cstring>
 
@@ -15,6 +15,7 @@
 #include "backends/cuda/pointwise_compiler.hpp"
 #include "backends/cuda/pointwise_interpreter.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_tactic.hpp"
 #include "ir/pointwise_program.hpp"
 
 namespace kiln::cuda {
@@ -22,9 +23,21 @@ namespace {
 
 constexpr int kThreads = 256;
 
-bool interpreter_forced() {
-  const char* v = std::getenv("KILN_CUDA_POINTWISE");
-  return v && std::strcmp(v, "interpret") == 0;
+// The two ways to run a Pointwise layer: the kernel generated for its program (NVRTC), or the
+// interpreter of its program, which the generated kernel falls back to.
+constexpr const char* kCompiledTactic = "compiled";
+constexpr const char* kInterpretTactic = "interpret";
+
+// Whether the layer's pinned tactic (BuilderConfig::tactics) asks for the interpreter.
+bool interpreter_pinned(const CudaKernelContext& ctx) {
+  std::optional<std::string> pinned = ir::pinned_tactic(ctx.node);
+  if (!pinned) return false;
+  if (*pinned != kCompiledTactic && *pinned != kInterpretTactic) {
+    // Not kUnsupported: that would send the layer to the host fallback instead of failing.
+    ctx.fail(ErrorCode::kInvalidArgument, "its pinned tactic is '", *pinned, "'; it takes '",
+             kCompiledTactic, "' or '", kInterpretTactic, "'");
+  }
+  return *pinned == kInterpretTactic;
 }
 
 // Fills dims/strides of `args`: the output shape without unit dims, neighbours merged where every
@@ -94,7 +107,7 @@ class PointwiseKernel final : public CudaKernel {
     plan_broadcast(ctx, ctx.outputs.at(0).shape, args_);
     if (args_.total == 0) return 0;
     std::string compile_error;
-    if (!interpreter_forced()) {
+    if (!interpreter_pinned(ctx)) {
       try {
         int arch = ctx.libs ? ctx.libs->compute_capability : 90;
         compiled_ =

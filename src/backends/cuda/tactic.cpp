@@ -9,10 +9,17 @@
 
 #include "backends/cuda/cuda_check.hpp"
 #include "core/logging.hpp"
+#include "ir/layer_tactic.hpp"
 #include "kiln/kiln.hpp"
 
 namespace kiln::cuda {
 namespace {
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
 
 std::mutex& caches_mutex() {
   static std::mutex m;
@@ -46,30 +53,26 @@ TacticTuner::TacticTuner(TuningOptions options, int device) : options_(std::move
                     cudnnGetVersion(), "|cublasLt ", cublasLtGetVersion());
   cache_ = timing_cache_for(options_.cache_path);
   if (options_.tune) {
-    KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    KILN_CUDA_CHECK(cudaEventCreate(&start_));
-    KILN_CUDA_CHECK(cudaEventCreate(&stop_));
+    stream_ = make_nonblocking_stream();
+    start_ = make_event();
+    stop_ = make_event();
   }
 }
 
-TacticTuner::~TacticTuner() {
-  if (start_) cudaEventDestroy(start_);
-  if (stop_) cudaEventDestroy(stop_);
-  if (stream_) cudaStreamDestroy(stream_);
-}
+TacticTuner::~TacticTuner() = default;
 
 double TacticTuner::median_time_ms(size_t index,
                                    const std::function<void(size_t, cudaStream_t)>& launch) {
-  for (int i = 0; i < kWarmupRuns; ++i) launch(index, stream_);
-  KILN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (int i = 0; i < kWarmupRuns; ++i) launch(index, stream_.get());
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   std::vector<float> times;
   for (int i = 0; i < kTimedRuns; ++i) {
-    KILN_CUDA_CHECK(cudaEventRecord(start_, stream_));
-    launch(index, stream_);
-    KILN_CUDA_CHECK(cudaEventRecord(stop_, stream_));
-    KILN_CUDA_CHECK(cudaEventSynchronize(stop_));
+    KILN_CUDA_CHECK(cudaEventRecord(start_.get(), stream_.get()));
+    launch(index, stream_.get());
+    KILN_CUDA_CHECK(cudaEventRecord(stop_.get(), stream_.get()));
+    KILN_CUDA_CHECK(cudaEventSynchronize(stop_.get()));
     float ms = 0;
-    KILN_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+    KILN_CUDA_CHECK(cudaEventElapsedTime(&ms, start_.get(), stop_.get()));
     times.push_back(ms);
   }
   std::sort(times.begin(), times.end());
@@ -98,7 +101,7 @@ size_t TacticTuner::choose_by_timing(const std::string& signature,
     } catch (const Error& e) {
       log(Severity::kVerbose, cat("tactic ", names[i], " for ", signature, " failed: ", e.what()));
       // Leave the stream usable for the next candidate.
-      cudaStreamSynchronize(stream_);
+      cudaStreamSynchronize(stream_.get());
       cudaGetLastError();
     }
   }
@@ -140,8 +143,13 @@ size_t TacticTuner::choose(const ir::Node& layer, const std::string& signature,
          " bytes (the smallest needs ", smallest, "); raise BuilderConfig::workspace_limit");
   }
   size_t chosen = 0;
-  std::string recorded = layer.attrs.get_string(kTacticAttribute, "");
+  std::string recorded = ir::recorded_tactic(layer);
   auto it = std::find(fit_names.begin(), fit_names.end(), recorded);
+  if (ir::pinned_tactic(layer) && it == fit_names.end()) {
+    // Not kUnsupported: that would send the layer to the host fallback instead of failing.
+    fail(ErrorCode::kInvalidArgument, layer.describe(), ": its pinned tactic '", recorded,
+         "' does not apply here (", join_names(fit_names), " do)");
+  }
   if (!recorded.empty() && it != fit_names.end()) {
     chosen = static_cast<size_t>(it - fit_names.begin());
   } else {

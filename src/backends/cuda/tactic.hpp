@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/cuda_handles.hpp"
 #include "backends/cuda/cuda_kernel.hpp"
 #include "backends/cuda/device_buffer.hpp"
 #include "builder/timing_cache.hpp"
@@ -25,9 +26,6 @@ struct TuningOptions {
   // Candidates needing more scratch memory than this are never used (BuilderConfig's limit).
   size_t workspace_limit = std::numeric_limits<size_t>::max();
 };
-
-// The node attribute a built plan records each tuned layer's winning tactic in.
-inline constexpr const char* kTacticAttribute = "tactic";
 
 class TacticTuner {
  public:
@@ -43,9 +41,10 @@ class TacticTuner {
 
   // Which of `names` (the candidates, best guess first) a layer of `signature` uses; candidate i
   // needs `workspace[i]` bytes of scratch memory. Those over the workspace limit are left out
-  // (Error naming the layer if none is left), the tactic recorded in the layer's `tactic`
-  // attribute (a built plan's choice) wins while it is still a candidate, and the choice is
-  // remembered for choices().
+  // (Error naming the layer if none is left), the tactic recorded in the layer
+  // (ir/layer_tactic.hpp: a built plan's choice) wins while it is still a candidate, a pinned one
+  // must be a candidate (Error kInvalidArgument naming the layer and the candidates), and the
+  // choice is remembered for choices().
   size_t choose(const ir::Node& layer, const std::string& signature,
                 const std::vector<std::string>& names, const std::vector<size_t>& workspace,
                 const std::function<void(size_t, cudaStream_t)>& launch);
@@ -66,8 +65,8 @@ class TacticTuner {
   std::string key_suffix_;  // GPU name, kiln and library versions
   std::shared_ptr<TimingCache> cache_;
   std::map<const ir::Node*, std::string> choices_;
-  cudaStream_t stream_ = nullptr;
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  CudaStream stream_;
+  CudaEvent start_, stop_;
 };
 
 // Device buffers standing in for a layer's tensors while its candidates are timed in prepare()

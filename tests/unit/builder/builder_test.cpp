@@ -82,5 +82,59 @@ TEST(ExecutionContext, ManyContextsOfOneEngineRunConcurrently) {
   for (int t = 0; t < 8; ++t) EXPECT_EQ(ok[t], 50) << "thread " << t;
 }
 
+LayerInfo only_layer(const Engine& engine) {
+  std::vector<LayerInfo> layers = engine.layers();
+  EXPECT_EQ(layers.size(), 1u);
+  return layers.empty() ? LayerInfo{} : layers[0];
+}
+
+TEST(Builder, PinnedTacticsAreRecordedByLayerOpOrOnnxNodeName) {
+  Network net = parse_onnx_file(write_model("kiln_tactic_test.onnx"));
+  for (const char* key : {"Relu", "Relu_0"}) {  // the op, and the layer (the unnamed node's name)
+    BuilderConfig config;
+    config.tactics[key] = "some_tactic";
+    auto engine = build_engine(net, config);
+    LayerInfo l = only_layer(*engine);
+    EXPECT_EQ(l.attributes["tactic"], "some_tactic") << key;
+    EXPECT_EQ(l.attributes["tactic_pinned"], "1") << key;
+    // The plan keeps the pin.
+    std::vector<uint8_t> plan = engine->serialize();
+    auto loaded = Engine::deserialize({reinterpret_cast<const char*>(plan.data()), plan.size()});
+    EXPECT_EQ(only_layer(*loaded).attributes["tactic_pinned"], "1") << key;
+  }
+}
+
+TEST(Builder, TacticForNoLayerIsRefused) {
+  Network net = parse_onnx_file(write_model("kiln_tactic_none_test.onnx"));
+  BuilderConfig config;
+  config.tactics["Softmax"] = "fused";
+  try {
+    build_engine(net, config);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("tactic 'Softmax=fused': no layer"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Builder, DisabledPassesAreLoggedAndUnknownOnesRefused) {
+  Network net = parse_onnx_file(write_model("kiln_disable_pass_test.onnx"));
+  RecordingLogger logger;
+  set_logger(&logger, LogSeverity::kInfo);
+  BuilderConfig config;
+  config.disabled_passes = {"fuse_pointwise", "fold_constants"};
+  build_engine(net, config);
+  config.disabled_passes = {"no_such_pass"};
+  EXPECT_THROW(build_engine(net, config), Error);
+  set_logger(nullptr);
+  bool logged = false;
+  for (const auto& [severity, message] : logger.messages) {
+    logged |=
+        message == "passes disabled by the build configuration: fold_constants, fuse_pointwise";
+  }
+  EXPECT_TRUE(logged);
+}
+
 }  // namespace
 }  // namespace kiln

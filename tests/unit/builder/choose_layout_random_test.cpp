@@ -146,10 +146,12 @@ class RandomCnn {
 };
 
 bool cuda_auto(ir::Graph& g) {
-  return choose_layout(g, Backend::kCuda, Layout::kAuto).channels_last_regions > 0;
+  return choose_layout(g, LayoutPolicy::kChannelsLastAlways, Layout::kAuto).channels_last_regions >
+         0;
 }
 bool cpu_nhwc(ir::Graph& g) {
-  return choose_layout(g, Backend::kCpu, Layout::kNhwc).channels_last_regions > 0;
+  return choose_layout(g, LayoutPolicy::kChannelsLastWhereItSavesTransposes, Layout::kNhwc)
+             .channels_last_regions > 0;
 }
 
 TEST(ChooseLayoutRandom, ChannelsLastKeepsEveryRandomGraphsResults) {

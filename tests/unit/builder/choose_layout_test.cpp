@@ -33,13 +33,16 @@ ir::Value* weight(PassGraphBuilder& b, Shape s) {
 
 // The passes-as-function-pointer form apply_and_compare takes, one per policy.
 bool cuda_auto(ir::Graph& g) {
-  return choose_layout(g, Backend::kCuda, Layout::kAuto).channels_last_regions > 0;
+  return choose_layout(g, LayoutPolicy::kChannelsLastAlways, Layout::kAuto).channels_last_regions >
+         0;
 }
 bool cpu_auto(ir::Graph& g) {
-  return choose_layout(g, Backend::kCpu, Layout::kAuto).channels_last_regions > 0;
+  return choose_layout(g, LayoutPolicy::kChannelsLastWhereItSavesTransposes, Layout::kAuto)
+             .channels_last_regions > 0;
 }
 bool cpu_nhwc(ir::Graph& g) {
-  return choose_layout(g, Backend::kCpu, Layout::kNhwc).channels_last_regions > 0;
+  return choose_layout(g, LayoutPolicy::kChannelsLastWhereItSavesTransposes, Layout::kNhwc)
+             .channels_last_regions > 0;
 }
 
 std::vector<const ir::Node*> nodes_of(const ir::Graph& g, const std::string& op) {
@@ -106,13 +109,15 @@ TEST(ChooseLayout, CpuKeepsNchwForAnNchwModel) {
   build_cnn(b);
   ir::infer_graph(b.graph());
   auto g = b.graph().clone();
-  LayoutSummary s = choose_layout(*g, Backend::kCpu, Layout::kAuto);
+  LayoutSummary s =
+      choose_layout(*g, LayoutPolicy::kChannelsLastWhereItSavesTransposes, Layout::kAuto);
   EXPECT_EQ(s.regions, 1);
   EXPECT_EQ(s.channels_last_regions, 0);
   EXPECT_EQ(test::ops(*g), test::ops(b.graph()));
   EXPECT_EQ(count(*g, "Transpose"), 0);
   // And forcing NCHW on CUDA changes nothing either.
-  EXPECT_EQ(choose_layout(*g, Backend::kCuda, Layout::kNchw).channels_last_regions, 0);
+  EXPECT_EQ(
+      choose_layout(*g, LayoutPolicy::kChannelsLastAlways, Layout::kNchw).channels_last_regions, 0);
   EXPECT_EQ(count(*g, "Transpose"), 0);
 }
 
@@ -221,21 +226,27 @@ TEST(ChooseLayout, RegionsWithoutConvolutionsAreLeftAlone) {
   ir::Value* p = b.op("MaxPool", {b.op("Relu", {x})}, attrs({{"kernel_shape", V{2, 2}}}));
   b.output(p);
   ir::infer_graph(b.graph());
-  LayoutSummary s = choose_layout(b.graph(), Backend::kCuda, Layout::kNhwc);
+  LayoutSummary s = choose_layout(b.graph(), LayoutPolicy::kChannelsLastAlways, Layout::kNhwc);
   EXPECT_EQ(s.regions, 0);
   EXPECT_EQ(count(b.graph(), "Transpose"), 0);
 }
 
 TEST(ChooseLayout, PolicyTable) {
   RegionBorders none{0, 0, 2}, cancels{1, 0, 1}, costs{1, 0, 2}, neutral_only{0, 1, 1};
-  EXPECT_TRUE(region_runs_channels_last(Backend::kCuda, Layout::kAuto, none));
-  EXPECT_FALSE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, none));
-  EXPECT_TRUE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, cancels));
-  EXPECT_FALSE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, costs));
+  EXPECT_TRUE(region_runs_channels_last(LayoutPolicy::kChannelsLastAlways, Layout::kAuto, none));
+  EXPECT_FALSE(region_runs_channels_last(LayoutPolicy::kChannelsLastWhereItSavesTransposes,
+                                         Layout::kAuto, none));
+  EXPECT_TRUE(region_runs_channels_last(LayoutPolicy::kChannelsLastWhereItSavesTransposes,
+                                        Layout::kAuto, cancels));
+  EXPECT_FALSE(region_runs_channels_last(LayoutPolicy::kChannelsLastWhereItSavesTransposes,
+                                         Layout::kAuto, costs));
   // A 1x1-spatial exit moves no data, but gives the CPU no reason to switch either.
-  EXPECT_FALSE(region_runs_channels_last(Backend::kCpu, Layout::kAuto, neutral_only));
-  EXPECT_TRUE(region_runs_channels_last(Backend::kCpu, Layout::kNhwc, none));
-  EXPECT_FALSE(region_runs_channels_last(Backend::kCuda, Layout::kNchw, cancels));
+  EXPECT_FALSE(region_runs_channels_last(LayoutPolicy::kChannelsLastWhereItSavesTransposes,
+                                         Layout::kAuto, neutral_only));
+  EXPECT_TRUE(region_runs_channels_last(LayoutPolicy::kChannelsLastWhereItSavesTransposes,
+                                        Layout::kNhwc, none));
+  EXPECT_FALSE(
+      region_runs_channels_last(LayoutPolicy::kChannelsLastAlways, Layout::kNchw, cancels));
   EXPECT_EQ(parse_layout("NHWC"), Layout::kNhwc);
   EXPECT_EQ(parse_layout("auto"), Layout::kAuto);
   EXPECT_EQ(parse_layout("nchw"), Layout::kNchw);

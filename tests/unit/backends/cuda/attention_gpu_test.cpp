@@ -1,6 +1,6 @@
 // ScaledDotProductAttention's CUDA tactics against the CPU reference: the tensor-core flash kernel,
-// the GEMM-softmax-GEMM tactic and the fused kernel, each forced through KILN_CUDA_ATTENTION, and
-// the default choice, over ViT/BERT shapes, masks (additive, and 0/-inf masks as a boolean mask
+// the GEMM-softmax-GEMM tactic and the fused kernel, each pinned through BuilderConfig::tactics,
+// and the default choice, over ViT/BERT shapes, masks (additive, and 0/-inf masks as a boolean mask
 // becomes, fully masked rows included), odd sizes, K transposed, broadcast batch dims and a batch
 // chunked under the scores budget; float32, float16 and bfloat16. Also the tactic's applicability
 // rules, which need no GPU.
@@ -219,9 +219,10 @@ std::vector<AttentionCase> cases() {
   };
 }
 
-std::string run_case(const AttentionCase& c, const Precision& p) {
+std::string run_case(const AttentionCase& c, const Precision& p, const std::string& tactic) {
   GpuCase g;
   g.name = cat("ScaledDotProductAttention ", p.name, " ", c.label);
+  g.tactic = tactic;
   g.op = "ScaledDotProductAttention";
   g.attrs.set("scale", static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.q.back()))));
   g.attrs.set("k_transposed", int64_t{c.k_transposed});
@@ -247,20 +248,10 @@ bool flash_applies(const AttentionCase& c) {
   return !c.k_transposed && cuda::flash_attention_heads(c.q.back(), c.v.back());
 }
 
-// Sets KILN_CUDA_ATTENTION for the scope of one test.
-class ForcedTactic {
- public:
-  explicit ForcedTactic(const char* tactic) {
-    if (tactic) setenv("KILN_CUDA_ATTENTION", tactic, 1);
-  }
-  ~ForcedTactic() { unsetenv("KILN_CUDA_ATTENTION"); }
-};
-
 // Runs every case the tactic takes. Without a GPU the CPU reference still runs (the large
 // float32-only cases aside), so a table row the reference rejects fails in CI too; then the test
 // is skipped.
 void run_all(const char* tactic) {
-  ForcedTactic forced(tactic);
   const bool gpu = gpu_available();
   const std::string name = tactic ? tactic : "";
   std::string failures;
@@ -273,7 +264,7 @@ void run_all(const char* tactic) {
     if (!gpu && c.float32_only) continue;
     for (const Precision& p : kPrecisions) {
       if (c.float32_only && p.dtype != DataType::kFloat32) continue;
-      std::string diff = run_case(c, for_tactic(p, name));
+      std::string diff = run_case(c, for_tactic(p, name), name);
       if (!gpu && diff.find(": CUDA failed") != std::string::npos) diff.clear();
       failures += diff;
       ++ran;
@@ -313,7 +304,6 @@ TEST(AttentionGpu, OperandViewsMatchCpu) {
   std::string failures;
   int ran = 0;
   for (const char* tactic : {"flash", "flash_dense", "fused", static_cast<const char*>(nullptr)}) {
-    ForcedTactic forced(tactic);
     for (const Precision& p : kPrecisions) {
       const Precision q = for_tactic(p, tactic ? tactic : "");
       GpuCase g;
@@ -328,6 +318,7 @@ TEST(AttentionGpu, OperandViewsMatchCpu) {
         g.inputs.push_back({p.dtype, {s, b, 3 * e}, false, {}, -1.0, 1.0});
       }
       g.attrs.set("y_perm", std::vector<int64_t>{2, 0, 1, 3});
+      g.tactic = tactic ? tactic : "";
       g.rtol = q.rtol;
       g.atol = q.atol;
       g.tf32 = std::string(q.name) == kTf32.name;
@@ -356,10 +347,10 @@ TEST(AttentionGpu, ViewsOutsideTheirInputAreRefused) {
 // Forcing a tactic that cannot take the layer fails the build with the reason, not silently.
 TEST(AttentionGpu, ForcingATacticThatDoesNotApplyNamesWhy) {
   if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  ForcedTactic forced("gemm");
   GpuCase g;
   g.name = "partial broadcast, gemm forced";
   g.op = "ScaledDotProductAttention";
+  g.tactic = "gemm";
   g.inputs = {{DataType::kFloat16, {2, 3, 9, 16}},
               {DataType::kFloat16, {2, 1, 12, 16}},
               {DataType::kFloat16, {2, 3, 12, 16}}};

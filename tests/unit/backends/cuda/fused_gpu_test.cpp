@@ -291,7 +291,8 @@ std::vector<std::pair<std::string, PointwiseLayer>> pointwise_layers() {
   return out;
 }
 
-std::string run_pointwise(const std::string& label, const PointwiseLayer& l) {
+std::string run_pointwise(const std::string& label, const PointwiseLayer& l,
+                          const std::string& tactic) {
   std::string failures;
   for (const Precision& p : kPrecisions) {
     GpuCase c;
@@ -300,6 +301,7 @@ std::string run_pointwise(const std::string& label, const PointwiseLayer& l) {
     c.attrs = l.attrs;
     for (const Shape& s : l.inputs) c.inputs.push_back({p.dtype, s});
     c.num_outputs = l.outputs;
+    c.tactic = tactic;
     c.rtol = p.rtol;
     c.atol = p.atol;
     std::string diff = compare_cuda_with_cpu(c);
@@ -311,16 +313,18 @@ std::string run_pointwise(const std::string& label, const PointwiseLayer& l) {
 TEST(FusedGpu, PointwiseGenerated) {
   if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
   std::string failures;
-  for (const auto& [label, layer] : pointwise_layers()) failures += run_pointwise(label, layer);
+  for (const auto& [label, layer] : pointwise_layers()) {
+    failures += run_pointwise(label, layer, "compiled");
+  }
   EXPECT_EQ(failures, "");
 }
 
 TEST(FusedGpu, PointwiseInterpreted) {
   if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  setenv("KILN_CUDA_POINTWISE", "interpret", 1);
   std::string failures;
-  for (const auto& [label, layer] : pointwise_layers()) failures += run_pointwise(label, layer);
-  unsetenv("KILN_CUDA_POINTWISE");
+  for (const auto& [label, layer] : pointwise_layers()) {
+    failures += run_pointwise(label, layer, "interpret");
+  }
   EXPECT_EQ(failures, "");
 }
 

@@ -10,9 +10,6 @@
 #include "ir/op_registry.hpp"
 #include "kiln/kiln.hpp"
 #include "runtime/engine_impl.hpp"
-#ifdef KILN_WITH_CUDA
-#include "backends/cuda/cuda_execution_context.hpp"
-#endif
 
 namespace kiln::test {
 namespace {
@@ -77,17 +74,14 @@ std::vector<Tensor> run(const GpuCase& c, const std::vector<Tensor>& values, Bac
   config.backend = backend;
   config.optimization_level = 0;  // test the op itself, not what folding makes of it
   config.tf32 = c.tf32;           // without it FP32 layers compare with the CPU at FP32 tolerance
+  if (backend == Backend::kCuda && !c.tactic.empty()) config.tactics[c.op] = c.tactic;
   return build_engine(net, config)->create_execution_context()->execute(feeds);
 }
 
 }  // namespace
 
 bool gpu_available() {
-#ifdef KILN_WITH_CUDA
-  return cuda::device_available();
-#else
-  return false;
-#endif
+  return backend_available(Backend::kCuda);
 }
 
 std::string compare_cuda_with_cpu(const GpuCase& c, uint64_t seed) {

@@ -32,6 +32,8 @@ struct GpuCase {
   double rtol = 1e-4;  // for float outputs; integer and bool outputs must match exactly
   double atol = 1e-5;
   bool tf32 = false;  // FP32 layers may use TF32 products (give the tolerance for that)
+  // The CUDA layer's pinned tactic (BuilderConfig::tactics), "" for the default choice.
+  std::string tactic;
 };
 
 // A dtype a kernel table runs in and the tolerance its comparisons use there.

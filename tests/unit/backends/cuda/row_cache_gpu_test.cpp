@@ -41,9 +41,9 @@ TEST(RowCacheGpu, SoftmaxAndLogSoftmax) {
   run_table(cases);
 }
 
-// The LayerNorm/RMSNorm cases of rows by column, each kernel forced in turn through
-// KILN_CUDA_NORM (warp_rows: whole 16-byte chunks, up to 8 per lane, a parameter per column;
-// cached_rows: up to 8192 values; block_rows: any), then the default choice.
+// The LayerNorm/RMSNorm cases of rows by column, each kernel pinned in turn through
+// BuilderConfig::tactics (warp_rows: whole 16-byte chunks, up to 8 per lane, a parameter per
+// column; cached_rows: up to 8192 values; block_rows: any), then the default choice.
 std::vector<GpuCase> norm_cases(const std::string& kernel) {
   auto takes = [&](DT t, int64_t w, bool per_column = true) {
     const int64_t n = t == DT::kFloat32 ? 4 : 8;
@@ -94,9 +94,9 @@ std::vector<GpuCase> norm_cases(const std::string& kernel) {
 TEST(RowCacheGpu, LayerNormalizationEachKernel) {
   for (const char* kernel : {"warp_rows", "cached_rows", "block_rows"}) {
     SCOPED_TRACE(kernel);
-    setenv("KILN_CUDA_NORM", kernel, 1);
-    run_table(norm_cases(kernel));
-    unsetenv("KILN_CUDA_NORM");
+    std::vector<GpuCase> cases = norm_cases(kernel);
+    for (GpuCase& c : cases) c.tactic = kernel;
+    run_table(cases);
   }
 }
 

@@ -1,0 +1,119 @@
+// The CUDA backend: its own graph rewrites (patch embeddings as GEMMs, space-to-depth stems,
+// padded narrow convolutions, fused copy chains), every convolution region channels-last, static
+// shapes only (later layers with data-dependent shapes go to a host part), and build-time tactic
+// tuning on this machine's GPU.
+#include "backends/cuda/cuda_backend.hpp"
+
+#include <chrono>
+#include <map>
+
+#include "backends/cuda/cuda_execution_context.hpp"
+#include "backends/cuda/flash_attention_heads.hpp"
+#include "core/logging.hpp"
+#include "ir/layer_precision.hpp"
+#include "ir/layer_tactic.hpp"
+#include "passes/passes.hpp"
+
+namespace kiln::cuda {
+namespace {
+
+class CudaBackend final : public backends::Backend {
+ public:
+  kiln::Backend kind() const override { return kiln::Backend::kCuda; }
+  bool available() const override { return device_available(); }
+
+  std::vector<passes::Pass> passes(backends::PassStage stage) const override {
+    switch (stage) {
+      case backends::PassStage::kBeforeLayout:
+        // GPU convolution libraries run a patch embedding (3 channels, stride = kernel) far from
+        // the matrix units' rate; as a GEMM it runs near it. The transpose it adds may then
+        // collapse with the model's own rearrangements.
+        return {{"patchify_to_gemm", passes::patchify_to_gemm},
+                {"collapse_view_chains", passes::collapse_view_chains}};
+      case backends::PassStage::kAfterPrecision:
+        // Both depend on the layout and the 16-bit precision chosen before them.
+        return {{"space_to_depth_stems", passes::space_to_depth_stems},
+                {"pad_narrow_conv_channels", passes::pad_narrow_conv_channels},
+                {"fuse_rearrange_chains", passes::fuse_rearrange_chains}};
+    }
+    return {};
+  }
+
+  builder::LayoutPolicy layout_policy() const override {
+    return builder::LayoutPolicy::kChannelsLastAlways;
+  }
+
+  // Only 16-bit attention layers read interleaved heads at full speed (the flash kernel,
+  // flash_attention_heads.hpp); for the others the Transposes feed the cuBLASLt GEMM tactic
+  // packed operands.
+  bool reads_interleaved_heads(const ir::Node& n) const override {
+    const ir::Value* q = n.input(0);
+    const ir::Value* v = n.input(2);
+    if (!q || !v || !q->shape || !v->shape) return false;
+    const ir::Dim& d = q->shape->back();
+    const ir::Dim& dv = v->shape->back();
+    return flash_attention_dtype(q->dtype, ir::allows_tf32(n)) && d.known() && dv.known() &&
+           flash_attention_heads(d.value, dv.value);
+  }
+
+  bool runs_data_dependent_shapes() const override { return false; }
+
+  void check_support(const ir::Graph& graph) const override { check_cuda_support(graph); }
+
+  std::string_view precision_note() const override { return ""; }
+
+  // Tunes every layer now (a context's creation times the candidate tactics) and records each
+  // winner in its layer, so the plan carries the choice and loading it times nothing. Without a
+  // GPU the choice waits for the load.
+  void tune(ir::Graph& graph, const std::shared_ptr<const Engine::Impl>& engine,
+            const BuilderConfig& config) const override {
+    if (!device_available()) {
+      log(Severity::kInfo,
+          "no CUDA device here: each layer's tactic is chosen when the plan loads");
+      return;
+    }
+    std::map<const ir::Node*, std::string> choices;
+    try {
+      CudaExecutionContext::PrepareProgress progress;
+      if (config.progress) {
+        auto start = std::chrono::steady_clock::now();
+        progress = [&config, start](size_t done, size_t total, const ir::Node* layer) {
+          std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+          config.progress(BuildProgress{done, total, layer ? layer->name : "", elapsed.count()});
+        };
+      }
+      CudaExecutionContext context(engine, progress);
+      choices = context.tuner().choices();
+    } catch (const Error& e) {
+      // A pinned tactic that does not apply is the user's error: say so now.
+      if (e.code() == ErrorCode::kInvalidArgument) throw;
+      // The plan is still valid without recorded tactics: they are chosen when it loads. A
+      // layer that cannot run at all fails there, naming itself, as it would have here.
+      log(Severity::kWarning, cat("could not tune on this GPU (", e.what(),
+                                  "); each layer's tactic is chosen when the plan loads"));
+      return;
+    }
+    size_t recorded = 0;
+    for (const auto& n : graph.nodes()) {
+      auto it = choices.find(n.get());
+      if (it == choices.end() || ir::pinned_tactic(*n)) continue;
+      n->attrs.set(ir::kTacticAttr, it->second);
+      ++recorded;
+    }
+    log(Severity::kInfo, cat("tactics: recorded the chosen tactic of ", recorded, " layer(s)"));
+  }
+
+  std::unique_ptr<ExecutionContext> create_context(
+      std::shared_ptr<const Engine::Impl> engine) const override {
+    return std::make_unique<CudaExecutionContext>(std::move(engine));
+  }
+};
+
+}  // namespace
+
+const backends::Backend& cuda_backend() {
+  static const CudaBackend backend;
+  return backend;
+}
+
+}  // namespace kiln::cuda
