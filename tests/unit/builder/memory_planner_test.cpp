@@ -12,7 +12,7 @@
 #include "builder/arena_layout.hpp"
 #include "builder/static_shapes.hpp"
 #include "ir/op_registry.hpp"
-#include "unit/build/random_graph_util.hpp"
+#include "unit/builder/random_graph_util.hpp"
 
 namespace kiln::builder {
 namespace {

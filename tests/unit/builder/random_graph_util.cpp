@@ -1,5 +1,5 @@
 // Random graph generator for memory planning tests.
-#include "unit/build/random_graph_util.hpp"
+#include "unit/builder/random_graph_util.hpp"
 
 #include "ir/op_registry.hpp"
 

@@ -11,7 +11,7 @@
 
 #include "builder/memory_planner.hpp"
 #include "builder/static_shapes.hpp"
-#include "unit/build/random_graph_util.hpp"
+#include "unit/builder/random_graph_util.hpp"
 
 namespace kiln {
 namespace {
