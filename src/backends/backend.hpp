@@ -56,6 +56,11 @@ class Backend {
   // A line for the build log on how the backend honours reduced-precision flags ("" for none).
   virtual std::string_view precision_note() const = 0;
 
+  // Build-time code generation: compiles the kernels the backend generates for `graph`'s layers
+  // and stores them in the layers, so that the plan carries them and loading it compiles
+  // nothing. Runs at every optimization level, after the support check.
+  virtual void generate_code(ir::Graph& graph) const = 0;
+
   // Build-time tuning at optimization level 3: chooses each layer's tactic on this machine and
   // records it in the layer (ir/layer_tactic.hpp), so that the plan carries the choices and
   // loading it times nothing. `engine` is the engine being built, whose graph is `graph`.

@@ -113,6 +113,7 @@ std::shared_ptr<Engine::Impl> build_optimized(std::unique_ptr<ir::Graph> g,
   log_precision(precision, config, backend);
   backend.check_support(*g);
   pin_tactics(*g, config);
+  backend.generate_code(*g);
   std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
   ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet
   auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));

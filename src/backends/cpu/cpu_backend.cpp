@@ -54,6 +54,9 @@ class CpuBackend final : public backends::Backend {
            "weights in that type and compute in FP32 (TF32 applies to GPU matrix work only)";
   }
 
+  // The CPU kernels are compiled with kiln; nothing is generated per model.
+  void generate_code(ir::Graph&) const override {}
+
   void tune(ir::Graph&, const std::shared_ptr<const Engine::Impl>&,
             const BuilderConfig&) const override {}
 

@@ -9,6 +9,7 @@
 
 #include "backends/cuda/cuda_execution_context.hpp"
 #include "backends/cuda/flash_attention_heads.hpp"
+#include "backends/cuda/pointwise_prebuilt.hpp"
 #include "core/logging.hpp"
 #include "ir/layer_precision.hpp"
 #include "ir/layer_tactic.hpp"
@@ -61,6 +62,30 @@ class CudaBackend final : public backends::Backend {
   void check_support(const ir::Graph& graph) const override { check_cuda_support(graph); }
 
   std::string_view precision_note() const override { return ""; }
+
+  // Compiles every Pointwise layer's generated kernel with NVRTC for this machine's GPU, or for
+  // Hopper (sm_90, kiln's target) where there is none. A layer whose kernel does not compile
+  // keeps none: a context then tries again and falls back to the interpreter, as before.
+  void generate_code(ir::Graph& graph) const override {
+    const int arch = device_available() ? device_compute_capability() : kDefaultTargetArch;
+    size_t compiled = 0, failed = 0;
+    for (const auto& n : graph.nodes()) {
+      if (n->op != "Pointwise" || ir::pinned_tactic(*n) == std::string("interpret")) continue;
+      try {
+        store_pointwise_cubin(*n, arch);
+        ++compiled;
+      } catch (const Error& e) {
+        ++failed;
+        log(Severity::kWarning, cat(n->describe(), ": no kernel stored in the plan (", e.what(),
+                                    "); it is compiled when the plan loads"));
+      }
+    }
+    if (compiled || failed) {
+      log(Severity::kInfo,
+          cat("generated code: ", compiled, " Pointwise kernel(s) compiled for sm_", arch,
+              " into the plan", failed ? cat(", ", failed, " failed") : ""));
+    }
+  }
 
   // Tunes every layer now (a context's creation times the candidate tactics) and records each
   // winner in its layer, so the plan carries the choice and loading it times nothing. Without a

@@ -60,6 +60,14 @@ bool device_available() {
   return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
 }
 
+int device_compute_capability() {
+  int device = 0;
+  KILN_CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  KILN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return prop.major * 10 + prop.minor;
+}
+
 void check_cuda_support(const ir::Graph& graph, bool report_host_layers) {
   std::ostringstream missing, on_host;
   int count = 0, host_count = 0;

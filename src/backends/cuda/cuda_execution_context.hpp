@@ -18,6 +18,13 @@ namespace kiln::cuda {
 // True when a CUDA device is present and usable.
 bool device_available();
 
+// The current device's compute capability as major * 10 + minor (90 for Hopper).
+int device_compute_capability();
+
+// The architecture kiln generates code for where no GPU is present to ask: Hopper, the target
+// CMake compiles the CUDA backend for.
+inline constexpr int kDefaultTargetArch = 90;
+
 // Throws Error(kUnsupported) listing every layer with neither a CUDA kernel nor a CPU kernel to
 // run on the host (host_fallback.hpp), and Error(kInvalidArgument) naming a tensor whose shape
 // is not static; with `report_host_layers`, logs a warning listing the layers that run on the

@@ -14,6 +14,7 @@
 #include "backends/cuda/pointwise_codegen.hpp"
 #include "backends/cuda/pointwise_compiler.hpp"
 #include "backends/cuda/pointwise_interpreter.hpp"
+#include "backends/cuda/pointwise_prebuilt.hpp"
 #include "core/logging.hpp"
 #include "ir/layer_tactic.hpp"
 #include "ir/pointwise_program.hpp"
@@ -109,9 +110,15 @@ class PointwiseKernel final : public CudaKernel {
     std::string compile_error;
     if (!interpreter_pinned(ctx)) {
       try {
-        int arch = ctx.libs ? ctx.libs->compute_capability : 90;
-        compiled_ =
-            compile_pointwise(pointwise_cuda_source(program_, dtype_), arch, ctx.node.describe());
+        const int arch = ctx.libs ? ctx.libs->compute_capability : 90;
+        const std::string source = pointwise_cuda_source(program_, dtype_);
+        // The kernel the builder compiled into the plan, where it was built for this GPU.
+        if (std::optional<std::vector<char>> cubin =
+                stored_pointwise_cubin(ctx.node, source, arch)) {
+          compiled_ = load_pointwise_cubin(source, arch, std::move(*cubin));
+        } else {
+          compiled_ = compile_pointwise(source, arch, ctx.node.describe());
+        }
         return 0;
       } catch (const Error& e) {
         compile_error = e.what();

@@ -95,7 +95,7 @@ TEST(Builder, PinnedTacticsAreRecordedByLayerOpOrOnnxNodeName) {
     config.tactics[key] = "some_tactic";
     auto engine = build_engine(net, config);
     LayerInfo l = only_layer(*engine);
-    EXPECT_EQ(l.attributes["tactic"], "some_tactic") << key;
+    EXPECT_EQ(l.attributes["tactic"], "\"some_tactic\"") << key;  // strings print quoted
     EXPECT_EQ(l.attributes["tactic_pinned"], "1") << key;
     // The plan keeps the pin.
     std::vector<uint8_t> plan = engine->serialize();

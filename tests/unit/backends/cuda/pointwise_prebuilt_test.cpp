@@ -1,0 +1,70 @@
+// Pointwise kernels compiled at build time into the plan (no GPU needed: NVRTC compiles for
+// Hopper): a CUDA build stores each Pointwise layer's cubin with its architecture and source
+// hash, the plan keeps them, and a context takes a stored cubin only for the same architecture
+// and source. A layer pinned to the interpreter gets none.
+#include "backends/cuda/pointwise_prebuilt.hpp"
+
+#include <gtest/gtest.h>
+
+#include "kiln/kiln.hpp"
+#include "runtime/engine_impl.hpp"
+
+namespace kiln::cuda {
+namespace {
+
+// x -> Relu -> Sigmoid -> Tanh -> y: one Pointwise layer after fusion.
+Network chain() {
+  Network net;
+  std::string x = net.add_input("x", DataType::kFloat32, {4, 8});
+  std::string a = net.add_layer("Relu", {x})[0];
+  std::string b = net.add_layer("Sigmoid", {a})[0];
+  net.mark_output(net.add_layer("Tanh", {b})[0]);
+  return net;
+}
+
+const ir::Node* pointwise_layer(const Engine& engine) {
+  for (const auto& n : engine.impl().graph->nodes()) {
+    if (n->op == "Pointwise") return n.get();
+  }
+  return nullptr;
+}
+
+TEST(PointwisePrebuilt, CudaBuildStoresTheKernelAndThePlanKeepsIt) {
+  if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this build has no CUDA backend";
+  BuilderConfig config;
+  config.backend = Backend::kCuda;
+  std::unique_ptr<Engine> engine = build_engine(chain(), config);
+  const ir::Node* layer = pointwise_layer(*engine);
+  ASSERT_NE(layer, nullptr);
+  ASSERT_TRUE(layer->attrs.has(kPointwiseCubinAttr));
+  const int arch = static_cast<int>(layer->attrs.get_int(kPointwiseCubinArchAttr, 0));
+  EXPECT_GE(arch, 70);
+  const std::string source = pointwise_layer_source(*layer);
+  std::optional<std::vector<char>> cubin = stored_pointwise_cubin(*layer, source, arch);
+  ASSERT_TRUE(cubin.has_value());
+  EXPECT_GT(cubin->size(), 100u);
+  EXPECT_FALSE(stored_pointwise_cubin(*layer, source, arch + 1).has_value());     // another GPU
+  EXPECT_FALSE(stored_pointwise_cubin(*layer, source + "\n", arch).has_value());  // other code
+
+  std::vector<uint8_t> plan = engine->serialize();
+  auto loaded = Engine::deserialize({reinterpret_cast<const char*>(plan.data()), plan.size()});
+  const ir::Node* reloaded = pointwise_layer(*loaded);
+  ASSERT_NE(reloaded, nullptr);
+  std::optional<std::vector<char>> kept = stored_pointwise_cubin(*reloaded, source, arch);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(*kept, *cubin);
+}
+
+TEST(PointwisePrebuilt, InterpretedLayersGetNoKernel) {
+  if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this build has no CUDA backend";
+  BuilderConfig config;
+  config.backend = Backend::kCuda;
+  config.tactics["Pointwise"] = "interpret";
+  std::unique_ptr<Engine> engine = build_engine(chain(), config);
+  const ir::Node* layer = pointwise_layer(*engine);
+  ASSERT_NE(layer, nullptr);
+  EXPECT_FALSE(layer->attrs.has(kPointwiseCubinAttr));
+}
+
+}  // namespace
+}  // namespace kiln::cuda
