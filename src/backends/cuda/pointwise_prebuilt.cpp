@@ -7,6 +7,7 @@
 
 #include "backends/cuda/pointwise_codegen.hpp"
 #include "backends/cuda/pointwise_compiler.hpp"
+#include "core/error.hpp"
 #include "ir/pointwise_program.hpp"
 #include "plan/checksum.hpp"
 
