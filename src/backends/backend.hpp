@@ -49,6 +49,11 @@ class Backend {
   // this backend's part (builder/host_tail.hpp).
   virtual bool runs_data_dependent_shapes() const = 0;
 
+  // Where the backend's execution contexts keep the graph outputs: in the activation arena, or in
+  // the buffers the caller binds for each run, which the memory plan then leaves out of the arena
+  // (builder/memory_plan.hpp). Every context follows the engine's memory plan.
+  virtual GraphOutputMemory graph_output_memory() const = 0;
+
   // Fails (Error kUnsupported) listing every layer of `graph` (subgraphs included) that the
   // backend cannot run.
   virtual void check_support(const ir::Graph& graph) const = 0;

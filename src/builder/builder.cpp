@@ -36,9 +36,11 @@ std::string mib(uint64_t bytes) {
   return cat(static_cast<double>(bytes) / (1 << 20), " MiB");
 }
 
-// Plans the activation memory for the profile's input shapes. A graph whose shapes depend on
-// data gets no plan (its contexts allocate activations one by one); a bad profile is an error.
-std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const BuilderConfig& config) {
+// Plans the activation memory for the profile's input shapes, with the graph outputs where the
+// backend keeps them. A graph whose shapes depend on data gets no plan (its contexts allocate
+// activations one by one); a bad profile is an error.
+std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const BuilderConfig& config,
+                                                 const backends::Backend& backend) {
   std::map<std::string, Shape> inputs = builder::bind_input_shapes(g, config.input_shapes);
   std::string why_not;
   std::optional<builder::StaticShapes> shapes;
@@ -51,7 +53,7 @@ std::optional<MemoryPlan> plan_activation_memory(const ir::Graph& g, const Build
     log(Severity::kInfo, cat("no activation memory plan: ", why_not));
     return std::nullopt;
   }
-  MemoryPlan plan = builder::plan_memory(g, *shapes);
+  MemoryPlan plan = builder::plan_memory(g, *shapes, backend.graph_output_memory());
   log(Severity::kInfo,
       cat("activation memory plan: arena ", mib(plan.arena_bytes), ", lower bound ",
           mib(plan.lower_bound_bytes), ", all activations ", mib(plan.total_bytes)));
@@ -114,7 +116,7 @@ std::shared_ptr<Engine::Impl> build_optimized(std::unique_ptr<ir::Graph> g,
   backend.check_support(*g);
   pin_tactics(*g, config);
   backend.generate_code(*g);
-  std::optional<MemoryPlan> memory = plan_activation_memory(*g, config);
+  std::optional<MemoryPlan> memory = plan_activation_memory(*g, config, backend);
   ir::Graph& graph = *g;  // the engine's graph; nobody else holds the engine yet
   auto impl = make_engine_impl(std::move(g), config.backend, &config, std::move(memory));
   // Below level 3 nothing is timed: each layer takes its first applicable tactic when it loads.

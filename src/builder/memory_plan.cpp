@@ -119,9 +119,15 @@ std::map<const ir::Value*, ValueLifetime> activation_lifetimes(const ir::Graph& 
 }
 
 std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) {
+  const bool outputs_outside = plan.graph_outputs == GraphOutputMemory::kCaller;
   std::unordered_map<std::string, const TensorPlacement*> by_name;
   for (const TensorPlacement& t : plan.tensors) {
     if (!by_name.emplace(t.name, &t).second) return cat("tensor '", t.name, "' is placed twice");
+    const ir::Value* v = outputs_outside ? graph.find_value(t.name) : nullptr;
+    if (v && graph.is_graph_output(v)) {
+      return cat("graph output '", t.name,
+                 "' lives in the caller's buffer, yet the plan places it");
+    }
   }
   for (const auto& [name, shape] : plan.input_shapes) {
     const ir::Value* v = graph.find_value(name);
@@ -139,6 +145,7 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
   std::unordered_map<const ir::Value*, size_t> buffer_of;
   std::vector<LiveRange> buffers;
   std::vector<uint64_t> offsets;
+  std::vector<bool> holds_graph_output;  // per buffer: nothing may be written over it
   uint64_t placed_bytes = 0;
   auto buffer_of_input = [&](const ir::Value* v) {
     auto it = buffer_of.find(v);
@@ -152,6 +159,7 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
     }
     buffers.push_back({t.bytes, step, step});
     offsets.push_back(t.offset);
+    holds_graph_output.push_back(false);
     placed_bytes += align_to_arena(t.bytes);
     return "";
   };
@@ -210,11 +218,17 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
     for (const std::string& name : checked) concat_buffer[name] = b;
     return b;
   };
+  size_t placed_tensors = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const ir::Node& n = *nodes[i];
     auto step = static_cast<int64_t>(i);
     for (const ir::Value* v : n.outputs) {
       if (!v) continue;
+      if (outputs_outside && graph_outputs.count(v)) {
+        buffer_of[v] = kExternal;  // the caller's buffer, like a graph input
+        continue;
+      }
+      ++placed_tensors;
       auto it = by_name.find(v->name);
       if (it == by_name.end()) return cat("layer output '", v->name, "' has no placement");
       const TensorPlacement& t = *it->second;
@@ -249,8 +263,9 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
         }
         b = src ? buffer_of_input(src) : kExternal;
         // Only layers whose kernels read each element before writing it may overwrite an input.
-        if (b == kExternal || !builder::may_run_in_place(n.op) || n.outputs.size() != 1 ||
-            offsets[b] != t.offset || align_to_arena(buffers[b].bytes) != align_to_arena(t.bytes) ||
+        if (b == kExternal || holds_graph_output[b] || !builder::may_run_in_place(n.op) ||
+            n.outputs.size() != 1 || offsets[b] != t.offset ||
+            align_to_arena(buffers[b].bytes) != align_to_arena(t.bytes) ||
             buffers[b].last != step) {
           return cat("tensor '", t.name, "' cannot overwrite '", t.in_place_of, "' (", n.describe(),
                      ")");
@@ -261,10 +276,13 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
         b = buffers.size() - 1;
       }
       buffer_of[v] = b;
-      if (b != kExternal) buffers[b].last = std::max(buffers[b].last, lt.last);
+      if (b != kExternal) {
+        buffers[b].last = std::max(buffers[b].last, lt.last);
+        holds_graph_output[b] = holds_graph_output[b] || graph_outputs.count(v) != 0;
+      }
     }
   }
-  if (by_name.size() != buffer_of.size()) return "the plan places tensors that no layer writes";
+  if (by_name.size() != placed_tensors) return "the plan places tensors that no layer writes";
   if (plan.arena_bytes > placed_bytes) {
     return cat("its ", plan.arena_bytes, "-byte arena is larger than all its tensors together (",
                placed_bytes, " bytes)");

@@ -51,8 +51,11 @@ struct ConcatSlice {
 // always see and none writes into a neighbouring slice when it rounds its output up to whole
 // vectors. A Concat whose output is itself a slice of a later one is eliminated too: its inputs
 // then lie inside the later one's output (Inception's nested concats, DenseNet's growing ones).
+// With kCaller a Concat producing a graph output is kept: its slices would lie in the caller's
+// buffer, which is no part of the arena.
 std::unordered_map<const ir::Value*, ConcatSlice> plan_concat_slices(const ir::Graph& graph,
-                                                                     const StaticShapes& shapes) {
+                                                                     const StaticShapes& shapes,
+                                                                     GraphOutputMemory outputs) {
   std::unordered_map<const ir::Value*, ConcatSlice> slices;
   const std::unordered_set<const ir::Value*> graph_inputs(graph.inputs().begin(),
                                                           graph.inputs().end());
@@ -69,7 +72,8 @@ std::unordered_map<const ir::Value*, ConcatSlice> plan_concat_slices(const ir::G
     const ir::Node& n = **it;
     const ir::Value* out = n.output(0);
     if (n.op != "Concat" || !n.domain.empty() || n.outputs.size() != 1 || !out ||
-        n.inputs.empty() || !n.attrs.has("axis")) {
+        n.inputs.empty() || !n.attrs.has("axis") ||
+        (outputs == GraphOutputMemory::kCaller && graph_outputs.count(out))) {
       continue;
     }
     auto shape = shapes.values.find(out);
@@ -102,9 +106,11 @@ std::unordered_map<const ir::Value*, ConcatSlice> plan_concat_slices(const ir::G
 
 }  // namespace
 
-MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
+MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes,
+                       GraphOutputMemory graph_output_memory) {
   MemoryPlan plan;
   plan.input_shapes = shapes.inputs;
+  plan.graph_outputs = graph_output_memory;
   auto life = activation_lifetimes(graph);
   std::set<const ir::Value*> graph_outputs(graph.outputs().begin(), graph.outputs().end());
   // Buffers: tensors sharing bytes. kExternal: bytes kiln does not place (inputs, constants).
@@ -116,7 +122,7 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
   };
   std::vector<Buffer> buffers;
   std::unordered_map<const ir::Value*, size_t> buffer_of;
-  auto concat_slices = plan_concat_slices(graph, shapes);
+  auto concat_slices = plan_concat_slices(graph, shapes, graph_output_memory);
   // An outermost eliminated Concat's buffer is made at the layer writing its first input (nested
   // Concats' included), alive at least until its output's last reader.
   std::unordered_map<const ir::Value*, size_t> concat_buffer;
@@ -135,6 +141,10 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes) {
     for (size_t o = 0; o < n.outputs.size(); ++o) {
       const ir::Value* v = n.outputs[o];
       if (!v) continue;
+      if (graph_output_memory == GraphOutputMemory::kCaller && graph_outputs.count(v)) {
+        buffer_of[v] = kExternal;  // the caller's buffer, like a graph input
+        continue;
+      }
       TensorPlacement t;
       t.name = v->name;
       t.bytes = byte_size(v, shapes);

@@ -19,8 +19,10 @@ struct StaticShapes {
 // output element is computed from the input elements at the same index only.
 bool may_run_in_place(const std::string& op);
 
-// Plans every layer output of `graph`; `shapes` must hold a shape for each. Throws
-// Error(kInternal) if the plan it made fails memory_plan_problem (a planner bug).
-MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes);
+// Plans every layer output of `graph` (with kCaller, every one but the graph outputs, which stay
+// in the caller's buffers); `shapes` must hold a shape for each. Throws Error(kInternal) if the
+// plan it made fails memory_plan_problem (a planner bug).
+MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes,
+                       GraphOutputMemory graph_output_memory = GraphOutputMemory::kArena);
 
 }  // namespace kiln::builder

@@ -192,6 +192,17 @@ class GraphDecoder {
     plan.arena_bytes = m->arena_size();
     plan.total_bytes = m->total_size();
     plan.lower_bound_bytes = m->lower_bound();
+    switch (m->graph_outputs()) {
+      case static_cast<uint8_t>(GraphOutputMemory::kArena):
+        plan.graph_outputs = GraphOutputMemory::kArena;
+        break;
+      case static_cast<uint8_t>(GraphOutputMemory::kCaller):
+        plan.graph_outputs = GraphOutputMemory::kCaller;
+        break;
+      default:
+        refuse(source_, "is invalid: its memory plan keeps graph outputs in unknown memory (",
+               int{m->graph_outputs()}, ")");
+    }
     for (size_t i = 0, n = count(m->input_shapes()); i < n; ++i) {
       const fb::InputShape* s = m->input_shapes()->Get(i);
       ir::Value* v = lookup(s->value(), "memory plan input shape");

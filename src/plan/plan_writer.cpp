@@ -141,7 +141,8 @@ class MetadataWriter {
                                     index_of_name(scope, t.concat_into, "concat output")));
     }
     return fb::CreateMemoryPlan(fbb_, m.arena_bytes, m.total_bytes, m.lower_bound_bytes,
-                                fbb_.CreateVector(inputs), fbb_.CreateVector(tensors));
+                                fbb_.CreateVector(inputs), fbb_.CreateVector(tensors),
+                                static_cast<uint8_t>(m.graph_outputs));
   }
 
   int32_t index_of(const Scope& scope, const ir::Value* v, const char* what) const {

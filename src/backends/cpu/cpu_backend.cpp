@@ -40,6 +40,8 @@ class CpuBackend final : public backends::Backend {
   // The CPU attention kernel reads any strides alike.
   bool reads_interleaved_heads(const ir::Node&) const override { return true; }
   bool runs_data_dependent_shapes() const override { return true; }
+  // execute() returns tensors of its own, copied out of the arena.
+  GraphOutputMemory graph_output_memory() const override { return GraphOutputMemory::kArena; }
 
   void check_support(const ir::Graph& graph) const override {
     std::ostringstream missing;

@@ -59,6 +59,9 @@ class CudaBackend final : public backends::Backend {
 
   bool runs_data_dependent_shapes() const override { return false; }
 
+  // enqueue() writes the graph outputs straight into the caller's device buffers.
+  GraphOutputMemory graph_output_memory() const override { return GraphOutputMemory::kCaller; }
+
   void check_support(const ir::Graph& graph) const override { check_cuda_support(graph); }
 
   std::string_view precision_note() const override { return ""; }

@@ -5,12 +5,12 @@
 #include <unordered_map>
 
 #include "backends/cpu/kernel.hpp"
-#include "backends/cuda/activation_arena.hpp"
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_weights.hpp"
 #include "backends/cuda/host_fallback.hpp"
 #include "backends/cuda/tactic.hpp"
 #include "core/logging.hpp"
+#include "runtime/activation_layout.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -156,11 +156,15 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
   stream_ = make_nonblocking_stream();
   weights_ = device_weights_for(*engine_);
 
-  // Activations share one arena, packed by lifetime; view layers (Reshape...) launch nothing.
-  ActivationArena arena = plan_activation_arena(
-      g, [](const ir::Value& v) { return shape_numel(static_shape(v)) * element_size(v.dtype); });
-  arena_ = DeviceBuffer(arena.bytes);
-  const std::unordered_map<const ir::Value*, size_t>& offset = arena.offset;
+  // Activations live where the engine's memory plan puts them, in one arena (views, in-place
+  // writes, Concats assembled by their inputs); views and assembled Concats launch nothing. An
+  // engine without a plan packs its activations by lifetime.
+  ActivationLayout layout = engine_->memory
+                                ? follow_memory_plan(g, *engine_->memory)
+                                : pack_activations(g, [](const ir::Value& v) {
+                                    return shape_numel(static_shape(v)) * element_size(v.dtype);
+                                  });
+  arena_ = DeviceBuffer(std::max<uint64_t>(layout.arena_bytes, 1));  // no null tensor pointers
 
   std::unordered_map<const ir::Value*, std::vector<BindingUse>> uses;
   auto view = [&](const ir::Value* v, size_t layer, bool is_output, size_t index) {
@@ -168,19 +172,28 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const Engine::Impl> e
     if (!v) return t;
     t.dtype = v->dtype;
     t.shape = static_shape(*v);
-    if (v->is_constant()) {
-      t.data = weights_->find(v);
-    } else if (auto it = offset.find(v); it != offset.end()) {
-      t.data = static_cast<char*>(arena_.get()) + it->second;
-    } else {
-      uses[v].push_back({layer, is_output, index});  // graph input or output: bound per call
+    auto it = layout.location.find(v);
+    if (it == layout.location.end()) {
+      fail(ErrorCode::kInternal, "tensor '", v->name, "' has no place in device memory");
+    }
+    const TensorLocation& where = it->second;
+    switch (where.kind) {
+      case TensorLocation::Kind::kArena:
+        t.data = static_cast<char*>(arena_.get()) + where.offset;
+        break;
+      case TensorLocation::Kind::kConstant:
+        t.data = weights_->find(where.source);
+        break;
+      case TensorLocation::Kind::kBound:  // a graph input or output, or a view of one
+        uses[where.source].push_back({layer, is_output, index});
+        break;
     }
     return t;
   };
   size_t workspace_bytes = 0;
-  const size_t launching = g.nodes().size() - arena.views.size();
+  const size_t launching = g.nodes().size() - layout.skipped.size();
   for (const auto& n : g.nodes()) {
-    if (arena.views.count(n.get())) continue;
+    if (layout.skipped.count(n.get())) continue;
     size_t layer = contexts_.size();
     if (progress) progress(layer, launching, n.get());
     CudaKernelContext ctx{*n, {}, {}, stream_.get(), nullptr, 0, &libs_};

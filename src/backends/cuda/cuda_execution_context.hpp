@@ -1,7 +1,8 @@
 // Runs an engine on a CUDA GPU. Everything that can be decided once is decided when the context is
 // created: shapes (CUDA engines are built with static shapes), device memory for activations (one
-// arena) and kernel workspace, kernel algorithms. enqueue() then only launches kernels, so it can
-// be captured in a CUDA graph. Weights are uploaded once per engine and shared by its contexts.
+// arena, laid out by the engine's memory plan: runtime/activation_layout.hpp) and kernel
+// workspace, kernel algorithms. enqueue() then only launches kernels, so it can be captured in a
+// CUDA graph. Weights are uploaded once per engine and shared by its contexts.
 #pragma once
 
 #include <functional>

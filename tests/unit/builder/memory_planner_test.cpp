@@ -32,12 +32,13 @@ Tensor ints(std::vector<int64_t> v) {
 
 void simulate(const Graph& g, const MemoryPlan& p);
 
-MemoryPlan plan_of(Graph& g, std::map<std::string, Shape> profile = {}) {
+MemoryPlan plan_of(Graph& g, std::map<std::string, Shape> profile = {},
+                   GraphOutputMemory outputs = GraphOutputMemory::kArena) {
   ir::infer_graph(g);
   std::string why_not;
   auto shapes = evaluate_static_shapes(g, bind_input_shapes(g, profile), why_not);
   EXPECT_TRUE(shapes) << why_not;
-  return plan_memory(g, *shapes);
+  return plan_memory(g, *shapes, outputs);
 }
 
 const TensorPlacement& placed(const MemoryPlan& p, const std::string& name) {
@@ -147,6 +148,31 @@ Value* unary(Graph& g, const std::string& op, const std::string& name, Value* in
   Value* out = g.add_value(name);
   g.add_node(op, name, {in}, {out});
   return out;
+}
+
+TEST(MemoryPlanner, GraphOutputsInCallerMemoryAreLeftOutOfTheArena) {
+  Graph g;
+  Value* x = input(g, "x", {1, 16});  // 64 bytes
+  Value* a = unary(g, "Relu", "a", x);
+  Value* y = unary(g, "Neg", "y", a);
+  Value* w = unary(g, "Exp", "w", unary(g, "Identity", "v", y));
+  g.outputs() = {y, concat(g, "cat", {unary(g, "Sin", "s", x), w}, 1)};
+  MemoryPlan kept = plan_of(g);  // the graph outputs in the arena, as the CPU keeps them
+  EXPECT_EQ(placed(kept, "y").in_place_of, "a");
+  EXPECT_EQ(assembled_concats(kept), std::set<std::string>{"cat"});
+
+  MemoryPlan p = plan_of(g, {}, GraphOutputMemory::kCaller);
+  EXPECT_EQ(p.graph_outputs, GraphOutputMemory::kCaller);
+  std::set<std::string> names;
+  for (const TensorPlacement& t : p.tensors) names.insert(t.name);
+  EXPECT_EQ(names, (std::set<std::string>{"a", "v", "w", "s"}));
+  EXPECT_EQ(placed(p, "v").alias_of, "y");    // a view of the caller's buffer
+  EXPECT_EQ(placed(p, "w").in_place_of, "");  // never written over the caller's bytes
+  EXPECT_TRUE(assembled_concats(p).empty());  // its inputs cannot lie in the caller's buffer
+  EXPECT_EQ(p.arena_bytes, 128u);
+  EXPECT_EQ(p.lower_bound_bytes, 128u);
+  EXPECT_EQ(p.total_bytes, 4 * 64u);
+  EXPECT_EQ(memory_plan_problem(g, p), "");
 }
 
 TEST(MemoryPlanner, ChannelConcatAtBatchOneIsAssembledByItsInputs) {
@@ -421,6 +447,29 @@ TEST(TamperedPlanOp, InPlaceWriteByALayerThatCannotRunInPlaceIsFound) {
   ps->in_place_of = "a";
   ps->offset = pa->offset;
   EXPECT_NE(memory_plan_problem(g, p).find("cannot overwrite"), std::string::npos)
+      << memory_plan_problem(g, p);
+}
+
+TEST(TamperedPlanOp, InPlaceWriteOverAGraphOutputIsFound) {
+  // The last layer's input dies there, yet as a graph output it is handed back after the run.
+  Graph g;
+  Value* x = input(g, "x", {16});
+  Value* a = unary(g, "Relu", "a", x);
+  g.outputs() = {a, unary(g, "Sigmoid", "y", a)};
+  MemoryPlan p = plan_of(g);
+  ASSERT_EQ(memory_plan_problem(g, p), "");
+  TensorPlacement& y = p.tensors.back();
+  ASSERT_EQ(y.name, "y");
+  y.in_place_of = "a";
+  y.offset = placed(p, "a").offset;
+  p.arena_bytes = 64;
+  EXPECT_NE(memory_plan_problem(g, p).find("cannot overwrite"), std::string::npos)
+      << memory_plan_problem(g, p);
+  // With the graph outputs in the caller's buffers, the plan may not place them at all.
+  p = plan_of(g);
+  p.graph_outputs = GraphOutputMemory::kCaller;
+  EXPECT_NE(memory_plan_problem(g, p).find("graph output 'a' lives in the caller's buffer"),
+            std::string::npos)
       << memory_plan_problem(g, p);
 }
 

@@ -1,6 +1,7 @@
 // The activation memory plan in plan files: it round trips (Concat inputs written into their
-// slices included), plans without it still load, and a plan whose memory layout would let layers
-// overwrite live tensors, or whose concat slices are out of place, is refused.
+// slices and graph outputs kept in the caller's buffers included), plans without it still load, and
+// a plan whose memory layout would let layers overwrite live tensors, or whose concat slices are
+// out of place, is refused.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -32,11 +33,11 @@ std::unique_ptr<ir::Graph> chain() {
   return g;
 }
 
-MemoryPlan plan_for(const ir::Graph& g) {
+MemoryPlan plan_for(const ir::Graph& g, GraphOutputMemory outputs = GraphOutputMemory::kArena) {
   std::string why_not;
   auto shapes =
       builder::evaluate_static_shapes(g, builder::bind_input_shapes(g, {{"x", {3, 32}}}), why_not);
-  return builder::plan_memory(g, *shapes);
+  return builder::plan_memory(g, *shapes, outputs);
 }
 
 TEST(MemoryPlanFile, RoundTrips) {
@@ -60,6 +61,19 @@ TEST(MemoryPlanFile, RoundTrips) {
     EXPECT_EQ(a.in_place_of, b.in_place_of);
   }
   EXPECT_EQ(p.memory->tensors[2].alias_of, "b");
+  EXPECT_EQ(p.memory->graph_outputs, GraphOutputMemory::kArena);
+}
+
+TEST(MemoryPlanFile, GraphOutputsInCallerMemoryRoundTrip) {
+  auto g = chain();
+  MemoryPlan plan = plan_for(*g, GraphOutputMemory::kCaller);
+  ASSERT_EQ(plan.tensors.size(), 3u);  // y, the graph output, is the caller's
+  std::vector<uint8_t> bytes = write_plan(*g, Backend::kCuda, &plan);
+  LoadedPlan p = read_plan_bytes({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, "m");
+  ASSERT_TRUE(p.memory);
+  EXPECT_EQ(p.memory->graph_outputs, GraphOutputMemory::kCaller);
+  EXPECT_EQ(p.memory->tensors.size(), 3u);
+  EXPECT_EQ(p.memory->arena_bytes, plan.arena_bytes);
 }
 
 TEST(MemoryPlanFile, PlansWithoutOneLoad) {
@@ -110,6 +124,12 @@ TEST(MemoryPlanFile, RefusesUnsafeOrInconsistentPlans) {
   p = good;
   p.arena_bytes = uint64_t{1} << 62;
   expect_refused(*g, p, "larger than");
+  p = good;
+  p.graph_outputs = GraphOutputMemory::kCaller;  // yet y is placed
+  expect_refused(*g, p, "graph output 'y' lives in the caller's buffer");
+  p = good;
+  p.graph_outputs = static_cast<GraphOutputMemory>(7);
+  expect_refused(*g, p, "unknown memory (7)");
 }
 
 // Two branches concatenated along channels at batch 1: the Concat is assembled by its inputs.
