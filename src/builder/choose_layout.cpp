@@ -13,6 +13,7 @@
 
 #include "core/logging.hpp"
 #include "ir/op_registry.hpp"
+#include "ir/op_traits.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "ir/verifier.hpp"
 #include "passes/passes.hpp"
@@ -48,7 +49,7 @@ namespace {
 
 constexpr size_t kRank = 4;  // 2-D convolutions: NCHW <-> NHWC
 
-enum class Role { kNone, kConv, kPool, kElementwise, kConcat };
+enum class Role { kNone, kConv, kPool, kLayoutAgnostic, kConcat };
 
 bool is_rank4(const ir::Value* v) {
   return v && v->shape && v->shape->size() == kRank;
@@ -73,17 +74,7 @@ bool is_transpose_with(const ir::Node* n, const std::vector<int64_t>& perm) {
          n->attrs.get_ints("perm") == perm;
 }
 
-const std::set<std::string>& elementwise_ops() {
-  static const std::set<std::string> ops = {
-      "Relu",     "LeakyRelu", "Sigmoid", "Tanh", "Clip",  "HardSwish", "HardSigmoid",
-      "Elu",      "Selu",      "Celu",    "Gelu", "Mish",  "Softplus",  "Softsign",
-      "Abs",      "Neg",       "Exp",     "Log",  "Sqrt",  "Erf",       "Reciprocal",
-      "Identity", "Cast",      "Add",     "Sub",  "Mul",   "Div",       "Pow",
-      "Max",      "Min",       "Sum",     "Mean", "PRelu", "Pointwise"};
-  return ops;
-}
-
-// Whether an elementwise layer's operand can follow the region: a rank-4 tensor (permuted with
+// Whether a layout-agnostic layer's operand can follow the region: a rank-4 tensor (permuted with
 // the rest), a value of ones (broadcasts either way) or a constant (re-laid out at build time).
 bool operand_follows(const ir::Value* v) {
   if (!v) return true;
@@ -117,11 +108,11 @@ Role role_of(const ir::Node& n) {
     }
     return Role::kConcat;
   }
-  if (elementwise_ops().count(n.op) && n.outputs.size() >= 1) {
+  if (ir::op_traits(n).layout_agnostic) {
     for (const ir::Value* v : n.inputs) {
       if (!operand_follows(v)) return Role::kNone;
     }
-    return Role::kElementwise;
+    return Role::kLayoutAgnostic;
   }
   return Role::kNone;
 }

@@ -38,8 +38,9 @@ struct LayoutSummary {
 };
 
 // Rewrites `graph` in place. A region is a connected set of 2-D Conv/FusedConv with constant
-// weights, MaxPool (without Indices), AveragePool, GlobalAveragePool, GlobalMaxPool, elementwise
-// layers (unary, binary, Pointwise) and channel Concats over rank-4 values. A region run
+// weights, MaxPool (without Indices), AveragePool, GlobalAveragePool, GlobalMaxPool, the layers
+// the op table marks layout-agnostic (elementwise ops, Pointwise) and channel Concats over rank-4
+// values. A region run
 // channels-last gets channels_last=1 on its convs and pools, KRSC weight constants, per-channel
 // constants re-laid out ([C,1,1] -> [C]), Concat axis 3, Transpose(0,2,3,1) at every entry and
 // Transpose(0,3,1,2) at every exit; inverse Transpose pairs are then removed. Runs before

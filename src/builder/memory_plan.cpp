@@ -6,8 +6,8 @@
 #include <unordered_set>
 
 #include "builder/arena_layout.hpp"
-#include "builder/memory_planner.hpp"
 #include "core/error.hpp"
+#include "ir/op_traits.hpp"
 
 namespace kiln {
 
@@ -90,11 +90,6 @@ std::set<std::string> assembled_concats(const MemoryPlan& plan) {
     if (!t.concat_into.empty()) out.insert(t.concat_into);
   }
   return out;
-}
-
-bool is_alias_op(const std::string& op) {
-  return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
-         op == "Identity";
 }
 
 std::map<const ir::Value*, ValueLifetime> activation_lifetimes(const ir::Graph& graph) {
@@ -250,7 +245,7 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
       } else if (auto made = concat_buffer.find(t.name); made != concat_buffer.end()) {
         b = made->second;  // the concat output its inputs were written into
       } else if (!t.alias_of.empty()) {
-        if (!is_alias_op(n.op) || !n.input(0) || n.input(0)->name != t.alias_of ||
+        if (!ir::op_traits(n).view || !n.input(0) || n.input(0)->name != t.alias_of ||
             n.outputs.size() != 1) {
           return cat("tensor '", t.name, "' cannot be a view of '", t.alias_of, "' (", n.describe(),
                      ")");
@@ -263,7 +258,7 @@ std::string memory_plan_problem(const ir::Graph& graph, const MemoryPlan& plan) 
         }
         b = src ? buffer_of_input(src) : kExternal;
         // Only layers whose kernels read each element before writing it may overwrite an input.
-        if (b == kExternal || holds_graph_output[b] || !builder::may_run_in_place(n.op) ||
+        if (b == kExternal || holds_graph_output[b] || !ir::op_traits(n).safe_in_place ||
             n.outputs.size() != 1 || offsets[b] != t.offset ||
             align_to_arena(buffers[b].bytes) != align_to_arena(t.bytes) ||
             buffers[b].last != step) {

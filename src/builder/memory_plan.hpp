@@ -49,9 +49,6 @@ struct MemoryPlan {
   GraphOutputMemory graph_outputs = GraphOutputMemory::kArena;
 };
 
-// Layers whose output is the same bytes as input 0 under a new shape, so it can be a view.
-bool is_alias_op(const std::string& op);
-
 // Whether concatenating along `axis` of `out` puts each input in one contiguous byte range of the
 // output, one after the other: so when every dim before the axis is 1 (batch-1 NCHW channels).
 bool concat_inputs_are_contiguous(const Shape& out, int64_t axis);

@@ -1,6 +1,6 @@
-// Memory planning: views for Reshape-like layers, in-place elementwise layers, Concat inputs
-// written straight into their slice of the output, then greedy placement of the remaining
-// buffers in one arena.
+// Memory planning: views for the layers the op table marks as views (Reshape...), layers marked
+// safe in place written over a dying input, Concat inputs written straight into their slice of
+// the output, then greedy placement of the remaining buffers in one arena.
 #include "builder/memory_planner.hpp"
 
 #include <set>
@@ -8,21 +8,9 @@
 
 #include "builder/arena_layout.hpp"
 #include "core/error.hpp"
+#include "ir/op_traits.hpp"
 
 namespace kiln::builder {
-
-bool may_run_in_place(const std::string& op) {
-  // Elementwise kernels built on map_unary / map_binary (backends/cpu/elementwise_loops.hpp):
-  // out[i] depends on in[i] only, read before out[i] is written. Variadic ops (Sum, Max..) and
-  // Where are left out: their kernels make several passes over the output.
-  static const std::set<std::string> kOps = {
-      "Relu",  "LeakyRelu", "Sigmoid", "Tanh",     "HardSigmoid", "HardSwish", "Gelu",
-      "Elu",   "Selu",      "Celu",    "Softplus", "Softsign",    "Mish",      "ThresholdedRelu",
-      "Clip",  "Exp",       "Log",     "Sqrt",     "Reciprocal",  "Floor",     "Ceil",
-      "Round", "Sin",       "Cos",     "Tan",      "Erf",         "Abs",       "Neg",
-      "Sign",  "Add",       "Sub",     "Mul",      "Div",         "Pow"};
-  return kOps.count(op) != 0;
-}
 
 namespace {
 
@@ -91,7 +79,7 @@ std::unordered_map<const ir::Value*, ConcatSlice> plan_concat_slices(const ir::G
     for (const ir::Value* in : n.inputs) {
       auto p = in ? producer.find(in) : producer.end();
       bool ok = p != producer.end() && !in->is_constant() && !graph_inputs.count(in) &&
-                !graph_outputs.count(in) && !is_alias_op(p->second->op) &&
+                !graph_outputs.count(in) && !ir::op_traits(*p->second).view &&
                 in->dtype == out->dtype && seen.insert(in).second && !slices.count(in) &&
                 offset % kArenaAlignment == 0;
       if (!ok) break;
@@ -166,11 +154,11 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StaticShapes& shapes,
           buffers.push_back({{byte_size(root, shapes), step, life.at(root).last}, false, {}});
         }
         b = made->second;
-      } else if (is_alias_op(n.op) && n.outputs.size() == 1 && in0 && in0->dtype == v->dtype) {
+      } else if (ir::op_traits(n).view && n.outputs.size() == 1 && in0 && in0->dtype == v->dtype) {
         t.alias_of = in0->name;
         b = buffer_of_input(in0);
       } else {
-        if (may_run_in_place(n.op) && n.outputs.size() == 1) {
+        if (ir::op_traits(n).safe_in_place && n.outputs.size() == 1) {
           for (const ir::Value* in : n.inputs) {
             size_t src = in ? buffer_of_input(in) : kExternal;
             if (src == kExternal || in->dtype != v->dtype) continue;

@@ -15,10 +15,6 @@ struct StaticShapes {
   std::unordered_map<const ir::Value*, Shape> values;
 };
 
-// Ops whose CPU kernels may write their output over an input of the same type and size: each
-// output element is computed from the input elements at the same index only.
-bool may_run_in_place(const std::string& op);
-
 // Plans every layer output of `graph` (with kCaller, every one but the graph outputs, which stay
 // in the caller's buffers); `shapes` must hold a shape for each. Throws Error(kInternal) if the
 // plan it made fails memory_plan_problem (a planner bug).

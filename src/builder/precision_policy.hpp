@@ -1,5 +1,5 @@
-// Which layers benefit from reduced precision and which keep FP32: the builder's rules per op,
-// and the input slots whose type an op fixes or ignores.
+// Which layers benefit from reduced precision and which keep FP32, and the input slots whose type
+// an op fixes or ignores: the builder's view of the op table's precision traits.
 #pragma once
 
 #include <cstddef>
@@ -20,9 +20,6 @@ struct LayerPolicy {
   LayerClass cls = LayerClass::kFlexible;
   std::string reason;  // why a sensitive or unreducible layer keeps FP32, for the build log
 };
-
-// Reductions that sum more elements than this keep FP32: a 16-bit result may overflow.
-inline constexpr int64_t kLargeReduction = 1024;
 
 LayerPolicy classify_layer(const ir::Node& n);
 

@@ -13,13 +13,13 @@
 
 namespace kiln::ir {
 
-// FLOPs of one node. Matrix work (Conv, ConvTranspose, Gemm, MatMul, two-operand Einsum) counts a
-// multiply-add as 2; elementwise ops count ~1 per output element; normalizations, softmax,
-// reductions and pooling a few per element. 0 for pure data movement (Reshape, Transpose...).
-// nullopt when the shapes the formula needs are not known, or when the node is a compute op kiln
-// has no formula for. With `symbols_as_one`, unknown dimensions of known-rank shapes count as 1
-// and their symbols ("?" if anonymous) are added to the set; without it they make the result
-// nullopt.
+// FLOPs of one node, by its op's formula in the op table (OpTraits::flops). Matrix work (Conv,
+// ConvTranspose, Gemm, MatMul, two-operand Einsum) counts a multiply-add as 2; elementwise ops
+// count ~1 per output element; normalizations, softmax, reductions and pooling a few per element.
+// 0 for pure data movement (Reshape, Transpose...). nullopt when the shapes the formula needs are
+// not known, or when the node is a compute op kiln has no formula for. With `symbols_as_one`,
+// unknown dimensions of known-rank shapes count as 1 and their symbols ("?" if anonymous) are added
+// to the set; without it they make the result nullopt.
 std::optional<double> node_flops(const Node& node, std::set<std::string>* symbols_as_one = nullptr);
 
 struct GraphStats {

@@ -139,9 +139,25 @@ void OpRegistry::add(OpSchema schema) {
   schemas_[name] = std::move(schema);
 }
 
-const OpSchema* OpRegistry::find(const std::string& op) const {
+void OpRegistry::add(OpSchema schema, const OpTraits& traits) {
+  schema.traits = traits;
+  add(std::move(schema));
+}
+
+const OpSchema* OpRegistry::find(std::string_view op) const {
   auto it = schemas_.find(op);
   return it == schemas_.end() ? nullptr : &it->second;
+}
+
+const OpTraits& op_traits(std::string_view op) {
+  static const OpTraits kUnknownOp;
+  const OpSchema* schema = OpRegistry::instance().find(op);
+  return schema ? schema->traits : kUnknownOp;
+}
+
+const OpTraits& op_traits(const Node& node) {
+  static const OpTraits kOtherDomain;
+  return node.domain.empty() ? op_traits(node.op) : kOtherDomain;
 }
 
 std::vector<std::string> OpRegistry::names() const {

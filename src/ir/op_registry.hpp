@@ -1,15 +1,18 @@
-// The op table: for every op kiln knows, its arity and its type/shape inference. Inference runs
-// at build time on symbolic shapes and at run time on concrete tensors, so an op's output shapes
-// are computed by one function everywhere.
+// The op table: for every op kiln knows, its arity, its type/shape inference and its traits (the
+// facts passes and planners need, ir/op_traits.hpp). Inference runs at build time on symbolic
+// shapes and at run time on concrete tensors, so an op's output shapes are computed by one
+// function everywhere.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
 #include "ir/graph.hpp"
+#include "ir/op_traits.hpp"
 
 namespace kiln::ir {
 
@@ -71,6 +74,7 @@ struct OpSchema {
   int min_outputs = 1;
   int max_outputs = 1;
   InferFn infer = nullptr;
+  OpTraits traits{};
   BindSubgraphsFn bind_subgraphs = nullptr;  // only for ops with subgraph attributes
 
   static constexpr int kVariadic = 1 << 20;
@@ -82,11 +86,13 @@ class OpRegistry {
   static const OpRegistry& instance();
 
   void add(OpSchema schema);
-  const OpSchema* find(const std::string& op) const;
+  // The same with its traits given apart, which reads better at a registration.
+  void add(OpSchema schema, const OpTraits& traits);
+  const OpSchema* find(std::string_view op) const;
   std::vector<std::string> names() const;
 
  private:
-  std::map<std::string, OpSchema> schemas_;
+  std::map<std::string, OpSchema, std::less<>> schemas_;
 };
 
 // Runs inference for one node given what is known of its inputs; checks arity first.

@@ -1,77 +1,72 @@
-// Pointwise programs: opcode table, (de)serialization to node attributes, and validation.
+// Pointwise programs: opcode names and arities (from the op table), (de)serialization to node
+// attributes, and validation.
 #include "ir/pointwise_program.hpp"
 
+#include <array>
 #include <cmath>
 
 #include "core/error.hpp"
+#include "ir/op_registry.hpp"
 
 namespace kiln::ir {
 namespace {
 
-struct OpcodeInfo {
-  PointwiseOpcode op;
-  const char* name;
-  int arity;
+// The op that lowers to an opcode (OpTraits::pointwise), and whether through its attribute variant.
+struct OpcodeOwner {
+  const OpSchema* op = nullptr;
+  bool variant = false;
 };
 
-constexpr OpcodeInfo kOpcodes[] = {
-    {PointwiseOpcode::kConst, "Const", 0},
-    {PointwiseOpcode::kNeg, "Neg", 1},
-    {PointwiseOpcode::kAbs, "Abs", 1},
-    {PointwiseOpcode::kExp, "Exp", 1},
-    {PointwiseOpcode::kLog, "Log", 1},
-    {PointwiseOpcode::kSqrt, "Sqrt", 1},
-    {PointwiseOpcode::kReciprocal, "Reciprocal", 1},
-    {PointwiseOpcode::kErf, "Erf", 1},
-    {PointwiseOpcode::kTanh, "Tanh", 1},
-    {PointwiseOpcode::kSigmoid, "Sigmoid", 1},
-    {PointwiseOpcode::kRelu, "Relu", 1},
-    {PointwiseOpcode::kFloor, "Floor", 1},
-    {PointwiseOpcode::kCeil, "Ceil", 1},
-    {PointwiseOpcode::kRound, "Round", 1},
-    {PointwiseOpcode::kSin, "Sin", 1},
-    {PointwiseOpcode::kCos, "Cos", 1},
-    {PointwiseOpcode::kGelu, "Gelu", 1},
-    {PointwiseOpcode::kGeluTanh, "GeluTanh", 1},
-    {PointwiseOpcode::kSoftplus, "Softplus", 1},
-    {PointwiseOpcode::kSoftsign, "Softsign", 1},
-    {PointwiseOpcode::kMish, "Mish", 1},
-    {PointwiseOpcode::kHardSwish, "HardSwish", 1},
-    {PointwiseOpcode::kAdd, "Add", 2},
-    {PointwiseOpcode::kSub, "Sub", 2},
-    {PointwiseOpcode::kMul, "Mul", 2},
-    {PointwiseOpcode::kDiv, "Div", 2},
-    {PointwiseOpcode::kPow, "Pow", 2},
-    {PointwiseOpcode::kMax, "Max", 2},
-    {PointwiseOpcode::kMin, "Min", 2},
-    {PointwiseOpcode::kLeakyRelu, "LeakyRelu", 2},
-    {PointwiseOpcode::kElu, "Elu", 2},
-    {PointwiseOpcode::kCelu, "Celu", 2},
-    {PointwiseOpcode::kThresholdedRelu, "ThresholdedRelu", 2},
-    {PointwiseOpcode::kPRelu, "PRelu", 2},
-    {PointwiseOpcode::kClip, "Clip", 3},
-    {PointwiseOpcode::kHardSigmoid, "HardSigmoid", 3},
-    {PointwiseOpcode::kSelu, "Selu", 3},
-};
+// Per opcode number, its owner in the op table. Sum folds its inputs with Add's opcode, so an op
+// that is not variadic names an opcode before one that is.
+const std::array<OpcodeOwner, kPointwiseOpcodeLimit>& opcode_owners() {
+  static const auto owners = [] {
+    std::array<OpcodeOwner, kPointwiseOpcodeLimit> t{};
+    const OpRegistry& registry = OpRegistry::instance();
+    for (const std::string& name : registry.names()) {
+      const OpSchema* schema = registry.find(name);
+      const std::optional<PointwiseLowering>& lowering = schema->traits.pointwise;
+      if (!lowering) continue;
+      const bool variadic = schema->traits.elementwise == ElementwiseClass::kVariadic;
+      auto claim = [&](PointwiseOpcode op, bool variant) {
+        OpcodeOwner& owner = t[static_cast<size_t>(op)];
+        if (!owner.op || (owner.op->traits.elementwise == ElementwiseClass::kVariadic && !variadic))
+          owner = {schema, variant};
+      };
+      claim(lowering->opcode, false);
+      if (lowering->variant_attribute) claim(lowering->variant_opcode, true);
+    }
+    return t;
+  }();
+  return owners;
+}
 
-const OpcodeInfo* find_opcode(int64_t code) {
-  for (const OpcodeInfo& info : kOpcodes) {
-    if (static_cast<int64_t>(info.op) == code) return &info;
-  }
-  return nullptr;
+const OpcodeOwner* find_owner(int64_t code) {
+  if (code <= 0 || code >= kPointwiseOpcodeLimit) return nullptr;
+  const OpcodeOwner& owner = opcode_owners()[static_cast<size_t>(code)];
+  return owner.op ? &owner : nullptr;
 }
 
 }  // namespace
 
-std::optional<int> pointwise_arity(int64_t opcode) {
-  const OpcodeInfo* info = find_opcode(opcode);
-  if (!info) return std::nullopt;
-  return info->arity;
+const OpSchema* op_lowering_to(PointwiseOpcode op) {
+  const OpcodeOwner* owner = find_owner(static_cast<int64_t>(op));
+  return owner ? owner->op : nullptr;
 }
 
-const char* pointwise_opcode_name(PointwiseOpcode op) {
-  const OpcodeInfo* info = find_opcode(static_cast<int64_t>(op));
-  return info ? info->name : "?";
+std::optional<int> pointwise_arity(int64_t opcode) {
+  if (opcode == static_cast<int64_t>(PointwiseOpcode::kConst)) return 0;
+  if (!find_owner(opcode)) return std::nullopt;
+  return pointwise_operand_count(static_cast<PointwiseOpcode>(opcode));
+}
+
+std::string pointwise_opcode_name(PointwiseOpcode op) {
+  if (op == PointwiseOpcode::kConst) return "Const";
+  const OpcodeOwner* owner = find_owner(static_cast<int64_t>(op));
+  if (!owner) return "?";
+  if (!owner->variant) return owner->op->name;
+  const PointwiseLowering& lowering = *owner->op->traits.pointwise;
+  return cat(owner->op->name, "(", lowering.variant_attribute, "=", lowering.variant_value, ")");
 }
 
 int64_t PointwiseProgram::emit(PointwiseOpcode op, int64_t a, int64_t b, int64_t c) {

@@ -25,57 +25,21 @@
 #include <string>
 #include <vector>
 
+#include "ir/activation_math.hpp"
 #include "ir/attribute.hpp"
 
 namespace kiln::ir {
 
-// The formula of each opcode is the one its ONNX op's CPU kernel computes.
-enum class PointwiseOpcode : int64_t {
-  kConst = 0,  // constants[a]
-  // Unary: op(a).
-  kNeg = 1,
-  kAbs = 2,
-  kExp = 3,
-  kLog = 4,
-  kSqrt = 5,
-  kReciprocal = 6,
-  kErf = 7,
-  kTanh = 8,
-  kSigmoid = 9,
-  kRelu = 10,
-  kFloor = 11,
-  kCeil = 12,
-  kRound = 13,
-  kSin = 14,
-  kCos = 15,
-  kGelu = 16,      // Gelu, approximate="none"
-  kGeluTanh = 17,  // Gelu, approximate="tanh"
-  kSoftplus = 18,
-  kSoftsign = 19,
-  kMish = 20,
-  kHardSwish = 21,
-  // Binary: op(a, b).
-  kAdd = 32,
-  kSub = 33,
-  kMul = 34,
-  kDiv = 35,
-  kPow = 36,
-  kMax = 37,  // NaN-propagating, like ONNX Max
-  kMin = 38,
-  kLeakyRelu = 39,        // (x, alpha)
-  kElu = 40,              // (x, alpha)
-  kCelu = 41,             // (x, alpha)
-  kThresholdedRelu = 42,  // (x, alpha)
-  kPRelu = 43,            // (x, slope)
-  // Ternary: op(a, b, c).
-  kClip = 64,         // (x, min, max)
-  kHardSigmoid = 65,  // (x, alpha, beta)
-  kSelu = 66,         // (x, alpha, gamma)
-};
+struct OpSchema;
 
-// How many registers the opcode reads (0 for kConst), or nullopt for a number that is no opcode.
+// The op whose Pointwise instruction `op` is (OpTraits::pointwise); nullptr for kConst or a number
+// no op lowers to.
+const OpSchema* op_lowering_to(PointwiseOpcode op);
+// How many registers the opcode reads (0 for kConst), or nullopt for a number that is no opcode:
+// one no op of the op table lowers to (OpTraits::pointwise).
 std::optional<int> pointwise_arity(int64_t opcode);
-const char* pointwise_opcode_name(PointwiseOpcode op);
+// The op's name ("Mul"; "Gelu(approximate=tanh)" for an attribute's variant), from the op table.
+std::string pointwise_opcode_name(PointwiseOpcode op);
 
 struct PointwiseInstruction {
   PointwiseOpcode op = PointwiseOpcode::kConst;

@@ -7,7 +7,6 @@
 // The first two leave the inner layer to dead-code removal when nothing else reads it.
 #include <algorithm>
 #include <numeric>
-#include <set>
 
 #include "ir/op_registry.hpp"
 #include "passes/passes.hpp"
@@ -58,12 +57,7 @@ bool fold_reshape_pair(UseIndex& g, ir::Node* outer) {
 
 // Ops that act on each element alone, so they commute with any permutation of the axes.
 bool is_elementwise(const ir::Node* n) {
-  static const std::set<std::string> kOps = {
-      "Add",       "Sub",         "Mul",  "Div",       "Pow",  "Max",        "Min",
-      "Neg",       "Abs",         "Exp",  "Log",       "Sqrt", "Reciprocal", "Erf",
-      "Tanh",      "Sigmoid",     "Relu", "LeakyRelu", "Gelu", "Elu",        "Softplus",
-      "HardSwish", "HardSigmoid", "Clip", "Pointwise"};
-  return n->domain.empty() && kOps.count(n->op) && n->outputs.size() == 1;
+  return ir::op_traits(*n).elementwise != ir::ElementwiseClass::kNone && n->outputs.size() == 1;
 }
 
 // Transpose(E(Transpose(x, p), scalars...), inverse(p)) -> E(x, scalars...).

@@ -6,11 +6,10 @@
 // would make a cycle). Existing Pointwise layers join groups like any other elementwise layer.
 #include <algorithm>
 #include <limits>
-#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "ir/op_registry.hpp"
+#include "ir/op_traits.hpp"
 #include "ir/pointwise_program.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
@@ -21,70 +20,28 @@ namespace {
 
 using ir::PointwiseOpcode;
 
-// Ops that map to one opcode with their inputs as operands.
-const std::map<std::string, PointwiseOpcode>& simple_ops() {
-  static const std::map<std::string, PointwiseOpcode> table = {
-      {"Neg", PointwiseOpcode::kNeg},
-      {"Abs", PointwiseOpcode::kAbs},
-      {"Exp", PointwiseOpcode::kExp},
-      {"Log", PointwiseOpcode::kLog},
-      {"Sqrt", PointwiseOpcode::kSqrt},
-      {"Reciprocal", PointwiseOpcode::kReciprocal},
-      {"Erf", PointwiseOpcode::kErf},
-      {"Tanh", PointwiseOpcode::kTanh},
-      {"Sigmoid", PointwiseOpcode::kSigmoid},
-      {"Relu", PointwiseOpcode::kRelu},
-      {"Floor", PointwiseOpcode::kFloor},
-      {"Ceil", PointwiseOpcode::kCeil},
-      {"Round", PointwiseOpcode::kRound},
-      {"Sin", PointwiseOpcode::kSin},
-      {"Cos", PointwiseOpcode::kCos},
-      {"Softplus", PointwiseOpcode::kSoftplus},
-      {"Softsign", PointwiseOpcode::kSoftsign},
-      {"Mish", PointwiseOpcode::kMish},
-      {"HardSwish", PointwiseOpcode::kHardSwish},
-      {"Add", PointwiseOpcode::kAdd},
-      {"Sub", PointwiseOpcode::kSub},
-      {"Mul", PointwiseOpcode::kMul},
-      {"Div", PointwiseOpcode::kDiv},
-      {"Pow", PointwiseOpcode::kPow},
-      {"PRelu", PointwiseOpcode::kPRelu},
-  };
-  return table;
-}
-
-// Ops with attributes that become constant operands: name -> (opcode, attr defaults).
-struct ParamOp {
-  PointwiseOpcode op;
-  std::vector<std::pair<const char*, float>> params;
-};
-const std::map<std::string, ParamOp>& param_ops() {
-  static const std::map<std::string, ParamOp> table = {
-      {"LeakyRelu", {PointwiseOpcode::kLeakyRelu, {{"alpha", 0.01f}}}},
-      {"Elu", {PointwiseOpcode::kElu, {{"alpha", 1.0f}}}},
-      {"Celu", {PointwiseOpcode::kCelu, {{"alpha", 1.0f}}}},
-      {"ThresholdedRelu", {PointwiseOpcode::kThresholdedRelu, {{"alpha", 1.0f}}}},
-      {"HardSigmoid", {PointwiseOpcode::kHardSigmoid, {{"alpha", 0.2f}, {"beta", 0.5f}}}},
-      {"Selu",
-       {PointwiseOpcode::kSelu,
-        {{"alpha", 1.67326319217681884765625f}, {"gamma", 1.05070102214813232421875f}}}},
-  };
-  return table;
-}
-
 bool all_ones(const std::optional<ir::SymShape>& s) {
   if (!s) return false;
   return std::all_of(s->begin(), s->end(), [](const ir::Dim& d) { return d.value == 1; });
 }
 
+bool is_program(const ir::Node* n) {
+  return n->op == "Pointwise" && n->domain.empty();
+}
+
+// A layer fuses when the op table gives its op a Pointwise instruction (OpTraits::pointwise), or
+// when it is a Pointwise layer already.
 bool is_fusible(const ir::Node* n) {
-  if (!n->domain.empty() || n->outputs.empty()) return false;
-  const std::string& op = n->op;
-  bool known = op == "Pointwise" || simple_ops().count(op) || param_ops().count(op) ||
-               op == "Gelu" || op == "Clip" || op == "Max" || op == "Min" ||
-               (op == "Sum" && n->inputs.size() == 2);
-  if (!known) return false;
-  if (op != "Pointwise" && n->outputs.size() != 1) return false;
+  if (n->outputs.empty()) return false;
+  const ir::OpTraits& traits = ir::op_traits(*n);
+  if (!is_program(n)) {
+    if (!traits.pointwise || n->outputs.size() != 1) return false;
+    const auto most = static_cast<size_t>(traits.pointwise->max_inputs);
+    if (most != 0 && n->inputs.size() > most) return false;
+  }
+  // A unary op's further inputs are scalar parameters (Clip's bounds); omitted ones stand for a
+  // constant (PointwiseLowering::omitted_inputs).
+  const bool parameters = traits.elementwise == ir::ElementwiseClass::kUnary;
   const ir::Value* out0 = n->outputs[0];
   if (!out0 || !is_float_type(out0->dtype) || !same_static_shape(out0->shape, out0->shape))
     return false;
@@ -94,15 +51,11 @@ bool is_fusible(const ir::Node* n) {
   for (size_t i = 0; i < n->inputs.size(); ++i) {
     const ir::Value* in = n->inputs[i];
     if (!in) {
-      if (op == "Clip" && i > 0) continue;  // an absent bound
+      if (parameters && i > 0) continue;
       return false;
     }
     if (in->dtype != out0->dtype || !in->shape) return false;
-    if (op == "Clip" && i > 0 && !all_ones(in->shape)) return false;  // bounds are scalars
-  }
-  if (op == "Gelu") {
-    std::string a = n->attrs.get_string("approximate", "none");
-    if (a != "none" && a != "tanh") return false;
+    if (parameters && i > 0 && !all_ones(in->shape)) return false;
   }
   return true;
 }
@@ -370,7 +323,7 @@ class Fuser {
                         std::unordered_map<const ir::Value*, int64_t>& reg) {
     auto in = [&](size_t i) { return reg.at(n.inputs[i]); };
     int64_t r = -1;
-    if (n.op == "Pointwise") {
+    if (is_program(&n)) {
       ir::PointwiseProgram inner =
           ir::PointwiseProgram::load(n.attrs, static_cast<int64_t>(n.inputs.size()),
                                      static_cast<int64_t>(n.outputs.size()), n.describe());
@@ -388,29 +341,32 @@ class Fuser {
         reg[n.outputs[k]] = map[static_cast<size_t>(inner.outputs[k])];
       return;
     }
-    if (auto it = simple_ops().find(n.op); it != simple_ops().end()) {
-      r = n.inputs.size() == 1 ? p.emit(it->second, in(0)) : p.emit(it->second, in(0), in(1));
-    } else if (auto pit = param_ops().find(n.op); pit != param_ops().end()) {
-      std::vector<int64_t> ops = {in(0)};
-      for (const auto& [name, fallback] : pit->second.params)
-        ops.push_back(p.emit_constant(n.attrs.get_float(name, fallback)));
-      r = p.emit(pit->second.op, ops[0], ops[1], ops.size() > 2 ? ops[2] : -1);
-    } else if (n.op == "Gelu") {
-      bool tanh = n.attrs.get_string("approximate", "none") == "tanh";
-      r = p.emit(tanh ? PointwiseOpcode::kGeluTanh : PointwiseOpcode::kGelu, in(0));
-    } else if (n.op == "Clip") {
-      // An omitted bound is the largest finite value (ONNX's numeric_limits max), not infinity:
-      // Clip(+inf) without a max is FLT_MAX.
-      constexpr float kMax = std::numeric_limits<float>::max();
-      int64_t lo = n.input(1) ? in(1) : p.emit_constant(-kMax);
-      int64_t hi = n.input(2) ? in(2) : p.emit_constant(kMax);
-      r = p.emit(PointwiseOpcode::kClip, in(0), lo, hi);
-    } else if (n.op == "Sum") {
-      r = p.emit(PointwiseOpcode::kAdd, in(0), in(1));
-    } else {  // Max, Min: NaN-propagating, so any association gives the same result
-      auto op = n.op == "Max" ? PointwiseOpcode::kMax : PointwiseOpcode::kMin;
+    const ir::OpTraits& traits = ir::op_traits(n);
+    const ir::PointwiseLowering& lowering = *traits.pointwise;
+    const bool variant =
+        lowering.variant_attribute &&
+        n.attrs.get_string(lowering.variant_attribute, "") == lowering.variant_value;
+    const PointwiseOpcode op = variant ? lowering.variant_opcode : lowering.opcode;
+    if (traits.elementwise == ir::ElementwiseClass::kVariadic) {
+      // Left to right: Max and Min propagate NaN, so any association gives the same result, and
+      // Sum takes two inputs (PointwiseLowering::max_inputs).
       r = in(0);
       for (size_t i = 1; i < n.inputs.size(); ++i) r = p.emit(op, r, in(i));
+    } else {
+      // The inputs (an omitted one as the constant it stands for), then the attributes.
+      int64_t operands[3] = {-1, -1, -1};
+      size_t count = 0;
+      int attributes = 0;
+      for (const ir::AttributeOperand& a : lowering.attribute_operands)
+        attributes += a.name ? 1 : 0;
+      const auto inputs = static_cast<size_t>(ir::pointwise_operand_count(op) - attributes);
+      for (size_t i = 0; i < inputs; ++i) {
+        operands[count++] = n.input(i) ? in(i) : p.emit_constant(lowering.omitted_inputs.at(i - 1));
+      }
+      for (const ir::AttributeOperand& a : lowering.attribute_operands) {
+        if (a.name) operands[count++] = p.emit_constant(n.attrs.get_float(a.name, a.fallback));
+      }
+      r = p.emit(op, operands[0], operands[1], operands[2]);
     }
     reg[n.outputs[0]] = r;
   }

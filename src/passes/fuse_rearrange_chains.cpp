@@ -11,6 +11,7 @@
 #include <string>
 
 #include "ir/layer_precision.hpp"
+#include "ir/op_traits.hpp"
 #include "ir/ops/rearrange.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
@@ -21,8 +22,9 @@ namespace {
 
 constexpr size_t kMaxVirtualDims = 8;  // the CUDA kernel's
 
+// Reshape, Flatten, Squeeze...: the same row-major elements under a new shape.
 bool is_view_reshape(const ir::Node& n) {
-  return n.op == "Reshape" || n.op == "Flatten" || n.op == "Squeeze" || n.op == "Unsqueeze";
+  return ir::op_traits(n).view;
 }
 
 // Zero padding after the last axis only: the count, or -1 for any other Pad.

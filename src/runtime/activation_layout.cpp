@@ -8,6 +8,7 @@
 
 #include "builder/arena_layout.hpp"
 #include "core/error.hpp"
+#include "ir/op_traits.hpp"
 
 namespace kiln {
 namespace {
@@ -102,7 +103,7 @@ ActivationLayout pack_activations(const ir::Graph& graph,
       if (out && graph.is_graph_output(out)) layout.location[out] = {Kind::kBound, 0, out};
     }
     const ir::Value* source = n.input(0);
-    bool view = is_alias_op(n.op) && n.outputs.size() == 1 && is_activation(n.outputs[0]) &&
+    bool view = ir::op_traits(n).view && n.outputs.size() == 1 && is_activation(n.outputs[0]) &&
                 buffer_of.count(source) && source->dtype == n.outputs[0]->dtype;
     if (view) {
       buffer_of[n.outputs[0]] = buffer_of.at(source);

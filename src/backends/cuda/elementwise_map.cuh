@@ -3,11 +3,11 @@
 // broadcasting. Ops are functors computing in compute_t (float for fp16/bf16).
 //
 // The memory plan may give an elementwise layer's output the bytes of a same-sized input of the
-// same type (builder::may_run_in_place): every kernel here runs correctly in place. Each output
-// element, or 16-byte pack, is written by the thread that read the input elements at the same
-// index, after reading them, and no element is read again once written (so `__restrict__` and
-// the read-only cache see no stale value); a broadcast operand, read by many threads, is smaller
-// than the output and so never the one overwritten.
+// same type (the op table's OpTraits::safe_in_place): every kernel here runs correctly in place.
+// Each output element, or 16-byte pack, is written by the thread that read the input elements at
+// the same index, after reading them, and no element is read again once written (so `__restrict__`
+// and the read-only cache see no stale value); a broadcast operand, read by many threads, is
+// smaller than the output and so never the one overwritten.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -180,8 +180,13 @@ void infer_rotary_embedding(InferenceContext& ctx) {
 }  // namespace
 
 void register_attention_ops(OpRegistry& r) {
-  r.add({"Attention", 3, 7, 1, 4, infer_attention});
-  r.add({"RotaryEmbedding", 3, 4, 1, 1, infer_rotary_embedding});
+  r.add({"Attention", 3, 7, 1, 4, infer_attention},
+        {.precision = {.cls = PrecisionClass::kMatrix},
+         .host_fallback = "no CUDA kernel yet: exporters write attention as MatMul, Softmax "
+                          "and MatMul, which recognize_attention turns into "
+                          "ScaledDotProductAttention"});
+  r.add({"RotaryEmbedding", 3, 4, 1, 1, infer_rotary_embedding},
+        {.host_fallback = "no CUDA kernel yet: exporters write it as its parts"});
 }
 
 }  // namespace kiln::ir

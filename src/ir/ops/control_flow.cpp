@@ -371,9 +371,15 @@ void infer_scan(InferenceContext& ctx) {
 }  // namespace
 
 void register_control_flow_ops(OpRegistry& r) {
-  r.add({"If", 1, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_if, bind_if});
-  r.add({"Loop", 0, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_loop, bind_loop});
-  r.add({"Scan", 1, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_scan, bind_scan});
+  // Subgraphs run on the CPU backend: a GPU engine runs them on the host.
+  constexpr OpTraits kSubgraphs{
+      .precision = {.cls = PrecisionClass::kKeepsTypes, .reason = kSubgraphsKeepTypes},
+      .host_fallback = "its subgraphs run on the CPU backend: CUDA engines have no control flow"};
+  r.add({"If", 1, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_if, kSubgraphs, bind_if});
+  r.add(
+      {"Loop", 0, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_loop, kSubgraphs, bind_loop});
+  r.add(
+      {"Scan", 1, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_scan, kSubgraphs, bind_scan});
 }
 
 }  // namespace kiln::ir

@@ -1,9 +1,10 @@
 // Inference for Conv, ConvTranspose and FusedConv: output channels from the weight, spatial sizes
 // from the window geometry; the batch dim keeps its symbol. With channels_last=1 (Conv and
 // FusedConv) x and y are [N, spatial..., C] and the weight [K, spatial..., C/group]; the geometry
-// is computed in ONNX's order and the output put back in the node's.
+// is computed in ONNX's order and the output put back in the node's. Also their FLOP formulas.
 #include <optional>
 
+#include "ir/flop_shapes.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "ir/ops/fused_epilogue.hpp"
@@ -140,12 +141,48 @@ void infer_fused_conv(InferenceContext& ctx) {
   check_fused_epilogue(ctx, 3);
 }
 
+// Conv: every output element is a dot product over (C/group) * kernel elements of the weight.
+std::optional<double> conv_flops(const Node& n, const FlopShapes& sh) {
+  auto out = sh.numel(n.output(0));
+  auto w = sh.shape(n.input(1));
+  if (!out || !w || w->size() < 2) return std::nullopt;
+  double macs = *out * dims_product(*w, 1, w->size());
+  return 2 * macs + (n.input(2) ? *out : 0);
+}
+
+// ConvTranspose: every input element is scattered through (M/group) * kernel weights.
+std::optional<double> conv_transpose_flops(const Node& n, const FlopShapes& sh) {
+  auto in = sh.numel(n.input(0));
+  auto w = sh.shape(n.input(1));
+  auto out = sh.numel(n.output(0));
+  if (!in || !w || w->size() < 2) return std::nullopt;
+  double macs = *in * dims_product(*w, 1, w->size());
+  return 2 * macs + (n.input(2) && out ? *out : 0);
+}
+
+// FusedConv: the convolution plus one op per output element for each of residual and activation.
+std::optional<double> fused_conv_flops(const Node& n, const FlopShapes& sh) {
+  auto linear = n.attrs.get_int("transposed", 0) ? conv_transpose_flops(n, sh) : conv_flops(n, sh);
+  auto out = sh.numel(n.output(0));
+  if (!linear || !out) return std::nullopt;
+  double extra = (n.input(3) ? 1 : 0) + (n.attrs.get_string("activation", "").empty() ? 0 : 1);
+  return *linear + extra * *out;
+}
+
+constexpr PrecisionTraits kMatrixWork{.cls = PrecisionClass::kMatrix};
+
 }  // namespace
 
 void register_conv_ops(OpRegistry& r) {
-  r.add({"Conv", 2, 3, 1, 1, infer_conv});
-  r.add({"ConvTranspose", 2, 3, 1, 1, infer_conv_transpose});
-  r.add({"FusedConv", 2, 4, 1, 1, infer_fused_conv});
+  r.add({"Conv", 2, 3, 1, 1, infer_conv},
+        {.precision = kMatrixWork, .flops = flops_from(conv_flops)});
+  r.add({"ConvTranspose", 2, 3, 1, 1, infer_conv_transpose},
+        {.precision = kMatrixWork,
+         .flops = flops_from(conv_transpose_flops),
+         .host_fallback = "no CUDA kernel yet (cuDNN's backward-data convolution would give "
+                          "one)"});
+  r.add({"FusedConv", 2, 4, 1, 1, infer_fused_conv},
+        {.precision = kMatrixWork, .flops = flops_from(fused_conv_flops)});
 }
 
 }  // namespace kiln::ir

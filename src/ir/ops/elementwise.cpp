@@ -1,6 +1,7 @@
 // Inference for the elementwise op family: unary math, activations, broadcasting binary and
 // variadic ops, Where, Cast and CastLike. Each op names the element types ONNX allows for it, so a
 // model feeding, say, int32 into Exp is refused at build time with the node named.
+#include <limits>
 #include <map>
 
 #include "ir/op_registry.hpp"
@@ -260,42 +261,141 @@ void infer_cast_like(InferenceContext& ctx) {
   ctx.set_output(0, ctx.input(1).dtype, ctx.input(0).shape);
 }
 
-void add(OpRegistry& r, const char* name, int min_in, int max_in, InferFn fn) {
-  r.add(OpSchema{name, min_in, max_in, 1, 1, fn});
+// What sets one elementwise op apart from the rest of its family.
+struct OwnTraits {
+  PrecisionTraits precision{};
+  std::optional<PointwiseLowering> pointwise{};
+  // Every kernel reads out[i]'s operands at i only, before writing out[i] (the CPU's map_unary /
+  // map_binary loops), except where it makes several passes over the output (Sum, Where) or
+  // copies with memcpy (Cast's same-type case).
+  bool safe_in_place = true;
+  FlopFormula flops = flops_per_output_element(1);
+};
+
+// Every elementwise op runs channels-last unchanged: it reads each operand at the output's
+// position, so permuting every operand alike permutes the output alike.
+void add(OpRegistry& r, const char* name, int min_in, int max_in, InferFn fn, ElementwiseClass cls,
+         const OwnTraits& own) {
+  r.add({name, min_in, max_in, 1, 1, fn}, {.elementwise = cls,
+                                           .safe_in_place = own.safe_in_place,
+                                           .layout_agnostic = true,
+                                           .precision = own.precision,
+                                           .flops = own.flops,
+                                           .pointwise = own.pointwise});
 }
+
+void unary(OpRegistry& r, const char* name, const OwnTraits& own = {}) {
+  add(r, name, 1, 1, infer_unary, ElementwiseClass::kUnary, own);
+}
+
+void binary(OpRegistry& r, const char* name, const OwnTraits& own = {}) {
+  add(r, name, 2, 2, infer_broadcast, ElementwiseClass::kBroadcast, own);
+}
+
+void comparison(OpRegistry& r, const char* name) {
+  add(r, name, 2, 2, infer_compare, ElementwiseClass::kBroadcast, {});
+}
+
+void variadic(OpRegistry& r, const char* name, const OwnTraits& own) {
+  add(r, name, 1, OpSchema::kVariadic, infer_broadcast, ElementwiseClass::kVariadic, own);
+}
+
+PointwiseLowering lowering(PointwiseOpcode op, std::array<AttributeOperand, 2> attributes = {}) {
+  return {.opcode = op, .attribute_operands = attributes};
+}
+
+PrecisionTraits keep_fp32(const char* reason) {
+  return {.cls = PrecisionClass::kKeepFp32, .reason = reason};
+}
+
+constexpr float kFloatMax = std::numeric_limits<float>::max();
 
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  for (const char* op :
-       {"Abs",         "Neg",       "Sign",           "Exp",  "Log",       "Sqrt",    "Reciprocal",
-        "Floor",       "Ceil",      "Round",          "Sin",  "Cos",       "Tan",     "Asin",
-        "Acos",        "Atan",      "Sinh",           "Cosh", "Asinh",     "Acosh",   "Atanh",
-        "Erf",         "Not",       "BitwiseNot",     "Relu", "LeakyRelu", "Sigmoid", "Tanh",
-        "HardSigmoid", "HardSwish", "Gelu",           "Elu",  "Selu",      "Celu",    "Softplus",
-        "Softsign",    "Mish",      "ThresholdedRelu"}) {
-    add(r, op, 1, 1, infer_unary);
-  }
-  add(r, "IsNaN", 1, 1, infer_predicate);
-  add(r, "IsInf", 1, 1, infer_predicate);
-  for (const char* op :
-       {"Add", "Sub", "Mul", "Div", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor"}) {
-    add(r, op, 2, 2, infer_broadcast);
-  }
+  using enum PointwiseOpcode;
+  // Unary math.
+  unary(r, "Abs", {.pointwise = lowering(kAbs)});
+  unary(r, "Neg", {.pointwise = lowering(kNeg)});
+  unary(r, "Sign");
+  unary(r, "Exp", {.precision = keep_fp32(kExponentialsOverflow), .pointwise = lowering(kExp)});
+  unary(r, "Log",
+        {.precision = keep_fp32("logarithms of 16-bit values lose accuracy near 1 and 0"),
+         .pointwise = lowering(kLog)});
+  unary(r, "Sqrt", {.pointwise = lowering(kSqrt)});
+  unary(r, "Reciprocal", {.pointwise = lowering(kReciprocal)});
+  unary(r, "Floor", {.pointwise = lowering(kFloor)});
+  unary(r, "Ceil", {.pointwise = lowering(kCeil)});
+  unary(r, "Round", {.pointwise = lowering(kRound)});
+  unary(r, "Sin", {.pointwise = lowering(kSin)});
+  unary(r, "Cos", {.pointwise = lowering(kCos)});
+  for (const char* op : {"Tan", "Asin", "Acos", "Atan", "Asinh", "Acosh", "Atanh"}) unary(r, op);
+  unary(r, "Sinh", {.precision = keep_fp32(kExponentialsOverflow)});
+  unary(r, "Cosh", {.precision = keep_fp32(kExponentialsOverflow)});
+  unary(r, "Erf", {.pointwise = lowering(kErf)});
+  unary(r, "Not");
+  unary(r, "BitwiseNot");
+  add(r, "IsNaN", 1, 1, infer_predicate, ElementwiseClass::kUnary, {});
+  add(r, "IsInf", 1, 1, infer_predicate, ElementwiseClass::kUnary, {});
+  // Activations.
+  unary(r, "Relu", {.pointwise = lowering(kRelu)});
+  unary(r, "LeakyRelu", {.pointwise = lowering(kLeakyRelu, {{{"alpha", kLeakyReluAlpha}}})});
+  unary(r, "Sigmoid", {.pointwise = lowering(kSigmoid)});
+  unary(r, "Tanh", {.pointwise = lowering(kTanh)});
+  unary(r, "HardSigmoid",
+        {.pointwise =
+             lowering(kHardSigmoid, {{{"alpha", kHardSigmoidAlpha}, {"beta", kHardSigmoidBeta}}})});
+  unary(r, "HardSwish", {.pointwise = lowering(kHardSwish)});
+  unary(r, "Gelu",
+        {.pointwise = PointwiseLowering{.opcode = kGelu,
+                                        .variant_attribute = "approximate",
+                                        .variant_value = "tanh",
+                                        .variant_opcode = kGeluTanh}});
+  unary(r, "Elu", {.pointwise = lowering(kElu, {{{"alpha", kEluAlpha}}})});
+  unary(r, "Selu",
+        {.pointwise = lowering(kSelu, {{{"alpha", kSeluAlpha}, {"gamma", kSeluGamma}}})});
+  unary(r, "Celu", {.pointwise = lowering(kCelu, {{{"alpha", kCeluAlpha}}})});
+  unary(r, "Softplus", {.pointwise = lowering(kSoftplus)});
+  unary(r, "Softsign", {.pointwise = lowering(kSoftsign)});
+  unary(r, "Mish", {.pointwise = lowering(kMish)});
+  unary(r, "ThresholdedRelu",
+        {.pointwise = lowering(kThresholdedRelu, {{{"alpha", kThresholdedReluAlpha}}})});
+  // Clip's bounds are scalars: out[i] reads x[i] only.
+  add(r, "Clip", 1, 3, infer_clip, ElementwiseClass::kUnary,
+      {.pointwise = PointwiseLowering{.opcode = kClip, .omitted_inputs = {-kFloatMax, kFloatMax}}});
+  // Binary, broadcasting.
+  binary(r, "Add", {.pointwise = lowering(kAdd)});
+  binary(r, "Sub", {.pointwise = lowering(kSub)});
+  binary(r, "Mul", {.pointwise = lowering(kMul)});
+  binary(r, "Div", {.pointwise = lowering(kDiv)});
+  add(r, "Pow", 2, 2, infer_pow, ElementwiseClass::kBroadcast,
+      {.precision = keep_fp32("powers of large values overflow 16 bits"),
+       .pointwise = lowering(kPow)});
+  add(r, "PRelu", 2, 2, infer_prelu, ElementwiseClass::kBroadcast, {.pointwise = lowering(kPRelu)});
+  for (const char* op : {"Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor"}) binary(r, op);
   // And/Or/Xor take and give bool, so the shared-type broadcast rule covers them.
-  for (const char* op : {"And", "Or", "Xor"}) add(r, op, 2, 2, infer_broadcast);
+  for (const char* op : {"And", "Or", "Xor"}) binary(r, op);
   for (const char* op : {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}) {
-    add(r, op, 2, 2, infer_compare);
+    comparison(r, op);
   }
-  for (const char* op : {"Sum", "Mean", "Max", "Min"}) {
-    add(r, op, 1, OpSchema::kVariadic, infer_broadcast);
-  }
-  add(r, "Pow", 2, 2, infer_pow);
-  add(r, "PRelu", 2, 2, infer_prelu);
-  add(r, "Clip", 1, 3, infer_clip);
-  add(r, "Where", 3, 3, infer_where);
-  add(r, "Cast", 1, 1, infer_cast);
-  add(r, "CastLike", 2, 2, infer_cast_like);
+  // Variadic: the CPU kernels accumulate into the output over several passes.
+  variadic(
+      r, "Sum",
+      {.pointwise = PointwiseLowering{.opcode = kAdd, .max_inputs = 2}, .safe_in_place = false});
+  variadic(r, "Mean", {.safe_in_place = false});
+  variadic(r, "Max", {.pointwise = lowering(kMax), .safe_in_place = false});
+  variadic(r, "Min", {.pointwise = lowering(kMin), .safe_in_place = false});
+  add(r, "Where", 3, 3, infer_where, ElementwiseClass::kBroadcast, {.safe_in_place = false});
+  // Conversions count no arithmetic. Cast reads any type; a same-type Cast copies with memcpy,
+  // which must not overlap. CastLike converts input 0 itself.
+  add(r, "Cast", 1, 1, infer_cast, ElementwiseClass::kUnary,
+      {.precision = {.any_type_inputs = 1u << 0},
+       .safe_in_place = false,
+       .flops = data_movement_flops()});
+  add(r, "CastLike", 2, 2, infer_cast_like, ElementwiseClass::kUnary,
+      {.precision = {.any_type_inputs = 1u << 0},
+       .safe_in_place = false,
+       .flops = data_movement_flops()});
   register_pointwise_ops(r);
 }
 

@@ -95,10 +95,18 @@ void infer_trilu(InferenceContext& ctx) {
 }  // namespace
 
 void register_generator_ops(OpRegistry& r) {
-  r.add({"ConstantOfShape", 1, 1, 1, 1, infer_constant_of_shape});
-  r.add({"Range", 3, 3, 1, 1, infer_range});
-  r.add({"EyeLike", 1, 1, 1, 1, infer_eye_like});
-  r.add({"Trilu", 1, 2, 1, 1, infer_trilu});
+  constexpr PrecisionTraits kTypeAttribute{.cls = PrecisionClass::kKeepsTypes,
+                                           .reason = kTypeIsAnAttribute};
+  r.add({"ConstantOfShape", 1, 1, 1, 1, infer_constant_of_shape},
+        {.precision = kTypeAttribute, .flops = data_movement_flops()});
+  r.add({"Range", 3, 3, 1, 1, infer_range},
+        {.precision = {.cls = PrecisionClass::kKeepFp32, .reason = "shape arithmetic stays exact"},
+         .flops = data_movement_flops()});
+  r.add({"EyeLike", 1, 1, 1, 1, infer_eye_like},
+        {.precision = kTypeAttribute,
+         .flops = data_movement_flops(),
+         .host_fallback = "no CUDA kernel yet: its output is usually folded into a constant"});
+  r.add({"Trilu", 1, 2, 1, 1, infer_trilu}, {.flops = data_movement_flops()});
 }
 
 }  // namespace kiln::ir

@@ -273,12 +273,22 @@ void infer_center_crop_pad(InferenceContext& ctx) {
 }  // namespace
 
 void register_image_ops(OpRegistry& r) {
-  r.add({"RoiAlign", 3, 3, 1, 1, infer_roi_align});
-  r.add({"GridSample", 2, 2, 1, 1, infer_grid_sample});
-  r.add({"AffineGrid", 2, 2, 1, 1, infer_affine_grid});
-  r.add({"Col2Im", 3, 3, 1, 1, infer_col2im});
-  r.add({"MaxUnpool", 2, 3, 1, 1, infer_max_unpool});
-  r.add({"CenterCropPad", 2, 2, 1, 1, infer_center_crop_pad});
+  constexpr const char* kRare = "no CUDA kernel yet: rare in inference models";
+  auto coordinates = [](const char* reason) {
+    return PrecisionTraits{.cls = PrecisionClass::kKeepFp32, .reason = reason};
+  };
+  r.add({"RoiAlign", 3, 3, 1, 1, infer_roi_align},
+        {.precision = coordinates("box coordinates need FP32"),
+         .host_fallback = "no CUDA kernel yet: detection heads run it after the backbone"});
+  r.add({"GridSample", 2, 2, 1, 1, infer_grid_sample},
+        {.precision = coordinates("sampling coordinates need FP32"), .host_fallback = kRare});
+  r.add({"AffineGrid", 2, 2, 1, 1, infer_affine_grid},
+        {.precision = coordinates("sampling coordinates need FP32"), .host_fallback = kRare});
+  r.add({"Col2Im", 3, 3, 1, 1, infer_col2im}, {.host_fallback = kRare});
+  r.add({"MaxUnpool", 2, 3, 1, 1, infer_max_unpool},
+        {.flops = data_movement_flops(), .host_fallback = kRare});
+  r.add({"CenterCropPad", 2, 2, 1, 1, infer_center_crop_pad},
+        {.flops = data_movement_flops(), .host_fallback = kRare});
 }
 
 }  // namespace kiln::ir

@@ -262,17 +262,24 @@ void infer_onehot(InferenceContext& ctx) {
 }  // namespace
 
 void register_indexing_ops(OpRegistry& r) {
-  r.add({"Slice", 3, 5, 1, 1, infer_slice});
-  r.add({"Gather", 2, 2, 1, 1, infer_gather});
-  r.add({"GatherElements", 2, 2, 1, 1, infer_gather_elements});
-  r.add({"GatherND", 2, 2, 1, 1, infer_gather_nd});
-  r.add({"ScatterND", 3, 3, 1, 1, infer_scatter_nd});
-  r.add({"ScatterElements", 3, 3, 1, 1, infer_scatter_elements});
+  constexpr OpTraits kMoves{.flops = data_movement_flops()};
+  r.add({"Slice", 3, 5, 1, 1, infer_slice}, kMoves);
+  r.add({"Gather", 2, 2, 1, 1, infer_gather}, kMoves);
+  r.add({"GatherElements", 2, 2, 1, 1, infer_gather_elements}, kMoves);
+  r.add({"GatherND", 2, 2, 1, 1, infer_gather_nd}, kMoves);
+  r.add({"ScatterND", 3, 3, 1, 1, infer_scatter_nd}, kMoves);
+  r.add({"ScatterElements", 3, 3, 1, 1, infer_scatter_elements}, kMoves);
   // Deprecated alias; the importer renames it to ScatterElements.
-  r.add({"Scatter", 3, 3, 1, 1, infer_scatter_elements});
-  r.add({"Pad", 2, 4, 1, 1, infer_pad});
-  r.add({"NonZero", 1, 1, 1, 1, infer_nonzero});
-  r.add({"OneHot", 3, 3, 1, 1, infer_onehot});
+  r.add({"Scatter", 3, 3, 1, 1, infer_scatter_elements}, kMoves);
+  r.add({"Pad", 2, 4, 1, 1, infer_pad}, kMoves);
+  r.add({"NonZero", 1, 1, 1, 1, infer_nonzero},
+        {.flops = data_movement_flops(), .host_fallback = kDataDependentShape});
+  r.add({"OneHot", 3, 3, 1, 1, infer_onehot},
+        {.precision = {.cls = PrecisionClass::kKeepsTypes,
+                       .reason = "its depth and values are read as numbers"},
+         .flops = data_movement_flops(),
+         .host_fallback = "no CUDA kernel yet: rare in inference graphs, and often folded "
+                          "into a constant"});
 }
 
 }  // namespace kiln::ir

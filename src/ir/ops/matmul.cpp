@@ -1,6 +1,9 @@
 // Inference for MatMul (numpy matmul: batched, broadcasting, 1-D operands), Gemm, Einsum and
-// FusedMatMul.
+// FusedMatMul, and their FLOP formulas.
 // Batch dims broadcast symbolically; M and N keep their symbols.
+#include <map>
+
+#include "ir/flop_shapes.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/einsum_equation.hpp"
 #include "ir/ops/fused_epilogue.hpp"
@@ -181,13 +184,73 @@ void infer_einsum(InferenceContext& ctx) {
   ctx.set_output(0, dtype, out);
 }
 
+std::optional<double> gemm_flops(const Node& n, const FlopShapes& sh) {
+  auto k = sh.dim(n.input(0), n.attrs.get_int("transA", 0) ? 0 : 1);
+  auto out = sh.numel(n.output(0));
+  if (!k || !out) return std::nullopt;
+  return 2 * *out * *k + (n.input(2) ? *out : 0);
+}
+
+std::optional<double> matmul_flops(const Node& n, const FlopShapes& sh) {
+  auto k = sh.dim(n.input(0), n.attrs.get_int("transA", 0) ? -2 : -1);
+  auto out = sh.numel(n.output(0));
+  if (!k || !out) return std::nullopt;
+  return 2 * *out * *k;
+}
+
+// FusedMatMul: the product plus one op per output element for each of bias, residual and
+// activation.
+std::optional<double> fused_matmul_flops(const Node& n, const FlopShapes& sh) {
+  auto linear = matmul_flops(n, sh);
+  auto out = sh.numel(n.output(0));
+  if (!linear || !out) return std::nullopt;
+  double extra = (n.input(2) ? 1 : 0) + (n.input(3) ? 1 : 0) +
+                 (n.attrs.get_string("activation", "").empty() ? 0 : 1);
+  return *linear + extra * *out;
+}
+
+// Einsum: with one or two operands and no ellipsis, the work is one multiply-add per point of
+// the space spanned by all index letters.
+std::optional<double> einsum_flops(const Node& n, const FlopShapes& sh) {
+  if (!n.attrs.has("equation")) return std::nullopt;
+  std::string eq = n.attrs.get_string("equation");
+  if (eq.find("...") != std::string::npos) return std::nullopt;
+  std::string lhs = eq.substr(0, eq.find("->"));
+  std::vector<std::string> terms(1);
+  for (char c : lhs) {
+    if (c == ',') {
+      terms.emplace_back();
+    } else if (c != ' ') {
+      terms.back() += c;
+    }
+  }
+  if (terms.size() > 2 || terms.size() != n.inputs.size()) return std::nullopt;
+  std::map<char, int64_t> sizes;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    auto s = sh.shape(n.input(i));
+    if (!s || s->size() != terms[i].size()) return std::nullopt;
+    for (size_t k = 0; k < s->size(); ++k) sizes[terms[i][k]] = (*s)[k];
+  }
+  double points = 1;
+  for (const auto& [letter, size] : sizes) points *= static_cast<double>(size);
+  return terms.size() == 2 ? 2 * points : points;
+}
+
+OpTraits matrix_work(FlopsFn flops, const char* host_fallback = nullptr) {
+  return {.precision = {.cls = PrecisionClass::kMatrix},
+          .flops = flops_from(flops),
+          .host_fallback = host_fallback};
+}
+
 }  // namespace
 
 void register_matmul_ops(OpRegistry& r) {
-  r.add({"MatMul", 2, 2, 1, 1, infer_matmul});
-  r.add({"Gemm", 2, 3, 1, 1, infer_gemm});
-  r.add({"Einsum", 1, OpSchema::kVariadic, 1, 1, infer_einsum});
-  r.add({"FusedMatMul", 2, 4, 1, 1, infer_fused_matmul});
+  r.add({"MatMul", 2, 2, 1, 1, infer_matmul}, matrix_work(matmul_flops));
+  r.add({"Gemm", 2, 3, 1, 1, infer_gemm}, matrix_work(gemm_flops));
+  r.add({"Einsum", 1, OpSchema::kVariadic, 1, 1, infer_einsum},
+        matrix_work(einsum_flops,
+                    "no CUDA kernel yet: a general equation runs the CPU's contraction"));
+  r.add({"FusedMatMul", 2, 4, 1, 1, infer_fused_matmul}, matrix_work(fused_matmul_flops));
 }
 
 }  // namespace kiln::ir

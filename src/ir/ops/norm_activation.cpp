@@ -96,12 +96,33 @@ void infer_shrink(InferenceContext& ctx) {
 }  // namespace
 
 void register_norm_activation_ops(OpRegistry& r) {
-  r.add({"RMSNormalization", 2, 2, 1, 1, infer_rms_norm});
-  r.add({"LRN", 1, 1, 1, 1, infer_lrn});
-  r.add({"MeanVarianceNormalization", 1, 1, 1, 1, infer_mvn});
-  r.add({"Swish", 1, 1, 1, 1, infer_swish});
-  r.add({"SwiGLU", 2, 2, 1, 1, infer_swiglu});
-  r.add({"Shrink", 1, 1, 1, 1, infer_shrink});
+  constexpr PrecisionTraits kStatistics{.cls = PrecisionClass::kKeepFp32,
+                                        .reason = kNormStatisticsNeedFp32};
+  r.add({"RMSNormalization", 2, 2, 1, 1, infer_rms_norm}, {.precision = kStatistics});
+  r.add({"LRN", 1, 1, 1, 1, infer_lrn},
+        {.precision = kStatistics,
+         .host_fallback = "no CUDA kernel yet: LRN survives only in early CNNs (AlexNet, "
+                          "GoogLeNet)"});
+  r.add({"MeanVarianceNormalization", 1, 1, 1, 1, infer_mvn},
+        {.precision = kStatistics,
+         .flops = flops_per_larger_element(5),
+         .host_fallback = "no CUDA kernel yet: rare in inference models"});
+  // Swish and Shrink compute each element from the same element alone, in one pass.
+  r.add({"Swish", 1, 1, 1, 1, infer_swish},
+        {.elementwise = ElementwiseClass::kUnary,
+         .safe_in_place = true,
+         .layout_agnostic = true,
+         .flops = flops_per_output_element(1),
+         .host_fallback = "no CUDA kernel yet: exporters write SiLU as x * Sigmoid(x), which "
+                          "the CUDA backend runs fused"});
+  r.add({"SwiGLU", 2, 2, 1, 1, infer_swiglu},
+        {.host_fallback = "no CUDA kernel yet: exporters write it as its parts"});
+  r.add({"Shrink", 1, 1, 1, 1, infer_shrink},
+        {.elementwise = ElementwiseClass::kUnary,
+         .safe_in_place = true,
+         .layout_agnostic = true,
+         .flops = flops_per_output_element(1),
+         .host_fallback = "no CUDA kernel yet: rare in inference models"});
 }
 
 }  // namespace kiln::ir

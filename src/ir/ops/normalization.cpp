@@ -142,11 +142,23 @@ void infer_lp_norm(InferenceContext& ctx) {
 }  // namespace
 
 void register_normalization_ops(OpRegistry& r) {
-  r.add({"BatchNormalization", 5, 5, 1, 3, infer_batch_norm});
-  r.add({"LayerNormalization", 2, 3, 1, 3, infer_layer_norm});
-  r.add({"InstanceNormalization", 3, 3, 1, 1, infer_instance_norm});
-  r.add({"GroupNormalization", 3, 3, 1, 1, infer_group_norm});
-  r.add({"LpNormalization", 1, 1, 1, 1, infer_lp_norm});
+  constexpr PrecisionTraits kStatistics{.cls = PrecisionClass::kKeepFp32,
+                                        .reason = kNormStatisticsNeedFp32};
+  // 2 FLOPs an element: scale and shift, after folding the statistics.
+  r.add({"BatchNormalization", 5, 5, 1, 3, infer_batch_norm},
+        {.flops = flops_per_larger_element(2)});
+  // Every backend computes LayerNormalization's statistics in FP32 (or wider) inside the kernel
+  // and only reads and writes 16-bit values, so it follows its neighbours with no Cast layers.
+  r.add({"LayerNormalization", 2, 3, 1, 3, infer_layer_norm},
+        {.flops = flops_per_larger_element(5)});
+  r.add({"InstanceNormalization", 3, 3, 1, 1, infer_instance_norm},
+        {.precision = kStatistics, .flops = flops_per_larger_element(5)});
+  r.add({"GroupNormalization", 3, 3, 1, 1, infer_group_norm},
+        {.precision = kStatistics, .flops = flops_per_larger_element(5)});
+  r.add({"LpNormalization", 1, 1, 1, 1, infer_lp_norm},
+        {.precision = kStatistics,
+         .flops = flops_per_larger_element(3),
+         .host_fallback = "no CUDA kernel yet: Lp normalisation is rare in inference models"});
 }
 
 }  // namespace kiln::ir

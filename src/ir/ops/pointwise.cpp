@@ -1,5 +1,9 @@
 // Inference for Pointwise, the fused elementwise layer (see ir/pointwise_program.hpp): its inputs
-// share one float type and broadcast together; every output has the broadcast shape.
+// share one float type and broadcast together; every output has the broadcast shape. Its FLOPs
+// and precision follow from its program.
+#include <cmath>
+
+#include "ir/flop_shapes.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/fused_families.hpp"
 #include "ir/pointwise_program.hpp"
@@ -29,10 +33,50 @@ void infer_pointwise(InferenceContext& ctx) {
   for (size_t k = 0; k < ctx.num_outputs(); ++k) ctx.set_output(k, dtype, shape);
 }
 
+// One FLOP per instruction (constants aside) per output element, as the layers it fused count.
+std::optional<double> pointwise_flops(const Node& n, const FlopShapes& sh) {
+  auto out = sh.numel(n.output(0));
+  if (!out) return std::nullopt;
+  const std::vector<int64_t> code = n.attrs.get_ints("code", {});
+  double instructions = 0;
+  for (size_t i = 0; i < code.size(); i += 4) {
+    instructions += code[i] == static_cast<int64_t>(PointwiseOpcode::kConst) ? 0 : 1;
+  }
+  return instructions * *out;
+}
+
+// A fused program rounds every instruction to the layer's type, so an instruction whose op keeps
+// FP32 (an exponential) overflows inside it as it would as a layer of its own; and a constant
+// beyond the FP16 range does not fit at all.
+std::string pointwise_fp32_reason(const Node& n) {
+  constexpr float kHalfMax = 65504.0f;
+  for (float c : n.attrs.get_floats("constants", {})) {
+    if (std::isfinite(c) && std::fabs(c) > kHalfMax) {
+      return cat("its constant ", c, " is beyond the FP16 range");
+    }
+  }
+  const std::vector<int64_t> code = n.attrs.get_ints("code", {});
+  for (size_t i = 0; i < code.size(); i += 4) {
+    if (code[i] < 0 || code[i] >= kPointwiseOpcodeLimit) continue;  // load() refuses it
+    auto op = static_cast<PointwiseOpcode>(code[i]);
+    const OpSchema* fused = op_lowering_to(op);
+    if (fused && fused->traits.precision.cls == PrecisionClass::kKeepFp32) {
+      return cat("its program has ", pointwise_opcode_name(op), ": ",
+                 fused->traits.precision.reason);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 void register_pointwise_ops(OpRegistry& r) {
-  r.add({"Pointwise", 1, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_pointwise});
+  // Not in place: several outputs, written a block at a time.
+  const OpTraits traits{.elementwise = ElementwiseClass::kVariadic,
+                        .layout_agnostic = true,
+                        .precision = {.fp32_reason = pointwise_fp32_reason},
+                        .flops = flops_from(pointwise_flops)};
+  r.add({"Pointwise", 1, OpSchema::kVariadic, 1, OpSchema::kVariadic, infer_pointwise}, traits);
 }
 
 }  // namespace kiln::ir

@@ -1,9 +1,10 @@
 // Inference for the pooling ops: MaxPool (with its optional Indices), AveragePool, LpPool and the
 // global pools. Spatial sizes come from the window geometry; N and C keep their symbols. With
 // channels_last=1 (MaxPool, AveragePool, the global average and max pools) x and y are
-// [N, spatial..., C].
+// [N, spatial..., C]. Also the windowed pools' FLOP formula.
 #include <optional>
 
+#include "ir/flop_shapes.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "ir/ops/nn_families.hpp"
@@ -91,15 +92,32 @@ void infer_global_pool(InferenceContext& ctx) {
   ctx.set_output(0, dtype, last ? to_channels_last(out) : out);
 }
 
+// A pool with a window: one op per window element per output element.
+std::optional<double> window_pool_flops(const Node& n, const FlopShapes& sh) {
+  auto out = sh.numel(n.output(0));
+  if (!out || !n.attrs.has("kernel_shape")) return std::nullopt;
+  return *out * dims_product(n.attrs.get_ints("kernel_shape"), 0, 64);
+}
+
+constexpr const char* kSumsOfPowers = "sums of powers overflow 16 bits";
+constexpr const char* kNoLpPoolKernel =
+    "no CUDA kernel yet: Lp pooling is rare in inference models";
+
 }  // namespace
 
 void register_pool_ops(OpRegistry& r) {
-  r.add({"MaxPool", 1, 1, 1, 2, infer_max_pool});
-  r.add({"AveragePool", 1, 1, 1, 1, infer_average_pool});
-  r.add({"LpPool", 1, 1, 1, 1, infer_lp_pool});
-  r.add({"GlobalAveragePool", 1, 1, 1, 1, infer_global_pool});
-  r.add({"GlobalMaxPool", 1, 1, 1, 1, infer_global_pool});
-  r.add({"GlobalLpPool", 1, 1, 1, 1, infer_global_pool});
+  r.add({"MaxPool", 1, 1, 1, 2, infer_max_pool}, {.flops = flops_from(window_pool_flops)});
+  r.add({"AveragePool", 1, 1, 1, 1, infer_average_pool}, {.flops = flops_from(window_pool_flops)});
+  r.add({"LpPool", 1, 1, 1, 1, infer_lp_pool},
+        {.precision = {.cls = PrecisionClass::kKeepFp32, .reason = kSumsOfPowers},
+         .flops = flops_from(window_pool_flops),
+         .host_fallback = kNoLpPoolKernel});
+  r.add({"GlobalAveragePool", 1, 1, 1, 1, infer_global_pool},
+        {.flops = flops_per_larger_element(1)});
+  r.add({"GlobalMaxPool", 1, 1, 1, 1, infer_global_pool}, {.flops = flops_per_larger_element(1)});
+  r.add({"GlobalLpPool", 1, 1, 1, 1, infer_global_pool},
+        {.precision = {.cls = PrecisionClass::kKeepFp32, .reason = kSumsOfPowers},
+         .host_fallback = kNoLpPoolKernel});
 }
 
 }  // namespace kiln::ir

@@ -155,9 +155,15 @@ void infer_dynamic_quantize(InferenceContext& ctx) {
 }  // namespace
 
 void register_quantization_ops(OpRegistry& r) {
-  r.add({"QuantizeLinear", 2, 3, 1, 1, infer_quantize});
-  r.add({"DequantizeLinear", 2, 3, 1, 1, infer_dequantize});
-  r.add({"DynamicQuantizeLinear", 1, 1, 3, 3, infer_dynamic_quantize});
+  constexpr PrecisionTraits kScales{.cls = PrecisionClass::kKeepsTypes,
+                                    .reason = kQuantizationScales};
+  constexpr const char* kNoKernel = "no CUDA kernel yet: INT8 execution is still to come";
+  r.add({"QuantizeLinear", 2, 3, 1, 1, infer_quantize},
+        {.precision = kScales, .flops = data_movement_flops(), .host_fallback = kNoKernel});
+  r.add({"DequantizeLinear", 2, 3, 1, 1, infer_dequantize},
+        {.precision = kScales, .flops = data_movement_flops(), .host_fallback = kNoKernel});
+  r.add({"DynamicQuantizeLinear", 1, 1, 3, 3, infer_dynamic_quantize},
+        {.precision = kScales, .host_fallback = kNoKernel});
 }
 
 }  // namespace kiln::ir

@@ -79,7 +79,7 @@ RearrangeSpec read_rearrange_spec(const Node& node, int64_t input_elements, Data
 }
 
 void register_rearrange_ops(OpRegistry& r) {
-  r.add({"Rearrange", 1, 1, 1, 1, infer_rearrange});
+  r.add({"Rearrange", 1, 1, 1, 1, infer_rearrange}, {.flops = data_movement_flops()});
 }
 
 }  // namespace kiln::ir

@@ -10,9 +10,8 @@
 namespace kiln::ir {
 namespace {
 
-const char* const kReduceOps[] = {"ReduceMean",      "ReduceSum",      "ReduceMax", "ReduceMin",
-                                  "ReduceProd",      "ReduceL1",       "ReduceL2",  "ReduceLogSum",
-                                  "ReduceLogSumExp", "ReduceSumSquare"};
+// Reductions that sum more elements than this keep FP32: a 16-bit result may overflow.
+constexpr int64_t kLargeReduction = 1024;
 
 void require_numeric(const InferenceContext& ctx, size_t i, bool allow_bool) {
   DataType t = ctx.input(i).dtype;
@@ -163,15 +162,83 @@ void infer_nms(InferenceContext& ctx) {
   ctx.set_output(0, DataType::kInt64, SymShape{Dim(), Dim(3)});
 }
 
+// Number of elements each output of a reduction sums, or -1 when unknown.
+int64_t reduced_extent(const Node& n) {
+  const Value* x = n.input(0);
+  if (!x || !x->shape) return -1;
+  const SymShape& shape = *x->shape;
+  std::vector<int64_t> axes;
+  const Value* axes_value = n.input(1);
+  if (axes_value && axes_value->constant) {
+    const Tensor& t = *axes_value->constant;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      axes.push_back(t.dtype() == DataType::kInt32 ? t.data<int32_t>()[i] : t.data<int64_t>()[i]);
+    }
+  } else if (axes_value) {
+    return -1;  // axes known only at run time
+  } else if (n.attrs.has("axes")) {
+    axes = n.attrs.get_ints("axes");
+  }
+  if (axes.empty()) {
+    if (n.attrs.get_int("noop_with_empty_axes", 0)) return 1;
+    for (size_t d = 0; d < shape.size(); ++d) axes.push_back(static_cast<int64_t>(d));
+  }
+  int64_t count = 1;
+  auto rank = static_cast<int64_t>(shape.size());
+  for (int64_t a : axes) {
+    if (a < 0) a += rank;
+    if (a < 0 || a >= rank || !shape[static_cast<size_t>(a)].known()) return -1;
+    count *= shape[static_cast<size_t>(a)].value;
+  }
+  return count;
+}
+
+// A sum of up to kLargeReduction elements fits 16 bits; a longer or unknown one may overflow.
+std::string long_sum_reason(const Node& n) {
+  int64_t extent = reduced_extent(n);
+  if (extent >= 0 && extent <= kLargeReduction) return "";
+  return extent < 0 ? "it sums an unknown number of elements, which may overflow 16 bits"
+                    : cat("it sums ", extent, " elements, which may overflow 16 bits");
+}
+
+void reduce(OpRegistry& r, const char* name, OpTraits traits) {
+  r.add({name, 1, 2, 1, 1, infer_reduce}, traits);
+}
+
 }  // namespace
 
 void register_reduction_ops(OpRegistry& r) {
-  for (const char* op : kReduceOps) r.add({op, 1, 2, 1, 1, infer_reduce});
-  r.add({"ArgMax", 1, 1, 1, 1, infer_arg_reduce});
-  r.add({"ArgMin", 1, 1, 1, 1, infer_arg_reduce});
-  r.add({"TopK", 2, 2, 2, 2, infer_topk});
-  r.add({"CumSum", 2, 2, 1, 1, infer_cumsum});
-  r.add({"NonMaxSuppression", 2, 5, 1, 1, infer_nms});
+  auto keep_fp32 = [](const char* reason) {
+    return PrecisionTraits{.cls = PrecisionClass::kKeepFp32, .reason = reason};
+  };
+  constexpr const char* kSumsOfSquares = "sums of squares overflow 16 bits";
+  reduce(r, "ReduceMean", {.flops = flops_per_larger_element(1)});
+  reduce(r, "ReduceSum",
+         {.precision = {.fp32_reason = long_sum_reason}, .flops = flops_per_larger_element(1)});
+  reduce(r, "ReduceMax", {.flops = flops_per_larger_element(1)});
+  reduce(r, "ReduceMin", {.flops = flops_per_larger_element(1)});
+  reduce(
+      r, "ReduceProd",
+      {.precision = keep_fp32("products overflow 16 bits"), .flops = flops_per_larger_element(1)});
+  reduce(r, "ReduceL1",
+         {.precision = {.fp32_reason = long_sum_reason}, .flops = flops_per_larger_element(2)});
+  reduce(r, "ReduceL2",
+         {.precision = keep_fp32(kSumsOfSquares), .flops = flops_per_larger_element(2)});
+  reduce(r, "ReduceLogSum",
+         {.precision = keep_fp32("log-sums need FP32"), .flops = flops_per_larger_element(1)});
+  reduce(r, "ReduceLogSumExp",
+         {.precision = keep_fp32(kExponentialsOverflow), .flops = flops_per_larger_element(2)});
+  reduce(r, "ReduceSumSquare",
+         {.precision = keep_fp32(kSumsOfSquares), .flops = flops_per_larger_element(2)});
+  r.add({"ArgMax", 1, 1, 1, 1, infer_arg_reduce}, {.flops = data_movement_flops()});
+  r.add({"ArgMin", 1, 1, 1, 1, infer_arg_reduce}, {.flops = data_movement_flops()});
+  r.add({"TopK", 2, 2, 2, 2, infer_topk}, {.flops = data_movement_flops()});
+  r.add({"CumSum", 2, 2, 1, 1, infer_cumsum},
+        {.precision = keep_fp32("running sums overflow 16 bits"),
+         .flops = flops_per_larger_element(1)});
+  r.add(
+      {"NonMaxSuppression", 2, 5, 1, 1, infer_nms},
+      {.precision = keep_fp32("box coordinates need FP32"), .host_fallback = kDataDependentShape});
   register_resize_ops(r);
 }
 

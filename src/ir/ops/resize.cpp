@@ -199,8 +199,11 @@ void infer_upsample(InferenceContext& ctx) {
 }  // namespace
 
 void register_resize_ops(OpRegistry& r) {
-  r.add({"Resize", 1, 4, 1, 1, infer_resize});
-  r.add({"Upsample", 1, 2, 1, 1, infer_upsample});
+  // Their roi and scales are float32 whatever the image's type.
+  r.add({"Resize", 1, 4, 1, 1, infer_resize},
+        {.precision = {.fixed_type_inputs = 1u << 1 | 1u << 2}, .flops = data_movement_flops()});
+  r.add({"Upsample", 1, 2, 1, 1, infer_upsample},
+        {.precision = {.fixed_type_inputs = 1u << 1}, .flops = data_movement_flops()});
 }
 
 }  // namespace kiln::ir

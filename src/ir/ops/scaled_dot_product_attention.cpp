@@ -84,7 +84,8 @@ void infer_sdpa(InferenceContext& ctx) {
 }  // namespace
 
 void register_scaled_dot_product_attention_ops(OpRegistry& r) {
-  r.add({"ScaledDotProductAttention", 3, 4, 1, 1, infer_sdpa});
+  r.add({"ScaledDotProductAttention", 3, 4, 1, 1, infer_sdpa},
+        {.precision = {.cls = PrecisionClass::kMatrix}});
 }
 
 }  // namespace kiln::ir

@@ -92,10 +92,17 @@ void infer_reverse_sequence(InferenceContext& ctx) {
 }  // namespace
 
 void register_selection_ops(OpRegistry& r) {
-  r.add({"CumProd", 2, 2, 1, 1, infer_cumprod});
-  r.add({"Unique", 1, 1, 1, 4, infer_unique});
-  r.add({"Compress", 2, 2, 1, 1, infer_compress});
-  r.add({"ReverseSequence", 2, 2, 1, 1, infer_reverse_sequence});
+  r.add({"CumProd", 2, 2, 1, 1, infer_cumprod},
+        {.precision = {.cls = PrecisionClass::kKeepFp32,
+                       .reason = "running products overflow 16 bits"},
+         .host_fallback = "no CUDA kernel yet: rare in inference models"});
+  r.add({"Unique", 1, 1, 1, 4, infer_unique},
+        {.flops = data_movement_flops(), .host_fallback = kDataDependentShape});
+  r.add({"Compress", 2, 2, 1, 1, infer_compress},
+        {.flops = data_movement_flops(), .host_fallback = kDataDependentShape});
+  r.add({"ReverseSequence", 2, 2, 1, 1, infer_reverse_sequence},
+        {.flops = data_movement_flops(),
+         .host_fallback = "no CUDA kernel yet: rare in inference models"});
 }
 
 }  // namespace kiln::ir

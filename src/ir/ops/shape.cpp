@@ -464,21 +464,34 @@ void infer_block_rearrange(InferenceContext& ctx, bool to_space) {
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
-  r.add({"Reshape", 2, 2, 1, 1, infer_reshape});
-  r.add({"Transpose", 1, 1, 1, 1, infer_transpose});
-  r.add({"Flatten", 1, 1, 1, 1, infer_flatten});
-  r.add({"Squeeze", 1, 2, 1, 1, infer_squeeze});
-  r.add({"Unsqueeze", 2, 2, 1, 1, infer_unsqueeze});
-  r.add({"Concat", 1, OpSchema::kVariadic, 1, 1, infer_concat});
-  r.add({"Split", 1, 2, 1, OpSchema::kVariadic, infer_split});
-  r.add({"Expand", 2, 2, 1, 1, infer_expand});
-  r.add({"Tile", 2, 2, 1, 1, infer_tile});
-  r.add({"Shape", 1, 1, 1, 1, infer_shape});
-  r.add({"Size", 1, 1, 1, 1, infer_size});
-  r.add({"Identity", 1, 1, 1, 1, infer_same_as_first});
-  r.add({"Dropout", 1, 3, 1, 2, infer_dropout});
-  r.add({"DepthToSpace", 1, 1, 1, 1, [](InferenceContext& c) { infer_block_rearrange(c, true); }});
-  r.add({"SpaceToDepth", 1, 1, 1, 1, [](InferenceContext& c) { infer_block_rearrange(c, false); }});
+  // Row-major data keeps its order under a new shape: these are views of their input.
+  constexpr OpTraits kView{.view = true, .flops = data_movement_flops()};
+  constexpr OpTraits kMoves{.flops = data_movement_flops()};
+  // Shape and Size read only their input's shape.
+  constexpr OpTraits kReadsShape{.precision = {.any_type_inputs = 1u << 0},
+                                 .flops = data_movement_flops()};
+  r.add({"Reshape", 2, 2, 1, 1, infer_reshape}, kView);
+  r.add({"Transpose", 1, 1, 1, 1, infer_transpose}, kMoves);
+  r.add({"Flatten", 1, 1, 1, 1, infer_flatten}, kView);
+  r.add({"Squeeze", 1, 2, 1, 1, infer_squeeze}, kView);
+  r.add({"Unsqueeze", 2, 2, 1, 1, infer_unsqueeze}, kView);
+  r.add({"Concat", 1, OpSchema::kVariadic, 1, 1, infer_concat}, kMoves);
+  r.add({"Split", 1, 2, 1, OpSchema::kVariadic, infer_split}, kMoves);
+  r.add({"Expand", 2, 2, 1, 1, infer_expand}, kMoves);
+  r.add({"Tile", 2, 2, 1, 1, infer_tile}, kMoves);
+  r.add({"Shape", 1, 1, 1, 1, infer_shape}, kReadsShape);
+  r.add({"Size", 1, 1, 1, 1, infer_size}, kReadsShape);
+  // Identity is a view and, as out[i] = x[i], an elementwise op.
+  constexpr OpTraits kIdentity{.elementwise = ElementwiseClass::kUnary,
+                               .view = true,
+                               .layout_agnostic = true,
+                               .flops = data_movement_flops()};
+  r.add({"Identity", 1, 1, 1, 1, infer_same_as_first}, kIdentity);
+  r.add({"Dropout", 1, 3, 1, 2, infer_dropout}, kMoves);
+  r.add({"DepthToSpace", 1, 1, 1, 1, [](InferenceContext& c) { infer_block_rearrange(c, true); }},
+        kMoves);
+  r.add({"SpaceToDepth", 1, 1, 1, 1, [](InferenceContext& c) { infer_block_rearrange(c, false); }},
+        kMoves);
   register_indexing_ops(r);
   register_generator_ops(r);
   register_rearrange_ops(r);

@@ -25,9 +25,11 @@ void infer_softmax_like(InferenceContext& ctx) {
 }  // namespace
 
 void register_softmax_ops(OpRegistry& r) {
-  r.add({"Softmax", 1, 1, 1, 1, infer_softmax_like});
-  r.add({"LogSoftmax", 1, 1, 1, 1, infer_softmax_like});
-  r.add({"Hardmax", 1, 1, 1, 1, infer_softmax_like});
+  // Every backend computes Softmax and LogSoftmax in FP32 (or wider) inside the kernel and only
+  // reads and writes 16-bit values, so they follow their neighbours with no Cast layers.
+  r.add({"Softmax", 1, 1, 1, 1, infer_softmax_like}, {.flops = flops_per_larger_element(3)});
+  r.add({"LogSoftmax", 1, 1, 1, 1, infer_softmax_like}, {.flops = flops_per_larger_element(4)});
+  r.add({"Hardmax", 1, 1, 1, 1, infer_softmax_like}, {.flops = flops_per_larger_element(1)});
 }
 
 }  // namespace kiln::ir
