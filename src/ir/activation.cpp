@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/float_types.hpp"
+#include "ir/activation_math.hpp"
 #include "ir/graph.hpp"
 
 namespace kiln::ir {
@@ -117,7 +118,7 @@ std::optional<Activation> activation_of_node(const Node& n) {
   if (n.op == "Relu") {
     a.kind = ActivationKind::kRelu;
   } else if (n.op == "LeakyRelu") {
-    a = {ActivationKind::kLeakyRelu, n.attrs.get_float("alpha", 0.01f), 0.0f};
+    a = {ActivationKind::kLeakyRelu, n.attrs.get_float("alpha", kLeakyReluAlpha), 0.0f};
   } else if (n.op == "Clip") {
     // An omitted bound is float's largest finite value (ONNX's numeric_limits max): an infinity
     // clips to it.
@@ -143,12 +144,12 @@ std::optional<Activation> activation_of_node(const Node& n) {
   } else if (n.op == "HardSwish") {
     a.kind = ActivationKind::kHardSwish;
   } else if (n.op == "HardSigmoid") {
-    a = {ActivationKind::kHardSigmoid, n.attrs.get_float("alpha", 0.2f),
-         n.attrs.get_float("beta", 0.5f)};
+    a = {ActivationKind::kHardSigmoid, n.attrs.get_float("alpha", kHardSigmoidAlpha),
+         n.attrs.get_float("beta", kHardSigmoidBeta)};
   } else if (n.op == "Tanh") {
     a.kind = ActivationKind::kTanh;
   } else if (n.op == "Elu") {
-    a = {ActivationKind::kElu, n.attrs.get_float("alpha", 1.0f), 0.0f};
+    a = {ActivationKind::kElu, n.attrs.get_float("alpha", kEluAlpha), 0.0f};
   } else {
     return std::nullopt;
   }

@@ -5,9 +5,7 @@
 // in the operand orders exporters produce: x / sqrt(2) or x * (1/sqrt(2)); the 0.5 applied to x,
 // to (1 + ...), or to the product; x^3 as Pow(x, 3) or x * x * x. Every intermediate must be used
 // only inside the pattern.
-#include <cmath>
-#include <numbers>
-
+#include "ir/activation_math.hpp"
 #include "passes/passes.hpp"
 #include "passes/pattern.hpp"
 
@@ -76,11 +74,11 @@ std::optional<Match> match_erf(const UseIndex& g, ir::Node* erf) {
   ir::Node* u = erf->inputs[0]->producer;
   if (!u || !used_only_by(g, erf->inputs[0], {erf})) return std::nullopt;
   Match m;
-  if (is_op(u, "Div") && is_scalar(u->inputs[1], std::numbers::sqrt2)) {
+  if (is_op(u, "Div") && is_scalar(u->inputs[1], 1 / ir::kInvSqrt2)) {
     m.x = u->inputs[0];
   } else if (is_op(u, "Mul")) {
     for (ir::Value* in : u->inputs) {
-      if (is_scalar(other_input(u, in), 1 / std::numbers::sqrt2)) m.x = in;
+      if (is_scalar(other_input(u, in), ir::kInvSqrt2)) m.x = in;
     }
   }
   if (!m.x) return std::nullopt;
@@ -112,7 +110,7 @@ bool is_cube(const UseIndex& g, ir::Value* v, ir::Value* x, std::vector<ir::Node
 }
 
 std::optional<Match> match_tanh(const UseIndex& g, ir::Node* tanh) {
-  const double k = std::sqrt(2.0 / std::numbers::pi);
+  const double k = ir::kSqrt2OverPi;
   ir::Node* w = tanh->inputs[0]->producer;  // k * z
   if (!is_op(w, "Mul") || !used_only_by(g, tanh->inputs[0], {tanh})) return std::nullopt;
   ir::Value* z = nullptr;
@@ -128,7 +126,7 @@ std::optional<Match> match_tanh(const UseIndex& g, ir::Node* tanh) {
     ir::Node* scale = c3->producer;
     if (!is_op(scale, "Mul") || !used_only_by(g, c3, {add})) continue;
     for (ir::Value* cube : scale->inputs) {
-      if (!is_scalar(other_input(scale, cube), 0.044715, 1e-4)) continue;
+      if (!is_scalar(other_input(scale, cube), ir::kGeluCubic, 1e-4)) continue;
       std::vector<ir::Node*> nodes;
       if (!used_only_by(g, cube, {scale}) || !is_cube(g, cube, m.x, nodes)) continue;
       ir::Node* plus = one_plus(g, tanh);

@@ -1,11 +1,10 @@
-// CPU kernels of the activation ops (Relu, Sigmoid, Gelu, ...), Clip and PRelu. Formulas follow
-// the ONNX operator definitions, rewritten where needed so large |x| neither overflows nor loses
-// precision (Sigmoid, Softplus, Mish).
+// CPU kernels of the activation ops (Relu, Sigmoid, Gelu, ...), Clip and PRelu, by the formulas
+// of ir/activation_math.hpp (which every backend shares), with ONNX's attribute defaults.
 #include <cmath>
 #include <limits>
-#include <numbers>
 
 #include "backends/cpu/elementwise_kernels.hpp"
+#include "ir/activation_math.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -18,63 +17,34 @@ struct ReluOp {
   static constexpr bool kAccepts = is_signed_numeric_v<T>;
   template <typename C>
   C operator()(C x) const {
-    return x < C(0) ? C(0) : x;  // NaN stays NaN
+    return ir::relu_value(x);
   }
 };
 
 struct LeakyReluOp {
   float alpha;
-  static LeakyReluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 0.01f)}; }
-  template <typename T>
-  static constexpr bool kAccepts = kFloatOnly<T>;
-  template <typename C>
-  C operator()(C x) const {
-    return x < C(0) ? C(alpha) * x : x;
+  static LeakyReluOp make(const ir::Node& n) {
+    return {n.attrs.get_float("alpha", ir::kLeakyReluAlpha)};
   }
-};
-
-struct SigmoidOp {
   template <typename T>
   static constexpr bool kAccepts = kFloatOnly<T>;
   template <typename C>
   C operator()(C x) const {
-    // exp of a non-positive argument only, so neither branch overflows.
-    if (x >= C(0)) return C(1) / (C(1) + std::exp(-x));
-    C e = std::exp(x);
-    return e / (C(1) + e);
-  }
-};
-
-struct TanhOp {
-  template <typename T>
-  static constexpr bool kAccepts = kFloatOnly<T>;
-  template <typename C>
-  C operator()(C x) const {
-    return std::tanh(x);
+    return ir::leaky_relu_value(x, C(alpha));
   }
 };
 
 struct HardSigmoidOp {
   float alpha, beta;
   static HardSigmoidOp make(const ir::Node& n) {
-    return {n.attrs.get_float("alpha", 0.2f), n.attrs.get_float("beta", 0.5f)};
+    return {n.attrs.get_float("alpha", ir::kHardSigmoidAlpha),
+            n.attrs.get_float("beta", ir::kHardSigmoidBeta)};
   }
   template <typename T>
   static constexpr bool kAccepts = kFloatOnly<T>;
   template <typename C>
   C operator()(C x) const {
-    C v = C(alpha) * x + C(beta);
-    return v < C(0) ? C(0) : (v > C(1) ? C(1) : v);
-  }
-};
-
-struct HardSwishOp {
-  template <typename T>
-  static constexpr bool kAccepts = kFloatOnly<T>;
-  template <typename C>
-  C operator()(C x) const {
-    C v = x / C(6) + C(0.5);
-    return x * (v < C(0) ? C(0) : (v > C(1) ? C(1) : v));
+    return ir::hard_sigmoid_value(x, C(alpha), C(beta));
   }
 };
 
@@ -87,92 +57,55 @@ struct GeluOp {
   static constexpr bool kAccepts = kFloatOnly<T>;
   template <typename C>
   C operator()(C x) const {
-    if (tanh_approximation) {
-      const C k = std::sqrt(C(2) / std::numbers::pi_v<C>);
-      return C(0.5) * x * (C(1) + std::tanh(k * (x + C(0.044715) * x * x * x)));
-    }
-    return C(0.5) * x * (C(1) + std::erf(x / std::numbers::sqrt2_v<C>));
+    return tanh_approximation ? ir::gelu_tanh_value(x) : ir::gelu_value(x);
   }
 };
 
 struct EluOp {
   float alpha;
-  static EluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  static EluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", ir::kEluAlpha)}; }
   template <typename T>
   static constexpr bool kAccepts = kFloatOnly<T>;
   template <typename C>
   C operator()(C x) const {
-    return x < C(0) ? C(alpha) * std::expm1(x) : x;
+    return ir::elu_value(x, C(alpha));
   }
 };
 
 struct SeluOp {
   float alpha, gamma;
   static SeluOp make(const ir::Node& n) {
-    return {n.attrs.get_float("alpha", 1.67326319217681884765625f),
-            n.attrs.get_float("gamma", 1.05070102214813232421875f)};
+    return {n.attrs.get_float("alpha", ir::kSeluAlpha), n.attrs.get_float("gamma", ir::kSeluGamma)};
   }
   template <typename T>
   static constexpr bool kAccepts = kFloatOnly<T>;
   template <typename C>
   C operator()(C x) const {
-    return x > C(0) ? C(gamma) * x : C(gamma) * (C(alpha) * std::exp(x) - C(alpha));
+    return ir::selu_value(x, C(alpha), C(gamma));
   }
 };
 
 struct CeluOp {
   float alpha;
-  static CeluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  static CeluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", ir::kCeluAlpha)}; }
   template <typename T>
   static constexpr bool kAccepts = kFloatOnly<T>;
   template <typename C>
   C operator()(C x) const {
-    // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
-    return x > C(0) ? x : C(alpha) * std::expm1(x / C(alpha));
-  }
-};
-
-// log(1 + exp(x)) without overflow for large x or loss for very negative x.
-template <typename C>
-C softplus(C x) {
-  return (x > C(0) ? x : C(0)) + std::log1p(std::exp(-std::abs(x)));
-}
-
-struct SoftplusOp {
-  template <typename T>
-  static constexpr bool kAccepts = kFloatOnly<T>;
-  template <typename C>
-  C operator()(C x) const {
-    return softplus(x);
-  }
-};
-
-struct SoftsignOp {
-  template <typename T>
-  static constexpr bool kAccepts = kFloatOnly<T>;
-  template <typename C>
-  C operator()(C x) const {
-    return x / (C(1) + std::abs(x));
-  }
-};
-
-struct MishOp {
-  template <typename T>
-  static constexpr bool kAccepts = kFloatOnly<T>;
-  template <typename C>
-  C operator()(C x) const {
-    return x * std::tanh(softplus(x));
+    return ir::celu_value(x, C(alpha));
   }
 };
 
 struct ThresholdedReluOp {
   float alpha;
-  static ThresholdedReluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  static ThresholdedReluOp make(const ir::Node& n) {
+    return {n.attrs.get_float("alpha", ir::kThresholdedReluAlpha)};
+  }
   template <typename T>
   static constexpr bool kAccepts = kFloatOnly<T>;
   template <typename C>
   C operator()(C x) const {
-    return x > C(alpha) ? x : C(0);
+    return ir::thresholded_relu_value(x, C(alpha));
   }
 };
 
@@ -212,10 +145,8 @@ void clip_kernel(KernelContext& ctx) {
       const C lo =
           bound(1, is_float_v<T> ? static_cast<C>(-largest_finite<T>()) : Limits::lowest());
       const C hi = bound(2, is_float_v<T> ? static_cast<C>(largest_finite<T>()) : Limits::max());
-      map_unary(x.data<T>(), y.data<T>(), x.numel(), [lo, hi](C v) {
-        v = v < lo ? lo : v;
-        return hi < v ? hi : v;
-      });
+      map_unary(x.data<T>(), y.data<T>(), x.numel(),
+                [lo, hi](C v) { return ir::clip_value(v, lo, hi); });
     } else {
       fail_dtype(ctx, 0, x.dtype());
     }
@@ -236,7 +167,7 @@ void prelu_kernel(KernelContext& ctx) {
                    if constexpr (is_int_v<C>) {
                      return v < C(0) ? wrap_mul(s, v) : v;
                    } else {
-                     return v < C(0) ? s * v : v;
+                     return ir::leaky_relu_value(v, s);
                    }
                  });
     } else {
@@ -250,17 +181,17 @@ void prelu_kernel(KernelContext& ctx) {
 void register_activation_kernels(CpuKernelRegistry& r) {
   r.add("Relu", unary_kernel<ReluOp>);
   r.add("LeakyRelu", unary_kernel<LeakyReluOp>);
-  r.add("Sigmoid", unary_kernel<SigmoidOp>);
-  r.add("Tanh", unary_kernel<TanhOp>);
+  r.add("Sigmoid", unary_kernel<FloatUnary<[](auto x) { return ir::sigmoid_value(x); }>>);
+  r.add("Tanh", unary_kernel<FloatUnary<[](auto x) { return std::tanh(x); }>>);
   r.add("HardSigmoid", unary_kernel<HardSigmoidOp>);
-  r.add("HardSwish", unary_kernel<HardSwishOp>);
+  r.add("HardSwish", unary_kernel<FloatUnary<[](auto x) { return ir::hard_swish_value(x); }>>);
   r.add("Gelu", unary_kernel<GeluOp>);
   r.add("Elu", unary_kernel<EluOp>);
   r.add("Selu", unary_kernel<SeluOp>);
   r.add("Celu", unary_kernel<CeluOp>);
-  r.add("Softplus", unary_kernel<SoftplusOp>);
-  r.add("Softsign", unary_kernel<SoftsignOp>);
-  r.add("Mish", unary_kernel<MishOp>);
+  r.add("Softplus", unary_kernel<FloatUnary<[](auto x) { return ir::softplus_value(x); }>>);
+  r.add("Softsign", unary_kernel<FloatUnary<[](auto x) { return ir::softsign_value(x); }>>);
+  r.add("Mish", unary_kernel<FloatUnary<[](auto x) { return ir::mish_value(x); }>>);
   r.add("ThresholdedRelu", unary_kernel<ThresholdedReluOp>);
   r.add("Clip", clip_kernel);
   r.add("PRelu", prelu_kernel);

@@ -39,6 +39,17 @@ T wrap_neg(T a) {
 
 using ir::make_op;
 
+// Applies kFn (a generic lambda over float or double) to the floating types.
+template <auto kFn>
+struct FloatUnary {
+  template <typename T>
+  static constexpr bool kAccepts = is_float_v<T>;
+  template <typename C>
+  C operator()(C x) const {
+    return kFn(x);
+  }
+};
+
 // Runs Op over input 0 into output 0 (same type). Op declares the types it takes with
 // `template <typename T> static constexpr bool kAccepts`, and computes `C operator()(C x)` in the
 // compute type of the element (float for fp16/bf16, which are rounded once on store).

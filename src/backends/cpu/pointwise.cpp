@@ -2,8 +2,8 @@
 // pass over the output. The output is cut into blocks of kBlock elements; for each block every
 // instruction runs as a plain loop over the block (which the compiler vectorizes), with registers
 // held in a per-thread scratch buffer, and blocks are split across OpenMP threads.
-#include <cmath>
-#include <numbers>
+#include <array>
+#include <utility>
 
 #include "backends/cpu/elementwise_kernels.hpp"
 #include "backends/cpu/fused_kernels.hpp"
@@ -16,12 +16,38 @@ using ir::PointwiseOpcode;
 
 constexpr int64_t kBlock = 256;
 
-// The formulas are those of the unfused ops' kernels (activation.cpp, unary.cpp, binary.cpp,
-// variadic.cpp), so a fused layer gives the same bits as the layers it replaces.
-template <typename C>
-C softplus(C x) {
-  return (x > C(0) ? x : C(0)) + std::log1p(std::exp(-std::abs(x)));
+// One instruction over a block of n elements: o[j] = op(a[j], b[j], c[j]), reading only the
+// registers the opcode takes. With the opcode a constant, pointwise_value keeps only its formula
+// (ir/activation_math.hpp, the one the unfused ops' kernels use), so each loop vectorizes.
+template <typename C, int kCode>
+void run_instruction(C* o, const C* a, const C* b, const C* c, int64_t n) {
+  constexpr auto op = static_cast<PointwiseOpcode>(kCode);
+  constexpr int operands = ir::pointwise_operand_count(op);
+  if constexpr (operands == 1) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) o[j] = ir::pointwise_value(op, a[j], C(0), C(0));
+  } else if constexpr (operands == 2) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) o[j] = ir::pointwise_value(op, a[j], b[j], C(0));
+  } else if constexpr (operands == 3) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) o[j] = ir::pointwise_value(op, a[j], b[j], c[j]);
+  }
 }
+
+template <typename C>
+using InstructionFn = void (*)(C*, const C*, const C*, const C*, int64_t);
+
+// run_instruction for every opcode number, indexed by it.
+template <typename C, int... kCodes>
+constexpr std::array<InstructionFn<C>, sizeof...(kCodes)> instruction_table(
+    std::integer_sequence<int, kCodes...>) {
+  return {&run_instruction<C, kCodes>...};
+}
+
+template <typename C>
+constexpr auto kInstructions =
+    instruction_table<C>(std::make_integer_sequence<int, ir::kPointwiseOpcodeLimit>());
 
 // Evaluates `program` for `n` elements whose registers live at regs + reg * kBlock.
 template <typename T>
@@ -30,154 +56,14 @@ void run_block(const ir::PointwiseProgram& program, compute_t<T>* regs, int64_t 
   for (size_t i = 0; i < program.code.size(); ++i) {
     const ir::PointwiseInstruction& ins = program.code[i];
     C* o = regs + (program.num_inputs + static_cast<int64_t>(i)) * kBlock;
-    const C* a = regs + ins.a * kBlock;
-    const C* b = regs + ins.b * kBlock;
-    const C* c = regs + ins.c * kBlock;
-    auto unary = [&](auto f) {
-#pragma omp simd
-      for (int64_t j = 0; j < n; ++j) o[j] = f(a[j]);
-    };
-    auto binary = [&](auto f) {
-#pragma omp simd
-      for (int64_t j = 0; j < n; ++j) o[j] = f(a[j], b[j]);
-    };
-    auto ternary = [&](auto f) {
-#pragma omp simd
-      for (int64_t j = 0; j < n; ++j) o[j] = f(a[j], b[j], c[j]);
-    };
-    switch (ins.op) {
-      case PointwiseOpcode::kConst: {
-        const C v = static_cast<C>(program.constants[static_cast<size_t>(ins.a)]);
-        for (int64_t j = 0; j < n; ++j) o[j] = v;
-        continue;  // constants are exact; they are not rounded to T
-      }
-      case PointwiseOpcode::kNeg:
-        unary([](C x) { return -x; });
-        break;
-      case PointwiseOpcode::kAbs:
-        unary([](C x) { return std::abs(x); });
-        break;
-      case PointwiseOpcode::kExp:
-        unary([](C x) { return std::exp(x); });
-        break;
-      case PointwiseOpcode::kLog:
-        unary([](C x) { return std::log(x); });
-        break;
-      case PointwiseOpcode::kSqrt:
-        unary([](C x) { return std::sqrt(x); });
-        break;
-      case PointwiseOpcode::kReciprocal:
-        unary([](C x) { return C{1} / x; });
-        break;
-      case PointwiseOpcode::kErf:
-        unary([](C x) { return std::erf(x); });
-        break;
-      case PointwiseOpcode::kTanh:
-        unary([](C x) { return std::tanh(x); });
-        break;
-      case PointwiseOpcode::kSigmoid:
-        unary([](C x) {
-          if (x >= C(0)) return C(1) / (C(1) + std::exp(-x));
-          C e = std::exp(x);
-          return e / (C(1) + e);
-        });
-        break;
-      case PointwiseOpcode::kRelu:
-        unary([](C x) { return x < C(0) ? C(0) : x; });
-        break;
-      case PointwiseOpcode::kFloor:
-        unary([](C x) { return std::floor(x); });
-        break;
-      case PointwiseOpcode::kCeil:
-        unary([](C x) { return std::ceil(x); });
-        break;
-      case PointwiseOpcode::kRound:
-        unary([](C x) { return std::nearbyint(x); });
-        break;
-      case PointwiseOpcode::kSin:
-        unary([](C x) { return std::sin(x); });
-        break;
-      case PointwiseOpcode::kCos:
-        unary([](C x) { return std::cos(x); });
-        break;
-      case PointwiseOpcode::kGelu:
-        unary([](C x) { return C(0.5) * x * (C(1) + std::erf(x / std::numbers::sqrt2_v<C>)); });
-        break;
-      case PointwiseOpcode::kGeluTanh:
-        unary([](C x) {
-          const C k = std::sqrt(C(2) / std::numbers::pi_v<C>);
-          return C(0.5) * x * (C(1) + std::tanh(k * (x + C(0.044715) * x * x * x)));
-        });
-        break;
-      case PointwiseOpcode::kSoftplus:
-        unary([](C x) { return softplus(x); });
-        break;
-      case PointwiseOpcode::kSoftsign:
-        unary([](C x) { return x / (C(1) + std::abs(x)); });
-        break;
-      case PointwiseOpcode::kMish:
-        unary([](C x) { return x * std::tanh(softplus(x)); });
-        break;
-      case PointwiseOpcode::kHardSwish:
-        unary([](C x) {
-          C v = x / C(6) + C(0.5);
-          return x * (v < C(0) ? C(0) : (v > C(1) ? C(1) : v));
-        });
-        break;
-      case PointwiseOpcode::kAdd:
-        binary([](C x, C y) { return x + y; });
-        break;
-      case PointwiseOpcode::kSub:
-        binary([](C x, C y) { return x - y; });
-        break;
-      case PointwiseOpcode::kMul:
-        binary([](C x, C y) { return x * y; });
-        break;
-      case PointwiseOpcode::kDiv:
-        binary([](C x, C y) { return x / y; });
-        break;
-      case PointwiseOpcode::kPow:
-        binary([](C x, C y) { return std::pow(x, y); });
-        break;
-      case PointwiseOpcode::kMax:
-        binary([](C x, C y) { return (x > y || x != x) ? x : y; });
-        break;
-      case PointwiseOpcode::kMin:
-        binary([](C x, C y) { return (x < y || x != x) ? x : y; });
-        break;
-      case PointwiseOpcode::kLeakyRelu:
-        binary([](C x, C alpha) { return x < C(0) ? alpha * x : x; });
-        break;
-      case PointwiseOpcode::kElu:
-        binary([](C x, C alpha) { return x < C(0) ? alpha * std::expm1(x) : x; });
-        break;
-      case PointwiseOpcode::kCelu:
-        binary([](C x, C alpha) { return x > C(0) ? x : alpha * std::expm1(x / alpha); });
-        break;
-      case PointwiseOpcode::kThresholdedRelu:
-        binary([](C x, C alpha) { return x > alpha ? x : C(0); });
-        break;
-      case PointwiseOpcode::kPRelu:
-        binary([](C x, C slope) { return x < C(0) ? slope * x : x; });
-        break;
-      case PointwiseOpcode::kClip:
-        ternary([](C x, C lo, C hi) {
-          x = x < lo ? lo : x;
-          return hi < x ? hi : x;
-        });
-        break;
-      case PointwiseOpcode::kHardSigmoid:
-        ternary([](C x, C alpha, C beta) {
-          C v = alpha * x + beta;
-          return v < C(0) ? C(0) : (v > C(1) ? C(1) : v);
-        });
-        break;
-      case PointwiseOpcode::kSelu:
-        ternary([](C x, C alpha, C gamma) {
-          return x > C(0) ? gamma * x : gamma * (alpha * std::exp(x) - alpha);
-        });
-        break;
+    if (ins.op == PointwiseOpcode::kConst) {
+      const C v = static_cast<C>(program.constants[static_cast<size_t>(ins.a)]);
+      for (int64_t j = 0; j < n; ++j) o[j] = v;
+      continue;  // constants are exact; they are not rounded to T
     }
+    // Registers an opcode does not read are -1: no block.
+    auto block = [&](int64_t reg) { return reg < 0 ? nullptr : regs + reg * kBlock; };
+    kInstructions<C>[static_cast<size_t>(ins.op)](o, block(ins.a), block(ins.b), block(ins.c), n);
     if constexpr (is_reduced_float_v<T>) {
       // The unfused op would store its result as T; round the same way.
       for (int64_t j = 0; j < n; ++j) o[j] = load(store<T>(o[j]));

@@ -6,17 +6,6 @@
 namespace kiln::cpu {
 namespace {
 
-// Applies kFn (a generic lambda over float or double) to the floating types.
-template <auto kFn>
-struct FloatUnary {
-  template <typename T>
-  static constexpr bool kAccepts = is_float_v<T>;
-  template <typename C>
-  C operator()(C x) const {
-    return kFn(x);
-  }
-};
-
 struct AbsOp {
   template <typename T>
   static constexpr bool kAccepts = is_numeric_v<T>;

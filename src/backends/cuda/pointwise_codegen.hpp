@@ -1,8 +1,8 @@
 // CUDA C++ source for one Pointwise layer's program (ir/pointwise_program.hpp), compiled with
 // NVRTC: the program's registers become local variables, each instruction one statement with the
-// formula of the CPU interpreter (backends/cpu/pointwise.cpp), results rounded to float16/bfloat16
-// after every instruction as the unfused ops would store them. The source includes no headers, so
-// NVRTC needs no CUDA include path at run time.
+// formula every backend uses (ir/activation_math.hpp, whose text the source carries), results
+// rounded to float16/bfloat16 after every instruction as the unfused ops would store them. The
+// source includes no headers, so NVRTC needs no CUDA include path at run time.
 #pragma once
 
 #include <string>

@@ -1,5 +1,6 @@
 // The Pointwise interpreter kernel: per element, gather the inputs through their strides, run the
-// program instruction by instruction with the CPU interpreter's formulas, store the outputs.
+// program instruction by instruction with the formulas of ir/activation_math.hpp (the CPU
+// interpreter's), store the outputs.
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_math.cuh"
 #include "backends/cuda/pointwise_interpreter.hpp"
@@ -12,11 +13,6 @@ namespace {
 using ir::PointwiseOpcode;
 
 template <typename C>
-__device__ C softplus(C x) {
-  return (x > C(0) ? x : C(0)) + log1p(exp(-fabs(x)));
-}
-
-template <typename C>
 __device__ C evaluate(const DeviceInstruction& ins, const C* r, const float* constants) {
   // kConst's operand indexes the constants, not the registers.
   if (ins.op == static_cast<int32_t>(PointwiseOpcode::kConst))
@@ -24,86 +20,7 @@ __device__ C evaluate(const DeviceInstruction& ins, const C* r, const float* con
   const C x = ins.a >= 0 ? r[ins.a] : C(0);
   const C y = ins.b >= 0 ? r[ins.b] : C(0);
   const C z = ins.c >= 0 ? r[ins.c] : C(0);
-  switch (static_cast<PointwiseOpcode>(ins.op)) {
-    case PointwiseOpcode::kConst:
-      return C(0);  // handled above
-    case PointwiseOpcode::kNeg:
-      return -x;
-    case PointwiseOpcode::kAbs:
-      return fabs(x);
-    case PointwiseOpcode::kExp:
-      return exp(x);
-    case PointwiseOpcode::kLog:
-      return log(x);
-    case PointwiseOpcode::kSqrt:
-      return sqrt(x);
-    case PointwiseOpcode::kReciprocal:
-      return C(1) / x;
-    case PointwiseOpcode::kErf:
-      return erf(x);
-    case PointwiseOpcode::kTanh:
-      return tanh(x);
-    case PointwiseOpcode::kSigmoid:
-      return device::sigmoid(x);
-    case PointwiseOpcode::kRelu:
-      return x < C(0) ? C(0) : x;
-    case PointwiseOpcode::kFloor:
-      return floor(x);
-    case PointwiseOpcode::kCeil:
-      return ceil(x);
-    case PointwiseOpcode::kRound:
-      return rint(x);
-    case PointwiseOpcode::kSin:
-      return sin(x);
-    case PointwiseOpcode::kCos:
-      return cos(x);
-    case PointwiseOpcode::kGelu:
-      return C(0.5) * x * (C(1) + erf(x / C(1.41421356237309504880)));
-    case PointwiseOpcode::kGeluTanh: {
-      const C k = sqrt(C(2) / C(3.14159265358979323846));
-      return C(0.5) * x * (C(1) + tanh(k * (x + C(0.044715) * x * x * x)));
-    }
-    case PointwiseOpcode::kSoftplus:
-      return softplus(x);
-    case PointwiseOpcode::kSoftsign:
-      return x / (C(1) + fabs(x));
-    case PointwiseOpcode::kMish:
-      return x * tanh(softplus(x));
-    case PointwiseOpcode::kHardSwish:
-      return x * device::clamp01(x / C(6) + C(0.5));
-    case PointwiseOpcode::kAdd:
-      return x + y;
-    case PointwiseOpcode::kSub:
-      return x - y;
-    case PointwiseOpcode::kMul:
-      return x * y;
-    case PointwiseOpcode::kDiv:
-      return x / y;
-    case PointwiseOpcode::kPow:
-      return pow(x, y);
-    case PointwiseOpcode::kMax:
-      return (x > y || x != x) ? x : y;
-    case PointwiseOpcode::kMin:
-      return (x < y || x != x) ? x : y;
-    case PointwiseOpcode::kLeakyRelu:
-    case PointwiseOpcode::kPRelu:
-      return x < C(0) ? y * x : x;
-    case PointwiseOpcode::kElu:
-      return x < C(0) ? y * expm1(x) : x;
-    case PointwiseOpcode::kCelu:
-      return x > C(0) ? x : y * expm1(x / y);
-    case PointwiseOpcode::kThresholdedRelu:
-      return x > y ? x : C(0);
-    case PointwiseOpcode::kClip: {
-      C v = x < y ? y : x;
-      return z < v ? z : v;
-    }
-    case PointwiseOpcode::kHardSigmoid:
-      return device::clamp01(y * x + z);
-    case PointwiseOpcode::kSelu:
-      return x > C(0) ? z * x : z * (y * exp(x) - y);
-  }
-  return C(0);
+  return ir::pointwise_value(static_cast<PointwiseOpcode>(ins.op), x, y, z);
 }
 
 template <typename T>

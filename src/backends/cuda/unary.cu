@@ -1,11 +1,12 @@
 // CUDA kernels of the unary elementwise ops: math (Exp, Sin, Erf...), activations (Relu, Gelu,
-// Mish...), predicates (IsNaN, IsInf) and Clip. Formulas match the CPU backend's, including the
-// overflow-safe forms of Sigmoid and Softplus.
+// Mish...), predicates (IsNaN, IsInf) and Clip. The activations use the formulas of
+// ir/activation_math.hpp, which the CPU backend shares, with ONNX's attribute defaults.
 #include <cfloat>
 
 #include "backends/cuda/elementwise_family.hpp"
 #include "backends/cuda/elementwise_map.cuh"
 #include "backends/cuda/kernel_factory.hpp"
+#include "ir/activation_math.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -40,11 +41,6 @@ enum class Math {
   kHardSwish
 };
 
-template <typename C>
-__device__ __forceinline__ C softplus(C x) {
-  return (x > C(0) ? x : C(0)) + log1p(exp(-fabs(x)));
-}
-
 template <Math kFn>
 struct MathOp {
   template <typename T>
@@ -73,19 +69,11 @@ struct MathOp {
     if constexpr (kFn == Math::kAtanh) return atanh(x);
     if constexpr (kFn == Math::kErf) return erf(x);
     if constexpr (kFn == Math::kTanh) return tanh(x);
-    if constexpr (kFn == Math::kSigmoid) {
-      // exp of a non-positive argument only, so neither branch overflows.
-      if (x >= C(0)) return C(1) / (C(1) + exp(-x));
-      C e = exp(x);
-      return e / (C(1) + e);
-    }
-    if constexpr (kFn == Math::kSoftplus) return softplus(x);
-    if constexpr (kFn == Math::kSoftsign) return x / (C(1) + fabs(x));
-    if constexpr (kFn == Math::kMish) return x * tanh(softplus(x));
-    if constexpr (kFn == Math::kHardSwish) {
-      C v = x / C(6) + C(0.5);
-      return x * (v < C(0) ? C(0) : (v > C(1) ? C(1) : v));
-    }
+    if constexpr (kFn == Math::kSigmoid) return ir::sigmoid_value(x);
+    if constexpr (kFn == Math::kSoftplus) return ir::softplus_value(x);
+    if constexpr (kFn == Math::kSoftsign) return ir::softsign_value(x);
+    if constexpr (kFn == Math::kMish) return ir::mish_value(x);
+    if constexpr (kFn == Math::kHardSwish) return ir::hard_swish_value(x);
   }
 };
 
@@ -96,7 +84,7 @@ struct ReluOp {
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    return x < C(0) ? C(0) : x;  // NaN stays NaN
+    return ir::relu_value(x);
   }
 };
 
@@ -168,21 +156,24 @@ struct BitwiseNotOp {
 
 struct LeakyReluOp {
   float alpha;
-  static LeakyReluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 0.01f)}; }
+  static LeakyReluOp make(const ir::Node& n) {
+    return {n.attrs.get_float("alpha", ir::kLeakyReluAlpha)};
+  }
   template <typename T>
   static constexpr bool accepts() {
     return is_float_v<T>;
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    return x < C(0) ? C(alpha) * x : x;
+    return ir::leaky_relu_value(x, C(alpha));
   }
 };
 
 struct HardSigmoidOp {
   float alpha, beta;
   static HardSigmoidOp make(const ir::Node& n) {
-    return {n.attrs.get_float("alpha", 0.2f), n.attrs.get_float("beta", 0.5f)};
+    return {n.attrs.get_float("alpha", ir::kHardSigmoidAlpha),
+            n.attrs.get_float("beta", ir::kHardSigmoidBeta)};
   }
   template <typename T>
   static constexpr bool accepts() {
@@ -190,8 +181,7 @@ struct HardSigmoidOp {
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    C v = C(alpha) * x + C(beta);
-    return v < C(0) ? C(0) : (v > C(1) ? C(1) : v);
+    return ir::hard_sigmoid_value(x, C(alpha), C(beta));
   }
 };
 
@@ -206,32 +196,27 @@ struct GeluOp {
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    if (tanh_approximation) {
-      const C k = C(0.7978845608028654);  // sqrt(2 / pi)
-      return C(0.5) * x * (C(1) + tanh(k * (x + C(0.044715) * x * x * x)));
-    }
-    return C(0.5) * x * (C(1) + erf(x * C(0.7071067811865476)));
+    return tanh_approximation ? ir::gelu_tanh_value(x) : ir::gelu_value(x);
   }
 };
 
 struct EluOp {
   float alpha;
-  static EluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  static EluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", ir::kEluAlpha)}; }
   template <typename T>
   static constexpr bool accepts() {
     return is_float_v<T>;
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    return x < C(0) ? C(alpha) * expm1(x) : x;
+    return ir::elu_value(x, C(alpha));
   }
 };
 
 struct SeluOp {
   float alpha, gamma;
   static SeluOp make(const ir::Node& n) {
-    return {n.attrs.get_float("alpha", 1.67326319217681884765625f),
-            n.attrs.get_float("gamma", 1.05070102214813232421875f)};
+    return {n.attrs.get_float("alpha", ir::kSeluAlpha), n.attrs.get_float("gamma", ir::kSeluGamma)};
   }
   template <typename T>
   static constexpr bool accepts() {
@@ -239,33 +224,35 @@ struct SeluOp {
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    return x > C(0) ? C(gamma) * x : C(gamma) * (C(alpha) * exp(x) - C(alpha));
+    return ir::selu_value(x, C(alpha), C(gamma));
   }
 };
 
 struct CeluOp {
   float alpha;
-  static CeluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  static CeluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", ir::kCeluAlpha)}; }
   template <typename T>
   static constexpr bool accepts() {
     return is_float_v<T>;
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    return x > C(0) ? x : C(alpha) * expm1(x / C(alpha));
+    return ir::celu_value(x, C(alpha));
   }
 };
 
 struct ThresholdedReluOp {
   float alpha;
-  static ThresholdedReluOp make(const ir::Node& n) { return {n.attrs.get_float("alpha", 1.0f)}; }
+  static ThresholdedReluOp make(const ir::Node& n) {
+    return {n.attrs.get_float("alpha", ir::kThresholdedReluAlpha)};
+  }
   template <typename T>
   static constexpr bool accepts() {
     return is_float_v<T>;
   }
   template <typename C>
   __device__ __forceinline__ C operator()(C x) const {
-    return x > C(alpha) ? x : C(0);
+    return ir::thresholded_relu_value(x, C(alpha));
   }
 };
 
