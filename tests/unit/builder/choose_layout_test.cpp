@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "ir/op_registry.hpp"
+#include "ir/op_traits.hpp"
 #include "unit/passes/pass_test_util.hpp"
 
 namespace kiln::builder {
@@ -218,6 +220,42 @@ TEST(ChooseLayout, FusedConvResidualFromOutsideAndOutputsInsideKeepTheirNames) {
   EXPECT_EQ(after->outputs()[0]->producer->op, "Transpose");
   EXPECT_EQ(shape_of(after->outputs()[0]), (Shape{2, 6, 4, 4}));
   EXPECT_EQ(count(*after, "Transpose"), 4);  // x and z in; f and the last conv out
+}
+
+// Every op the op table marks layout-agnostic joins a convolution's channels-last region as it
+// is, reading the convolution's NHWC output with no Transpose in between; an op that is not
+// (Softmax, whose axis is a layout's) ends the region.
+TEST(ChooseLayout, TheTablesLayoutAgnosticOpsJoinTheRegion) {
+  // The layers choose_layout rewrites itself: their roles are not the table's.
+  const std::set<std::string> own_roles = {"Conv",        "FusedConv",         "MaxPool",
+                                           "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                                           "Concat"};
+  int joined = 0;
+  for (const std::string& op : ir::OpRegistry::instance().names()) {
+    if (own_roles.count(op)) continue;
+    const ir::OpSchema& schema = *ir::OpRegistry::instance().find(op);
+    PassGraphBuilder b;
+    ir::Value* x = b.input("x", {1, 4, 5, 5});
+    ir::Value* c = b.op("Conv", {x, weight(b, {4, 4, 1, 1})});
+    // Each input is the convolution's output; Cast gets a type to convert to.
+    std::vector<ir::Value*> ins(static_cast<size_t>(std::max(schema.min_inputs, 1)), c);
+    ir::Attributes a;
+    if (op == "Cast") a.set("to", std::string("float16"));
+    b.output(b.op(op, ins, a));
+    try {
+      ir::infer_graph(b.graph());
+    } catch (const std::exception&) {
+      continue;  // takes no float32 operands (Not, BitShift), or needs attributes (Pointwise)
+    }
+    LayoutSummary s = choose_layout(b.graph(), LayoutPolicy::kChannelsLastAlways, Layout::kAuto);
+    const ir::Node* n = nodes_of(b.graph(), op).at(0);
+    const bool after_conv = n->inputs[0]->producer && n->inputs[0]->producer->op == "Conv";
+    EXPECT_EQ(after_conv, schema.traits.layout_agnostic) << op;
+    EXPECT_EQ(s.channels_last_layers, schema.traits.layout_agnostic ? 2 : 1) << op;
+    joined += after_conv ? 1 : 0;
+  }
+  EXPECT_GE(joined, 50);
+  EXPECT_FALSE(ir::op_traits("Softmax").layout_agnostic);
 }
 
 TEST(ChooseLayout, RegionsWithoutConvolutionsAreLeftAlone) {

@@ -67,6 +67,38 @@ TEST(MemoryPlanner, ReluChainRunsInPlaceInOneBuffer) {
   EXPECT_EQ(p.total_bytes, 3 * 128u);
 }
 
+// A layer is written over its dying input exactly where the op table marks its op safe in place
+// (OpTraits::safe_in_place), for every elementwise op that takes and gives float32.
+TEST(MemoryPlanner, LayersRunInPlaceExactlyWhereTheOpTableSays) {
+  int in_place = 0, apart = 0;
+  for (const std::string& op : ir::OpRegistry::instance().names()) {
+    const ir::OpSchema& schema = *ir::OpRegistry::instance().find(op);
+    if (schema.traits.elementwise == ir::ElementwiseClass::kNone || schema.traits.view) continue;
+    Graph g;
+    Value* x = input(g, "x", {4, 8});
+    Value* a = g.add_value("a");
+    Value* y = g.add_value("y");
+    g.add_node("Neg", "neg", {x}, {a});
+    // Every operand is `a`, which dies at this layer.
+    ir::Node* n =
+        g.add_node(op, "n", std::vector<Value*>(static_cast<size_t>(schema.min_inputs), a), {y});
+    if (op == "Cast") n->attrs.set("to", std::string("float32"));
+    if (op == "Mod") n->attrs.set("fmod", int64_t{1});
+    g.outputs().push_back(y);
+    try {
+      ir::infer_graph(g);
+    } catch (const Error&) {
+      continue;  // takes no float32 (Not, BitShift) or needs attributes (Pointwise)
+    }
+    if (y->dtype != DataType::kFloat32) continue;  // a comparison: never over its input
+    const bool over_a = placed(plan_of(g), "y").in_place_of == "a";
+    EXPECT_EQ(over_a, schema.traits.safe_in_place) << op;
+    (over_a ? in_place : apart) += 1;
+  }
+  EXPECT_GE(in_place, 40);
+  EXPECT_GE(apart, 5);  // Sum, Mean, Max, Min, Cast...
+}
+
 TEST(MemoryPlanner, ReshapesAreViewsThatKeepTheirSourceAlive) {
   Graph g;
   Value* x = input(g, "x", {2, 3, 4});

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ir/activation_math.hpp"
+
 namespace kiln::ir {
 namespace {
 
@@ -69,6 +71,29 @@ TEST(GraphStats, ElementwiseDataMovementAndUnknownShapes) {
   Value* u = g.add_value("u", DataType::kFloat32);
   EXPECT_EQ(node_flops(*g.add_node("MatMul", "mm", {t, t}, {u}), &as_one), std::nullopt);
   EXPECT_EQ(node_flops(*g.add_node("MysteryOp", "m", {x}, {u})), std::nullopt);
+}
+
+// Every formula comes from the op's entry in the op table (OpTraits::flops).
+TEST(GraphStats, PerElementFormulasAndFusedProgramsComeFromTheOpTable) {
+  Graph g;
+  Value* x = val(g, "x", {2, 3, 4});
+  auto flops = [&](const std::string& op, std::vector<Value*> ins, SymShape out) {
+    return node_flops(*g.add_node(op, op, ins, {val(g, op + "_out", std::move(out))}));
+  };
+  EXPECT_EQ(flops("Softmax", {x}, {2, 3, 4}), 3.0 * 24);
+  EXPECT_EQ(flops("LayerNormalization", {x, val(g, "scale", {4})}, {2, 3, 4}), 5.0 * 24);
+  EXPECT_EQ(flops("ReduceL2", {x}, {1, 1, 1}), 2.0 * 24);  // of the larger: the input
+  EXPECT_EQ(flops("Swish", {x}, {2, 3, 4}), 24.0);
+  EXPECT_EQ(flops("Cast", {x}, {2, 3, 4}), 0.0);
+  EXPECT_EQ(flops("Scatter", {x, x, x}, {2, 3, 4}), 0.0);
+  EXPECT_EQ(flops("RMSNormalization", {x, val(g, "gamma", {4})}, {2, 3, 4}), std::nullopt);
+  // relu(x * 2): two instructions that compute, one constant.
+  Node* p = g.add_node("Pointwise", "pw", {x}, {val(g, "pw_out", {2, 3, 4})});
+  p->attrs.set("code",
+               std::vector<int64_t>{static_cast<int64_t>(PointwiseOpcode::kConst), 0, -1, -1,
+                                    static_cast<int64_t>(PointwiseOpcode::kMul), 0, 1, -1,
+                                    static_cast<int64_t>(PointwiseOpcode::kRelu), 2, -1, -1});
+  EXPECT_EQ(node_flops(*p), 2.0 * 24);
 }
 
 TEST(GraphStats, TotalsHistogramAndParameters) {
