@@ -88,7 +88,7 @@ GpuCase conv_case(const std::string& op, const ConvShape& c, const Precision& p,
   return k;
 }
 
-TEST(ChannelsLastGpu, ConvGeometries) {
+const GpuCaseTable kConvGeometriesCases("ChannelsLastGpu.ConvGeometries", [] {
   std::vector<GpuCase> cases;
   for (const ConvShape& c : kConvs) {
     for (const Precision& p : kPrecisions) {
@@ -96,10 +96,14 @@ TEST(ChannelsLastGpu, ConvGeometries) {
       cases.push_back(conv_case("Conv", c, p, conv_attrs(c), true, false, "bias"));
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ChannelsLastGpu, ConvGeometries) {
+  run_table(kConvGeometriesCases);
 }
 
-TEST(ChannelsLastGpu, FusedConvEpilogues) {
+const GpuCaseTable kFusedConvEpiloguesCases("ChannelsLastGpu.FusedConvEpilogues", [] {
   struct Epilogue {
     ir::Activation act;
     bool bias, residual, before;
@@ -127,7 +131,11 @@ TEST(ChannelsLastGpu, FusedConvEpilogues) {
       }
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ChannelsLastGpu, FusedConvEpilogues) {
+  run_table(kFusedConvEpiloguesCases);
 }
 
 struct PoolShape {
@@ -144,7 +152,7 @@ const PoolShape kPools[] = {
     {"uneven pads, C=12", {3, 6, 9, 12}, {3, 2}, {1, 2}, {1, 0, 2, 1}},
 };
 
-TEST(ChannelsLastGpu, WindowPools) {
+const GpuCaseTable kWindowPoolsCases("ChannelsLastGpu.WindowPools", [] {
   std::vector<GpuCase> cases;
   for (const PoolShape& s : kPools) {
     for (const char* op : {"MaxPool", "AveragePool"}) {
@@ -171,10 +179,14 @@ TEST(ChannelsLastGpu, WindowPools) {
   GpuCase k = make_case("MaxPool", {input(DataType::kInt8, {2, 9, 9, 32}, -100, 100)}, a);
   k.name = "MaxPool nhwc int8 3x3 s2, C=32 (16-wide loads)";
   cases.push_back(k);
-  run_table(cases);
+  return cases;
+});
+
+TEST(ChannelsLastGpu, WindowPools) {
+  run_table(kWindowPoolsCases);
 }
 
-TEST(ChannelsLastGpu, GlobalPools) {
+const GpuCaseTable kGlobalPoolsCases("ChannelsLastGpu.GlobalPools", [] {
   std::vector<GpuCase> cases;
   const std::pair<const char*, Shape> shapes[] = {
       {"C=64 (vector loads)", {2, 7, 7, 64}},
@@ -198,7 +210,11 @@ TEST(ChannelsLastGpu, GlobalPools) {
       }
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ChannelsLastGpu, GlobalPools) {
+  run_table(kGlobalPoolsCases);
 }
 
 // x -> Conv+bias -> Relu -> MaxPool -> Conv -> Add(residual) -> Relu -> GlobalAveragePool ->

@@ -23,42 +23,52 @@ GpuCase transpose(DT t, Shape shape, std::vector<int64_t> perm, const std::strin
   return c;
 }
 
+const GpuCaseTable kTransposeInnermostStaysCases(
+    "DataMovementFastPathsGpu.TransposeInnermostStays", [] {
+      std::vector<GpuCase> cases;
+      for (DT t : kTypes) {
+        // BERT's head split: 64-element runs, 16-byte vectors for 2-byte types and wider.
+        cases.push_back(transpose(t, {4, 16, 12, 64}, {0, 2, 1, 3}, "rows, aligned"));
+        // ViT's packed qkv [B, S, 3, H, D] -> [3, B, H, S, D].
+        cases.push_back(transpose(t, {2, 7, 3, 4, 64}, {2, 0, 3, 1, 4}, "rows, 5-D"));
+        // Runs of 3 and 5 elements: narrower vectors, odd row counts.
+        cases.push_back(transpose(t, {2, 5, 7, 3}, {0, 2, 1, 3}, "rows, 3-element runs"));
+        cases.push_back(transpose(t, {3, 11, 5}, {1, 0, 2}, "rows, 5-element runs"));
+        // Runs longer than one row chunk (2048 vectors).
+        cases.push_back(transpose(t, {3, 2, 4100}, {1, 0, 2}, "rows, chunked"));
+        // Only size-1 axes move: one contiguous copy.
+        cases.push_back(transpose(t, {1, 5, 1, 7}, {2, 0, 1, 3}, "memcpy"));
+      }
+      return cases;
+    });
+
 TEST(DataMovementFastPathsGpu, TransposeInnermostStays) {
-  std::vector<GpuCase> cases;
-  for (DT t : kTypes) {
-    // BERT's head split: 64-element runs, 16-byte vectors for 2-byte types and wider.
-    cases.push_back(transpose(t, {4, 16, 12, 64}, {0, 2, 1, 3}, "rows, aligned"));
-    // ViT's packed qkv [B, S, 3, H, D] -> [3, B, H, S, D].
-    cases.push_back(transpose(t, {2, 7, 3, 4, 64}, {2, 0, 3, 1, 4}, "rows, 5-D"));
-    // Runs of 3 and 5 elements: narrower vectors, odd row counts.
-    cases.push_back(transpose(t, {2, 5, 7, 3}, {0, 2, 1, 3}, "rows, 3-element runs"));
-    cases.push_back(transpose(t, {3, 11, 5}, {1, 0, 2}, "rows, 5-element runs"));
-    // Runs longer than one row chunk (2048 vectors).
-    cases.push_back(transpose(t, {3, 2, 4100}, {1, 0, 2}, "rows, chunked"));
-    // Only size-1 axes move: one contiguous copy.
-    cases.push_back(transpose(t, {1, 5, 1, 7}, {2, 0, 1, 3}, "memcpy"));
-  }
-  run_table(cases);
+  run_table(kTransposeInnermostStaysCases);
 }
+
+const GpuCaseTable kTransposeInnermostMovesCases(
+    "DataMovementFastPathsGpu.TransposeInnermostMoves", [] {
+      std::vector<GpuCase> cases;
+      for (DT t : kTypes) {
+        cases.push_back(transpose(t, {65, 129}, {1, 0}, "tiled, partial tiles"));
+        cases.push_back(transpose(t, {2, 33, 17}, {0, 2, 1}, "tiled, batched"));
+        cases.push_back(transpose(t, {2, 4, 64, 32}, {0, 1, 3, 2}, "tiled, K^T"));
+        cases.push_back(transpose(t, {2, 3, 9, 10}, {0, 2, 3, 1}, "short rows, NCHW->NHWC image"));
+        cases.push_back(transpose(t, {2, 8, 5, 7}, {0, 2, 3, 1}, "short rows, 8 channels"));
+        cases.push_back(transpose(t, {3, 9, 33}, {0, 2, 1}, "tiled, 9 channels"));
+        cases.push_back(transpose(t, {2, 9, 10, 3}, {0, 3, 1, 2}, "tiled, NHWC->NCHW"));
+        cases.push_back(transpose(t, {3, 4, 5, 6}, {3, 2, 1, 0}, "tiled, reversed"));
+        cases.push_back(transpose(t, {1, 1, 31}, {2, 0, 1}, "memcpy, one row"));
+        cases.push_back(transpose(t, {37, 1}, {1, 0}, "memcpy, one column"));
+      }
+      return cases;
+    });
 
 TEST(DataMovementFastPathsGpu, TransposeInnermostMoves) {
-  std::vector<GpuCase> cases;
-  for (DT t : kTypes) {
-    cases.push_back(transpose(t, {65, 129}, {1, 0}, "tiled, partial tiles"));
-    cases.push_back(transpose(t, {2, 33, 17}, {0, 2, 1}, "tiled, batched"));
-    cases.push_back(transpose(t, {2, 4, 64, 32}, {0, 1, 3, 2}, "tiled, K^T"));
-    cases.push_back(transpose(t, {2, 3, 9, 10}, {0, 2, 3, 1}, "short rows, NCHW->NHWC image"));
-    cases.push_back(transpose(t, {2, 8, 5, 7}, {0, 2, 3, 1}, "short rows, 8 channels"));
-    cases.push_back(transpose(t, {3, 9, 33}, {0, 2, 1}, "tiled, 9 channels"));
-    cases.push_back(transpose(t, {2, 9, 10, 3}, {0, 3, 1, 2}, "tiled, NHWC->NCHW"));
-    cases.push_back(transpose(t, {3, 4, 5, 6}, {3, 2, 1, 0}, "tiled, reversed"));
-    cases.push_back(transpose(t, {1, 1, 31}, {2, 0, 1}, "memcpy, one row"));
-    cases.push_back(transpose(t, {37, 1}, {1, 0}, "memcpy, one column"));
-  }
-  run_table(cases);
+  run_table(kTransposeInnermostMovesCases);
 }
 
-TEST(DataMovementFastPathsGpu, OtherStridedCopies) {
+const GpuCaseTable kOtherStridedCopiesCases("DataMovementFastPathsGpu.OtherStridedCopies", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     // Concat along an outer axis writes rows at strides of the output.
@@ -85,10 +95,14 @@ TEST(DataMovementFastPathsGpu, OtherStridedCopies) {
     cases.push_back(
         make_case("Expand", {input(t, {3, 1}, -9, 9), constant(DT::kInt64, {2}, {3, 33})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(DataMovementFastPathsGpu, OtherStridedCopies) {
+  run_table(kOtherStridedCopiesCases);
 }
 
-TEST(DataMovementFastPathsGpu, GatherSlices) {
+const GpuCaseTable kGatherSlicesCases("DataMovementFastPathsGpu.GatherSlices", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     // ViT's q/k/v split: a scalar index on axis 0 of the packed tensor.
@@ -112,26 +126,36 @@ TEST(DataMovementFastPathsGpu, GatherSlices) {
     cases.push_back(
         make_case("Gather", {input(t, {2, 4500}, -9, 9), constant(DT::kInt64, {}, {1})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(DataMovementFastPathsGpu, GatherSlices) {
+  run_table(kGatherSlicesCases);
 }
 
-TEST(DataMovementFastPathsGpu, CastPacksAndLeftovers) {
-  const DT all[] = {DT::kFloat32, DT::kFloat16, DT::kBFloat16, DT::kInt64, DT::kBool, DT::kUInt8};
-  std::vector<GpuCase> cases;
-  for (DT from : all) {
-    for (DT to : all) {
-      // 3 * 1001 elements: whole packs of every size, then a few left over.
-      for (Shape shape : {Shape{3, 1001}, Shape{4096}, Shape{1}}) {
-        GpuCase c =
-            make_case("Cast", {input(from, shape, -300, 300)}, attrs({{"to", dtype_name(to)}}));
-        c.name += " to " + dtype_name(to);
-        c.rtol = 0;
-        c.atol = 0;
-        cases.push_back(c);
+const GpuCaseTable kCastPacksAndLeftoversCases(
+    "DataMovementFastPathsGpu.CastPacksAndLeftovers", [] {
+      const DT all[] = {DT::kFloat32, DT::kFloat16, DT::kBFloat16,
+                        DT::kInt64,   DT::kBool,    DT::kUInt8};
+      std::vector<GpuCase> cases;
+      for (DT from : all) {
+        for (DT to : all) {
+          // 3 * 1001 elements: whole packs of every size, then a few left over.
+          for (Shape shape : {Shape{3, 1001}, Shape{4096}, Shape{1}}) {
+            GpuCase c =
+                make_case("Cast", {input(from, shape, -300, 300)}, attrs({{"to", dtype_name(to)}}));
+            c.name += " to " + dtype_name(to);
+            c.rtol = 0;
+            c.atol = 0;
+            cases.push_back(c);
+          }
+        }
       }
-    }
-  }
-  run_table(cases);
+      return cases;
+    });
+
+TEST(DataMovementFastPathsGpu, CastPacksAndLeftovers) {
+  run_table(kCastPacksAndLeftoversCases);
 }
 
 }  // namespace

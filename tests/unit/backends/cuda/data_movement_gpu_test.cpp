@@ -15,7 +15,7 @@ ir::AttrValue ints(std::vector<int64_t> v) {
   return ir::AttrValue(std::move(v));
 }
 
-TEST(DataMovementGpu, CopiesAndShapes) {
+const GpuCaseTable kCopiesAndShapesCases("DataMovementGpu.CopiesAndShapes", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     cases.push_back(
@@ -43,10 +43,14 @@ TEST(DataMovementGpu, CopiesAndShapes) {
     cases.push_back(
         make_case("Range", {constant(t, {}, {2}), constant(t, {}, {40}), constant(t, {}, {3})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(DataMovementGpu, CopiesAndShapes) {
+  run_table(kCopiesAndShapesCases);
 }
 
-TEST(DataMovementGpu, Rearrangements) {
+const GpuCaseTable kRearrangementsCases("DataMovementGpu.Rearrangements", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     cases.push_back(make_case("Transpose", {input(t, {2, 3, 4}, -9, 9)}));
@@ -83,10 +87,14 @@ TEST(DataMovementGpu, Rearrangements) {
     cases.push_back(
         make_case("Tile", {input(t, {2, 3, 4}, -9, 9), constant(DT::kInt64, {3}, {2, 1, 3})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(DataMovementGpu, Rearrangements) {
+  run_table(kRearrangementsCases);
 }
 
-TEST(DataMovementGpu, GatherAndPad) {
+const GpuCaseTable kGatherAndPadCases("DataMovementGpu.GatherAndPad", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     cases.push_back(make_case(
@@ -119,10 +127,14 @@ TEST(DataMovementGpu, GatherAndPad) {
         "Pad",
         {input(t, {4, 3}, -9, 9), constant(DT::kInt64, {4}, {0, 2, 0, 1}), constant(t, {}, {7})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(DataMovementGpu, GatherAndPad) {
+  run_table(kGatherAndPadCases);
 }
 
-TEST(DataMovementGpu, TriluAndCumSum) {
+const GpuCaseTable kTriluAndCumSumCases("DataMovementGpu.TriluAndCumSum", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     cases.push_back(make_case("Trilu", {input(t, {2, 5, 7}, -9, 9)}));
@@ -136,12 +148,16 @@ TEST(DataMovementGpu, TriluAndCumSum) {
                               {input(t, {4, 6, 5}, -9, 9), constant(DT::kInt32, {}, {-2})},
                               attrs({{"exclusive", int64_t{1}}, {"reverse", int64_t{1}}})));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(DataMovementGpu, TriluAndCumSum) {
+  run_table(kTriluAndCumSumCases);
 }
 
 // Rearrange (kiln's one-copy reformat): an image to FP16 NHWC, the space-to-depth stem layout
 // with channel padding (a large batch, so the index split runs over many rows), and BF16 <-> FP32.
-TEST(DataMovementGpu, Rearrange) {
+const GpuCaseTable kRearrangeCases("DataMovementGpu.Rearrange", [] {
   auto spec = [](std::vector<int64_t> sizes, std::vector<int64_t> strides,
                  std::vector<int64_t> shape, int64_t pad, const char* to) {
     return attrs({{"sizes", ints(std::move(sizes))},
@@ -161,7 +177,11 @@ TEST(DataMovementGpu, Rearrange) {
                             spec({6, 4}, {1, 6}, {6, 4}, 0, "float32")));
   cases.push_back(make_case("Rearrange", {input(DT::kFloat32, {4, 6}, -9, 9)},
                             spec({6, 4}, {1, 6}, {6, 5}, 1, "bfloat16")));
-  run_table(cases);
+  return cases;
+});
+
+TEST(DataMovementGpu, Rearrange) {
+  run_table(kRearrangeCases);
 }
 
 }  // namespace

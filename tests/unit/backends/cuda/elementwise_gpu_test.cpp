@@ -22,7 +22,7 @@ bool broadcasts_to(const Shape& from, const Shape& to) {
 
 const Shape kShapes[] = {{7}, {2, 3, 5}, {4, 1024}, {3, 0}, {1, 33, 65}};
 
-TEST(ElementwiseGpu, UnaryMathAndActivations) {
+const GpuCaseTable kUnaryMathAndActivationsCases("ElementwiseGpu.UnaryMathAndActivations", [] {
   struct Op {
     const char* name;
     double low, high;
@@ -46,6 +46,15 @@ TEST(ElementwiseGpu, UnaryMathAndActivations) {
       {"Ceil", -5, 5, {}},
       {"Sin", -3, 3, {}},
       {"Cos", -3, 3, {}},
+      {"Tan", -1, 1, {}},
+      {"Asin", -0.9, 0.9, {}},
+      {"Acos", -0.9, 0.9, {}},
+      {"Atan", -3, 3, {}},
+      {"Sinh", -3, 3, {}},
+      {"Cosh", -3, 3, {}},
+      {"Asinh", -3, 3, {}},
+      {"Acosh", 1.1, 5, {}},
+      {"Atanh", -0.9, 0.9, {}},
       {"Softsign", -3, 3, {}},
       {"Sign", -2, 2, {}},
       {"Round", -5, 5, {}},
@@ -75,10 +84,14 @@ TEST(ElementwiseGpu, UnaryMathAndActivations) {
   cases.push_back(make_case("BitwiseNot", {input(DT::kInt32, {9, 5}, -100, 100)}));
   cases.push_back(make_case("IsNaN", {input(DT::kFloat32, {9, 5})}));
   cases.push_back(make_case("IsInf", {input(DT::kFloat16, {9, 5})}));
-  run_table(cases);
+  return cases;
+});
+
+TEST(ElementwiseGpu, UnaryMathAndActivations) {
+  run_table(kUnaryMathAndActivationsCases);
 }
 
-TEST(ElementwiseGpu, Clip) {
+const GpuCaseTable kClipCases("ElementwiseGpu.Clip", [] {
   std::vector<GpuCase> cases;
   for (DT t : kFloats) {
     cases.push_back(make_case(
@@ -88,10 +101,14 @@ TEST(ElementwiseGpu, Clip) {
   cases.push_back(
       make_case("Clip", {input(DT::kInt32, {100}, -50, 50), constant(DT::kInt32, {}, {-7}),
                          constant(DT::kInt32, {}, {9})}));
-  run_table(cases);
+  return cases;
+});
+
+TEST(ElementwiseGpu, Clip) {
+  run_table(kClipCases);
 }
 
-TEST(ElementwiseGpu, BinaryBroadcasting) {
+const GpuCaseTable kBinaryBroadcastingCases("ElementwiseGpu.BinaryBroadcasting", [] {
   const std::pair<Shape, Shape> shapes[] = {
       {{2, 3, 4}, {2, 3, 4}},
       {{8, 1024}, {1024}},
@@ -121,8 +138,8 @@ TEST(ElementwiseGpu, BinaryBroadcasting) {
     }
   }
   for (DT t : {DT::kInt32, DT::kInt64, DT::kUInt8, DT::kInt16}) {
-    for (const char* op :
-         {"Add", "Sub", "Mul", "Div", "Mod", "BitwiseAnd", "BitwiseOr", "Equal", "Less"}) {
+    for (const char* op : {"Add", "Sub", "Mul", "Div", "Mod", "BitwiseAnd", "BitwiseOr",
+                           "BitwiseXor", "Equal", "Less"}) {
       cases.push_back(make_case(op, {input(t, {4, 9}, -100, 100), input(t, {9}, 1, 20)}));
     }
   }
@@ -141,10 +158,14 @@ TEST(ElementwiseGpu, BinaryBroadcasting) {
   for (const char* op : {"And", "Or", "Xor"}) {
     cases.push_back(make_case(op, {input(DT::kBool, {3, 1, 5}), input(DT::kBool, {4, 1})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ElementwiseGpu, BinaryBroadcasting) {
+  run_table(kBinaryBroadcastingCases);
 }
 
-TEST(ElementwiseGpu, WhereAndVariadic) {
+const GpuCaseTable kWhereAndVariadicCases("ElementwiseGpu.WhereAndVariadic", [] {
   std::vector<GpuCase> cases;
   for (DT t : {DT::kFloat32, DT::kFloat16, DT::kBFloat16, DT::kInt64, DT::kUInt8}) {
     cases.push_back(make_case("Where", {input(DT::kBool, {2, 1, 5}), input(t, {3, 5}, -9, 9),
@@ -162,10 +183,14 @@ TEST(ElementwiseGpu, WhereAndVariadic) {
   }
   cases.push_back(
       make_case("Max", {input(DT::kInt32, {3, 4}, -9, 9), input(DT::kInt32, {4}, -9, 9)}));
-  run_table(cases);
+  return cases;
+});
+
+TEST(ElementwiseGpu, WhereAndVariadic) {
+  run_table(kWhereAndVariadicCases);
 }
 
-TEST(ElementwiseGpu, Cast) {
+const GpuCaseTable kCastCases("ElementwiseGpu.Cast", [] {
   const DT all[] = {DT::kFloat32, DT::kFloat16, DT::kBFloat16, DT::kFloat64, DT::kInt8,
                     DT::kUInt8,   DT::kInt32,   DT::kInt64,    DT::kBool,    DT::kFloat8E4M3};
   std::vector<GpuCase> cases;
@@ -187,7 +212,11 @@ TEST(ElementwiseGpu, Cast) {
     c.atol = 0;
     cases.push_back(c);
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ElementwiseGpu, Cast) {
+  run_table(kCastCases);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 #include "ir/op_registry.hpp"
 #include "ir/pointwise_program.hpp"
 #include "passes/passes.hpp"
-#include "unit/backends/cuda/gpu_test_util.hpp"
+#include "unit/backends/cuda/gpu_case_table.hpp"
 #include "unit/passes/pass_test_util.hpp"
 
 namespace kiln::test {
@@ -34,9 +34,10 @@ struct Operand {
   bool omitted = false;
 };
 
-std::string run_cases(const std::string& op, const std::string& label, const ir::Attributes& attrs,
-                      const std::vector<Operand>& operands, double tol_scale = 1.0) {
-  std::string failures;
+// Adds a case of `op` in every precision.
+void add_cases(std::vector<GpuCase>& cases, const std::string& op, const std::string& label,
+               const ir::Attributes& attrs, const std::vector<Operand>& operands,
+               double tol_scale = 1.0) {
   for (const Precision& p : kPrecisions) {
     GpuCase c;
     c.name = cat(op, " ", p.name, " ", label);
@@ -52,10 +53,8 @@ std::string run_cases(const std::string& op, const std::string& label, const ir:
     }
     c.rtol = p.rtol * tol_scale;
     c.atol = p.atol * tol_scale;
-    std::string diff = compare_cuda_with_cpu(c);
-    if (!diff.empty()) failures += cat("\n  ", c.name, ": ", diff);
+    cases.push_back(std::move(c));
   }
-  return failures;
 }
 
 // Every activation a fused layer takes, with parameters where it has them.
@@ -91,24 +90,26 @@ ir::Attributes epilogue_attrs(const ir::Activation& act, Residual r) {
   return a;
 }
 
-TEST(FusedGpu, FusedMatMulActivationsAndResiduals) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
+const GpuCaseTable kFusedMatMulEpilogueCases("FusedGpu.FusedMatMulActivationsAndResiduals", [] {
+  std::vector<GpuCase> table;
   const Shape a{2, 5, 24}, b{24, 16}, y{2, 5, 16};
   for (const ir::Activation& act : all_activations()) {
     for (Residual r : kResiduals) {
       std::vector<Operand> ops{{a}, {b, true}, {{16}, true}};
       if (r != Residual::kNone) ops.push_back({y});
-      failures += run_cases("FusedMatMul", cat(ir::to_string(act), ", ", residual_name(r)),
-                            epilogue_attrs(act, r), ops);
+      add_cases(table, "FusedMatMul", cat(ir::to_string(act), ", ", residual_name(r)),
+                epilogue_attrs(act, r), ops);
     }
   }
-  EXPECT_EQ(failures, "");
+  return table;
+});
+
+TEST(FusedGpu, FusedMatMulActivationsAndResiduals) {
+  run_table(kFusedMatMulEpilogueCases);
 }
 
-TEST(FusedGpu, FusedMatMulBiasLayoutsTransposesAndAlpha) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
+const GpuCaseTable kFusedMatMulLayoutCases("FusedGpu.FusedMatMulBiasLayoutsTransposesAndAlpha", [] {
+  std::vector<GpuCase> table;
   const ir::Activation relu{ActivationKind::kRelu}, gelu{ActivationKind::kGeluTanh};
   struct Case {
     const char* label;
@@ -155,9 +156,13 @@ TEST(FusedGpu, FusedMatMulBiasLayoutsTransposesAndAlpha) {
       y.push_back(sb[rank - 1]);
       ops.push_back({y});
     }
-    failures += run_cases("FusedMatMul", c.label, attrs, ops, c.a == Shape{96, 200} ? 4.0 : 1.0);
+    add_cases(table, "FusedMatMul", c.label, attrs, ops, c.a == Shape{96, 200} ? 4.0 : 1.0);
   }
-  EXPECT_EQ(failures, "");
+  return table;
+});
+
+TEST(FusedGpu, FusedMatMulBiasLayoutsTransposesAndAlpha) {
+  run_table(kFusedMatMulLayoutCases);
 }
 
 ir::Attributes conv_attrs(const ir::Activation& act, Residual r) {
@@ -167,45 +172,50 @@ ir::Attributes conv_attrs(const ir::Activation& act, Residual r) {
   return a;
 }
 
-TEST(FusedGpu, FusedConvActivationsAndResiduals) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
+const GpuCaseTable kFusedConvEpilogueCases("FusedGpu.FusedConvActivationsAndResiduals", [] {
+  std::vector<GpuCase> table;
   const Shape x{2, 8, 9, 9}, w{16, 8, 3, 3}, y{2, 16, 9, 9};
   for (const ir::Activation& act : all_activations()) {
     for (Residual r : kResiduals) {
       std::vector<Operand> ops{{x}, {w, true}, {{16}, true}};
       if (r != Residual::kNone) ops.push_back({y});
-      failures += run_cases("FusedConv", cat(ir::to_string(act), ", ", residual_name(r)),
-                            conv_attrs(act, r), ops);
+      add_cases(table, "FusedConv", cat(ir::to_string(act), ", ", residual_name(r)),
+                conv_attrs(act, r), ops);
     }
   }
-  EXPECT_EQ(failures, "");
+  return table;
+});
+
+TEST(FusedGpu, FusedConvActivationsAndResiduals) {
+  run_table(kFusedConvEpilogueCases);
 }
 
-TEST(FusedGpu, FusedConvShapes) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
+const GpuCaseTable kFusedConvShapeCases("FusedGpu.FusedConvShapes", [] {
+  std::vector<GpuCase> table;
   const ir::Activation relu{ActivationKind::kRelu}, hswish{ActivationKind::kHardSwish};
   // No bias, residual before Relu (ResNet's block end).
-  failures +=
-      run_cases("FusedConv", "no bias, residual, Relu", conv_attrs(relu, Residual::kBefore),
-                {{{2, 8, 9, 9}}, {{16, 8, 3, 3}, true}, {{}, false, true}, {{2, 16, 9, 9}}});
+  add_cases(table, "FusedConv", "no bias, residual, Relu", conv_attrs(relu, Residual::kBefore),
+            {{{2, 8, 9, 9}}, {{16, 8, 3, 3}, true}, {{}, false, true}, {{2, 16, 9, 9}}});
   // Depthwise with HardSwish (MobileNet-v3's pattern).
   ir::Attributes dw = conv_attrs(hswish, Residual::kNone);
   dw.set("group", int64_t{8});
-  failures += run_cases("FusedConv", "depthwise, HardSwish", dw,
-                        {{{1, 8, 7, 7}}, {{8, 1, 3, 3}, true}, {{8}, true}});
+  add_cases(table, "FusedConv", "depthwise, HardSwish", dw,
+            {{{1, 8, 7, 7}}, {{8, 1, 3, 3}, true}, {{8}, true}});
   // 1-D, strided, Relu.
   ir::Attributes one_d = epilogue_attrs(relu, Residual::kNone);
   one_d.set("strides", std::vector<int64_t>{2});
   one_d.set("transposed", int64_t{0});
-  failures += run_cases("FusedConv", "1-D strided, Relu", one_d,
-                        {{{2, 4, 15}}, {{6, 4, 3}, true}, {{6}, true}});
+  add_cases(table, "FusedConv", "1-D strided, Relu", one_d,
+            {{{2, 4, 15}}, {{6, 4, 3}, true}, {{6}, true}});
   // A runtime residual after a Sigmoid on a 1x1 convolution.
-  failures += run_cases("FusedConv", "1x1, Sigmoid, residual after",
-                        epilogue_attrs({ActivationKind::kSigmoid}, Residual::kAfter),
-                        {{{2, 16, 5, 5}}, {{8, 16, 1, 1}, true}, {{8}, true}, {{2, 8, 5, 5}}});
-  EXPECT_EQ(failures, "");
+  add_cases(table, "FusedConv", "1x1, Sigmoid, residual after",
+            epilogue_attrs({ActivationKind::kSigmoid}, Residual::kAfter),
+            {{{2, 16, 5, 5}}, {{8, 16, 1, 1}, true}, {{8}, true}, {{2, 8, 5, 5}}});
+  return table;
+});
+
+TEST(FusedGpu, FusedConvShapes) {
+  run_table(kFusedConvShapeCases);
 }
 
 // A Pointwise layer as the fuse_pointwise pass builds it from `g`.
@@ -291,41 +301,37 @@ std::vector<std::pair<std::string, PointwiseLayer>> pointwise_layers() {
   return out;
 }
 
-std::string run_pointwise(const std::string& label, const PointwiseLayer& l,
-                          const std::string& tactic) {
-  std::string failures;
-  for (const Precision& p : kPrecisions) {
-    GpuCase c;
-    c.name = cat("Pointwise ", p.name, " ", label);
-    c.op = "Pointwise";
-    c.attrs = l.attrs;
-    for (const Shape& s : l.inputs) c.inputs.push_back({p.dtype, s});
-    c.num_outputs = l.outputs;
-    c.tactic = tactic;
-    c.rtol = p.rtol;
-    c.atol = p.atol;
-    std::string diff = compare_cuda_with_cpu(c);
-    if (!diff.empty()) failures += cat("\n  ", c.name, ": ", diff);
+// The cases of every layer of pointwise_layers(), in every precision, run by `tactic`.
+std::vector<GpuCase> pointwise_cases(const std::string& tactic) {
+  std::vector<GpuCase> cases;
+  for (const auto& [label, l] : pointwise_layers()) {
+    for (const Precision& p : kPrecisions) {
+      GpuCase c;
+      c.name = cat("Pointwise ", p.name, " ", label, " (", tactic, ")");
+      c.op = "Pointwise";
+      c.attrs = l.attrs;
+      for (const Shape& s : l.inputs) c.inputs.push_back({p.dtype, s});
+      c.num_outputs = l.outputs;
+      c.tactic = tactic;
+      c.rtol = p.rtol;
+      c.atol = p.atol;
+      cases.push_back(std::move(c));
+    }
   }
-  return failures;
+  return cases;
 }
 
+const GpuCaseTable kPointwiseGeneratedCases("FusedGpu.PointwiseGenerated",
+                                            [] { return pointwise_cases("compiled"); });
+const GpuCaseTable kPointwiseInterpretedCases("FusedGpu.PointwiseInterpreted",
+                                              [] { return pointwise_cases("interpret"); });
+
 TEST(FusedGpu, PointwiseGenerated) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
-  for (const auto& [label, layer] : pointwise_layers()) {
-    failures += run_pointwise(label, layer, "compiled");
-  }
-  EXPECT_EQ(failures, "");
+  run_table(kPointwiseGeneratedCases);
 }
 
 TEST(FusedGpu, PointwiseInterpreted) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
-  for (const auto& [label, layer] : pointwise_layers()) {
-    failures += run_pointwise(label, layer, "interpret");
-  }
-  EXPECT_EQ(failures, "");
+  run_table(kPointwiseInterpretedCases);
 }
 
 // Needs NVRTC only, so it runs on machines without a GPU too: every generated kernel compiles.
@@ -348,9 +354,8 @@ TEST(PointwiseCodegen, GeneratedSourcesCompileForHopper) {
   }
 }
 
-TEST(FusedGpu, ScaledDotProductAttention) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
+const GpuCaseTable kAttentionCases("FusedGpu.ScaledDotProductAttention", [] {
+  std::vector<GpuCase> table;
   struct Case {
     const char* label;
     Shape q, k, v;
@@ -375,9 +380,13 @@ TEST(FusedGpu, ScaledDotProductAttention) {
     attrs.set("k_transposed", int64_t{c.k_transposed});
     std::vector<Operand> ops{{c.q}, {c.k}, {c.v}};
     if (c.mask) ops.push_back({*c.mask});
-    failures += run_cases("ScaledDotProductAttention", c.label, attrs, ops, 2.0);
+    add_cases(table, "ScaledDotProductAttention", c.label, attrs, ops, 2.0);
   }
-  EXPECT_EQ(failures, "");
+  return table;
+});
+
+TEST(FusedGpu, ScaledDotProductAttention) {
+  run_table(kAttentionCases);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ GpuInput runtime_indices(DT t, Shape s, double low, double high) {
   return input(t, std::move(s), low, high);
 }
 
-TEST(IndexSelectGpu, GatherND) {
+const GpuCaseTable kGatherNDCases("IndexSelectGpu.GatherND", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     // Full tuples (single elements), partial tuples (slices), negative constant indices.
@@ -37,10 +37,14 @@ TEST(IndexSelectGpu, GatherND) {
     cases.push_back(make_case(
         "GatherND", {input(t, {4, 5}, -9, 9), runtime_indices(DT::kInt64, {0, 1}, 0, 4)}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(IndexSelectGpu, GatherND) {
+  run_table(kGatherNDCases);
 }
 
-TEST(IndexSelectGpu, ScatterND) {
+const GpuCaseTable kScatterNDCases("IndexSelectGpu.ScatterND", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     // reduction none: distinct indices (duplicates leave an unspecified update).
@@ -79,10 +83,14 @@ TEST(IndexSelectGpu, ScatterND) {
                                input(t, {12, 3}, -3, 9)},
                               attrs({{"reduction", std::string("max")}})));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(IndexSelectGpu, ScatterND) {
+  run_table(kScatterNDCases);
 }
 
-TEST(IndexSelectGpu, ScatterElements) {
+const GpuCaseTable kScatterElementsCases("IndexSelectGpu.ScatterElements", [] {
   std::vector<GpuCase> cases;
   for (DT t : kTypes) {
     cases.push_back(
@@ -106,10 +114,14 @@ TEST(IndexSelectGpu, ScatterElements) {
   cases.push_back(
       make_case("Scatter", {input(DT::kFloat32, {3, 3}), constant(DT::kInt64, {1, 3}, {2, 0, 1}),
                             input(DT::kFloat32, {1, 3})}));
-  run_table(cases);
+  return cases;
+});
+
+TEST(IndexSelectGpu, ScatterElements) {
+  run_table(kScatterElementsCases);
 }
 
-TEST(IndexSelectGpu, TopK) {
+const GpuCaseTable kTopKCases("IndexSelectGpu.TopK", [] {
   std::vector<GpuCase> cases;
   for (DT t : {DT::kFloat32, DT::kFloat16, DT::kBFloat16, DT::kInt64, DT::kInt32}) {
     for (int64_t largest : {1, 0}) {
@@ -129,10 +141,14 @@ TEST(IndexSelectGpu, TopK) {
           make_case("TopK", {input(t, {4, 6}, -9, 9), constant(DT::kInt64, {1}, {0})}, last, 2));
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(IndexSelectGpu, TopK) {
+  run_table(kTopKCases);
 }
 
-TEST(IndexSelectGpu, Hardmax) {
+const GpuCaseTable kHardmaxCases("IndexSelectGpu.Hardmax", [] {
   std::vector<GpuCase> cases;
   for (DT t : {DT::kFloat32, DT::kFloat16, DT::kBFloat16}) {
     cases.push_back(make_case("Hardmax", {input(t, {3, 17}, -9, 9)}));
@@ -144,7 +160,11 @@ TEST(IndexSelectGpu, Hardmax) {
   }
   // Ties among few distinct values: the first maximum wins.
   cases.push_back(make_case("Hardmax", {constant(DT::kFloat32, {2, 4}, {1, 3, 3, 0, 2, 2, 2, 2})}));
-  run_table(cases);
+  return cases;
+});
+
+TEST(IndexSelectGpu, Hardmax) {
+  run_table(kHardmaxCases);
 }
 
 }  // namespace

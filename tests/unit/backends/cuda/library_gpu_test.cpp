@@ -1,6 +1,6 @@
 // The library-backed CUDA kernels (MatMul/Gemm through cuBLASLt, Conv through cuDNN) against the
 // CPU reference, over shapes that exercise each planning path, in float32, float16 and bfloat16;
-// and the tuner with its timing cache. Skipped where no GPU is present.
+// and the tuner with its timing cache. Without a GPU only the tables' CPU reference runs.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "ir/op_registry.hpp"
 #include "kiln/kiln.hpp"
 #include "runtime/engine_impl.hpp"
-#include "unit/backends/cuda/gpu_test_util.hpp"
+#include "unit/backends/cuda/gpu_case_table.hpp"
 
 namespace kiln::test {
 namespace {
@@ -29,10 +29,9 @@ struct Operand {
   bool constant = false;
 };
 
-// Runs `op` over every precision; returns one line per failing case.
-std::string run_cases(const std::string& op, const std::string& label, const ir::Attributes& attrs,
-                      const std::vector<Operand>& operands) {
-  std::string failures;
+// Adds a case of `op` in every precision.
+void add_cases(std::vector<GpuCase>& cases, const std::string& op, const std::string& label,
+               const ir::Attributes& attrs, const std::vector<Operand>& operands) {
   for (const Precision& p : kPrecisions) {
     GpuCase c;
     c.name = cat(op, " ", p.name, " ", label);
@@ -47,14 +46,11 @@ std::string run_cases(const std::string& op, const std::string& label, const ir:
     }
     c.rtol = p.rtol;
     c.atol = p.atol;
-    std::string diff = compare_cuda_with_cpu(c);
-    if (!diff.empty()) failures += cat("\n  ", c.name, ": ", diff);
+    cases.push_back(std::move(c));
   }
-  return failures;
 }
 
-TEST(LibraryGpu, MatMul) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
+const GpuCaseTable kMatMulCases("LibraryGpu.MatMul", [] {
   struct Case {
     const char* label;
     Shape a, b;
@@ -76,16 +72,17 @@ TEST(LibraryGpu, MatMul) {
       {"empty M", {0, 4}, {4, 3}},
       {"empty K", {5, 0}, {0, 3}},
   };
-  std::string failures;
-  for (const Case& c : cases) {
-    failures += run_cases("MatMul", c.label, {}, {{c.a}, {c.b, c.b_constant}});
-  }
-  EXPECT_EQ(failures, "");
+  std::vector<GpuCase> table;
+  for (const Case& c : cases) add_cases(table, "MatMul", c.label, {}, {{c.a}, {c.b, c.b_constant}});
+  return table;
+});
+
+TEST(LibraryGpu, MatMul) {
+  run_table(kMatMulCases);
 }
 
-TEST(LibraryGpu, Gemm) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
-  std::string failures;
+const GpuCaseTable kGemmCases("LibraryGpu.Gemm", [] {
+  std::vector<GpuCase> table;
   const int64_t m = 7, k = 13, n = 5;
   for (int ta = 0; ta < 2; ++ta) {
     for (int tb = 0; tb < 2; ++tb) {
@@ -112,18 +109,20 @@ TEST(LibraryGpu, Gemm) {
         attrs.set("beta", v.beta);
         std::vector<Operand> ops{{a}, {b, true}};
         if (v.c) ops.push_back({*v.c, true});
-        failures += run_cases("Gemm", cat("tA", ta, " tB", tb, " ", v.label), attrs, ops);
+        add_cases(table, "Gemm", cat("tA", ta, " tB", tb, " ", v.label), attrs, ops);
       }
     }
   }
   // A runtime (non-constant) C and a larger product.
-  failures +=
-      run_cases("Gemm", "runtime C 96x200x64", {}, {{{96, 200}}, {{200, 64}, true}, {{96, 64}}});
-  EXPECT_EQ(failures, "");
+  add_cases(table, "Gemm", "runtime C 96x200x64", {}, {{{96, 200}}, {{200, 64}, true}, {{96, 64}}});
+  return table;
+});
+
+TEST(LibraryGpu, Gemm) {
+  run_table(kGemmCases);
 }
 
-TEST(LibraryGpu, Conv) {
-  if (!gpu_available()) GTEST_SKIP() << "no CUDA device";
+const GpuCaseTable kConvCases("LibraryGpu.Conv", [] {
   struct Case {
     const char* label;
     Shape x, w;
@@ -168,13 +167,17 @@ TEST(LibraryGpu, Conv) {
        attrs({{"strides", V{2, 2}}, {"pads", V{3, 3, 3, 3}}}),
        true},
   };
-  std::string failures;
+  std::vector<GpuCase> table;
   for (const Case& c : cases) {
     std::vector<Operand> ops{{c.x}, {c.w, true}};
     if (c.bias) ops.push_back({{c.w[0]}, true});
-    failures += run_cases("Conv", c.label, c.attrs, ops);
+    add_cases(table, "Conv", c.label, c.attrs, ops);
   }
-  EXPECT_EQ(failures, "");
+  return table;
+});
+
+TEST(LibraryGpu, Conv) {
+  run_table(kConvCases);
 }
 
 // A one-node network of runtime inputs, so the optimizer has nothing to fold.

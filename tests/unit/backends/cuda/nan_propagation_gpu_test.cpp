@@ -38,7 +38,7 @@ GpuCase named(GpuCase c, const std::string& what) {
   return c;
 }
 
-TEST(NanPropagationGpu, SoftmaxAndNormsMatchCpu) {
+const GpuCaseTable kSoftmaxAndNormsMatchCpuCases("NanPropagationGpu.SoftmaxAndNormsMatchCpu", [] {
   std::vector<GpuCase> cases;
   for (DT t : kFloats) {
     for (const char* op : {"Softmax", "LogSoftmax", "Hardmax"}) {
@@ -58,10 +58,14 @@ TEST(NanPropagationGpu, SoftmaxAndNormsMatchCpu) {
                               {special_input(t, {3, 6, 100}, 100), input(t, {6}), input(t, {6})},
                               attrs({{"num_groups", int64_t{3}}})));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(NanPropagationGpu, SoftmaxAndNormsMatchCpu) {
+  run_table(kSoftmaxAndNormsMatchCpuCases);
 }
 
-TEST(NanPropagationGpu, ReductionsMatchCpu) {
+const GpuCaseTable kReductionsMatchCpuCases("NanPropagationGpu.ReductionsMatchCpu", [] {
   std::vector<GpuCase> cases;
   for (DT t : kFloats) {
     for (const char* op : {"ReduceMax", "ReduceMin", "ReduceSum", "ReduceMean", "ReduceL2",
@@ -89,50 +93,59 @@ TEST(NanPropagationGpu, ReductionsMatchCpu) {
     cases.push_back(
         make_case("CumSum", {special_input(t, {12, 500}, 500), constant(DT::kInt64, {}, {1})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(NanPropagationGpu, ReductionsMatchCpu) {
+  run_table(kReductionsMatchCpuCases);
 }
 
+const GpuCaseTable kPoolsResizeScatterMatchCpuCases(
+    "NanPropagationGpu.PoolsResizeScatterMatchCpu", [] {
+      std::vector<GpuCase> cases;
+      for (DT t : kFloats) {
+        const ir::Attributes pool = attrs({{"kernel_shape", std::vector<int64_t>{3, 3}},
+                                           {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+        cases.push_back(make_case("MaxPool", {special_input(t, {2, 6, 32, 32}, 32)}, pool));
+        cases.push_back(make_case("MaxPool", {special_input(t, {2, 6, 32, 32}, 32)},
+                                  attrs({{"kernel_shape", std::vector<int64_t>{2, 2}},
+                                         {"strides", std::vector<int64_t>{2, 2}}}),
+                                  2));
+        ir::Attributes nhwc = pool;
+        nhwc.set("channels_last", int64_t{1});
+        cases.push_back(named(make_case("MaxPool", {special_input(t, {2, 16, 16, 32}, 32)}, nhwc),
+                              "channels-last"));
+        cases.push_back(make_case("GlobalMaxPool", {special_input(t, {2, 6, 40, 40}, 1600)}));
+        ir::Attributes global_nhwc = attrs({{"channels_last", int64_t{1}}});
+        cases.push_back(
+            named(make_case("GlobalMaxPool", {special_input(t, {2, 40, 40, 64}, 64)}, global_nhwc),
+                  "channels-last"));
+        cases.push_back(make_case("AveragePool", {special_input(t, {2, 6, 32, 32}, 32)}, pool));
+        for (const char* mode : {"linear", "cubic", "nearest"}) {
+          cases.push_back(
+              make_case("Resize",
+                        {special_input(t, {1, 2, 33, 33}, 33), constant(DT::kFloat32, {0}, {}),
+                         constant(DT::kFloat32, {4}, {1, 1, 2, 2})},
+                        attrs({{"mode", std::string(mode)}})));
+        }
+        cases.push_back(make_case("Clip", {special_input(t, {12, 4096}, 4096)}));
+        cases.push_back(make_case("Max", {special_input(t, {12, 4096}, 4096),
+                                          with_specials(input(t, {12, 4096}, -4, 4), 4095)}));
+      }
+      std::vector<double> indices;
+      for (int64_t i = 0; i < 12 * 64; ++i) indices.push_back(static_cast<double>((i * 7) % 64));
+      for (const char* reduction : {"max", "min"}) {
+        cases.push_back(make_case(
+            "ScatterElements",
+            {special_input(DT::kFloat32, {12, 64}, 64), constant(DT::kInt64, {12, 64}, indices),
+             with_specials(input(DT::kFloat32, {12, 64}, -4, 4), 63)},
+            attrs({{"axis", int64_t{1}}, {"reduction", std::string(reduction)}})));
+      }
+      return cases;
+    });
+
 TEST(NanPropagationGpu, PoolsResizeScatterMatchCpu) {
-  std::vector<GpuCase> cases;
-  for (DT t : kFloats) {
-    const ir::Attributes pool = attrs(
-        {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
-    cases.push_back(make_case("MaxPool", {special_input(t, {2, 6, 32, 32}, 32)}, pool));
-    cases.push_back(make_case("MaxPool", {special_input(t, {2, 6, 32, 32}, 32)},
-                              attrs({{"kernel_shape", std::vector<int64_t>{2, 2}},
-                                     {"strides", std::vector<int64_t>{2, 2}}}),
-                              2));
-    ir::Attributes nhwc = pool;
-    nhwc.set("channels_last", int64_t{1});
-    cases.push_back(named(make_case("MaxPool", {special_input(t, {2, 16, 16, 32}, 32)}, nhwc),
-                          "channels-last"));
-    cases.push_back(make_case("GlobalMaxPool", {special_input(t, {2, 6, 40, 40}, 1600)}));
-    ir::Attributes global_nhwc = attrs({{"channels_last", int64_t{1}}});
-    cases.push_back(
-        named(make_case("GlobalMaxPool", {special_input(t, {2, 40, 40, 64}, 64)}, global_nhwc),
-              "channels-last"));
-    cases.push_back(make_case("AveragePool", {special_input(t, {2, 6, 32, 32}, 32)}, pool));
-    for (const char* mode : {"linear", "cubic", "nearest"}) {
-      cases.push_back(
-          make_case("Resize",
-                    {special_input(t, {1, 2, 33, 33}, 33), constant(DT::kFloat32, {0}, {}),
-                     constant(DT::kFloat32, {4}, {1, 1, 2, 2})},
-                    attrs({{"mode", std::string(mode)}})));
-    }
-    cases.push_back(make_case("Clip", {special_input(t, {12, 4096}, 4096)}));
-    cases.push_back(make_case("Max", {special_input(t, {12, 4096}, 4096),
-                                      with_specials(input(t, {12, 4096}, -4, 4), 4095)}));
-  }
-  std::vector<double> indices;
-  for (int64_t i = 0; i < 12 * 64; ++i) indices.push_back(static_cast<double>((i * 7) % 64));
-  for (const char* reduction : {"max", "min"}) {
-    cases.push_back(make_case(
-        "ScatterElements",
-        {special_input(DT::kFloat32, {12, 64}, 64), constant(DT::kInt64, {12, 64}, indices),
-         with_specials(input(DT::kFloat32, {12, 64}, -4, 4), 63)},
-        attrs({{"axis", int64_t{1}}, {"reduction", std::string(reduction)}})));
-  }
-  run_table(cases);
+  run_table(kPoolsResizeScatterMatchCpuCases);
 }
 
 }  // namespace

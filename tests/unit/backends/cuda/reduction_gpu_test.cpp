@@ -10,7 +10,7 @@ namespace {
 using DT = DataType;
 const DT kFloats[] = {DT::kFloat32, DT::kFloat16, DT::kBFloat16};
 
-TEST(ReductionGpu, Softmax) {
+const GpuCaseTable kSoftmaxCases("ReductionGpu.Softmax", [] {
   std::vector<GpuCase> cases;
   for (const char* op : {"Softmax", "LogSoftmax"}) {
     for (DT t : kFloats) {
@@ -24,10 +24,14 @@ TEST(ReductionGpu, Softmax) {
       cases.push_back(make_case(op, {input(t, {0, 6})}));
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ReductionGpu, Softmax) {
+  run_table(kSoftmaxCases);
 }
 
-TEST(ReductionGpu, Normalization) {
+const GpuCaseTable kNormalizationCases("ReductionGpu.Normalization", [] {
   std::vector<GpuCase> cases;
   for (DT t : kFloats) {
     cases.push_back(make_case("LayerNormalization",
@@ -47,10 +51,14 @@ TEST(ReductionGpu, Normalization) {
                               {input(t, {2, 6, 5, 5}), input(t, {6}), input(t, {6})},
                               attrs({{"num_groups", int64_t{3}}})));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ReductionGpu, Normalization) {
+  run_table(kNormalizationCases);
 }
 
-TEST(ReductionGpu, Reduce) {
+const GpuCaseTable kReduceCases("ReductionGpu.Reduce", [] {
   std::vector<GpuCase> cases;
   const char* ops[] = {"ReduceMean", "ReduceSum", "ReduceMax",       "ReduceMin",      "ReduceProd",
                        "ReduceL1",   "ReduceL2",  "ReduceLogSumExp", "ReduceSumSquare"};
@@ -70,6 +78,11 @@ TEST(ReductionGpu, Reduce) {
       cases.push_back(make_case(op, {input(t, {7, 9}, low, high)}));
     }
   }
+  // A log of a sum: positive elements.
+  for (DT t : {DT::kFloat32, DT::kFloat16}) {
+    cases.push_back(
+        make_case("ReduceLogSum", {input(t, {4, 5, 6}, 0.1, 2), constant(DT::kInt64, {1}, {1})}));
+  }
   cases.push_back(make_case("ReduceSum",
                             {input(DT::kInt64, {4, 5, 6}, -9, 9), constant(DT::kInt64, {1}, {1})}));
   cases.push_back(make_case("ReduceMax",
@@ -83,10 +96,14 @@ TEST(ReductionGpu, Reduce) {
                                        {"select_last_index", int64_t{1}}})));
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ReductionGpu, Reduce) {
+  run_table(kReduceCases);
 }
 
-TEST(ReductionGpu, Pooling) {
+const GpuCaseTable kPoolingCases("ReductionGpu.Pooling", [] {
   std::vector<GpuCase> cases;
   for (DT t : kFloats) {
     auto k = [](std::vector<int64_t> v) { return ir::AttrValue(std::move(v)); };
@@ -116,7 +133,11 @@ TEST(ReductionGpu, Pooling) {
     cases.push_back(make_case("GlobalAveragePool", {input(t, {4, 64, 7, 7})}));
     cases.push_back(make_case("GlobalMaxPool", {input(t, {4, 16, 5, 5})}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ReductionGpu, Pooling) {
+  run_table(kPoolingCases);
 }
 
 }  // namespace

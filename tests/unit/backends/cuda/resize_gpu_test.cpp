@@ -37,7 +37,7 @@ GpuCase resize(DT t, Shape in, std::vector<GpuInput> rest, ir::Attributes a) {
   return c;
 }
 
-TEST(ResizeGpu, LinearEveryCoordinateMode) {
+const GpuCaseTable kLinearEveryCoordinateModeCases("ResizeGpu.LinearEveryCoordinateMode", [] {
   std::vector<GpuCase> cases;
   for (DT t : kFloatTypes) {
     for (const char* m : {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
@@ -63,10 +63,14 @@ TEST(ResizeGpu, LinearEveryCoordinateMode) {
                                   {"axes", std::vector<int64_t>{2, 3}},
                                   {"keep_aspect_ratio_policy", std::string("not_larger")}})));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ResizeGpu, LinearEveryCoordinateMode) {
+  run_table(kLinearEveryCoordinateModeCases);
 }
 
-TEST(ResizeGpu, NearestEveryRounding) {
+const GpuCaseTable kNearestEveryRoundingCases("ResizeGpu.NearestEveryRounding", [] {
   std::vector<GpuCase> cases;
   for (DT t : {DT::kFloat32, DT::kFloat16, DT::kBFloat16, DT::kInt64, DT::kUInt8}) {
     for (const char* nm : {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}) {
@@ -81,54 +85,63 @@ TEST(ResizeGpu, NearestEveryRounding) {
     // Integer upsampling x2 as the default opset-11 nearest exports do.
     cases.push_back(resize(t, {1, 3, 4, 4}, {omitted(), scales({1, 1, 2, 2})}, {}));
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ResizeGpu, NearestEveryRounding) {
+  run_table(kNearestEveryRoundingCases);
 }
+
+const GpuCaseTable kCubicCropAntialiasAndIntegersCases(
+    "ResizeGpu.CubicCropAntialiasAndIntegers", [] {
+      std::vector<GpuCase> cases;
+      for (DT t : kFloatTypes) {
+        cases.push_back(resize(t, {1, 2, 5, 6}, {omitted(), scales({1, 1, 2, 1.5})},
+                               attrs({{"mode", std::string("cubic")}})));
+        cases.push_back(resize(t, {1, 2, 7, 6}, {omitted(), scales({1, 1, 0.6, 1.5})},
+                               attrs({{"mode", std::string("cubic")},
+                                      {"cubic_coeff_a", -0.5f},
+                                      {"exclude_outside", int64_t{1}}})));
+        // Crops reaching outside the input take extrapolation_value.
+        cases.push_back(
+            resize(t, {1, 1, 6, 8},
+                   {constant(DT::kFloat32, {8}, {0, 0, -0.2, 0.3, 1, 1, 0.9, 1.4}), omitted(),
+                    sizes({1, 1, 5, 7})},
+                   attrs({{"mode", std::string("linear")},
+                          {"coordinate_transformation_mode", std::string("tf_crop_and_resize")},
+                          {"extrapolation_value", 2.5f}})));
+        cases.push_back(
+            resize(t, {1, 1, 6, 8},
+                   {constant(DT::kFloat32, {8}, {0, 0, 0.1, -0.3, 1, 1, 0.8, 0.6}), omitted(),
+                    sizes({1, 1, 4, 9})},
+                   attrs({{"mode", std::string("nearest")},
+                          {"coordinate_transformation_mode", std::string("tf_crop_and_resize")},
+                          {"extrapolation_value", -1.0f}})));
+        for (const char* mode : {"linear", "cubic"}) {
+          cases.push_back(resize(t, {1, 2, 16, 12}, {omitted(), scales({1, 1, 0.3, 0.5})},
+                                 attrs({{"mode", std::string(mode)}, {"antialias", int64_t{1}}})));
+        }
+      }
+      // Integers interpolate in double, round half to even and saturate.
+      for (DT t : {DT::kUInt8, DT::kInt32, DT::kInt64}) {
+        cases.push_back(resize(t, {1, 2, 4, 5}, {omitted(), scales({1, 1, 2, 2})},
+                               attrs({{"mode", std::string("linear")}})));
+        cases.push_back(resize(t, {1, 2, 4, 5}, {omitted(), scales({1, 1, 1.5, 2})},
+                               attrs({{"mode", std::string("cubic")}})));
+      }
+      // Empty output axis, and an unchanged shape.
+      cases.push_back(resize(DT::kFloat32, {2, 0, 4}, {omitted(), scales({1, 1, 2})},
+                             attrs({{"mode", std::string("linear")}})));
+      cases.push_back(resize(DT::kFloat32, {2, 3, 4}, {omitted(), scales({1, 1, 1})},
+                             attrs({{"mode", std::string("linear")}})));
+      return cases;
+    });
 
 TEST(ResizeGpu, CubicCropAntialiasAndIntegers) {
-  std::vector<GpuCase> cases;
-  for (DT t : kFloatTypes) {
-    cases.push_back(resize(t, {1, 2, 5, 6}, {omitted(), scales({1, 1, 2, 1.5})},
-                           attrs({{"mode", std::string("cubic")}})));
-    cases.push_back(resize(t, {1, 2, 7, 6}, {omitted(), scales({1, 1, 0.6, 1.5})},
-                           attrs({{"mode", std::string("cubic")},
-                                  {"cubic_coeff_a", -0.5f},
-                                  {"exclude_outside", int64_t{1}}})));
-    // Crops reaching outside the input take extrapolation_value.
-    cases.push_back(
-        resize(t, {1, 1, 6, 8},
-               {constant(DT::kFloat32, {8}, {0, 0, -0.2, 0.3, 1, 1, 0.9, 1.4}), omitted(),
-                sizes({1, 1, 5, 7})},
-               attrs({{"mode", std::string("linear")},
-                      {"coordinate_transformation_mode", std::string("tf_crop_and_resize")},
-                      {"extrapolation_value", 2.5f}})));
-    cases.push_back(
-        resize(t, {1, 1, 6, 8},
-               {constant(DT::kFloat32, {8}, {0, 0, 0.1, -0.3, 1, 1, 0.8, 0.6}), omitted(),
-                sizes({1, 1, 4, 9})},
-               attrs({{"mode", std::string("nearest")},
-                      {"coordinate_transformation_mode", std::string("tf_crop_and_resize")},
-                      {"extrapolation_value", -1.0f}})));
-    for (const char* mode : {"linear", "cubic"}) {
-      cases.push_back(resize(t, {1, 2, 16, 12}, {omitted(), scales({1, 1, 0.3, 0.5})},
-                             attrs({{"mode", std::string(mode)}, {"antialias", int64_t{1}}})));
-    }
-  }
-  // Integers interpolate in double, round half to even and saturate.
-  for (DT t : {DT::kUInt8, DT::kInt32, DT::kInt64}) {
-    cases.push_back(resize(t, {1, 2, 4, 5}, {omitted(), scales({1, 1, 2, 2})},
-                           attrs({{"mode", std::string("linear")}})));
-    cases.push_back(resize(t, {1, 2, 4, 5}, {omitted(), scales({1, 1, 1.5, 2})},
-                           attrs({{"mode", std::string("cubic")}})));
-  }
-  // Empty output axis, and an unchanged shape.
-  cases.push_back(resize(DT::kFloat32, {2, 0, 4}, {omitted(), scales({1, 1, 2})},
-                         attrs({{"mode", std::string("linear")}})));
-  cases.push_back(resize(DT::kFloat32, {2, 3, 4}, {omitted(), scales({1, 1, 1})},
-                         attrs({{"mode", std::string("linear")}})));
-  run_table(cases);
+  run_table(kCubicCropAntialiasAndIntegersCases);
 }
 
-TEST(ResizeGpu, Upsample) {
+const GpuCaseTable kUpsampleCases("ResizeGpu.Upsample", [] {
   std::vector<GpuCase> cases;
   for (DT t : kFloatTypes) {
     for (const char* mode : {"nearest", "linear"}) {
@@ -136,7 +149,11 @@ TEST(ResizeGpu, Upsample) {
                                 attrs({{"mode", std::string(mode)}})));
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(ResizeGpu, Upsample) {
+  run_table(kUpsampleCases);
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ int64_t rows_for(int64_t width) {
   return width <= 1024 ? 2000 : 5;
 }
 
-TEST(RowCacheGpu, SoftmaxAndLogSoftmax) {
+const GpuCaseTable kSoftmaxAndLogSoftmaxCases("RowCacheGpu.SoftmaxAndLogSoftmax", [] {
   std::vector<GpuCase> cases;
   for (const char* op : {"Softmax", "LogSoftmax"}) {
     for (DT t : kFloats) {
@@ -38,7 +38,11 @@ TEST(RowCacheGpu, SoftmaxAndLogSoftmax) {
       cases.push_back(make_case(op, {input(t, {2, 12, 197}, -8, 8)}));
     }
   }
-  run_table(cases);
+  return cases;
+});
+
+TEST(RowCacheGpu, SoftmaxAndLogSoftmax) {
+  run_table(kSoftmaxAndLogSoftmaxCases);
 }
 
 // The LayerNorm/RMSNorm cases of rows by column, each kernel pinned in turn through
@@ -100,14 +104,19 @@ TEST(RowCacheGpu, LayerNormalizationEachKernel) {
   }
 }
 
+const GpuCaseTable kLayerNormalizationDefaultChoiceCases(
+    "RowCacheGpu.LayerNormalizationDefaultChoice", [] {
+      std::vector<GpuCase> cases = norm_cases("");
+      for (DT t : kFloats) {
+        cases.push_back(make_case("GroupNormalization",
+                                  {input(t, {2, 8, 16, 16}), input(t, {8}), input(t, {8})},
+                                  attrs({{"num_groups", int64_t{4}}})));
+      }
+      return cases;
+    });
+
 TEST(RowCacheGpu, LayerNormalizationDefaultChoice) {
-  std::vector<GpuCase> cases = norm_cases("");
-  for (DT t : kFloats) {
-    cases.push_back(make_case("GroupNormalization",
-                              {input(t, {2, 8, 16, 16}), input(t, {8}), input(t, {8})},
-                              attrs({{"num_groups", int64_t{4}}})));
-  }
-  run_table(cases);
+  run_table(kLayerNormalizationDefaultChoiceCases);
 }
 
 }  // namespace
