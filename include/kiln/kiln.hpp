@@ -81,6 +81,21 @@ class Network {
   void mark_output(const std::string& name);
   // A tensor's dtype and shape as inference knows them (dims -1 where known only at run time).
   TensorDesc describe(const std::string& name) const;
+  // The inputs and outputs, in order, and every tensor (inputs, constants, layer outputs) in the
+  // order they were made, each as describe() gives it.
+  std::vector<TensorDesc> inputs() const;
+  std::vector<TensorDesc> outputs() const;
+  std::vector<TensorDesc> tensors() const;
+  // The data of a constant tensor (a weight, or one simplify_network() folded); nullopt for a
+  // tensor that is not constant or not in the network.
+  std::optional<Tensor> constant(const std::string& name) const;
+  // Gives the named inputs these shapes (-1 for a dimension fixed only at run time) and infers
+  // every layer's shapes again, so what follows from the inputs becomes static (TensorRT's
+  // ITensor::setDimensions). Throws Error(kInvalidArgument) naming an unknown input or the layer
+  // the new shapes do not fit, and leaves the network as it was.
+  void set_input_shapes(const std::map<std::string, Shape>& shapes);
+  // A deep copy (constant data shared: constants never change), e.g. to mark more outputs on.
+  Network clone() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }
@@ -95,6 +110,9 @@ class Network {
 // file on malformed input, and one Error listing every unsupported node.
 Network parse_onnx_file(const std::string& path);
 Network parse_onnx_bytes(std::string_view bytes, const std::string& name = "<memory>");
+// Whether the ONNX parser imports nodes of this op type of the default domain (TensorRT's
+// IParser::supportsOperator).
+bool supports_onnx_op(std::string_view op_type);
 
 // The precision a layer computes in. TF32 is FP32 storage with TF32 matrix math on GPUs; FP16 and
 // BF16 layers store their values and weights in that type and accumulate in FP32.
@@ -155,6 +173,7 @@ struct TensorDesc {
   DataType dtype = DataType::kFloat32;
   std::vector<int64_t> dims;           // -1 for a dimension fixed only at run time
   std::vector<std::string> dim_names;  // symbolic names of those dimensions ("" if none)
+  bool rank_known = true;              // false: even the rank is unknown (dims is empty)
 };
 
 // One executed layer, as `kiln inspect` lists it.
