@@ -191,6 +191,7 @@ struct LayerInfo {
 };
 
 class ExecutionContext;
+class Profiler;
 
 // An optimized network for one target. Immutable and shareable: weights are held once and every
 // execution context reads them.
@@ -253,6 +254,18 @@ class ExecutionContext {
   // GPU engines: capture enqueue() into a CUDA graph on first use and replay it afterwards, which
   // removes per-layer launch overhead. Off by default.
   virtual void set_cuda_graph(bool enabled);
+
+  // While set, every run reports each layer's time to `profiler` (kiln/profiler.hpp) when it has
+  // finished; nullptr stops that. GPU contexts then launch without their CUDA graph and enqueue()
+  // waits for the stream, so profiled runs are slower than others.
+  virtual void set_profiler(Profiler* profiler) = 0;
+
+  // The context whose enqueue() launches the engine's GPU layers: this one, except for an engine
+  // whose last layers run on the host (LayerInfo::on_host), whose own enqueue() refuses; there it
+  // is the context of the layers before the host ones, binding the tensors that
+  // EngineInformation::device_part_inputs/outputs name (kiln/inspector.hpp), and nullptr when
+  // every layer runs on the host.
+  virtual ExecutionContext* device_part() { return this; }
 };
 
 }  // namespace kiln

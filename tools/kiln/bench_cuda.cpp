@@ -98,7 +98,7 @@ StreamPtr make_stream(const BenchPlan& plan) {
   st->context = plan.engine.create_execution_context();
   st->context->set_cuda_graph(plan.cuda_graph);
   auto* split = dynamic_cast<SplitExecutionContext*>(st->context.get());
-  st->device = split ? split->gpu_part() : st->context.get();  // null: no GPU layers
+  st->device = split ? split->device_part() : st->context.get();  // null: no GPU layers
   const ir::Graph& g = *plan.engine.impl().graph;
   for (const ir::Value* v : g.inputs()) {
     size_t bytes = static_bytes(*v);
