@@ -2,7 +2,15 @@
 # Everything kiln does on the GPU machine, in one run (device time is scarce): build kiln there
 # with the carried dependencies (scripts/pack_for_gpu.sh), then the stages named on the command
 # line (default: gputests coverage layers; `none` only builds):
-#   gputests  the unit tests, GPU ones included (every CUDA kernel against the CPU reference)
+#   gputests  the unit tests, GPU ones included (every CUDA kernel against the CPU reference), in
+#             GPU_TEST_SHARDS (4) processes at once
+#   sanitize  compute-sanitizer memcheck on the tests of SANITIZE_FILTER (ConcurrentContexts.Gpu*)
+#   baseline  builds the kiln of .carry/baseline_src.tar.xz (pack_for_gpu.sh --baseline COMMIT) in
+#             the background; its binary comes back as $OUT/kiln_baseline.xz (carry it as
+#             .carry/kiln_baseline.xz in later calls)
+#   beforeafter  that baseline kiln against this one, same models and GPU, alternating rounds
+#             (bench/before_after.py; BEFOREAFTER_MODELS, default ResNet-50, BERT-base, ViT-B/16
+#             at batch 64 FP16)
 #   conformance  the ONNX backend node tests (generated from the onnx package there) on the CUDA
 #             backend: every op's cases against ONNX's reference outputs, FP32 without TF32
 #   coverage  export the model suite from PyTorch with both exporters and check kiln's CPU
@@ -17,7 +25,8 @@
 #             fit one 10-minute call on one GPU: on a machine with four, scripts/gpu_parallel.sh
 #             runs a few models per GPU at once; merge the groups' peer_bench.json files here
 #             with bench/merge_peer_bench.py.
-#   buildtime build time with a cold and a warm timing cache, and plan load time (BUILDTIME_MODELS)
+#   buildtime build time with a cold and a warm timing cache, and plan load time (BUILDTIME_MODELS),
+#             beside torch.compile's compile time within BUILDTIME_TORCH_BUDGET_S (300)
 #             (bench/build_time.py; after bench, it reuses bench's exports)
 #   layerbench single layers at BERT/ViT shapes, kiln vs PyTorch (bench/layer_bench.py), and
 #             Nsight Compute on the cases numbered in NCU_CASES
@@ -47,22 +56,29 @@ done
 CUDNN_SO=$(ls /usr/local/cuda/lib64/libcudnn.so.9 /usr/lib/x86_64-linux-gnu/libcudnn.so.9 2>/dev/null | head -1)
 [ -z "$CUDNN_SO" ] && CUDNN_SO=$(find / -name 'libcudnn.so.9' -not -path '/proc/*' 2>/dev/null | head -1)
 export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$CUDNN_SO")"
+# build_kiln SOURCE BUILD_DIR NINJA_ARGS...: a Release build of the tree at SOURCE with the carried
+# dependencies; prints the failing lines and returns non-zero on failure.
+build_kiln() {
+  local src=$1 dir=$2
+  shift 2
+  mkdir -p /tmp/kiln_cudnn && ln -sf "$CUDNN_SO" /tmp/kiln_cudnn/libcudnn.so
+  local inc="-I$DEPS/usr/include -I$DEPS/usr/local/cuda/include"
+  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$(command -v python3)" \
+    -DCMAKE_PREFIX_PATH="$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake" \
+    -DCUDNN_LIBRARY=/tmp/kiln_cudnn/libcudnn.so -DCMAKE_CXX_FLAGS="$inc" -DCMAKE_CUDA_FLAGS="$inc" \
+    -DProtobuf_PROTOC_EXECUTABLE="$DEPS/usr/bin/protoc" -DProtobuf_INCLUDE_DIR="$DEPS/usr/include" \
+    -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > "$dir.cmake.log" 2>&1 ||
+    { tail -30 "$dir.cmake.log"; return 1; }
+  ninja -C "$dir" "$@" > "$dir.build.log" 2>&1 ||
+    { grep -B2 -A20 "FAILED\|error" "$dir.build.log" | head -80; return 1; }
+}
 if [ "${KILN_PREBUILT:-0}" != 1 ] && [ -f .carry/kiln_build.tar.xz ]; then
   # Binaries built for sm_90a on the development machine (scripts/pack_for_gpu.sh --build).
   mkdir -p "$KILN_HOME/bin" && tar -C "$KILN_HOME/bin" -xJf .carry/kiln_build.tar.xz
   echo "using the carried build of $(head -1 "$KILN_HOME/bin/BUILD_COMMIT"), $(( $(wc -l < "$KILN_HOME/bin/BUILD_COMMIT") - 1 )) uncommitted change(s)"
 elif [ "${KILN_PREBUILT:-0}" != 1 ]; then
-  mkdir -p /tmp/kiln_cudnn && ln -sf "$CUDNN_SO" /tmp/kiln_cudnn/libcudnn.so
-  INC="-I$DEPS/usr/include -I$DEPS/usr/local/cuda/include"
   start=$(date +%s)
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$(command -v python3)" \
-    -DCMAKE_PREFIX_PATH="$DEPS/usr;$DEPS/usr/lib/x86_64-linux-gnu/cmake;$DEPS/usr/share/cmake" \
-    -DCUDNN_LIBRARY=/tmp/kiln_cudnn/libcudnn.so -DCMAKE_CXX_FLAGS="$INC" -DCMAKE_CUDA_FLAGS="$INC" \
-    -DProtobuf_PROTOC_EXECUTABLE="$DEPS/usr/bin/protoc" -DProtobuf_INCLUDE_DIR="$DEPS/usr/include" \
-    -DProtobuf_LIBRARY="$DEPS/usr/lib/x86_64-linux-gnu/libprotobuf.so" > /tmp/kiln_cmake.log 2>&1 ||
-    { tail -30 /tmp/kiln_cmake.log; exit 1; }
-  ninja -C "$BUILD" -j"$(nproc)" kiln_tool kiln_unit_tests kiln_conformance > /tmp/kiln_build.log 2>&1 ||
-    { grep -B2 -A20 "FAILED\|error" /tmp/kiln_build.log | head -80; exit 1; }
+  build_kiln . "$BUILD" -j"$(nproc)" kiln_tool kiln_unit_tests kiln_conformance || exit 1
   echo "built in $(( $(date +%s) - start )) s"
   mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$BUILD/tests/conformance/kiln_conformance" "$KILN_HOME/bin/"
 fi
@@ -75,14 +91,71 @@ mkdir -p "$WORK"
   2>&1 | tee "$OUT/machine.txt"
 "$KILN" --help >/dev/null || { ldd "$KILN" | grep "not found"; echo "the carried kiln does not run here"; exit 1; }
 
+# A second kiln to compare with (beforeafter): built from .carry/baseline_src.tar.xz (`git archive`
+# of the commit before a change: scripts/pack_for_gpu.sh --baseline COMMIT) in the background
+# while the other stages run; its stripped binary comes back as $OUT/kiln_baseline.xz, which a
+# later call carries as .carry/kiln_baseline.xz.
+BASELINE_KILN=/tmp/kiln_baseline/kiln
+if [ -f .carry/kiln_baseline.xz ] && [ ! -x "$BASELINE_KILN" ]; then
+  mkdir -p /tmp/kiln_baseline && xz -dc .carry/kiln_baseline.xz > "$BASELINE_KILN" && chmod +x "$BASELINE_KILN"
+fi
+baseline_pid=
+if [[ " $stages " == *" baseline "* ]] && [ ! -x "$BASELINE_KILN" ]; then
+  (mkdir -p /tmp/kiln_baseline_src /tmp/kiln_baseline &&
+    tar -C /tmp/kiln_baseline_src -xJf .carry/baseline_src.tar.xz &&
+    build_kiln /tmp/kiln_baseline_src /tmp/kiln_baseline_build -j"${BASELINE_JOBS:-10}" kiln_tool &&
+    strip -o "$BASELINE_KILN.part" /tmp/kiln_baseline_build/kiln && mv "$BASELINE_KILN.part" "$BASELINE_KILN" &&
+    xz -T4 -c "$BASELINE_KILN" > "$OUT/kiln_baseline.xz" && echo "baseline built") > "$OUT/baseline_build.txt" 2>&1 &
+  baseline_pid=$!
+fi
+wait_for_baseline() {
+  [ -n "$baseline_pid" ] || return 0
+  wait "$baseline_pid"
+  echo "baseline build exit code $?: $(tail -1 "$OUT/baseline_build.txt")"
+  baseline_pid=
+}
+
 if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" ]; then
   # Tests find the kiln binary through KILN_BINARY_DIR; the conformance data is not carried.
+  # GPU_TEST_SHARDS processes share the GPU, each a shard of the tests (gtest sharding).
   mkdir -p $WORK/kiln_bin && ln -sf "$KILN" $WORK/kiln_bin/kiln
-  (cd "$WORK" && KILN_BINARY_DIR=$WORK/kiln_bin timeout 400 "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 ${GTEST_FILTER:+--gtest_filter="$GTEST_FILTER"} \
-     > "$OUT/unit_tests.log" 2>&1)
-  echo "unit tests exit code $?" | tee "$OUT/unit_summary.txt"
-  grep -E "^\[  FAILED  \]|tests? from .* ran|^\[  PASSED" "$OUT/unit_tests.log" >> "$OUT/unit_summary.txt"
+  shards=${GPU_TEST_SHARDS:-4} shard_pids=()
+  for ((k = 0; k < shards; k++)); do
+    (cd "$WORK" && GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$k KILN_BINARY_DIR=$WORK/kiln_bin \
+       timeout "${GPU_TEST_TIMEOUT_S:-480}" "$KILN_HOME/bin/kiln_unit_tests" --gtest_brief=1 ${GTEST_FILTER:+--gtest_filter="$GTEST_FILTER"} \
+       > "$OUT/unit_tests_$k.log" 2>&1; echo "shard $k exit code $?" > "$WORK/unit_exit_$k") &
+    shard_pids+=($!)
+  done
+  wait "${shard_pids[@]}"
+  cat "$WORK"/unit_exit_* | tee "$OUT/unit_summary.txt"
+  cat "$OUT"/unit_tests_*.log > "$OUT/unit_tests.log" && rm -f "$OUT"/unit_tests_*.log
+  grep -E "^\[  FAILED  \]|tests? from .* ran|^\[  PASSED|^\[  SKIPPED \] [0-9]" "$OUT/unit_tests.log" >> "$OUT/unit_summary.txt"
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |tests? from .* ran" "$OUT/unit_tests.log" | tail -40
+fi
+
+if [[ " $stages " == *" sanitize "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" ]; then
+  # compute-sanitizer's memcheck on the GPU tests named by SANITIZE_FILTER (default: one engine
+  # from 8 threads and 8 contexts, 10,000 inferences).
+  CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+  if [ -z "$CS" ]; then
+    echo "no compute-sanitizer" | tee "$OUT/sanitizer.log"
+  else
+    (cd "$WORK" && timeout "${SANITIZE_TIMEOUT_S:-300}" "$CS" --tool memcheck --leak-check full --error-exitcode 99 \
+       "$KILN_HOME/bin/kiln_unit_tests" --gtest_filter="${SANITIZE_FILTER:-ConcurrentContexts.Gpu*}" > "$OUT/sanitizer.log" 2>&1)
+    echo "compute-sanitizer memcheck exit code $?"
+    grep -E "ERROR SUMMARY|LEAK SUMMARY|^\[  (FAILED|PASSED|SKIPPED|       OK) " "$OUT/sanitizer.log" | head -20
+  fi
+fi
+
+if [[ " $stages " == *" beforeafter "* ]]; then
+  wait_for_baseline
+  if [ -x "$BASELINE_KILN" ]; then
+    # shellcheck disable=SC2086
+    timeout "${BEFOREAFTER_TIMEOUT_S:-420}" python3 bench/before_after.py ${BEFOREAFTER_MODELS:-} --before "$BASELINE_KILN" \
+      --after "$KILN" --out-dir "$OUT" --work "$WORK/kiln_before_after" --rounds "${BEFOREAFTER_ROUNDS:-3}"
+  else
+    echo "beforeafter: no baseline kiln (stage baseline, or .carry/kiln_baseline.xz)"
+  fi
 fi
 
 if [[ " $stages " == *" conformance "* ]]; then
@@ -148,7 +221,8 @@ fi
 
 if [[ " $stages " == *" buildtime "* ]]; then
   # shellcheck disable=SC2086
-  timeout 500 python3 bench/build_time.py ${BUILDTIME_MODELS:-${BENCH_MODELS:-}} --kiln "$KILN" --out-dir "$OUT"
+  timeout "${BUILDTIME_TIMEOUT_S:-500}" python3 bench/build_time.py ${BUILDTIME_MODELS:-${BENCH_MODELS:-}} --kiln "$KILN" --out-dir "$OUT" \
+    --torch-budget-s "${BUILDTIME_TORCH_BUDGET_S:-300}"
 fi
 
 if [[ " $stages " == *" layerbench "* ]]; then
@@ -187,3 +261,5 @@ if [[ " $stages " == *" profile "* ]]; then
     echo "$name: exit $?"; head -c 6000 "$OUT/profile_$name.txt"
   done
 fi
+
+wait_for_baseline

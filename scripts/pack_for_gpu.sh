@@ -23,7 +23,22 @@ ls -la .carry/deps.tar.xz
 # sm_90a in ./build, linked against the packed libraries and the CUDA libraries the GPU machine
 # has), as .carry/kiln_build.tar.xz with the commit they were built from. scripts/gpu.sh then runs
 # them instead of building there (about 2.5 device minutes saved a call).
-if [ "${1:-}" = --build ]; then
+# With --baseline COMMIT: the source of COMMIT as .carry/baseline_src.tar.xz, which gpu.sh's
+# baseline stage builds there to compare a change with its parent (beforeafter).
+build=0 baseline=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) build=1 ;;
+    --baseline) baseline=${2:?--baseline needs a commit}; shift ;;
+    *) echo "usage: $0 [--build] [--baseline COMMIT]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -n "$baseline" ]; then
+  git archive --format=tar "$baseline" | xz -6 -T2 > .carry/baseline_src.tar.xz
+  ls -la .carry/baseline_src.tar.xz
+fi
+if [ "$build" = 1 ]; then
   ninja -C build kiln_tool kiln_unit_tests kiln_conformance >/dev/null
   stage=$(mktemp -d)
   cp build/kiln build/tests/kiln_unit_tests build/tests/conformance/kiln_conformance "$stage/"

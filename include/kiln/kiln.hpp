@@ -81,6 +81,21 @@ class Network {
   void mark_output(const std::string& name);
   // A tensor's dtype and shape as inference knows them (dims -1 where known only at run time).
   TensorDesc describe(const std::string& name) const;
+  // The inputs and outputs, in order, and every tensor (inputs, constants, layer outputs) in the
+  // order they were made, each as describe() gives it.
+  std::vector<TensorDesc> inputs() const;
+  std::vector<TensorDesc> outputs() const;
+  std::vector<TensorDesc> tensors() const;
+  // The data of a constant tensor (a weight, or one simplify_network() folded); nullopt for a
+  // tensor that is not constant or not in the network.
+  std::optional<Tensor> constant(const std::string& name) const;
+  // Gives the named inputs these shapes (-1 for a dimension fixed only at run time) and infers
+  // every layer's shapes again, so what follows from the inputs becomes static (TensorRT's
+  // ITensor::setDimensions). Throws Error(kInvalidArgument) naming an unknown input or the layer
+  // the new shapes do not fit, and leaves the network as it was.
+  void set_input_shapes(const std::map<std::string, Shape>& shapes);
+  // A deep copy (constant data shared: constants never change), e.g. to mark more outputs on.
+  Network clone() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }
@@ -95,6 +110,9 @@ class Network {
 // file on malformed input, and one Error listing every unsupported node.
 Network parse_onnx_file(const std::string& path);
 Network parse_onnx_bytes(std::string_view bytes, const std::string& name = "<memory>");
+// Whether the ONNX parser imports nodes of this op type of the default domain (TensorRT's
+// IParser::supportsOperator).
+bool supports_onnx_op(std::string_view op_type);
 
 // The precision a layer computes in. TF32 is FP32 storage with TF32 matrix math on GPUs; FP16 and
 // BF16 layers store their values and weights in that type and accumulate in FP32.
@@ -155,6 +173,7 @@ struct TensorDesc {
   DataType dtype = DataType::kFloat32;
   std::vector<int64_t> dims;           // -1 for a dimension fixed only at run time
   std::vector<std::string> dim_names;  // symbolic names of those dimensions ("" if none)
+  bool rank_known = true;              // false: even the rank is unknown (dims is empty)
 };
 
 // One executed layer, as `kiln inspect` lists it.
@@ -172,6 +191,7 @@ struct LayerInfo {
 };
 
 class ExecutionContext;
+class Profiler;
 
 // An optimized network for one target. Immutable and shareable: weights are held once and every
 // execution context reads them.
@@ -234,6 +254,18 @@ class ExecutionContext {
   // GPU engines: capture enqueue() into a CUDA graph on first use and replay it afterwards, which
   // removes per-layer launch overhead. Off by default.
   virtual void set_cuda_graph(bool enabled);
+
+  // While set, every run reports each layer's time to `profiler` (kiln/profiler.hpp) when it has
+  // finished; nullptr stops that. GPU contexts then launch without their CUDA graph and enqueue()
+  // waits for the stream, so profiled runs are slower than others.
+  virtual void set_profiler(Profiler* profiler) = 0;
+
+  // The context whose enqueue() launches the engine's GPU layers: this one, except for an engine
+  // whose last layers run on the host (LayerInfo::on_host), whose own enqueue() refuses; there it
+  // is the context of the layers before the host ones, binding the tensors that
+  // EngineInformation::device_part_inputs/outputs name (kiln/inspector.hpp), and nullptr when
+  // every layer runs on the host.
+  virtual ExecutionContext* device_part() { return this; }
 };
 
 }  // namespace kiln

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kiln/types.hpp"
@@ -22,6 +23,16 @@ std::string shape_to_string(const Shape& shape);
 // so a hostile file gets a clear error instead of a huge allocation; lower it to bound memory.
 uint64_t tensor_byte_limit();
 void set_tensor_byte_limit(uint64_t bytes);
+
+// The element count of `dims`, checked the way kiln checks every size it is given (for sizes read
+// from files or typed by a user). Throws Error(code) naming `what` (a tensor, "input 'x'", a file)
+// on a negative dimension, on an overflow, or where elements x element_size passes
+// tensor_byte_limit() (element_size 0 checks the count alone). The non-zero dims must multiply
+// within 64 bits even where another dim is 0, so any subset of the dims multiplies safely.
+int64_t checked_numel(std::span<const int64_t> dims, size_t element_size, ErrorCode code,
+                      std::string_view what);
+// elements x element_size in bytes, under the same checks.
+size_t checked_nbytes(int64_t elements, size_t element_size, ErrorCode code, std::string_view what);
 
 class Tensor {
  public:
@@ -64,6 +75,11 @@ class Tensor {
   Tensor clone() const;
   // Same buffer, new shape with the same element count.
   Tensor reshaped(Shape shape) const;
+  // A new tensor of `dtype` holding every element converted as ONNX Cast converts it: floats to
+  // integers truncate (NaN gives 0, out-of-range values saturate), integers wrap, anything to bool
+  // is "nonzero", narrowing float conversions round to nearest even (fp8 saturates). A copy even
+  // when `dtype` is the tensor's own.
+  Tensor cast(DataType dtype) const;
 
  private:
   DataType dtype_ = DataType::kFloat32;

@@ -1,23 +1,6 @@
-// Helpers to throw kiln::Error with a message built from parts.
+// kiln::Error, cat and fail (public: kiln/error.hpp, so plugins and tools build errors the same
+// way) with the element types every message names, for the library's own files.
 #pragma once
 
-#include <sstream>
-#include <string>
-
+#include "kiln/error.hpp"
 #include "kiln/types.hpp"
-
-namespace kiln {
-
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
-
-template <typename... Parts>
-[[noreturn]] void fail(ErrorCode code, const Parts&... parts) {
-  throw Error(code, cat(parts...));
-}
-
-}  // namespace kiln

@@ -1,6 +1,7 @@
 // CPU executor: binds inputs, runs kernels in order, frees dead activations.
 #include "runtime/cpu_execution_context.hpp"
 
+#include <chrono>
 #include <new>
 #include <set>
 #include <unordered_map>
@@ -10,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/logging.hpp"
 #include "ir/op_registry.hpp"
+#include "kiln/profiler.hpp"
 
 namespace kiln {
 namespace {
@@ -194,6 +196,11 @@ void CpuExecutionContext::bind_inputs(const std::map<std::string, Tensor>& input
 }
 
 std::vector<Tensor> CpuExecutionContext::execute(const std::map<std::string, Tensor>& inputs) {
+  // Profiled runs: the clock after each layer; a layer's time runs from the previous reading.
+  using Clock = std::chrono::steady_clock;
+  std::vector<Clock::time_point> layer_ends;
+  if (profiler_) layer_ends.reserve(nodes_.size() + 1);
+  if (profiler_) layer_ends.push_back(Clock::now());
   std::vector<Tensor> slots(slot_values_.size());
   bind_inputs(inputs, slots);
   const bool arena = use_arena(inputs);
@@ -234,6 +241,11 @@ std::vector<Tensor> CpuExecutionContext::execute(const std::map<std::string, Ten
       observer_(node, layer_outputs, observer_user_);
     }
     for (size_t s : release_after_[i]) slots[s] = Tensor();
+    if (profiler_) layer_ends.push_back(Clock::now());
+  }
+  for (size_t i = 0; i + 1 < layer_ends.size(); ++i) {
+    std::chrono::duration<double, std::milli> ms = layer_ends[i + 1] - layer_ends[i];
+    profiler_->report_layer_time({nodes_[i]->name, nodes_[i]->op, ms.count()});
   }
   std::vector<Tensor> result;
   for (size_t s : output_slots_) {

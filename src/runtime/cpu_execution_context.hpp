@@ -18,8 +18,9 @@ class CpuExecutionContext final : public ExecutionContext {
  public:
   explicit CpuExecutionContext(std::shared_ptr<const Engine::Impl> engine);
   std::vector<Tensor> execute(const std::map<std::string, Tensor>& inputs) override;
+  void set_profiler(Profiler* profiler) override { profiler_ = profiler; }
 
-  // Called after each layer with its outputs (used by layer-wise comparison and profiling). In an
+  // Called after each layer with its outputs (tests see where outputs live through it). In an
   // arena run the tensors are overwritten by later layers: clone those to keep.
   using LayerObserver = void (*)(const ir::Node&, const std::vector<Tensor>&, void*);
   void set_layer_observer(LayerObserver fn, void* user) {
@@ -62,6 +63,7 @@ class CpuExecutionContext final : public ExecutionContext {
   bool arena_failed_ = false;
   LayerObserver observer_ = nullptr;
   void* observer_user_ = nullptr;
+  Profiler* profiler_ = nullptr;
 };
 
 }  // namespace kiln

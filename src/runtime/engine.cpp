@@ -43,6 +43,7 @@ TensorDesc describe_value(const ir::Value& v) {
   TensorDesc d;
   d.name = v.name;
   d.dtype = v.dtype;
+  d.rank_known = v.shape.has_value();
   if (v.shape) {
     for (const ir::Dim& dim : *v.shape) {
       d.dims.push_back(dim.known() ? dim.value : -1);

@@ -20,9 +20,14 @@ class SplitExecutionContext final : public ExecutionContext {
   void set_cuda_graph(bool enabled) override {
     if (gpu_) gpu_->set_cuda_graph(enabled);
   }
+  // Both parts report their layers, the GPU part's first.
+  void set_profiler(Profiler* profiler) override {
+    if (gpu_) gpu_->set_profiler(profiler);
+    host_->set_profiler(profiler);
+  }
   // The GPU part's own context, whose enqueue() runs the layers before the host part (for
   // benchmarks and profiles of that part); null when every layer runs on the host.
-  ExecutionContext* gpu_part() { return gpu_.get(); }
+  ExecutionContext* device_part() override { return gpu_.get(); }
 
  private:
   std::shared_ptr<const Engine::Impl> engine_;

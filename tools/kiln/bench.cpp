@@ -8,10 +8,9 @@
 #include "bench_measure.hpp"
 #include "bench_model.hpp"
 #include "commands.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "option_values.hpp"
 #include "pipeline_options.hpp"
-#include "runtime/engine_impl.hpp"
 
 namespace kiln::tools {
 namespace {
@@ -21,11 +20,11 @@ void set_batch(const Engine& engine, const std::map<std::string, Tensor>& inputs
                BenchReport& report) {
   report.batch = 1;
   report.batch_source = "no input has a dimension; counted as 1";
-  for (const ir::Value* v : engine.impl().graph->inputs()) {
-    const Shape& s = inputs.at(v->name).shape();
+  for (const TensorDesc& v : engine.inputs()) {
+    const Shape& s = inputs.at(v.name).shape();
     if (!s.empty()) {
       report.batch = s[0];
-      report.batch_source = "first dimension of input '" + v->name + "'";
+      report.batch_source = "first dimension of input '" + v.name + "'";
       return;
     }
   }
@@ -151,9 +150,9 @@ void bench_command(const BenchOptions& o, std::ostream& out, std::ostream& err) 
   report.streams = o.streams;
   report.build_s = model.build_s;
   report.load_s = model.load_s;
-  report.layers = static_cast<int64_t>(model.engine->impl().graph->nodes().size());
-  for (const ir::Value* v : model.engine->impl().graph->inputs()) {
-    report.inputs.push_back({v->name, v->dtype, model.inputs.at(v->name).shape()});
+  for (const LayerInfo& l : model.engine->layers()) report.layers += l.on_host ? 0 : 1;
+  for (const TensorDesc& v : model.engine->inputs()) {
+    report.inputs.push_back({v.name, v.dtype, model.inputs.at(v.name).shape()});
   }
   set_batch(*model.engine, model.inputs, report);
   report.rule = StopRule{o.iterations, o.duration_s, o.warmup_ms};

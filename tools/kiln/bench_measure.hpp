@@ -2,6 +2,7 @@
 // layer profile when asked) for an engine and its inputs.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -20,8 +21,14 @@ struct BenchPlan {
   int64_t batch = 1;
 };
 
+// Runs `run` on this thread until `rule` is met (after one untimed run with `warm_up`) while
+// `context` reports each layer's time to a Profiler, and sums them per layer in the order the
+// layers ran. The layer profile of both backends; `method` says how the times were taken.
+LayerProfile profile_layers(ExecutionContext& context, const StopRule& rule, bool warm_up,
+                            const std::function<void()>& run, const std::string& method);
+
 // CPU: execute() timed on the host, one context and thread per stream; the profile times each
-// layer through the executor's layer observer.
+// layer with the host clock (the CPU context's Profiler reports).
 void measure_cpu(const BenchPlan& plan, BenchReport& report);
 
 // CUDA: GPU compute time (CUDA events around enqueue() on device-resident buffers, host enqueue

@@ -4,19 +4,9 @@
 #include <chrono>
 #include <sstream>
 
-#include "core/error.hpp"
-#include "ir/op_registry.hpp"
-#include "runtime/engine_impl.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
-
-void fix_input_shapes(ir::Graph& graph, const std::map<std::string, Shape>& shapes) {
-  for (ir::Value* v : graph.inputs()) {
-    auto it = shapes.find(v->name);
-    if (it != shapes.end()) v->shape = ir::to_sym_shape(it->second);
-  }
-  ir::infer_graph(graph);
-}
 
 using Clock = std::chrono::steady_clock;
 
@@ -44,15 +34,15 @@ BenchModel open_bench_model(const std::string& path, const BuilderConfig& config
       fail(ErrorCode::kInvalidArgument, "--graph replays CUDA graphs; '", path,
            "' is a plan for the ", to_string(m.engine->backend()), " backend");
     }
-    m.inputs = prepare_inputs(*m.engine->impl().graph, input_opts, input_log, notes);
+    m.inputs = prepare_inputs(m.engine->inputs(), input_opts, input_log, notes);
     return m;
   }
   auto start = Clock::now();
   Network network = parse_onnx_file(path);
-  m.inputs = prepare_inputs(*network.impl().graph, input_opts, input_log, notes);
+  m.inputs = prepare_inputs(network.inputs(), input_opts, input_log, notes);
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : m.inputs) shapes.emplace(name, t.shape());
-  fix_input_shapes(*network.impl().graph, shapes);
+  network.set_input_shapes(shapes);  // every shape that follows from the inputs becomes static
   BuilderConfig built_for = config;
   built_for.input_shapes = shapes;  // activation memory planned for exactly these
   m.engine = build_engine(network, built_for);

@@ -9,7 +9,6 @@
 #include <ostream>
 #include <string>
 
-#include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
 #include "run_inputs.hpp"
@@ -30,9 +29,5 @@ struct BenchModel {
 BenchModel open_bench_model(const std::string& path, const BuilderConfig& config,
                             std::optional<Backend> backend_requested, bool cuda_graph,
                             const RunInputOptions& input_opts, std::ostream& notes);
-
-// Gives each graph input named in `shapes` that concrete shape and re-runs inference, so every
-// shape that follows from the inputs becomes static before the build.
-void fix_input_shapes(ir::Graph& graph, const std::map<std::string, Shape>& shapes);
 
 }  // namespace kiln::tools

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 namespace {

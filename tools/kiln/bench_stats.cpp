@@ -5,7 +5,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 

@@ -7,15 +7,13 @@
 
 #include "build_progress.hpp"
 #include "commands.hpp"
-#include "core/error.hpp"
-#include "ir/printer.hpp"
+#include "kiln/inspector.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
 #include "option_values.hpp"
 #include "pipeline_options.hpp"
 #include "precision_options.hpp"
 #include "run_inputs.hpp"
-#include "runtime/engine_impl.hpp"
 
 namespace kiln::tools {
 namespace {
@@ -59,7 +57,7 @@ std::string mebibytes(uint64_t bytes) {
   return buf;
 }
 
-std::string memory_summary(const std::optional<MemoryPlan>& plan) {
+std::string memory_summary(const std::optional<MemoryPlanInformation>& plan) {
   if (!plan) return "no plan (activation shapes are not static); allocated per tensor";
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3fx",
@@ -172,14 +170,14 @@ void build_command(const BuildOptions& o, std::ostream& out, std::ostream& err) 
   engine->save(output);
   double save_s = seconds_since(t);
 
-  if (o.verbose) out << ir::print_graph(*engine->impl().graph);
+  if (o.verbose) out << format_layers(*engine);
   out << "built '" << output << "' from '" << o.model << "' for the " << to_string(config.backend)
       << " backend\n"
       << "  layers:  " << engine->layers().size() << "\n"
       << "  inputs:  " << engine->inputs().size() << ", outputs: " << engine->outputs().size()
       << "\n"
       << "  plan:    " << mebibytes(std::filesystem::file_size(output)) << "\n"
-      << "  memory:  " << memory_summary(engine->impl().memory) << "\n"
+      << "  memory:  " << memory_summary(inspect_engine(*engine).memory) << "\n"
       << "  time:    " << secs(seconds_since(start)) << " (import " << secs(import_s) << ", build "
       << secs(build_s) << ", save " << secs(save_s) << ")\n";
 }

@@ -10,16 +10,15 @@
 #include <limits>
 #include <sstream>
 
-#include "bench_model.hpp"
 #include "commands.hpp"
 #include "compare_bisect.hpp"
 #include "compare_layerwise.hpp"
 #include "compare_report.hpp"
 #include "compare_runners.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
+#include "kiln/inspector.hpp"
 #include "model_source.hpp"
 #include "npy.hpp"
-#include "onnx/importer.hpp"
 #include "option_values.hpp"
 #include "precision_options.hpp"
 #include "run_inputs.hpp"
@@ -231,11 +230,12 @@ CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
 
 void compare_command(const CompareOptions& o, std::ostream& out, std::ostream& err) {
   Setup s = resolve_options(o);
-  CompareModel model{o.model, onnx::import_model_file(o.model)};
+  CompareModel model{o.model, parse_onnx_file(o.model)};
   out << "model      " << o.model << "\n";
   RunInputOptions input_opts{o.inputs, o.shapes, o.seed};
   std::ostringstream input_log;
-  std::map<std::string, Tensor> inputs = prepare_inputs(*model.graph, input_opts, input_log, err);
+  std::map<std::string, Tensor> inputs =
+      prepare_inputs(model.network.inputs(), input_opts, input_log, err);
   // Aligned with the lines below: "input  x: ..." becomes "input      x: ...".
   std::istringstream lines(input_log.str());
   for (std::string line; std::getline(lines, line);) {
@@ -243,9 +243,10 @@ void compare_command(const CompareOptions& o, std::ostream& out, std::ostream& e
   }
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : inputs) shapes.emplace(name, t.shape());
-  fix_input_shapes(*model.graph, shapes);
+  model.network.set_input_shapes(shapes);
+  EngineInformation network = inspect_network(model.network);
   std::vector<ExtraTensor> extra;
-  if (o.layerwise) extra = intermediate_tensors(*model.graph);
+  if (o.layerwise) extra = intermediate_tensors(network);
 
   RunnerResult a = run_runner(s.tested, model, inputs, extra);
   out << "runner     " << s.tested.label() << ": " << a.detail << "\n";
@@ -265,15 +266,15 @@ void compare_command(const CompareOptions& o, std::ostream& out, std::ostream& e
       << "\n\n";
 
   std::vector<TensorComparison> outputs;
-  for (const ir::Value* v : model.graph->outputs()) {
-    auto x = a.tensors.find(v->name);
-    auto r = b.tensors.find(v->name);
+  for (const TensorDesc& v : network.outputs) {
+    auto x = a.tensors.find(v.name);
+    auto r = b.tensors.find(v.name);
     if (x == a.tensors.end() || r == b.tensors.end()) {
       outputs.push_back(missing_tensor(
-          v->name,
+          v.name,
           cat("missing from ", x == a.tensors.end() ? s.tested.label() : s.reference.label())));
     } else {
-      outputs.push_back(compare_tensors(v->name, x->second, r->second, s.tol));
+      outputs.push_back(compare_tensors(v.name, x->second, r->second, s.tol));
     }
   }
   out << outputs_table(outputs);
@@ -291,7 +292,7 @@ void compare_command(const CompareOptions& o, std::ostream& out, std::ostream& e
   j["passed"] = failing == 0;
 
   if (o.layerwise) {
-    LayerwiseReport lw = compare_layerwise(*model.graph, extra, a.tensors, b.tensors, s.tol);
+    LayerwiseReport lw = compare_layerwise(network, extra, a.tensors, b.tensors, s.tol);
     out << "\n" << layerwise_table(lw);
     nlohmann::json l;
     l["tensors"] = nlohmann::json::array();

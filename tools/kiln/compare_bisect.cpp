@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "compare_report.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 namespace {
@@ -61,12 +61,12 @@ class Bisector {
   Evaluation judge(const RunnerResult& run) const {
     Evaluation e;
     e.passed = true;
-    for (const ir::Value* v : r_.model->graph->outputs()) {
-      auto a = run.tensors.find(v->name);
-      auto ref = r_.reference.find(v->name);
+    for (const TensorDesc& v : r_.model->network.outputs()) {
+      auto a = run.tensors.find(v.name);
+      auto ref = r_.reference.find(v.name);
       TensorComparison c = a == run.tensors.end() || ref == r_.reference.end()
-                               ? missing_tensor(v->name, "missing from one runner")
-                               : compare_tensors(v->name, a->second, ref->second, r_.tol);
+                               ? missing_tensor(v.name, "missing from one runner")
+                               : compare_tensors(v.name, a->second, ref->second, r_.tol);
       e.passed = e.passed && c.passed;
       e.outputs.push_back(std::move(c));
     }
@@ -98,14 +98,19 @@ class Bisector {
       }
       return name;
     };
-    const ir::Graph& g = *r_.model->graph;
+    // The imported network's tensors that vary with the inputs (weights do not).
+    const Network& network = r_.model->network;
+    std::unordered_map<std::string, DataType> varying;
+    for (const TensorDesc& t : network.tensors()) {
+      if (!network.constant(t.name)) varying.emplace(t.name, t.dtype);
+    }
     std::vector<ExtraTensor> extra;
     std::set<std::string> seen;
     auto measure = [&](const std::string& tensor) {
       std::string name = source(tensor);
-      const ir::Value* v = g.find_value(name);
-      if (v && !v->is_constant() && is_floating(v->dtype) && seen.insert(name).second) {
-        extra.push_back({name, v->dtype});
+      auto v = varying.find(name);
+      if (v != varying.end() && is_floating(v->second) && seen.insert(name).second) {
+        extra.push_back({name, v->second});
       }
     };
     for (const LayerInfo* l : candidates) {

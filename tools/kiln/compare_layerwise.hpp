@@ -9,14 +9,14 @@
 
 #include "compare_metrics.hpp"
 #include "compare_runners.hpp"
-#include "ir/graph.hpp"
+#include "kiln/inspector.hpp"
 
 namespace kiln::tools {
 
-// Float tensors produced by the graph's nodes that depend on a graph input (constants and
-// weight-only subgraphs are left out: the builder folds them), in topological order. Graph
+// Float tensors made by the network's layers that depend on a network input (constants and
+// weight-only subgraphs are left out: the builder folds them), in topological order. Network
 // outputs are included where they fall in that order.
-std::vector<ExtraTensor> intermediate_tensors(const ir::Graph& graph);
+std::vector<ExtraTensor> intermediate_tensors(const EngineInformation& network);
 
 struct LayerwiseTensor {
   TensorComparison comparison;
@@ -30,7 +30,8 @@ struct LayerwiseReport {
   std::vector<std::string> missing;  // tensors one runner did not produce (fused away, renamed)
 };
 
-LayerwiseReport compare_layerwise(const ir::Graph& graph, const std::vector<ExtraTensor>& tensors,
+LayerwiseReport compare_layerwise(const EngineInformation& network,
+                                  const std::vector<ExtraTensor>& tensors,
                                   const std::map<std::string, Tensor>& tested,
                                   const std::map<std::string, Tensor>& reference,
                                   const Tolerance& tol);

@@ -3,26 +3,15 @@
 
 #include <cmath>
 
-#include "backends/cpu/dispatch.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 namespace {
 
 std::vector<double> to_doubles(const Tensor& t) {
-  std::vector<double> out(static_cast<size_t>(t.numel()));
-  cpu::visit_dtype(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = t.data<T>();
-    for (size_t i = 0; i < out.size(); ++i) {
-      if constexpr (std::is_same_v<T, double> || std::is_integral_v<T>) {
-        out[i] = static_cast<double>(p[i]);
-      } else {
-        out[i] = static_cast<double>(static_cast<float>(p[i]));
-      }
-    }
-  });
-  return out;
+  Tensor wide = t.cast(DataType::kFloat64);
+  const double* p = wide.data<double>();
+  return std::vector<double>(p, p + wide.numel());
 }
 
 // Both NaN, or the same infinity: the runners agree.

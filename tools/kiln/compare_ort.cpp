@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "npy.hpp"
 
 namespace kiln::tools {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 namespace {

@@ -8,13 +8,9 @@
 #include <sstream>
 
 #include "compare_ort.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "npy.hpp"
-#include "runtime/engine_impl.hpp"
 #include "tensor_summary.hpp"
-#ifdef KILN_WITH_CUDA
-#include "backends/cuda/cuda_execution_context.hpp"
-#endif
 
 namespace kiln::tools {
 namespace {
@@ -41,13 +37,14 @@ RunnerResult run_files(const RunnerSpec& spec, const CompareModel& model,
     return (fs::path(spec.reference_dir) / (sanitize_file_name(name) + ".npy")).string();
   };
   RunnerResult r;
-  for (const ir::Value* v : model.graph->outputs()) {
-    std::string file = file_of(v->name);
+  std::vector<TensorDesc> outputs = model.network.outputs();
+  for (const TensorDesc& v : outputs) {
+    std::string file = file_of(v.name);
     if (!fs::exists(file)) {
       fail(ErrorCode::kIo, "--reference '", spec.reference_dir, "' has no file for output '",
-           v->name, "' (expected '", file, "')");
+           v.name, "' (expected '", file, "')");
     }
-    r.tensors.emplace(v->name, read_npy(file));
+    r.tensors.emplace(v.name, read_npy(file));
   }
   int found = 0;
   for (const ExtraTensor& e : extra) {
@@ -56,7 +53,7 @@ RunnerResult run_files(const RunnerSpec& spec, const CompareModel& model,
     r.tensors.emplace(e.name, read_npy(file));
     ++found;
   }
-  r.detail = cat(model.graph->outputs().size(), " outputs");
+  r.detail = cat(outputs.size(), " outputs");
   if (!extra.empty()) r.detail += cat(", ", found, " of ", extra.size(), " intermediate tensors");
   r.detail += " read from .npy files";
   return r;
@@ -126,29 +123,31 @@ std::vector<RunnerSpec> parse_runners(const std::string& list, const std::string
 
 void check_runner_available(const RunnerSpec& spec) {
   if (spec.kind != RunnerKind::kKilnCuda) return;
-#ifdef KILN_WITH_CUDA
-  if (!cuda::device_available()) {
+  if (!backend_built(Backend::kCuda)) {
+    fail(ErrorCode::kUnsupported,
+         "runner kiln-cuda: this kiln build has no CUDA backend (it was built without the CUDA "
+         "toolkit)");
+  }
+  if (!backend_available(Backend::kCuda)) {
     fail(ErrorCode::kUnsupported,
          "runner kiln-cuda: no CUDA device is available on this machine; compare on the CPU "
          "with --runners kiln-cpu,ort");
   }
-#else
-  fail(ErrorCode::kUnsupported,
-       "runner kiln-cuda: this kiln build has no CUDA backend (it was built without the CUDA "
-       "toolkit)");
-#endif
 }
 
 RunnerResult run_kiln(const CompareModel& model, const BuilderConfig& config,
                       const std::map<std::string, Tensor>& inputs,
                       const std::vector<ExtraTensor>& extra) {
-  auto impl = std::make_unique<Network::Impl>();
-  impl->graph = model.graph->clone();
-  Network network(std::move(impl));
-  ir::Graph& g = *network.impl().graph;
-  for (const ExtraTensor& e : extra) {
-    ir::Value* v = g.find_value(e.name);
-    if (v && !g.is_graph_output(v) && !g.is_graph_input(v)) network.mark_output(e.name);
+  Network network = model.network.clone();
+  if (!extra.empty()) {
+    // Tensors the network has that are neither an input nor an output already.
+    std::set<std::string> markable;
+    for (const TensorDesc& t : network.tensors()) markable.insert(t.name);
+    for (const TensorDesc& t : network.inputs()) markable.erase(t.name);
+    for (const TensorDesc& t : network.outputs()) markable.erase(t.name);
+    for (const ExtraTensor& e : extra) {
+      if (markable.erase(e.name)) network.mark_output(e.name);
+    }
   }
   BuilderConfig built_for = config;
   for (const auto& [name, t] : inputs) built_for.input_shapes[name] = t.shape();

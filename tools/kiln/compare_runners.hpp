@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "ir/graph.hpp"
 #include "kiln/kiln.hpp"
 
 namespace kiln::tools {
@@ -45,11 +44,11 @@ struct ExtraTensor {
   DataType dtype = DataType::kFloat32;
 };
 
-// The model as `kiln compare` holds it: the imported graph with input shapes fixed to the
+// The model as `kiln compare` holds it: the imported network with input shapes fixed to the
 // inputs of this comparison; kiln runners build copies of it, so it is parsed once.
 struct CompareModel {
   std::string path;
-  std::unique_ptr<ir::Graph> graph;
+  Network network;
 };
 
 struct RunnerResult {

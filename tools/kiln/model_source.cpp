@@ -1,4 +1,4 @@
-// Opening models for the CLI: format detection, engine loading/building, graph loading.
+// Opening models for the CLI: format detection, engine loading/building, inspection.
 #include "model_source.hpp"
 
 #include <cerrno>
@@ -6,9 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.hpp"
-#include "onnx/importer.hpp"
-#include "plan/plan_file.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 
@@ -23,8 +21,8 @@ ModelFormat detect_model_format(const std::string& path) {
   if (!f) fail(ErrorCode::kIo, "cannot open '", path, "': ", std::strerror(errno));
   char head[8] = {};
   f.read(head, sizeof(head));
-  return plan::looks_like_plan({head, static_cast<size_t>(f.gcount())}) ? ModelFormat::kPlan
-                                                                        : ModelFormat::kOnnx;
+  return looks_like_plan({head, static_cast<size_t>(f.gcount())}) ? ModelFormat::kPlan
+                                                                  : ModelFormat::kOnnx;
 }
 
 std::unique_ptr<Engine> load_engine(const std::string& path, const BuilderConfig& config) {
@@ -32,21 +30,23 @@ std::unique_ptr<Engine> load_engine(const std::string& path, const BuilderConfig
   return build_engine(parse_onnx_file(path), config);
 }
 
-ModelGraph load_model_graph(const std::string& path) {
-  ModelGraph m;
+ModelContents inspect_model(const std::string& path) {
+  ModelContents m;
   m.format = detect_model_format(path);
   m.file_bytes = std::filesystem::file_size(path);
   if (m.format == ModelFormat::kPlan) {
-    plan::LoadedPlan p = plan::read_plan_file(path);
-    m.graph = std::move(p.graph);
-    m.memory = std::move(p.memory);
-    m.host_tail = std::move(p.host_tail);
-    m.host_tail_reason = std::move(p.host_tail_reason);
-    m.backend = p.backend;
+    std::unique_ptr<Engine> engine = Engine::load(path);
+    m.backend = engine->backend();
+    m.info = inspect_engine(*engine);
   } else {
-    m.graph = onnx::import_model_file(path);
+    m.info = inspect_network(parse_onnx_file(path));
   }
   return m;
+}
+
+std::string layer_phrase(const LayerInformation& layer) {
+  return "node '" + layer.name + "' (" + (layer.domain.empty() ? "" : layer.domain + ".") +
+         layer.op + ")";
 }
 
 }  // namespace kiln::tools

@@ -2,12 +2,11 @@
 // magic bytes rather than the file name.
 #pragma once
 
+#include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 
-#include "builder/memory_plan.hpp"
-#include "ir/graph.hpp"
+#include "kiln/inspector.hpp"
 #include "kiln/kiln.hpp"
 
 namespace kiln::tools {
@@ -20,18 +19,17 @@ ModelFormat detect_model_format(const std::string& path);
 // A plan is loaded as is; an ONNX model is imported and built in memory with `config`.
 std::unique_ptr<Engine> load_engine(const std::string& path, const BuilderConfig& config);
 
-// The graph a model describes, for inspection: the plan's optimized graph, or the graph the
-// importer makes of an ONNX model (not yet built).
-struct ModelGraph {
+// What a model holds, for inspection: a plan's engine as built, or the network the importer
+// makes of an ONNX model (not yet built).
+struct ModelContents {
   ModelFormat format = ModelFormat::kOnnx;
-  std::unique_ptr<ir::Graph> graph;
-  Backend backend = Backend::kCpu;   // plans only
-  std::optional<MemoryPlan> memory;  // plans with static activation shapes only
-  // Split GPU plans: the layers run on the host after `graph`, and why (build/host_tail.hpp).
-  std::unique_ptr<ir::Graph> host_tail;
-  std::string host_tail_reason;
+  Backend backend = Backend::kCpu;  // plans only
+  EngineInformation info;
   uint64_t file_bytes = 0;
 };
-ModelGraph load_model_graph(const std::string& path);
+ModelContents inspect_model(const std::string& path);
+
+// "node 'conv1' (Conv)", "node 'nms' (custom.NMS)": how kiln's messages name a layer.
+std::string layer_phrase(const LayerInformation& layer);
 
 }  // namespace kiln::tools

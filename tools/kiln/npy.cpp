@@ -14,8 +14,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "core/checked_size.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
+#include "kiln/tensor.hpp"
 #include "npy_header.hpp"
 
 namespace kiln::tools {

@@ -5,7 +5,7 @@
 
 #include <limits>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "quote.hpp"
 
 namespace kiln::tools {

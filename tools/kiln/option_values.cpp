@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "core/checked_size.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
+#include "kiln/tensor.hpp"
 #include "quote.hpp"
 
 namespace kiln::tools {

@@ -1,7 +1,7 @@
 // Parsing of --disable-pass and --tactic.
 #include "pipeline_options.hpp"
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 

@@ -3,7 +3,7 @@
 
 #include <optional>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 

@@ -6,13 +6,12 @@
 #include <set>
 
 #include "commands.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "kiln/kiln.hpp"
 #include "model_source.hpp"
 #include "npy.hpp"
 #include "option_values.hpp"
 #include "run_inputs.hpp"
-#include "runtime/engine_impl.hpp"
 #include "tensor_summary.hpp"
 
 namespace kiln::tools {
@@ -59,8 +58,7 @@ void run_command(const RunOptions& o, std::ostream& out, std::ostream& err) {
       << milliseconds(load_ms) << ")\n";
 
   RunInputOptions input_opts{o.inputs, o.shapes, o.seed};
-  std::map<std::string, Tensor> inputs =
-      prepare_inputs(*engine->impl().graph, input_opts, out, err);
+  std::map<std::string, Tensor> inputs = prepare_inputs(engine->inputs(), input_opts, out, err);
 
   std::unique_ptr<ExecutionContext> context = engine->create_execution_context();
   t = Clock::now();

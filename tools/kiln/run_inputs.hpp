@@ -10,8 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "ir/graph.hpp"
-#include "kiln/tensor.hpp"
+#include "kiln/kiln.hpp"
 
 namespace kiln::tools {
 
@@ -32,9 +31,11 @@ struct RunInputOptions {
   uint64_t seed = 0;
 };
 
-// Returns one tensor per graph input. Writes one line per input saying where it came from, and
-// notes (e.g. a symbolic dimension defaulted to 1) to `notes`.
-std::map<std::string, Tensor> prepare_inputs(const ir::Graph& graph, const RunInputOptions& opts,
-                                             std::ostream& log, std::ostream& notes);
+// Returns one tensor per input of a network or engine (`inputs`, in order). Writes one line per
+// input saying where it came from, and notes (e.g. a symbolic dimension defaulted to 1) to
+// `notes`.
+std::map<std::string, Tensor> prepare_inputs(const std::vector<TensorDesc>& inputs,
+                                             const RunInputOptions& opts, std::ostream& log,
+                                             std::ostream& notes);
 
 }  // namespace kiln::tools

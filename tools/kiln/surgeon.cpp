@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "option_values.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_model.hpp"

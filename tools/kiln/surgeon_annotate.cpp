@@ -7,12 +7,12 @@ namespace kiln::tools::surgeon {
 
 namespace pb = ::onnx;
 
-int annotate_types(pb::GraphProto& g, const ir::Graph& inferred, bool replace_outputs) {
-  std::map<std::string, const ir::Value*> by_name;
-  for (const auto& v : inferred.values()) by_name.emplace(v->name, v.get());
-  auto find = [&](const std::string& name) -> const ir::Value* {
+int annotate_types(pb::GraphProto& g, const Network& inferred, bool replace_outputs) {
+  std::map<std::string, TensorDesc> by_name;
+  for (TensorDesc& t : inferred.tensors()) by_name.emplace(t.name, std::move(t));
+  auto find = [&](const std::string& name) -> const TensorDesc* {
     auto it = by_name.find(name);
-    return it == by_name.end() ? nullptr : it->second;
+    return it == by_name.end() ? nullptr : &it->second;
   };
   std::set<std::string> outputs = output_names(g);
   std::map<std::string, pb::ValueInfoProto*> declared;
@@ -20,9 +20,9 @@ int annotate_types(pb::GraphProto& g, const ir::Graph& inferred, bool replace_ou
   int annotated = 0;
   for (const auto& n : g.node()) {
     for (const auto& o : n.output()) {
-      const ir::Value* v = o.empty() || outputs.count(o) ? nullptr : find(o);
+      const TensorDesc* v = o.empty() || outputs.count(o) ? nullptr : find(o);
       if (!v) continue;
-      pb::TypeProto t = type_from_ir(*v);
+      pb::TypeProto t = type_from_desc(*v);
       if (t.tensor_type().elem_type() == 0) continue;  // a type kiln has no ONNX name for
       pb::ValueInfoProto* vi = declared.count(o) ? declared[o] : g.add_value_info();
       vi->set_name(o);
@@ -32,9 +32,9 @@ int annotate_types(pb::GraphProto& g, const ir::Graph& inferred, bool replace_ou
     }
   }
   for (auto& out : *g.mutable_output()) {
-    const ir::Value* v = find(out.name());
+    const TensorDesc* v = find(out.name());
     if (!v) continue;
-    pb::TypeProto t = type_from_ir(*v);
+    pb::TypeProto t = type_from_desc(*v);
     if (t.tensor_type().elem_type() == 0) continue;
     auto* declared_type = out.mutable_type()->mutable_tensor_type();
     bool has_shape = declared_type->has_shape();

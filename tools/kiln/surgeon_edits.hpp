@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ir/graph.hpp"
+#include "kiln/kiln.hpp"
 #include "onnx.pb.h"
 #include "surgeon_model.hpp"
 
@@ -30,7 +30,7 @@ SanitizeResult sanitize_model(::onnx::ModelProto& model, const std::string& sour
 // Writes kiln's inferred type of every node output into value_info, and of graph outputs into
 // their declarations. `replace_outputs`: overwrite declared output shapes (after set-shape)
 // rather than only filling in what they leave unknown. Returns the number of tensors annotated.
-int annotate_types(::onnx::GraphProto& g, const ir::Graph& inferred, bool replace_outputs);
+int annotate_types(::onnx::GraphProto& g, const Network& inferred, bool replace_outputs);
 
 // Keeps the subgraph computing `outputs` from `inputs` (and initializers).
 struct ExtractResult {

@@ -2,7 +2,7 @@
 // the given input tensors (and initializers), as a model of its own.
 #include <functional>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_graph.hpp"
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <optional>
 
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "onnx/tensor_proto.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_graph.hpp"

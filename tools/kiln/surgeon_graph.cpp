@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/checked_size.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
+#include "kiln/tensor.hpp"
 #include "onnx/tensor_proto.hpp"
 #include "option_values.hpp"
 
@@ -236,11 +236,11 @@ TypeTable::TypeTable(const pb::GraphProto& g) {
   for (const auto& v : g.input()) declare(v);
 }
 
-void TypeTable::add_inferred(const ir::Graph& graph) {
-  for (const auto& v : graph.values()) {
-    if (!types_.count(v->name) && (v->producer || v->is_constant())) {
-      types_[v->name] = type_from_ir(*v);
-    }
+void TypeTable::add_inferred(const Network& network) {
+  std::set<std::string> inputs;
+  for (const TensorDesc& t : network.inputs()) inputs.insert(t.name);
+  for (const TensorDesc& t : network.tensors()) {
+    if (!types_.count(t.name) && !inputs.count(t.name)) types_[t.name] = type_from_desc(t);
   }
 }
 
@@ -299,18 +299,18 @@ bool types_conflict(const pb::TypeProto& a, const pb::TypeProto& b, std::string*
   return conflict;
 }
 
-pb::TypeProto type_from_ir(const ir::Value& v) {
+pb::TypeProto type_from_desc(const TensorDesc& v) {
   pb::TypeProto t;
   auto* tt = t.mutable_tensor_type();
   tt->set_elem_type(onnx::to_onnx_dtype(v.dtype));
-  if (!v.shape) return t;
+  if (!v.rank_known) return t;
   auto* shape = tt->mutable_shape();
-  for (const ir::Dim& d : *v.shape) {
+  for (size_t i = 0; i < v.dims.size(); ++i) {
     auto* dim = shape->add_dim();
-    if (d.known()) {
-      dim->set_dim_value(d.value);
-    } else if (!d.symbol.empty()) {
-      dim->set_dim_param(d.symbol);
+    if (v.dims[i] >= 0) {
+      dim->set_dim_value(v.dims[i]);
+    } else if (i < v.dim_names.size() && !v.dim_names[i].empty()) {
+      dim->set_dim_param(v.dim_names[i]);
     }
   }
   return t;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "ir/graph.hpp"
+#include "kiln/kiln.hpp"
 #include "onnx.pb.h"
 
 namespace kiln::tools::surgeon {
@@ -54,7 +54,7 @@ std::string unique_tensor_name(const ::onnx::GraphProto& g, const std::string& b
 class TypeTable {
  public:
   explicit TypeTable(const ::onnx::GraphProto& g);
-  void add_inferred(const ir::Graph& graph);
+  void add_inferred(const Network& network);
   // The declared type with the tensor's element type set, or nullopt.
   std::optional<::onnx::TypeProto> find(const std::string& name) const;
 
@@ -69,9 +69,9 @@ std::string elem_type_name(int32_t elem_type);
 // Whether two declared types certainly differ: element types, ranks or a static dim.
 bool types_conflict(const ::onnx::TypeProto& a, const ::onnx::TypeProto& b, std::string* why);
 
-// The IR value's dtype and shape as an ONNX type (known dims as dim_value, symbolic as
+// A kiln tensor's dtype and shape as an ONNX type (known dims as dim_value, symbolic as
 // dim_param, anonymous ones left empty).
-::onnx::TypeProto type_from_ir(const ir::Value& v);
+::onnx::TypeProto type_from_desc(const TensorDesc& t);
 
 // Parses "1x3x224x224" (or "1,3,224,224"): numbers are static dims, names ("N", "batch")
 // symbolic, "?" unknown.

@@ -5,8 +5,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
-#include "ir/op_registry.hpp"
+#include "kiln/error.hpp"
+#include "kiln/kiln.hpp"
 #include "onnx/tensor_proto.hpp"
 #include "quote.hpp"
 #include "surgeon_edits.hpp"
@@ -56,8 +56,7 @@ void count(const pb::GraphProto& g, int depth, Census& c) {
     if (depth > 0) ++c.subgraph_nodes;
     std::string op = is_default_domain(n.domain()) ? n.op_type() : n.domain() + "::" + n.op_type();
     ++c.ops[op];
-    bool supported = is_default_domain(n.domain()) &&
-                     (n.op_type() == "Constant" || ir::OpRegistry::instance().find(n.op_type()));
+    bool supported = is_default_domain(n.domain()) && supports_onnx_op(n.op_type());
     if (!supported) {
       Unsupported& u = c.unsupported[op];
       u.op = op;

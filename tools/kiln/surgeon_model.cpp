@@ -10,9 +10,8 @@
 #include <fstream>
 #include <functional>
 
-#include "core/checked_size.hpp"
-#include "core/error.hpp"
-#include "onnx/importer.hpp"
+#include "kiln/error.hpp"
+#include "kiln/tensor.hpp"
 #include "onnx/tensor_proto.hpp"
 
 namespace kiln::tools::surgeon {
@@ -97,7 +96,7 @@ OnnxModel read_onnx_model(const std::string& path) {
   if (!fs::exists(status)) fail(ErrorCode::kIo, "'", path, "' does not exist");
   if (!fs::is_regular_file(status)) fail(ErrorCode::kIo, "'", path, "' is not a file");
   uint64_t size = fs::file_size(path);
-  if (size > onnx::kMaxModelFileBytes) {
+  if (size > kMaxInlineModelBytes) {
     fail(ErrorCode::kInvalidModel, "'", path, "' is ", size,
          " bytes; an ONNX file over 2 GiB must keep its weights in external data");
   }
@@ -110,7 +109,7 @@ OnnxModel read_onnx_model(const std::string& path) {
   m.path = path;
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
                                                 static_cast<int>(bytes.size()));
-  stream.SetTotalBytesLimit(static_cast<int>(onnx::kMaxModelFileBytes));
+  stream.SetTotalBytesLimit(static_cast<int>(kMaxInlineModelBytes));
   stream.SetRecursionLimit(64);
   if (!m.proto.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
     fail(ErrorCode::kInvalidModel, "'", path,
@@ -181,8 +180,7 @@ WriteResult write_onnx_model(pb::ModelProto model, const std::string& path, bool
   return w;
 }
 
-std::unique_ptr<ir::Graph> import_onnx_model(const pb::ModelProto& model,
-                                             const std::string& source) {
+Network import_onnx_model(const pb::ModelProto& model, const std::string& source) {
   if (model.ByteSizeLong() > kMaxInlineModelBytes) {
     fail(ErrorCode::kUnsupported, source,
          " is 2 GiB or more with its weights; kiln can only import it from its own file");
@@ -190,13 +188,13 @@ std::unique_ptr<ir::Graph> import_onnx_model(const pb::ModelProto& model,
   std::string bytes;
   model.SerializeToString(&bytes);
   // Every tensor is inline, so no external data needs resolving.
-  return onnx::import_model_bytes(bytes, ".", source);
+  return parse_onnx_bytes(bytes, source);
 }
 
 TypeTable known_types(const pb::ModelProto& model, const std::string& source) {
   TypeTable types(model.graph());
   try {
-    types.add_inferred(*import_onnx_model(model, source));
+    types.add_inferred(import_onnx_model(model, source));
   } catch (const Error&) {
     // Unsupported ops are why models get edited; the declared types are what is left.
   }

@@ -1,13 +1,13 @@
 // Model I/O for `kiln surgeon`: reads an ONNX file into its protobuf message with every external
 // tensor inlined, writes it back (spilling big weights to a `.data` file beside it when the model
-// would not fit in one protobuf message), and imports the message into kiln's IR.
+// would not fit in one protobuf message), and parses the message into a kiln Network.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
-#include "ir/graph.hpp"
+#include "kiln/kiln.hpp"
 #include "onnx.pb.h"
 #include "surgeon_graph.hpp"
 
@@ -43,8 +43,7 @@ WriteResult write_onnx_model(::onnx::ModelProto model, const std::string& path, 
 
 // The model as kiln imports it (types and shapes inferred). `source` names it in errors.
 // Throws Error(kUnsupported) listing every node kiln cannot import.
-std::unique_ptr<ir::Graph> import_onnx_model(const ::onnx::ModelProto& model,
-                                             const std::string& source);
+Network import_onnx_model(const ::onnx::ModelProto& model, const std::string& source);
 
 // The types the model declares, plus kiln's inference where kiln can import the model (a model
 // with ops kiln lacks keeps only its declarations).

@@ -1,6 +1,6 @@
 // `kiln surgeon remove`: deletes nodes by name or op type; whoever read a removed node's first
 // output reads its first input instead.
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_graph.hpp"
 

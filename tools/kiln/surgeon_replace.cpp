@@ -1,6 +1,6 @@
 // `kiln surgeon replace`: turns nodes selected by name or op type into a one-input op (usually
 // Identity) of one of their inputs, e.g. every training-only Where into an Identity of its X.
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_graph.hpp"
 

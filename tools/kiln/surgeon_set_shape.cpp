@@ -1,6 +1,6 @@
 // `kiln surgeon set-shape`: gives graph inputs new shapes (static or symbolic dims) and lets kiln
 // re-infer every other shape from them.
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 #include "quote.hpp"
 #include "surgeon_edits.hpp"
 #include "surgeon_graph.hpp"
@@ -38,8 +38,7 @@ bool set_input_shapes(pb::ModelProto& model, const std::vector<std::string>& spe
   g.clear_value_info();
   if (!infer) return true;
   try {
-    auto graph = import_onnx_model(model, source);
-    int n = annotate_types(g, *graph, /*replace_outputs=*/true);
+    int n = annotate_types(g, import_onnx_model(model, source), /*replace_outputs=*/true);
     log << "  kiln inferred " << n << " tensor type(s) from the new shapes\n";
     return true;
   } catch (const Error& e) {

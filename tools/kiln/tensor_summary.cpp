@@ -1,12 +1,12 @@
-// Tensor statistics in double precision, visiting each element once.
+// Tensor statistics in double precision, over every element converted to float64.
 #include "tensor_summary.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
-#include "backends/cpu/dispatch.hpp"
-#include "core/error.hpp"
+#include "kiln/error.hpp"
 
 namespace kiln::tools {
 namespace {
@@ -24,31 +24,35 @@ TensorSummary summarize(const Tensor& t, size_t first_count) {
   double sum = 0;
   s.min = std::numeric_limits<double>::infinity();
   s.max = -s.min;
-  cpu::visit_dtype(t.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      double v;
-      if constexpr (std::is_integral_v<T>) {
-        v = static_cast<double>(p[i]);
-        if (static_cast<size_t>(i) < first_count) s.first.push_back(std::to_string(p[i]));
-      } else {
-        v = static_cast<double>(static_cast<float>(p[i]));
-        if constexpr (std::is_same_v<T, double>) v = p[i];
-        if (static_cast<size_t>(i) < first_count) s.first.push_back(format_double(v));
-      }
-      if (std::isnan(v)) {
-        ++s.nan;
-      } else if (std::isinf(v)) {
-        ++s.inf;
-      } else {
-        ++s.finite;
-        sum += v;
-        s.min = std::min(s.min, v);
-        s.max = std::max(s.max, v);
-      }
+  // Every element as a double, converted as a Cast to float64 would.
+  const Tensor values = t.cast(DataType::kFloat64);
+  const double* v = values.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (std::isnan(v[i])) {
+      ++s.nan;
+    } else if (std::isinf(v[i])) {
+      ++s.inf;
+    } else {
+      ++s.finite;
+      sum += v[i];
+      s.min = std::min(s.min, v[i]);
+      s.max = std::max(s.max, v[i]);
     }
-  });
+  }
+  // The first values as text: floats as %.6g, integers exactly (through a 64-bit copy of them).
+  const size_t head = std::min(first_count, static_cast<size_t>(t.numel()));
+  if (is_floating(t.dtype())) {
+    for (size_t i = 0; i < head; ++i) s.first.push_back(format_double(v[i]));
+  } else {
+    const bool is_unsigned = is_unsigned_integer(t.dtype());
+    Tensor first =
+        Tensor::borrow(t.dtype(), {static_cast<int64_t>(head)}, const_cast<void*>(t.raw()), nullptr)
+            .cast(is_unsigned ? DataType::kUInt64 : DataType::kInt64);
+    for (size_t i = 0; i < head; ++i) {
+      s.first.push_back(is_unsigned ? std::to_string(first.data<uint64_t>()[i])
+                                    : std::to_string(first.data<int64_t>()[i]));
+    }
+  }
   if (s.finite == 0) {
     s.min = s.max = 0;
   } else {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backends/cpu/cast.hpp"
 #include "backends/cpu/elementwise_kernels.hpp"
 
 namespace kiln::cpu {
@@ -75,9 +76,16 @@ To convert(From v, bool saturate) {
   }
 }
 
-// Converts `in` into `out` (same shape, any two types).
-void cast_into(const KernelContext& ctx, const Tensor& in, Tensor& out) {
-  const bool saturate = ctx.node.attrs.get_int("saturate", 1) != 0;
+void cast_kernel(KernelContext& ctx) {
+  cast_into(ctx.input(0), ctx.output(0), ctx.node.attrs.get_int("saturate", 1) != 0);
+}
+
+}  // namespace
+
+void cast_into(const Tensor& in, Tensor& out, bool saturate) {
+  if (in.numel() != out.numel()) {
+    fail(ErrorCode::kInternal, "cast of ", in.numel(), " elements into ", out.numel());
+  }
   const int64_t n = in.numel();
   if (in.dtype() == out.dtype()) {
     if (n > 0) std::memcpy(out.raw(), in.raw(), in.nbytes());
@@ -94,12 +102,6 @@ void cast_into(const KernelContext& ctx, const Tensor& in, Tensor& out) {
     });
   });
 }
-
-void cast_kernel(KernelContext& ctx) {
-  cast_into(ctx, ctx.input(0), ctx.output(0));
-}
-
-}  // namespace
 
 void register_cast_kernels(CpuKernelRegistry& r) {
   r.add("Cast", cast_kernel);

@@ -10,6 +10,7 @@
 #include "backends/cuda/host_fallback.hpp"
 #include "backends/cuda/tactic.hpp"
 #include "core/logging.hpp"
+#include "kiln/profiler.hpp"
 #include "runtime/activation_layout.hpp"
 
 namespace kiln::cuda {
@@ -240,14 +241,18 @@ void CudaExecutionContext::bind(const std::map<std::string, void*>& device_bindi
   if (bound_ != device_bindings) bound_ = device_bindings;
 }
 
-void CudaExecutionContext::launch_layers(cudaStream_t stream) {
-  LayerHook hook = use_graph_ ? nullptr : layer_hook_;
+void CudaExecutionContext::launch_layers(cudaStream_t stream,
+                                         const std::vector<CudaEvent>* events) {
+  // A profiled launch (events) never goes into a graph.
+  LayerHook hook = use_graph_ && !events ? nullptr : layer_hook_;
   for (size_t i = 0; i < kernels_.size(); ++i) {
     contexts_[i].stream = stream;
     if (hook) hook(&contexts_[i].node, stream, layer_hook_user_);
+    if (events) KILN_CUDA_CHECK(cudaEventRecord((*events)[i].get(), stream));
     kernels_[i]->enqueue(contexts_[i]);
   }
   if (hook) hook(nullptr, stream, layer_hook_user_);
+  if (events) KILN_CUDA_CHECK(cudaEventRecord(events->back().get(), stream));
   for (const auto& [value, source] : passthrough_outputs_) {
     const void* src = source ? source : bound_.at(value->name);
     size_t bytes = shape_numel(static_shape(*value)) * element_size(value->dtype);
@@ -257,9 +262,25 @@ void CudaExecutionContext::launch_layers(cudaStream_t stream) {
   KILN_CUDA_CHECK(cudaGetLastError());
 }
 
+void CudaExecutionContext::launch_profiled(cudaStream_t stream) {
+  while (layer_events_.size() < kernels_.size() + 1) layer_events_.push_back(make_event());
+  launch_layers(stream, &layer_events_);
+  KILN_CUDA_CHECK(cudaEventSynchronize(layer_events_.back().get()));
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    float ms = 0;
+    KILN_CUDA_CHECK(cudaEventElapsedTime(&ms, layer_events_[i].get(), layer_events_[i + 1].get()));
+    profiler_->report_layer_time({contexts_[i].node.name, contexts_[i].node.op, ms});
+  }
+}
+
 void CudaExecutionContext::enqueue(const std::map<std::string, void*>& device_bindings,
                                    void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
+  if (profiler_) {
+    bind(device_bindings);
+    launch_profiled(s);
+    return;
+  }
   if (!use_graph_) {
     bind(device_bindings);
     launch_layers(s);

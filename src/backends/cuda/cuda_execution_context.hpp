@@ -50,10 +50,14 @@ class CudaExecutionContext final : public ExecutionContext {
   // The tactic each tuned layer uses (the builder records them in the plan).
   const TacticTuner& tuner() const { return *tuner_; }
 
-  // Profiling hook (kiln bench --profile): while set, called on the launching thread before each
-  // layer is enqueued, with its node, and once after the last, with nullptr, e.g. to record CUDA
-  // events between layers. Not called while a CUDA graph is in use: a graph replays without the
-  // host. Off by default; the steady-state launch path pays one branch per layer.
+  // While set, enqueue() launches without the CUDA graph, records an event before each layer and
+  // after the last, waits for the last and reports the time between consecutive events.
+  void set_profiler(Profiler* profiler) override { profiler_ = profiler; }
+
+  // Launch hook (tests see which layers launch; per-layer times come from set_profiler): while
+  // set, called on the launching thread before each layer is enqueued, with its node, and once
+  // after the last, with nullptr. Not called while a CUDA graph is in use: a graph replays
+  // without the host. Off by default; the steady-state launch path pays one branch per layer.
   using LayerHook = void (*)(const ir::Node* layer, cudaStream_t stream, void* user);
   void set_layer_hook(LayerHook hook, void* user) {
     layer_hook_ = hook;
@@ -62,7 +66,9 @@ class CudaExecutionContext final : public ExecutionContext {
 
  private:
   void bind(const std::map<std::string, void*>& device_bindings);
-  void launch_layers(cudaStream_t stream);
+  // `events` (profiled runs): one more than there are layers, recorded around them.
+  void launch_layers(cudaStream_t stream, const std::vector<CudaEvent>* events = nullptr);
+  void launch_profiled(cudaStream_t stream);
 
   std::shared_ptr<const Engine::Impl> engine_;
   std::shared_ptr<const DeviceWeights> weights_;
@@ -94,6 +100,8 @@ class CudaExecutionContext final : public ExecutionContext {
   cudaStream_t graph_stream_ = nullptr;
   LayerHook layer_hook_ = nullptr;
   void* layer_hook_user_ = nullptr;
+  Profiler* profiler_ = nullptr;
+  std::vector<CudaEvent> layer_events_;  // made on the first profiled run
 };
 
 }  // namespace kiln::cuda
