@@ -83,6 +83,8 @@ elif [ "${KILN_PREBUILT:-0}" != 1 ]; then
   mkdir -p "$KILN_HOME/bin" && cp "$BUILD/kiln" "$BUILD/tests/kiln_unit_tests" "$BUILD/tests/conformance/kiln_conformance" "$KILN_HOME/bin/"
 fi
 KILN="$KILN_HOME/bin/kiln"
+# PACK_KILN=1: this kiln, stripped, comes back as $OUT/kiln.xz (for a later call's comparisons).
+[ "${PACK_KILN:-0}" = 1 ] && (strip -o /tmp/kiln_packed "$KILN" && xz -T4 -c /tmp/kiln_packed > "$OUT/kiln.xz") &
 # Scratch for the stages; per job when several run at once on separate GPUs.
 WORK=${TMPDIR:-/tmp}
 mkdir -p "$WORK"

@@ -12,6 +12,7 @@
 
 #include "backends/cuda/conv_graph.hpp"
 #include "backends/cuda/conv_plan.hpp"
+#include "backends/cuda/conv_serialized_plan.hpp"
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/fused_epilogue.hpp"
 #include "backends/cuda/library_kernels.hpp"
@@ -88,9 +89,38 @@ class ConvKernel final : public CudaKernel {
     };
     const Round rounds[] = {Round{CUDNN_HEUR_MODE_A, true}, Round{CUDNN_HEUR_MODE_FALLBACK, true},
                             Round{CUDNN_HEUR_MODE_A, false}};
-    // A plan's recorded tactic: finalize just that config where it can be found (the full
-    // candidate list below is the fallback, e.g. after a cuDNN update renumbered engines).
+    // The one candidate this layer can end with, where that is known before any plan is made:
+    // the plan's recorded tactic when loading it, a pinned tactic, or while tuning the timing
+    // cache's winner for this signature. Only that config is finalized (finalizing a
+    // runtime-compiled engine is a compilation); the full candidate list below is the fallback,
+    // e.g. after a cuDNN update renumbered engines.
+    std::string known;
+    if (recorded && (!tuning || ir::pinned_tactic(ctx.node))) {
+      known = recorded_name;
+    } else if (tuning) {
+      known = tuner->cached_tactic(signature(ctx));
+    }
+    // Loading a plan that stored the tactic's cuDNN plan: read it back, which compiles nothing.
     if (recorded && !tuning) {
+      const std::optional<CandidateName> parsed = parse_candidate_name(recorded_name);
+      for (const GraphEpilogue& fused : fusion_levels()) {
+        if (!parsed || candidate_kind(fused) != parsed->kind) continue;
+        auto plan =
+            stored_cudnn_plan(ctx.node, recorded_name, cudnn_plan_key(ctx.libs->device), handle);
+        if (!plan) break;
+        ConvCandidate c;
+        c.name = recorded_name;
+        c.fused = fused;
+        c.plan = std::move(plan);
+        int64_t n = 0;
+        KILN_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan->get(),
+                                                  CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                  CUDNN_TYPE_INT64, 1, &n, &c.workspace));
+        candidates.push_back(std::move(c));
+        break;
+      }
+    }
+    if (!known.empty() && candidates.empty()) {
       for (const Round& round : rounds) {
         for (const GraphEpilogue& fused : fusion_levels()) {
           ConvGraph g;
@@ -99,15 +129,20 @@ class ConvKernel final : public CudaKernel {
           } catch (const Error&) {
             continue;
           }
-          auto found =
-              finalized_conv_plans(handle, g.graph, round.mode, type, allow_tf32, round.filtered,
-                                   fused, kMaxCandidatesPerGraph, &recorded_name);
+          auto found = finalized_conv_plans(handle, g.graph, round.mode, type, allow_tf32,
+                                            round.filtered, fused, kMaxCandidatesPerGraph, &known);
           if (found.empty()) continue;
           candidates = std::move(found);
           graphs.push_back(std::move(g));
           break;
         }
         if (!candidates.empty()) break;
+      }
+      // A cached winner over this build's workspace limit is no choice: search them all.
+      if (tuner && !candidates.empty() &&
+          static_cast<size_t>(candidates[0].workspace) > tuner->workspace_limit()) {
+        candidates.clear();
+        graphs.clear();
       }
     }
     for (const Round& round : rounds) {
@@ -169,6 +204,12 @@ class ConvKernel final : public CudaKernel {
     }
     chosen_ = std::move(candidates[chosen]);
     graphs_ = std::move(graphs);
+    if (tuning) {
+      // The plan carries the chosen plan where cuDNN can write it out (runtime-compiled engines).
+      if (auto json = serialize_cudnn_plan(*chosen_.plan)) {
+        tuner->keep_cudnn_plan(ctx.node, std::move(*json));
+      }
+    }
     post_ = make_post(y.shape);
     return static_cast<size_t>(chosen_.workspace);
   }

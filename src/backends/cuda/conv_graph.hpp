@@ -68,5 +68,8 @@ struct CandidateName {
   int64_t engine = -1, ordinal = -1;
 };
 std::optional<CandidateName> parse_candidate_name(const std::string& name);
+// The <kind> of the candidates of a graph computing `fused`: "conv", "fused" (bias) or
+// "fused-<b><r><a>" (bias, residual, activation).
+std::string candidate_kind(const GraphEpilogue& fused);
 
 }  // namespace kiln::cuda

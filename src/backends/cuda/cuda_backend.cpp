@@ -7,6 +7,8 @@
 #include <chrono>
 #include <map>
 
+#include "backends/cuda/conv_serialized_plan.hpp"
+#include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/cuda_execution_context.hpp"
 #include "backends/cuda/flash_attention_heads.hpp"
 #include "backends/cuda/pointwise_prebuilt.hpp"
@@ -101,6 +103,7 @@ class CudaBackend final : public backends::Backend {
       return;
     }
     std::map<const ir::Node*, std::string> choices;
+    std::map<const ir::Node*, std::vector<char>> cudnn_plans;
     try {
       CudaExecutionContext::PrepareProgress progress;
       if (config.progress) {
@@ -112,6 +115,7 @@ class CudaBackend final : public backends::Backend {
       }
       CudaExecutionContext context(engine, progress);
       choices = context.tuner().choices();
+      cudnn_plans = context.tuner().cudnn_plans();
     } catch (const Error& e) {
       // A pinned tactic that does not apply is the user's error: say so now.
       if (e.code() == ErrorCode::kInvalidArgument) throw;
@@ -121,14 +125,26 @@ class CudaBackend final : public backends::Backend {
                                   "); each layer's tactic is chosen when the plan loads"));
       return;
     }
-    size_t recorded = 0;
+    size_t recorded = 0, stored_plans = 0;
+    int device = 0;
+    KILN_CUDA_CHECK(cudaGetDevice(&device));
+    const std::string key = cudnn_plan_key(device);
     for (const auto& n : graph.nodes()) {
       auto it = choices.find(n.get());
-      if (it == choices.end() || ir::pinned_tactic(*n)) continue;
-      n->attrs.set(ir::kTacticAttr, it->second);
-      ++recorded;
+      if (it == choices.end()) continue;
+      if (!ir::pinned_tactic(*n)) {
+        n->attrs.set(ir::kTacticAttr, it->second);
+        ++recorded;
+      }
+      auto plan = cudnn_plans.find(n.get());
+      if (plan != cudnn_plans.end()) {
+        store_cudnn_plan(*n, plan->second, it->second, key);
+        ++stored_plans;
+      }
     }
-    log(Severity::kInfo, cat("tactics: recorded the chosen tactic of ", recorded, " layer(s)"));
+    log(Severity::kInfo,
+        cat("tactics: recorded the chosen tactic of ", recorded, " layer(s)",
+            stored_plans ? cat(", the compiled cuDNN plan of ", stored_plans) : std::string()));
   }
 
   std::unique_ptr<ExecutionContext> create_context(

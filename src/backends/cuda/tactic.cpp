@@ -79,6 +79,11 @@ double TacticTuner::median_time_ms(size_t index,
   return times[times.size() / 2];
 }
 
+std::string TacticTuner::cached_tactic(const std::string& signature) const {
+  auto hit = cache_->find(signature + key_suffix_);
+  return hit ? hit->tactic : std::string();
+}
+
 size_t TacticTuner::choose_by_timing(const std::string& signature,
                                      const std::vector<std::string>& names,
                                      const std::function<void(size_t, cudaStream_t)>& launch) {

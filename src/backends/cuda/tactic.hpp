@@ -38,6 +38,12 @@ class TacticTuner {
   TacticTuner& operator=(const TacticTuner&) = delete;
 
   bool tuning() const { return options_.tune; }
+  size_t workspace_limit() const { return options_.workspace_limit; }
+
+  // The timing cache's winner for `signature` on this GPU and library versions, or "" when the
+  // cache has none: a kernel whose candidates are costly to make (cuDNN plans compiled at
+  // runtime) makes only that one, and choose() then takes it without timing.
+  std::string cached_tactic(const std::string& signature) const;
 
   // Which of `names` (the candidates, best guess first) a layer of `signature` uses; candidate i
   // needs `workspace[i]` bytes of scratch memory. Those over the workspace limit are left out
@@ -52,6 +58,14 @@ class TacticTuner {
   // Each layer's chosen tactic name, for the builder to record in the plan.
   const std::map<const ir::Node*, std::string>& choices() const { return choices_; }
 
+  // The serialized cuDNN plan of a layer's chosen tactic (conv_serialized_plan.hpp), kept while
+  // tuning for the builder to store in the layer: loading the plan then reads it back instead of
+  // compiling the tactic again.
+  void keep_cudnn_plan(const ir::Node& layer, std::vector<char> json) {
+    cudnn_plans_[&layer] = std::move(json);
+  }
+  const std::map<const ir::Node*, std::vector<char>>& cudnn_plans() const { return cudnn_plans_; }
+
  private:
   // Among candidates that all fit: the cached winner, else timing (when tuning) or the first.
   // `launch(i, stream)` runs candidate i once on `stream`; it is called only while tuning. A
@@ -65,6 +79,7 @@ class TacticTuner {
   std::string key_suffix_;  // GPU name, kiln and library versions
   std::shared_ptr<TimingCache> cache_;
   std::map<const ir::Node*, std::string> choices_;
+  std::map<const ir::Node*, std::vector<char>> cudnn_plans_;
   CudaStream stream_;
   CudaEvent start_, stop_;
 };
