@@ -3,6 +3,7 @@
 
 Usage: before_after.py --before PATH/TO/kiln --after PATH/TO/kiln [MODEL ...] [--batch 64]
                        [--precision fp16|tf32] [--rounds 3] [--work DIR] [--out-dir out]
+                       [--export-only]
 Models come from bench/torch_models.py (default: resnet50 bert_base vit_b_16), exported once and
 given to both binaries. Each binary first builds each model with an empty timing cache of its
 own (the tuning run, not timed); then the rounds alternate before, after, before, after... so
@@ -23,6 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer_table  # noqa: E402
 from peer_bench import export_one  # noqa: E402
+
+
+def exported(name, batch, work):
+    """(path, error) of the model's ONNX export in work, exporting it unless it is there."""
+    folder = os.path.join(work, f"b{batch}")
+    found = sorted(f for f in os.listdir(folder) if f.startswith(name + ".") and
+                   f.endswith(".onnx")) if os.path.isdir(folder) else []
+    return (os.path.join(folder, found[0]), "") if found else export_one(name, batch, work, 300)
 
 
 def bench_once(kiln, onnx_path, precision, cache, args):
@@ -52,13 +61,18 @@ def main():
     ap.add_argument("--timeout-s", type=float, default=240)
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "kiln_before_after"))
     ap.add_argument("--out-dir", default="out")
+    ap.add_argument("--export-only", action="store_true",
+                    help="only export the models into --work (a later run reuses them)")
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         exports = dict(zip(args.models, pool.map(
-            lambda m: export_one(m, args.batch, args.work, 300), args.models)))
+            lambda m: exported(m, args.batch, args.work), args.models)))
+    if args.export_only:
+        print({m: e[1] or "exported" for m, e in exports.items()})
+        return
     binaries = {"before": args.before, "after": args.after}
     rows = {}
     for name in args.models:

@@ -117,6 +117,15 @@ wait_for_baseline() {
   baseline_pid=
 }
 
+# The comparison's ONNX exports run on the CPU while the GPU tests run.
+export_pid=
+if [[ " $stages " == *" beforeafter "* ]]; then
+  # shellcheck disable=SC2086
+  python3 bench/before_after.py ${BEFOREAFTER_MODELS:-} --before none --after none --export-only \
+    --work "$WORK/kiln_before_after" > "$OUT/beforeafter_export.txt" 2>&1 &
+  export_pid=$!
+fi
+
 if [[ " $stages " == *" gputests "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" ]; then
   # Tests find the kiln binary through KILN_BINARY_DIR; the conformance data is not carried.
   # GPU_TEST_SHARDS processes share the GPU, each a shard of the tests (gtest sharding).
@@ -150,6 +159,7 @@ if [[ " $stages " == *" sanitize "* ]] && [ -x "$KILN_HOME/bin/kiln_unit_tests" 
 fi
 
 if [[ " $stages " == *" beforeafter "* ]]; then
+  [ -n "$export_pid" ] && wait "$export_pid"
   wait_for_baseline
   if [ -x "$BASELINE_KILN" ]; then
     # shellcheck disable=SC2086
