@@ -74,8 +74,21 @@ class CudaBackend final : public backends::Backend {
   void generate_code(ir::Graph& graph) const override {
     const int arch = device_available() ? device_compute_capability() : kDefaultTargetArch;
     size_t compiled = 0, failed = 0;
+    std::vector<ir::Node*> layers;
+    std::vector<std::string> sources;
     for (const auto& n : graph.nodes()) {
       if (n->op != "Pointwise" || ir::pinned_tactic(*n) == std::string("interpret")) continue;
+      layers.push_back(n.get());
+      try {
+        sources.push_back(pointwise_layer_source(*n));
+      } catch (const Error&) {
+        // reported below, by store_pointwise_cubin
+      }
+    }
+    // NVRTC compiles one program per thread: the distinct programs at once, then each layer's
+    // store is a lookup.
+    compile_pointwise_sources(sources, arch);
+    for (ir::Node* n : layers) {
       try {
         store_pointwise_cubin(*n, arch);
         ++compiled;

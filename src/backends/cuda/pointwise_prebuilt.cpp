@@ -1,9 +1,13 @@
 // Build-time compilation of Pointwise kernels into their layers (see pointwise_prebuilt.hpp).
 #include "backends/cuda/pointwise_prebuilt.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "backends/cuda/pointwise_codegen.hpp"
 #include "backends/cuda/pointwise_compiler.hpp"
@@ -23,15 +27,20 @@ int64_t source_hash(const std::string& source) {
 }
 
 // Compiled images by architecture and source: a model's Pointwise layers often share a program
-// (every block's activation), and a build compiles each once.
+// (every block's activation), and a build compiles each once. The compilation runs outside the
+// lock, so that threads compile different programs at once.
 std::vector<char> compile_once(const std::string& source, int arch, const std::string& what) {
   static std::mutex mutex;
   static std::map<std::pair<int, std::string>, std::vector<char>> compiled;
-  std::lock_guard<std::mutex> lock(mutex);
   auto key = std::make_pair(arch, source);
-  auto it = compiled.find(key);
-  if (it == compiled.end()) it = compiled.emplace(key, nvrtc_compile(source, arch, what)).first;
-  return it->second;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = compiled.find(key);
+    if (it != compiled.end()) return it->second;
+  }
+  std::vector<char> image = nvrtc_compile(source, arch, what);
+  std::lock_guard<std::mutex> lock(mutex);
+  return compiled.emplace(key, std::move(image)).first->second;
 }
 
 }  // namespace
@@ -43,6 +52,27 @@ std::string pointwise_layer_source(const ir::Node& layer) {
       ir::PointwiseProgram::load(layer.attrs, static_cast<int64_t>(layer.inputs.size()),
                                  static_cast<int64_t>(layer.outputs.size()), layer.describe());
   return pointwise_cuda_source(program, out->dtype);
+}
+
+void compile_pointwise_sources(const std::vector<std::string>& sources, int arch) {
+  std::set<std::string> distinct(sources.begin(), sources.end());
+  std::vector<const std::string*> todo;
+  for (const std::string& s : distinct) todo.push_back(&s);
+  const size_t threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < todo.size(); i = next++) {
+      try {
+        compile_once(*todo[i], arch, "a Pointwise kernel");
+      } catch (const Error&) {
+        // store_pointwise_cubin compiles it again and reports the failure with its layer.
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < std::min(threads, todo.size()); ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
 }
 
 void store_pointwise_cubin(ir::Node& layer, int arch) {

@@ -16,6 +16,11 @@ inline constexpr const char* kPointwiseCubinAttr = "cubin";
 inline constexpr const char* kPointwiseCubinArchAttr = "cubin_arch";
 inline constexpr const char* kPointwiseCubinSourceHashAttr = "cubin_source_hash";
 
+// Compiles the distinct `sources` for sm_<arch> on parallel threads into the process's cache of
+// compiled kernels, so that storing them in their layers afterwards compiles nothing. A source
+// that does not compile is left for store_pointwise_cubin to report with its layer.
+void compile_pointwise_sources(const std::vector<std::string>& sources, int arch);
+
 // Compiles the kernel of `layer` (a Pointwise layer) for sm_<arch> with NVRTC and stores it in the
 // layer. Needs no GPU. Throws Error when the program cannot be generated or compiled.
 void store_pointwise_cubin(ir::Node& layer, int arch);
