@@ -2,7 +2,7 @@
 #include "ir/ops/rearrange.hpp"
 
 #include "ir/op_registry.hpp"
-#include "ir/ops/shape_family.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -78,7 +78,7 @@ RearrangeSpec read_rearrange_spec(const Node& node, int64_t input_elements, Data
   return s;
 }
 
-void register_rearrange_ops(OpRegistry& r) {
+void register_shape_rearrange_ops(OpRegistry& r) {
   r.add({"Rearrange", 1, 1, 1, 1, infer_rearrange}, {.flops = data_movement_flops()});
 }
 

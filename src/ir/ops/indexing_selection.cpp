@@ -1,28 +1,12 @@
-// Inference for the selection/scan ops of the extra family: CumProd, Unique and Compress (whose
-// output lengths depend on the data, so the kernel allocates them) and ReverseSequence.
+// Inference for the indexing family's selecting ops: Unique and Compress (whose output lengths
+// depend on the data, so the kernel allocates them) and ReverseSequence.
 #include <optional>
 
-#include "ir/ops/extra_families.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
 namespace {
-
-void infer_cumprod(InferenceContext& ctx) {
-  const TensorType& x = ctx.input(0);
-  DataType t = x.dtype;
-  if (t == DataType::kBool || t == DataType::kFloat8E4M3 || t == DataType::kInt8 ||
-      t == DataType::kUInt8 || t == DataType::kInt16 || t == DataType::kUInt16)
-    ctx.fail("x has dtype ", to_string(t), "; CumProd takes 32/64-bit integers and floats");
-  DataType at = ctx.input(1).dtype;
-  if (at != DataType::kInt32 && at != DataType::kInt64)
-    ctx.fail("axis (input 1) must be int32 or int64, not ", to_string(at));
-  if (auto axis = ctx.input_ints(1)) {
-    if (axis->size() != 1) ctx.fail("axis (input 1) must hold one value, got ", axis->size());
-    if (x.shape) normalize_axis(ctx, (*axis)[0], x.rank());
-  }
-  ctx.set_output(0, x.dtype, x.shape);
-}
 
 void infer_unique(InferenceContext& ctx) {
   const TensorType& x = ctx.input(0);
@@ -91,11 +75,7 @@ void infer_reverse_sequence(InferenceContext& ctx) {
 
 }  // namespace
 
-void register_selection_ops(OpRegistry& r) {
-  r.add({"CumProd", 2, 2, 1, 1, infer_cumprod},
-        {.precision = {.cls = PrecisionClass::kKeepFp32,
-                       .reason = "running products overflow 16 bits"},
-         .host_fallback = "no CUDA kernel yet: rare in inference models"});
+void register_indexing_selection_ops(OpRegistry& r) {
   r.add({"Unique", 1, 1, 1, 4, infer_unique},
         {.flops = data_movement_flops(), .host_fallback = kDataDependentShape});
   r.add({"Compress", 2, 2, 1, 1, infer_compress},

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "ir/op_registry.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -198,7 +199,7 @@ void infer_upsample(InferenceContext& ctx) {
 
 }  // namespace
 
-void register_resize_ops(OpRegistry& r) {
+void register_image_resize_ops(OpRegistry& r) {
   // Their roi and scales are float32 whatever the image's type.
   r.add({"Resize", 1, 4, 1, 1, infer_resize},
         {.precision = {.fixed_type_inputs = 1u << 1 | 1u << 2}, .flops = data_movement_flops()});

@@ -8,7 +8,7 @@
 // strided view of its input (ir/attention_layout.hpp): the shapes above are the logical ones.
 #include "ir/attention_layout.hpp"
 #include "ir/op_registry.hpp"
-#include "ir/ops/fused_families.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -83,7 +83,7 @@ void infer_sdpa(InferenceContext& ctx) {
 
 }  // namespace
 
-void register_scaled_dot_product_attention_ops(OpRegistry& r) {
+void register_attention_scaled_dot_product_ops(OpRegistry& r) {
   r.add({"ScaledDotProductAttention", 3, 4, 1, 1, infer_sdpa},
         {.precision = {.cls = PrecisionClass::kMatrix}});
 }

@@ -5,7 +5,7 @@
 
 #include "ir/flop_shapes.hpp"
 #include "ir/op_registry.hpp"
-#include "ir/ops/fused_families.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/pointwise_program.hpp"
 #include "ir/shape_inference.hpp"
 
@@ -70,7 +70,7 @@ std::string pointwise_fp32_reason(const Node& n) {
 
 }  // namespace
 
-void register_pointwise_ops(OpRegistry& r) {
+void register_elementwise_pointwise_ops(OpRegistry& r) {
   // Not in place: several outputs, written a block at a time.
   const OpTraits traits{.elementwise = ElementwiseClass::kVariadic,
                         .layout_agnostic = true,
