@@ -7,8 +7,8 @@
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/epilogue.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
-#include "backends/cpu/nn_kernels.hpp"
 #include "backends/cpu/onednn.hpp"
 
 namespace kiln::cpu {
@@ -224,7 +224,7 @@ class FusedMatMulKernel final : public CpuKernel {
 
 }  // namespace
 
-void register_fused_matmul_kernels(CpuKernelRegistry& r) {
+void register_matmul_fused_kernels(CpuKernelRegistry& r) {
   r.add_factory("FusedMatMul", [](const ir::Node& n) -> std::unique_ptr<CpuKernel> {
     return std::make_unique<FusedMatMulKernel>(n);
   });

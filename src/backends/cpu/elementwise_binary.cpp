@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "backends/cpu/elementwise_kernels.hpp"
+#include "backends/cpu/families.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -204,7 +205,7 @@ void pow_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_binary_kernels(CpuKernelRegistry& r) {
+void register_elementwise_binary_kernels(CpuKernelRegistry& r) {
   r.add("Add", binary_kernel<AddOp>);
   r.add("Sub", binary_kernel<SubOp>);
   r.add("Mul", binary_kernel<MulOp>);

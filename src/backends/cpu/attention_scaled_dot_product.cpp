@@ -11,7 +11,7 @@
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/elementwise_loops.hpp"
-#include "backends/cpu/fused_kernels.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "ir/attention_layout.hpp"
 
@@ -144,7 +144,7 @@ void sdpa_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_scaled_dot_product_attention_kernels(CpuKernelRegistry& r) {
+void register_attention_scaled_dot_product_kernels(CpuKernelRegistry& r) {
   r.add("ScaledDotProductAttention", sdpa_kernel);
 }
 

@@ -7,6 +7,7 @@
 
 #include "backends/cpu/cast.hpp"
 #include "backends/cpu/elementwise_kernels.hpp"
+#include "backends/cpu/families.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -103,7 +104,7 @@ void cast_into(const Tensor& in, Tensor& out, bool saturate) {
   });
 }
 
-void register_cast_kernels(CpuKernelRegistry& r) {
+void register_elementwise_cast_kernels(CpuKernelRegistry& r) {
   r.add("Cast", cast_kernel);
   // CastLike's output type comes from input 1 through inference; the conversion is Cast's.
   r.add("CastLike", cast_kernel);

@@ -1,20 +1,16 @@
-// Registration functions of the extra family's CPU kernel groups (register_extra_kernels in
-// extra.cpp calls them all), and the value helpers they share: tensors read as doubles, and
-// rounding to a storage type the way the ONNX reference materializes an intermediate.
+// Value helpers of the CPU kernels that compute as the ONNX reference does (attention, image,
+// normalization, Swish/SwiGLU/Shrink): tensors read as doubles, and rounding to a storage type the
+// way the reference materializes an intermediate.
 #pragma once
 
 #include <type_traits>
 #include <vector>
 
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 
 namespace kiln::cpu {
-
-void register_attention_kernels(CpuKernelRegistry& r);        // Attention, RotaryEmbedding
-void register_norm_activation_kernels(CpuKernelRegistry& r);  // RMSNorm, LRN, MVN, Swish, ...
-void register_image_kernels(CpuKernelRegistry& r);            // RoiAlign, GridSample, ...
-void register_selection_kernels(CpuKernelRegistry& r);        // CumProd, Unique, Compress, ...
 
 // x rounded to T's precision (and back to double); the identity for double.
 template <typename T>

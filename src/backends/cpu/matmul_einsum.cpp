@@ -5,9 +5,9 @@
 
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/matmul.hpp"
-#include "backends/cpu/nn_kernels.hpp"
 #include "ir/ops/einsum_equation.hpp"
 
 namespace kiln::cpu {
@@ -221,7 +221,7 @@ void run_einsum(KernelContext& ctx) {
 
 }  // namespace
 
-void register_einsum_kernels(CpuKernelRegistry& r) {
+void register_matmul_einsum_kernels(CpuKernelRegistry& r) {
   r.add("Einsum", run_einsum);
 }
 

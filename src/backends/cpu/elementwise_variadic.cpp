@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backends/cpu/elementwise_kernels.hpp"
+#include "backends/cpu/families.hpp"
 
 namespace kiln::cpu {
 namespace {
@@ -130,7 +131,7 @@ void where_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_variadic_kernels(CpuKernelRegistry& r) {
+void register_elementwise_variadic_kernels(CpuKernelRegistry& r) {
   r.add("Sum", variadic_kernel<SumFn>);
   r.add("Mean", variadic_kernel<SumFn, true>);
   r.add("Max", variadic_kernel<MaxFn>);

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "backends/cpu/elementwise_kernels.hpp"
-#include "backends/cpu/fused_kernels.hpp"
+#include "backends/cpu/families.hpp"
 #include "ir/pointwise_program.hpp"
 
 namespace kiln::cpu {
@@ -159,7 +159,7 @@ class PointwiseKernel final : public CpuKernel {
 
 }  // namespace
 
-void register_pointwise_kernels(CpuKernelRegistry& r) {
+void register_elementwise_pointwise_kernels(CpuKernelRegistry& r) {
   r.add_factory("Pointwise", [](const ir::Node& node) -> std::unique_ptr<CpuKernel> {
     return std::make_unique<PointwiseKernel>(node);
   });

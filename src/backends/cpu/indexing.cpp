@@ -1,4 +1,4 @@
-// CPU kernels for the index-driven ops of the shape family: Gather, GatherElements, GatherND,
+// CPU kernels for the indexing family's index-driven ops: Gather, GatherElements, GatherND,
 // ScatterElements, ScatterND, NonZero, OneHot. Every index is range-checked before it is used.
 #include <algorithm>
 #include <cstring>
@@ -6,6 +6,7 @@
 
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/shape_kernels.hpp"
 #include "ir/nan_minmax.hpp"
@@ -276,7 +277,7 @@ void one_hot(KernelContext& ctx) {
 
 }  // namespace
 
-void register_gather_scatter_kernels(CpuKernelRegistry& r) {
+void register_indexing_kernels(CpuKernelRegistry& r) {
   r.add("Gather", gather);
   r.add("GatherElements", gather_elements);
   r.add("GatherND", gather_nd);

@@ -2,6 +2,7 @@
 #include "ir/ops/rearrange.hpp"
 
 #include "backends/cpu/elementwise_kernels.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/shape_kernels.hpp"
 
 namespace kiln::cpu {
@@ -45,7 +46,7 @@ void rearrange(KernelContext& ctx) {
 
 }  // namespace
 
-void register_rearrange_kernels(CpuKernelRegistry& r) {
+void register_shape_rearrange_kernels(CpuKernelRegistry& r) {
   r.add("Rearrange", rearrange);
 }
 

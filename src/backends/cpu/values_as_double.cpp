@@ -1,6 +1,6 @@
-// CPU kernels for the extra op family: registers each kernel group (see extra_kernels.hpp) and
-// implements the helpers they share.
-#include "backends/cpu/extra_kernels.hpp"
+// The value helpers of values_as_double.hpp: rounding functions by dtype, and tensors read and
+// written as doubles.
+#include "backends/cpu/values_as_double.hpp"
 
 namespace kiln::cpu {
 
@@ -33,13 +33,6 @@ void from_doubles(Tensor& t, const std::vector<double>& v) {
     T* p = t.data<T>();
     for (size_t i = 0; i < v.size(); ++i) p[i] = store<T>(static_cast<compute_t<T>>(v[i]));
   });
-}
-
-void register_extra_kernels(CpuKernelRegistry& r) {
-  register_attention_kernels(r);
-  register_norm_activation_kernels(r);
-  register_image_kernels(r);
-  register_selection_kernels(r);
 }
 
 }  // namespace kiln::cpu

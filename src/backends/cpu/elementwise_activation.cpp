@@ -1,9 +1,13 @@
 // CPU kernels of the activation ops (Relu, Sigmoid, Gelu, ...), Clip and PRelu, by the formulas
-// of ir/activation_math.hpp (which every backend shares), with ONNX's attribute defaults.
+// of ir/activation_math.hpp (which every backend shares), with ONNX's attribute defaults; and
+// Swish, SwiGLU and Shrink, which round each step to the input type as the ONNX reference does.
 #include <cmath>
 #include <limits>
 
 #include "backends/cpu/elementwise_kernels.hpp"
+#include "backends/cpu/families.hpp"
+#include "backends/cpu/kernel_helpers.hpp"
+#include "backends/cpu/values_as_double.hpp"
 #include "ir/activation_math.hpp"
 
 namespace kiln::cpu {
@@ -176,9 +180,78 @@ void prelu_kernel(KernelContext& ctx) {
   });
 }
 
+// x * sigmoid(alpha * x) computed as the reference does: x * (1 / (1 + exp(-alpha * x))), each
+// step rounded to T.
+template <typename T>
+double swish(double x, double neg_alpha) {
+  double e = round_to<T>(std::exp(round_to<T>(neg_alpha * x)));
+  return round_to<T>(x * round_to<T>(1.0 / round_to<T>(1.0 + e)));
+}
+
+void run_swish(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  double alpha = ctx.node.attrs.get_float("alpha", 1.0f);
+  visit_float_dtype(ctx, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    double neg_alpha = round_to<T>(-alpha);
+    const T* xp = x.data<T>();
+    T* yp = ctx.output(0).data<T>();
+#pragma omp parallel for
+    for (int64_t i = 0; i < x.numel(); ++i)
+      yp[i] = store<T>(
+          static_cast<compute_t<T>>(swish<T>(static_cast<double>(load(xp[i])), neg_alpha)));
+  });
+}
+
+void run_swiglu(KernelContext& ctx) {
+  const Tensor& a = ctx.input(0);
+  const Tensor& b = ctx.input(1);
+  if (a.shape() != b.shape())
+    ctx.fail(ErrorCode::kInvalidArgument, "A ", shape_to_string(a.shape()), " and B ",
+             shape_to_string(b.shape()), " must have the same shape");
+  double alpha = ctx.node.attrs.get_float("alpha", 1.0f);
+  visit_float_dtype(ctx, a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    double neg_alpha = round_to<T>(-alpha);
+    const T* ap = a.data<T>();
+    const T* bp = b.data<T>();
+    T* yp = ctx.output(0).data<T>();
+#pragma omp parallel for
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      double s = swish<T>(static_cast<double>(load(ap[i])), neg_alpha);
+      yp[i] = store<T>(static_cast<compute_t<T>>(s * static_cast<double>(load(bp[i]))));
+    }
+  });
+}
+
+// x < -lambd: x + bias; x > lambd: x - bias; else 0. Integers compute in double and truncate.
+void run_shrink(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  double lambd = ctx.node.attrs.get_float("lambd", 0.5f),
+         bias = ctx.node.attrs.get_float("bias", 0.0f);
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, Float8E4M3>) {
+      ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(x.dtype()), " is not supported");
+    } else {
+      const T* xp = x.data<T>();
+      T* yp = ctx.output(0).data<T>();
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        double v = static_cast<double>(load(xp[i]));
+        double r = v < -lambd ? v + bias : (v > lambd ? v - bias : 0.0);
+        if constexpr (std::is_integral_v<T>) {
+          yp[i] = static_cast<T>(static_cast<int64_t>(r));
+        } else {
+          yp[i] = store<T>(static_cast<compute_t<T>>(r));
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
-void register_activation_kernels(CpuKernelRegistry& r) {
+void register_elementwise_activation_kernels(CpuKernelRegistry& r) {
   r.add("Relu", unary_kernel<ReluOp>);
   r.add("LeakyRelu", unary_kernel<LeakyReluOp>);
   r.add("Sigmoid", unary_kernel<FloatUnary<[](auto x) { return ir::sigmoid_value(x); }>>);
@@ -195,6 +268,9 @@ void register_activation_kernels(CpuKernelRegistry& r) {
   r.add("ThresholdedRelu", unary_kernel<ThresholdedReluOp>);
   r.add("Clip", clip_kernel);
   r.add("PRelu", prelu_kernel);
+  r.add("Swish", run_swish);
+  r.add("SwiGLU", run_swiglu);
+  r.add("Shrink", run_shrink);
 }
 
 }  // namespace kiln::cpu

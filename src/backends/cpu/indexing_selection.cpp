@@ -1,62 +1,18 @@
-// CPU kernels of the extra family's selection/scan ops: CumProd, Unique (sorted like numpy.unique
-// or in first-occurrence order, whole tensor or slices along an axis), Compress and
-// ReverseSequence. Unique and Compress allocate their data-dependent outputs.
+// CPU kernels of the indexing family's selecting ops: Unique (sorted like numpy.unique or in
+// first-occurrence order, whole tensor or slices along an axis), Compress and ReverseSequence.
+// Unique and Compress allocate their data-dependent outputs.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 
-#include "backends/cpu/extra_kernels.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel_helpers.hpp"
+#include "backends/cpu/values_as_double.hpp"
 
 namespace kiln::cpu {
 namespace {
 
-int64_t axis_input(const KernelContext& ctx, size_t i, int64_t rank) {
-  const Tensor& t = ctx.input(i);
-  if (t.numel() != 1) ctx.fail(ErrorCode::kInvalidArgument, "axis must hold one value");
-  int64_t axis = t.dtype() == DataType::kInt32 ? t.data<int32_t>()[0] : t.data<int64_t>()[0];
-  if (axis < -rank || axis >= rank)
-    ctx.fail(ErrorCode::kInvalidArgument, "axis ", axis, " is out of range for rank ", rank);
-  return axis < 0 ? axis + rank : axis;
-}
-
-// Running product along an axis; each step rounds to T like the reference's numpy.cumprod.
-void run_cumprod(KernelContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  if (x.rank() == 0) ctx.fail(ErrorCode::kInvalidArgument, "x must have rank 1 or more");
-  AxisSplit s = split_at_axis(x.shape(), axis_input(ctx, 1, x.rank()));
-  const bool exclusive = ctx.node.attrs.get_int("exclusive", 0) != 0;
-  const bool reverse = ctx.node.attrs.get_int("reverse", 0) != 0;
-  visit_dtype(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, Float8E4M3>) {
-      ctx.fail(ErrorCode::kUnsupported, "dtype ", to_string(x.dtype()), " is not supported");
-    } else {
-      const T* xp = x.data<T>();
-      T* yp = ctx.output(0).data<T>();
-#pragma omp parallel for collapse(2)
-      for (int64_t o = 0; o < s.outer; ++o) {
-        for (int64_t in = 0; in < s.inner; ++in) {
-          T acc = store<T>(compute_t<T>(1));
-          for (int64_t step = 0; step < s.len; ++step) {
-            int64_t i = reverse ? s.len - 1 - step : step;
-            int64_t at = (o * s.len + i) * s.inner + in;
-            if (exclusive) {
-              yp[at] = acc;
-              acc = store<T>(static_cast<compute_t<T>>(load(acc) * load(xp[at])));
-            } else {
-              acc = store<T>(static_cast<compute_t<T>>(load(acc) * load(xp[at])));
-              yp[at] = acc;
-            }
-          }
-        }
-      }
-    }
-  });
-}
-
-// Orders values like numpy's sort: NaN after everything, and equal to itself.
 template <typename C>
 int compare_values(C a, C b) {
   if constexpr (std::is_floating_point_v<C>) {
@@ -219,8 +175,7 @@ void run_reverse_sequence(KernelContext& ctx) {
 
 }  // namespace
 
-void register_selection_kernels(CpuKernelRegistry& r) {
-  r.add("CumProd", run_cumprod);
+void register_indexing_selection_kernels(CpuKernelRegistry& r) {
   r.add("Unique", run_unique);
   r.add("Compress", run_compress);
   r.add("ReverseSequence", run_reverse_sequence);

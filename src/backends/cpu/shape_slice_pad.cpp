@@ -5,6 +5,7 @@
 
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/shape_kernels.hpp"
 #include "ir/ops/slice_range.hpp"
@@ -156,7 +157,7 @@ void pad(KernelContext& ctx) {
 
 }  // namespace
 
-void register_slice_pad_kernels(CpuKernelRegistry& r) {
+void register_shape_slice_pad_kernels(CpuKernelRegistry& r) {
   r.add("Slice", slice);
   r.add("Pad", pad);
 }

@@ -2,7 +2,7 @@
 // state from one step to the next and stacking the per-step outputs along the output axes.
 #include <algorithm>
 
-#include "backends/cpu/control_flow.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/subgraph_runner.hpp"
 
 namespace kiln::cpu {
@@ -103,7 +103,7 @@ class ScanKernel final : public CpuKernel {
 
 }  // namespace
 
-void register_scan_kernel(CpuKernelRegistry& r) {
+void register_control_flow_scan_kernels(CpuKernelRegistry& r) {
   r.add_factory("Scan", [](const ir::Node& n) -> std::unique_ptr<CpuKernel> {
     return std::make_unique<ScanKernel>(n);
   });

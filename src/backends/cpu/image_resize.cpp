@@ -6,7 +6,8 @@
 #include <limits>
 
 #include "backends/cpu/dispatch.hpp"
-#include "backends/cpu/reduction_family.hpp"
+#include "backends/cpu/families.hpp"
+#include "backends/cpu/kernel.hpp"
 #include "ir/ops/resize_taps.hpp"
 
 namespace kiln::cpu {
@@ -155,7 +156,7 @@ void upsample_kernel(KernelContext& ctx) {
 
 }  // namespace
 
-void register_resize_kernels(CpuKernelRegistry& r) {
+void register_image_resize_kernels(CpuKernelRegistry& r) {
   r.add("Resize", resize_kernel);
   r.add("Upsample", upsample_kernel);
 }
