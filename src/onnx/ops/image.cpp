@@ -1,8 +1,10 @@
-// ONNX import of the extra op family: rewrites older opsets of RoiAlign (opset 10 aligned its
+// ONNX import of the image op family: rewrites older opsets of RoiAlign (opset 10 aligned its
 // samples the output_half_pixel way, with no attribute to say so) and GridSample (opset 16 named
-// its modes bilinear/bicubic) into the newest opset's spelling.
+// its modes bilinear/bicubic) into the newest opset's spelling (Resize, Upsample:
+// image_resize.cpp).
 #include "core/error.hpp"
 #include "onnx/import_context.hpp"
+#include "onnx/ops/families.hpp"
 
 namespace kiln::onnx {
 namespace {
@@ -22,7 +24,7 @@ void import_grid_sample(ImportContext& ctx, ir::Node& node) {
 
 }  // namespace
 
-void register_extra_importers(ImporterTable& t) {
+void register_image_importers(ImporterTable& t) {
   t.add("RoiAlign", import_roi_align);
   t.add("GridSample", import_grid_sample);
 }

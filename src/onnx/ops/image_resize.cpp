@@ -1,8 +1,8 @@
-// ONNX import of Resize and Upsample into kiln's canonical Resize: inputs (X, roi, scales,
-// sizes) with opset-19 attributes.
-#include "onnx/ops/resize.hpp"
-
+// ONNX import of the image family's Resize and Upsample into kiln's canonical Resize: inputs (X,
+// roi, scales, sizes) with opset-19 attributes.
 #include "core/error.hpp"
+#include "onnx/import_context.hpp"
+#include "onnx/ops/families.hpp"
 
 namespace kiln::onnx {
 namespace {
@@ -52,7 +52,7 @@ void import_upsample(ImportContext& ctx, ir::Node& node) {
 
 }  // namespace
 
-void register_resize_importers(ImporterTable& t) {
+void register_image_resize_importers(ImporterTable& t) {
   t.add("Resize", import_resize);
   t.add("Upsample", import_upsample);
 }
