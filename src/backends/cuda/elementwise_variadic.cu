@@ -2,8 +2,8 @@
 // one pass, the running value in the compute type) and of Where (a 3-way broadcast select).
 #include <vector>
 
-#include "backends/cuda/elementwise_family.hpp"
 #include "backends/cuda/elementwise_map.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 
 namespace kiln::cuda {
@@ -128,7 +128,7 @@ class WhereKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_variadic_kernels(CudaKernelRegistry& r) {
+void register_elementwise_variadic_kernels(CudaKernelRegistry& r) {
   r.add("Sum", make_kernel<VariadicKernel<Fold::kSum>>);
   r.add("Mean", make_kernel<VariadicKernel<Fold::kMean>>);
   r.add("Max", make_kernel<VariadicKernel<Fold::kMax>>);

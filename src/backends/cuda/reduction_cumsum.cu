@@ -1,60 +1,14 @@
-// CUDA Trilu (keep the upper or lower triangle of the last two axes; k may be a runtime scalar,
-// read on the device) and CumSum along one axis (a thread per column, in the compute type, as the
-// CPU backend accumulates).
+// CUDA CumSum of the reduction family: a running sum along one axis (a thread per column, in the
+// compute type, as the CPU backend accumulates).
 #include "backends/cuda/cuda_check.hpp"
-#include "backends/cuda/data_movement_family.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
 
 namespace kiln::cuda {
 namespace {
-
-template <typename E>
-__global__ void trilu_kernel(const E* __restrict__ x, E* __restrict__ y, int64_t n, int64_t rows,
-                             int64_t cols, const int64_t* k_ptr, bool upper) {
-  const int64_t k = k_ptr ? *k_ptr : 0;
-  for (int64_t i = global_index(); i < n; i += global_stride()) {
-    int64_t c = i % cols, r = (i / cols) % rows;
-    bool keep = upper ? c - r >= k : c - r <= k;
-    y[i] = keep ? x[i] : E(0);  // zero bits are zero in every dtype
-  }
-}
-
-class TriluKernel final : public CudaKernel {
- public:
-  explicit TriluKernel(const ir::Node& node) : upper_(node.attrs.get_int("upper", 1) != 0) {}
-  size_t prepare(const CudaKernelContext& ctx) override {
-    const Shape& s = ctx.inputs[0].shape;
-    if (s.size() < 2) ctx.fail(ErrorCode::kInvalidArgument, "input must have rank >= 2");
-    rows_ = s[s.size() - 2];
-    cols_ = s[s.size() - 1];
-    if (ctx.node.input(1)) {
-      if (ctx.inputs[1].dtype != DataType::kInt64) fail_dtype(ctx, 1, ctx.inputs[1].dtype);
-      if (ctx.inputs[1].numel() != 1) {
-        ctx.fail(ErrorCode::kInvalidArgument, "k must hold one value");
-      }
-    }
-    return 0;
-  }
-  void enqueue(const CudaKernelContext& ctx) override {
-    const DeviceTensor& x = ctx.inputs[0];
-    int64_t n = x.numel();
-    if (n == 0) return;
-    const int64_t* k = ctx.has_input(1) ? ctx.inputs[1].as<const int64_t>() : nullptr;
-    visit_element_size(element_size(x.dtype), [&](auto tag) {
-      using E = decltype(tag);
-      trilu_kernel<<<grid_for(n), kBlockSize, 0, ctx.stream>>>(
-          x.as<const E>(), ctx.outputs[0].as<E>(), n, rows_, cols_, k, upper_);
-      KILN_CUDA_CHECK(cudaGetLastError());
-    });
-  }
-
- private:
-  bool upper_;
-  int64_t rows_ = 1, cols_ = 1;
-};
 
 template <typename T>
 __global__ void cumsum_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer,
@@ -125,8 +79,7 @@ class CumSumKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_trilu_cumsum_kernels(CudaKernelRegistry& r) {
-  r.add("Trilu", make_kernel<TriluKernel>);
+void register_reduction_cumsum_kernels(CudaKernelRegistry& r) {
   r.add("CumSum", make_kernel<CumSumKernel>);
 }
 

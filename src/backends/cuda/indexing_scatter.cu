@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
-#include "backends/cuda/data_movement_family.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/index_helpers.cuh"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
@@ -300,7 +300,7 @@ class ScatterElementsKernel final : public ScatterKernelBase {
 
 }  // namespace
 
-void register_scatter_kernels(CudaKernelRegistry& r) {
+void register_indexing_scatter_kernels(CudaKernelRegistry& r) {
   r.add("ScatterND", make_kernel<ScatterNDKernel>);
   r.add("ScatterElements", make_kernel<ScatterElementsKernel>);
   r.add("Scatter", make_kernel<ScatterElementsKernel>);

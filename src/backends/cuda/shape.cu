@@ -3,7 +3,7 @@
 // from the static shapes; enqueue launches one strided copy per input (Concat) or output (Split).
 #include <vector>
 
-#include "backends/cuda/data_movement_family.hpp"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/strided_copy.cuh"
 #include "ir/ops/slice_range.hpp"
@@ -194,7 +194,7 @@ class BlockRearrangeKernel final : public PlannedCopyKernel {
 
 }  // namespace
 
-void register_layout_kernels(CudaKernelRegistry& r) {
+void register_shape_kernels(CudaKernelRegistry& r) {
   r.add("Transpose", make_kernel<TransposeKernel>);
   r.add("Expand", make_kernel<ExpandKernel>);
   r.add("Slice", make_kernel<SliceKernel>);

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "backends/cuda/elementwise_family.hpp"
 #include "backends/cuda/elementwise_map.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 
 namespace kiln::cuda {
@@ -152,7 +152,7 @@ class CastKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_cast_kernels(CudaKernelRegistry& r) {
+void register_elementwise_cast_kernels(CudaKernelRegistry& r) {
   r.add("Cast", make_kernel<CastKernel>);
   r.add("CastLike", make_kernel<CastKernel>);
 }

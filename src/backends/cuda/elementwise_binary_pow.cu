@@ -1,6 +1,7 @@
 // CUDA Pow with mixed base and exponent types (integers by squaring, wrapping; floats in float or
 // double by numpy's promotion). Semantics follow the CPU backend.
 #include "backends/cuda/binary_kernel.cuh"
+#include "backends/cuda/families.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -62,7 +63,7 @@ class PowKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_pow_kernel(CudaKernelRegistry& r) {
+void register_elementwise_binary_pow_kernels(CudaKernelRegistry& r) {
   r.add("Pow", make_kernel<PowKernel>);
 }
 

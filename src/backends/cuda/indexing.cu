@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "backends/cuda/cuda_check.hpp"
-#include "backends/cuda/data_movement_family.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/index_helpers.cuh"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
@@ -262,7 +262,7 @@ class GatherNDKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_gather_kernels(CudaKernelRegistry& r) {
+void register_indexing_kernels(CudaKernelRegistry& r) {
   r.add("Gather", make_kernel<GatherKernel>);
   r.add("GatherElements", make_kernel<GatherElementsKernel>);
   r.add("GatherND", make_kernel<GatherNDKernel>);

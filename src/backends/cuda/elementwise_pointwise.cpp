@@ -9,8 +9,9 @@
 #include <cstring>
 
 #include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/cuda_kernel.hpp"
 #include "backends/cuda/device_buffer.hpp"
-#include "backends/cuda/fused_kernels.hpp"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/pointwise_codegen.hpp"
 #include "backends/cuda/pointwise_compiler.hpp"
 #include "backends/cuda/pointwise_interpreter.hpp"
@@ -181,7 +182,7 @@ class PointwiseKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_pointwise_kernels(CudaKernelRegistry& r) {
+void register_elementwise_pointwise_kernels(CudaKernelRegistry& r) {
   r.add("Pointwise", [](const ir::Node& node) -> std::unique_ptr<CudaKernel> {
     return std::make_unique<PointwiseKernel>(node);
   });

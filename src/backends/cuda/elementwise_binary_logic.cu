@@ -1,6 +1,7 @@
 // CUDA bit and comparison binary ops: BitShift, BitwiseAnd/Or/Xor, logical And/Or/Xor and the
 // comparisons (bool output). Semantics follow the CPU backend op for op.
 #include "backends/cuda/binary_kernel.cuh"
+#include "backends/cuda/families.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -63,7 +64,7 @@ struct CompareOp {
 
 }  // namespace
 
-void register_logic_binary_kernels(CudaKernelRegistry& r) {
+void register_elementwise_binary_logic_kernels(CudaKernelRegistry& r) {
   add_binary<BitShiftOp>(r, "BitShift");
   add_binary<BitOp<Bits::kAnd, false>>(r, "BitwiseAnd");
   add_binary<BitOp<Bits::kOr, false>>(r, "BitwiseOr");

@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "backends/cuda/binary_kernel.cuh"
+#include "backends/cuda/families.hpp"
 
 namespace kiln::cuda {
 namespace {
@@ -93,7 +94,7 @@ struct PReluOp {
 
 }  // namespace
 
-void register_arith_binary_kernels(CudaKernelRegistry& r) {
+void register_elementwise_binary_arith_kernels(CudaKernelRegistry& r) {
   add_binary<ArithOp<Arith::kAdd>>(r, "Add");
   add_binary<ArithOp<Arith::kSub>>(r, "Sub");
   add_binary<ArithOp<Arith::kMul>>(r, "Mul");

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "backends/cuda/cuda_check.hpp"
-#include "backends/cuda/library_kernels.hpp"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/lt_tactics.hpp"
 #include "backends/cuda/matmul_cublaslt.hpp"
 #include "backends/cuda/matmul_plan.hpp"

@@ -15,13 +15,13 @@
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/norm_cached.cuh"
 #include "backends/cuda/norm_warp.cuh"
 #include "backends/cuda/param_vector.cuh"
 #include "backends/cuda/reduce_ops.cuh"
-#include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_cache.cuh"
 #include "backends/cuda/row_launch.hpp"
 #include "backends/cuda/tactic.hpp"
@@ -346,7 +346,7 @@ class BatchNormKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_norm_kernels(CudaKernelRegistry& r) {
+void register_normalization_kernels(CudaKernelRegistry& r) {
   r.add("LayerNormalization", make_kernel<RowNormKernel>);
   r.add("RMSNormalization", make_kernel<RowNormKernel>);
   r.add("InstanceNormalization", make_kernel<RowNormKernel>);

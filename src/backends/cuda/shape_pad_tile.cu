@@ -5,9 +5,9 @@
 
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cuda/cuda_check.hpp"
-#include "backends/cuda/data_movement_family.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
 
@@ -237,7 +237,7 @@ class TileKernel final : public RemapKernel {
 
 }  // namespace
 
-void register_pad_tile_kernels(CudaKernelRegistry& r) {
+void register_shape_pad_tile_kernels(CudaKernelRegistry& r) {
   r.add("Pad", make_kernel<PadKernel>);
   r.add("Tile", make_kernel<TileKernel>);
 }

@@ -13,9 +13,9 @@
 #include "backends/cuda/device_buffer.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
-#include "backends/cuda/reduction_family.hpp"
 #include "ir/ops/resize_taps.hpp"
 
 namespace kiln::cuda {
@@ -311,7 +311,7 @@ class ResizeKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_resize_kernels(CudaKernelRegistry& r) {
+void register_image_kernels(CudaKernelRegistry& r) {
   r.add("Resize", make_kernel<ResizeKernel>);
   r.add("Upsample", make_kernel<ResizeKernel>);
 }

@@ -1,8 +1,8 @@
 // CUDA kernel of Rearrange (ir/ops/rearrange.hpp): one thread per output element splits its index
 // into the row, the column and the source's virtual dims with multiply-shift divisions, reads one
 // element and converts it; the padding columns are written as zeros.
-#include "backends/cuda/data_movement_family.hpp"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/int_divider.cuh"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
@@ -104,7 +104,7 @@ class RearrangeKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_rearrange_kernels(CudaKernelRegistry& r) {
+void register_shape_rearrange_kernels(CudaKernelRegistry& r) {
   r.add("Rearrange", make_kernel<RearrangeKernel>);
 }
 

@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/fused_epilogue.hpp"
-#include "backends/cuda/fused_kernels.hpp"
 #include "backends/cuda/lt_tactics.hpp"
 #include "backends/cuda/matmul_cublaslt.hpp"
 #include "backends/cuda/matmul_plan.hpp"
@@ -235,7 +235,7 @@ class FusedMatMulKernel final : public CudaKernel {
 
 }  // namespace
 
-void register_fused_matmul_kernels(CudaKernelRegistry& r) {
+void register_matmul_fused_kernels(CudaKernelRegistry& r) {
   r.add("FusedMatMul", [](const ir::Node& node) -> std::unique_ptr<CudaKernel> {
     return std::make_unique<FusedMatMulKernel>(node);
   });
