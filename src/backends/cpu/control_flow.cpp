@@ -1,6 +1,6 @@
 // CPU kernels for If and Loop, which run their subgraphs as nested execution contexts (built
-// once per context); Scan lives in scan.cpp. Outputs come from the subgraphs, so these kernels
-// assign every output themselves rather than filling pre-allocated ones.
+// once per context); Scan lives in control_flow_scan.cpp. Outputs come from the subgraphs, so
+// these kernels assign every output themselves rather than filling pre-allocated ones.
 #include <algorithm>
 
 #include "backends/cpu/families.hpp"
