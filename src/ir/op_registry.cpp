@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "core/float_types.hpp"
+#include "ir/family_registration.hpp"
 #include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
@@ -72,6 +73,30 @@ void append_as(const Tensor& t, std::vector<T>& out) {
   }
 }
 
+// Every registration function of ir/ops/families.hpp, with the family whose ops it adds.
+constexpr FamilyRegistration<OpRegistry> kOpFamilyRegistrations[] = {
+    {OpFamily::kElementwise, register_elementwise_ops},
+    {OpFamily::kElementwise, register_elementwise_pointwise_ops},
+    {OpFamily::kConv, register_conv_ops},
+    {OpFamily::kMatmul, register_matmul_ops},
+    {OpFamily::kPool, register_pool_ops},
+    {OpFamily::kNormalization, register_normalization_ops},
+    {OpFamily::kSoftmax, register_softmax_ops},
+    {OpFamily::kReduction, register_reduction_ops},
+    {OpFamily::kAttention, register_attention_ops},
+    {OpFamily::kAttention, register_attention_scaled_dot_product_ops},
+    {OpFamily::kShape, register_shape_ops},
+    {OpFamily::kShape, register_shape_slice_pad_ops},
+    {OpFamily::kShape, register_shape_rearrange_ops},
+    {OpFamily::kIndexing, register_indexing_ops},
+    {OpFamily::kIndexing, register_indexing_selection_ops},
+    {OpFamily::kImage, register_image_ops},
+    {OpFamily::kImage, register_image_resize_ops},
+    {OpFamily::kGenerators, register_generators_ops},
+    {OpFamily::kQuantization, register_quantization_ops},
+    {OpFamily::kControlFlow, register_control_flow_ops},
+};
+
 }  // namespace
 
 InferenceContext::InferenceContext(const Node& node, std::vector<std::optional<TensorType>> inputs,
@@ -122,19 +147,17 @@ void InferenceContext::set_output(size_t i, DataType dtype, std::optional<SymSha
 const OpRegistry& OpRegistry::instance() {
   static const OpRegistry registry = [] {
     OpRegistry r;
-    register_elementwise_ops(r);
-    register_nn_ops(r);
-    register_reduction_ops(r);
-    register_shape_ops(r);
-    register_quantization_ops(r);
-    register_extra_ops(r);
-    register_control_flow_ops(r);
+    for (const auto& family : kOpFamilyRegistrations) {
+      r.registering_ = family.family;
+      family.add(r);
+    }
     return r;
   }();
   return registry;
 }
 
 void OpRegistry::add(OpSchema schema) {
+  schema.family = registering_;
   std::string name = schema.name;
   schemas_[name] = std::move(schema);
 }

@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "ir/graph.hpp"
+#include "ir/op_family.hpp"
 #include "ir/op_traits.hpp"
 
 namespace kiln::ir {
@@ -76,6 +77,9 @@ struct OpSchema {
   InferFn infer = nullptr;
   OpTraits traits{};
   BindSubgraphsFn bind_subgraphs = nullptr;  // only for ops with subgraph attributes
+  // Never given at a registration: OpRegistry::add sets it to the family whose registration
+  // function (src/ir/ops/<family>*.cpp, listed in op_registry.cpp) adds the op.
+  OpFamily family = OpFamily::kElementwise;
 
   static constexpr int kVariadic = 1 << 20;
 };
@@ -93,6 +97,7 @@ class OpRegistry {
 
  private:
   std::map<std::string, OpSchema, std::less<>> schemas_;
+  OpFamily registering_ = OpFamily::kElementwise;  // the family whose function is adding ops
 };
 
 // Runs inference for one node given what is known of its inputs; checks arity first.

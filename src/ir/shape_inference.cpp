@@ -136,4 +136,30 @@ std::optional<std::string> shape_size_problem(const SymShape& s, DataType dtype)
   return std::nullopt;
 }
 
+std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, size_t i,
+                                                   const char* what, bool allow_scalar) {
+  if (!ctx.has_input(i)) return std::nullopt;
+  const TensorType& t = ctx.input(i);
+  if (t.shape && t.shape->size() != 1 && !(allow_scalar && t.shape->empty())) {
+    ctx.fail(what, " (input ", i, ") must be a 1-D tensor, got shape ",
+             sym_shape_to_string(t.shape));
+  }
+  return ctx.input_ints(i);
+}
+
+int64_t known_length(const InferenceContext& ctx, size_t i) {
+  if (!ctx.has_input(i)) return -1;
+  const auto& s = ctx.input(i).shape;
+  if (!s || s->size() != 1 || !(*s)[0].known()) return -1;
+  // Every caller makes an output of this rank.
+  return checked_rank(ctx, (*s)[0].value, cat("input ", i).c_str());
+}
+
+void require_float_input(const InferenceContext& ctx, size_t i) {
+  DataType t = ctx.input(i).dtype;
+  if (!is_floating(t) || t == DataType::kFloat8E4M3)
+    ctx.fail("input ", i, " has dtype ", to_string(t), "; ", ctx.node().op,
+             " takes float32, float64, float16 or bfloat16");
+}
+
 }  // namespace kiln::ir

@@ -41,4 +41,15 @@ int64_t checked_sub(const InferenceContext& ctx, int64_t a, int64_t b);
 // checked, so kernels and planners can multiply dims without overflowing.
 std::optional<std::string> shape_size_problem(const SymShape& s, DataType dtype);
 
+// The input's int values, failing unless it is a 1-D (or, with `allow_scalar`, 0-D) tensor.
+std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, size_t i,
+                                                   const char* what, bool allow_scalar = false);
+
+// Length of a 1-D input from its shape alone (when its contents are unknown), or -1; the callers
+// make an output of that rank, so a length past kMaxRank fails.
+int64_t known_length(const InferenceContext& ctx, size_t i);
+
+// Fails unless input i is float32, float64, float16 or bfloat16 (the ops' "float" type set).
+void require_float_input(const InferenceContext& ctx, size_t i);
+
 }  // namespace kiln::ir

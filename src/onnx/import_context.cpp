@@ -1,7 +1,30 @@
 // Shared helpers for op import functions, and the importer table.
 #include "onnx/import_context.hpp"
 
+#include "ir/family_registration.hpp"
+#include "onnx/ops/families.hpp"
+
 namespace kiln::onnx {
+namespace {
+
+// Every registration function of onnx/ops/families.hpp, with the family whose importers it adds.
+constexpr ir::FamilyRegistration<ImporterTable> kImporterFamilyRegistrations[] = {
+    {ir::OpFamily::kElementwise, register_elementwise_importers},
+    {ir::OpFamily::kMatmul, register_matmul_importers},
+    {ir::OpFamily::kPool, register_pool_importers},
+    {ir::OpFamily::kNormalization, register_normalization_importers},
+    {ir::OpFamily::kSoftmax, register_softmax_importers},
+    {ir::OpFamily::kReduction, register_reduction_importers},
+    {ir::OpFamily::kShape, register_shape_importers},
+    {ir::OpFamily::kIndexing, register_indexing_importers},
+    {ir::OpFamily::kImage, register_image_importers},
+    {ir::OpFamily::kImage, register_image_resize_importers},
+    {ir::OpFamily::kGenerators, register_generators_importers},
+    {ir::OpFamily::kQuantization, register_quantization_importers},
+    {ir::OpFamily::kControlFlow, register_control_flow_importers},
+};
+
+}  // namespace
 
 ir::Value* ImportContext::constant(const std::string& base_name, Tensor data) {
   return graph.add_constant(graph.unique_value_name(base_name), std::move(data));
@@ -28,16 +51,18 @@ void ImportContext::set_input(ir::Node& node, size_t index, ir::Value* v) {
 const ImporterTable& ImporterTable::instance() {
   static const ImporterTable table = [] {
     ImporterTable t;
-    register_elementwise_importers(t);
-    register_nn_importers(t);
-    register_reduction_importers(t);
-    register_shape_importers(t);
-    register_quantization_importers(t);
-    register_extra_importers(t);
-    register_control_flow_importers(t);
+    for (const auto& family : kImporterFamilyRegistrations) {
+      t.registering_ = family.family;
+      family.add(t);
+    }
     return t;
   }();
   return table;
+}
+
+void ImporterTable::add(const std::string& op, ImportFn fn) {
+  fns_[op] = fn;
+  families_.emplace_back(op, registering_);
 }
 
 ImportFn ImporterTable::find(const std::string& op) const {

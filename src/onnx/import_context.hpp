@@ -7,8 +7,11 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ir/graph.hpp"
+#include "ir/op_family.hpp"
 
 namespace kiln::onnx {
 
@@ -30,21 +33,17 @@ using ImportFn = void (*)(ImportContext& ctx, ir::Node& node);
 class ImporterTable {
  public:
   static const ImporterTable& instance();
-  void add(const std::string& op, ImportFn fn) { fns_[op] = fn; }
+  void add(const std::string& op, ImportFn fn);
   // nullptr: the op needs no rewriting beyond the generic conversion.
   ImportFn find(const std::string& op) const;
+  // Every add() in order: the op and the family of the registration function that made it
+  // (import_context.cpp's table), for the coverage test that holds importers to their op's family.
+  const std::vector<std::pair<std::string, ir::OpFamily>>& families() const { return families_; }
 
  private:
   std::map<std::string, ImportFn> fns_;
+  std::vector<std::pair<std::string, ir::OpFamily>> families_;
+  ir::OpFamily registering_ = ir::OpFamily::kElementwise;  // the family whose function is adding
 };
-
-// One registration function per op family; each lives in src/onnx/ops/<family>.cpp.
-void register_elementwise_importers(ImporterTable& t);
-void register_nn_importers(ImporterTable& t);
-void register_reduction_importers(ImporterTable& t);
-void register_shape_importers(ImporterTable& t);
-void register_quantization_importers(ImporterTable& t);
-void register_extra_importers(ImporterTable& t);
-void register_control_flow_importers(ImporterTable& t);
 
 }  // namespace kiln::onnx

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "backends/cpu/extra_kernels.hpp"
+#include "backends/cpu/families.hpp"
+#include "backends/cpu/values_as_double.hpp"
 
 namespace kiln::cpu {
 namespace {

@@ -1,5 +1,5 @@
 // The element conversion behind the Cast kernel, for the rest of kiln (Tensor::cast): ONNX Cast
-// rules between every pair of kiln types (cast.cpp says how each pair converts).
+// rules between every pair of kiln types (elementwise_cast.cpp says how each pair converts).
 #pragma once
 
 #include "kiln/tensor.hpp"

@@ -1,9 +1,9 @@
 // CPU kernels for If and Loop, which run their subgraphs as nested execution contexts (built
-// once per context); Scan lives in scan.cpp. Outputs come from the subgraphs, so these kernels
-// assign every output themselves rather than filling pre-allocated ones.
+// once per context); Scan lives in control_flow_scan.cpp. Outputs come from the subgraphs, so
+// these kernels assign every output themselves rather than filling pre-allocated ones.
 #include <algorithm>
 
-#include "backends/cpu/control_flow.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/subgraph_runner.hpp"
 
 namespace kiln::cpu {
@@ -152,7 +152,6 @@ void register_control_flow_kernels(CpuKernelRegistry& r) {
   r.add_factory("Loop", [](const ir::Node& n) -> std::unique_ptr<CpuKernel> {
     return std::make_unique<LoopKernel>(n);
   });
-  register_scan_kernel(r);
 }
 
 }  // namespace kiln::cpu

@@ -9,8 +9,8 @@
 
 #include "backends/cpu/dispatch.hpp"
 #include "backends/cpu/epilogue.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
-#include "backends/cpu/nn_kernels.hpp"
 #include "backends/cpu/onednn.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"

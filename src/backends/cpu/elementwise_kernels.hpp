@@ -1,5 +1,5 @@
-// Pieces shared by the elementwise kernel files: their registration functions (called from
-// elementwise.cpp) and the generic kernel that runs one unary functor over any accepted type.
+// Pieces shared by the elementwise family's kernel files (elementwise*.cpp): integer helpers, the
+// dtype error, and the generic kernel that runs one unary functor over any accepted type.
 #pragma once
 
 #include <cmath>
@@ -12,12 +12,6 @@
 #include "ir/make_op.hpp"
 
 namespace kiln::cpu {
-
-void register_unary_kernels(CpuKernelRegistry& r);       // unary.cpp: math, predicates
-void register_activation_kernels(CpuKernelRegistry& r);  // activation.cpp: Relu.., Clip, PRelu
-void register_binary_kernels(CpuKernelRegistry& r);      // binary.cpp: arithmetic, compare, logic
-void register_variadic_kernels(CpuKernelRegistry& r);    // variadic.cpp: Sum, Mean, Max, Min, Where
-void register_cast_kernels(CpuKernelRegistry& r);        // cast.cpp: Cast, CastLike
 
 // Shared with the CUDA backend (ir/integer_math.hpp).
 using ir::float_to_int;

@@ -1,8 +1,9 @@
-// CPU kernels for the shape family's ops that make tensors from a pattern: ConstantOfShape,
-// Range, EyeLike, Trilu.
+// CPU kernels for the generators family, which make tensors from a shape or a pattern:
+// ConstantOfShape, Range, EyeLike, Trilu.
 #include <cstring>
 
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/shape_kernels.hpp"
 
@@ -91,7 +92,7 @@ void trilu(KernelContext& ctx) {
 
 }  // namespace
 
-void register_generator_kernels(CpuKernelRegistry& r) {
+void register_generators_kernels(CpuKernelRegistry& r) {
   r.add("ConstantOfShape", constant_of_shape);
   r.add("Range", range);
   r.add("EyeLike", eye_like);

@@ -1,11 +1,13 @@
-// CPU kernels of the extra family's image/detection ops: RoiAlign (avg/max, both coordinate
+// CPU kernels of the image family's sampling ops: RoiAlign (avg/max, both coordinate
 // modes), GridSample (N-D; nearest/linear/cubic; zeros/border/reflection padding), AffineGrid,
-// Col2Im, MaxUnpool and CenterCropPad. Coordinates and weights follow the ONNX reference.
+// Col2Im, MaxUnpool and CenterCropPad (Resize: image_resize.cpp; NonMaxSuppression:
+// image_nms.cpp). Coordinates and weights follow the ONNX reference.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "backends/cpu/extra_kernels.hpp"
+#include "backends/cpu/families.hpp"
+#include "backends/cpu/values_as_double.hpp"
 
 namespace kiln::cpu {
 namespace {

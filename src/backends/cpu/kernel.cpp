@@ -3,6 +3,9 @@
 
 #include <algorithm>
 
+#include "backends/cpu/families.hpp"
+#include "ir/family_registration.hpp"
+
 namespace kiln::cpu {
 namespace {
 
@@ -13,6 +16,39 @@ class FunctionKernel final : public CpuKernel {
 
  private:
   KernelFn fn_;
+};
+
+// Every registration function of families.hpp, with the family whose kernels it adds.
+constexpr ir::FamilyRegistration<CpuKernelRegistry> kKernelFamilyRegistrations[] = {
+    {ir::OpFamily::kElementwise, register_elementwise_kernels},
+    {ir::OpFamily::kElementwise, register_elementwise_activation_kernels},
+    {ir::OpFamily::kElementwise, register_elementwise_binary_kernels},
+    {ir::OpFamily::kElementwise, register_elementwise_variadic_kernels},
+    {ir::OpFamily::kElementwise, register_elementwise_cast_kernels},
+    {ir::OpFamily::kElementwise, register_elementwise_pointwise_kernels},
+    {ir::OpFamily::kConv, register_conv_kernels},
+    {ir::OpFamily::kMatmul, register_matmul_kernels},
+    {ir::OpFamily::kMatmul, register_matmul_fused_kernels},
+    {ir::OpFamily::kMatmul, register_matmul_einsum_kernels},
+    {ir::OpFamily::kPool, register_pool_kernels},
+    {ir::OpFamily::kNormalization, register_normalization_kernels},
+    {ir::OpFamily::kSoftmax, register_softmax_kernels},
+    {ir::OpFamily::kReduction, register_reduction_kernels},
+    {ir::OpFamily::kReduction, register_reduction_index_kernels},
+    {ir::OpFamily::kAttention, register_attention_kernels},
+    {ir::OpFamily::kAttention, register_attention_scaled_dot_product_kernels},
+    {ir::OpFamily::kShape, register_shape_kernels},
+    {ir::OpFamily::kShape, register_shape_slice_pad_kernels},
+    {ir::OpFamily::kShape, register_shape_rearrange_kernels},
+    {ir::OpFamily::kIndexing, register_indexing_kernels},
+    {ir::OpFamily::kIndexing, register_indexing_selection_kernels},
+    {ir::OpFamily::kImage, register_image_kernels},
+    {ir::OpFamily::kImage, register_image_resize_kernels},
+    {ir::OpFamily::kImage, register_image_nms_kernels},
+    {ir::OpFamily::kGenerators, register_generators_kernels},
+    {ir::OpFamily::kQuantization, register_quantization_kernels},
+    {ir::OpFamily::kControlFlow, register_control_flow_kernels},
+    {ir::OpFamily::kControlFlow, register_control_flow_scan_kernels},
 };
 
 }  // namespace
@@ -38,13 +74,10 @@ Tensor& KernelContext::allocate_output(size_t i, DataType dtype, Shape shape) {
 const CpuKernelRegistry& CpuKernelRegistry::instance() {
   static const CpuKernelRegistry registry = [] {
     CpuKernelRegistry r;
-    register_elementwise_kernels(r);
-    register_nn_kernels(r);
-    register_reduction_kernels(r);
-    register_shape_kernels(r);
-    register_quantization_kernels(r);
-    register_extra_kernels(r);
-    register_control_flow_kernels(r);
+    for (const auto& family : kKernelFamilyRegistrations) {
+      r.registering_ = family.family;
+      family.add(r);
+    }
     std::sort(r.entries_.begin(), r.entries_.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return r;
@@ -53,11 +86,17 @@ const CpuKernelRegistry& CpuKernelRegistry::instance() {
 }
 
 void CpuKernelRegistry::add(const std::string& op, KernelFn fn) {
-  entries_.push_back({op, Entry{fn, nullptr}});
+  entries_.push_back({op, Entry{fn, nullptr, registering_}});
 }
 
 void CpuKernelRegistry::add_factory(const std::string& op, KernelFactory factory) {
-  entries_.push_back({op, Entry{nullptr, factory}});
+  entries_.push_back({op, Entry{nullptr, factory, registering_}});
+}
+
+std::vector<std::pair<std::string, ir::OpFamily>> CpuKernelRegistry::families() const {
+  std::vector<std::pair<std::string, ir::OpFamily>> out;
+  for (const auto& [op, entry] : entries_) out.emplace_back(op, entry.family);
+  return out;
 }
 
 bool CpuKernelRegistry::has(const std::string& op) const {

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "ir/graph.hpp"
+#include "ir/op_family.hpp"
 
 namespace kiln::cpu {
 
@@ -49,6 +50,9 @@ class CpuKernelRegistry {
   void add_factory(const std::string& op, KernelFactory factory);
 
   bool has(const std::string& op) const;
+  // Every kernel's op with the family of the registration function that added it (kernel.cpp's
+  // table), for the coverage test that holds each kernel to its op's family.
+  std::vector<std::pair<std::string, ir::OpFamily>> families() const;
   // Throws kUnsupported naming the node when there is no kernel for its op.
   std::unique_ptr<CpuKernel> create(const ir::Node& node) const;
 
@@ -56,17 +60,10 @@ class CpuKernelRegistry {
   struct Entry {
     KernelFn fn = nullptr;
     KernelFactory factory = nullptr;
+    ir::OpFamily family = ir::OpFamily::kElementwise;
   };
   std::vector<std::pair<std::string, Entry>> entries_;
+  ir::OpFamily registering_ = ir::OpFamily::kElementwise;  // the family whose function is adding
 };
-
-// One registration function per kernel family; each lives in src/backends/cpu/<family>.cpp.
-void register_elementwise_kernels(CpuKernelRegistry& r);
-void register_nn_kernels(CpuKernelRegistry& r);
-void register_reduction_kernels(CpuKernelRegistry& r);
-void register_shape_kernels(CpuKernelRegistry& r);
-void register_quantization_kernels(CpuKernelRegistry& r);
-void register_extra_kernels(CpuKernelRegistry& r);
-void register_control_flow_kernels(CpuKernelRegistry& r);  // If, Loop, Scan
 
 }  // namespace kiln::cpu

@@ -8,8 +8,8 @@
 
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
-#include "backends/cpu/nn_kernels.hpp"
 #include "backends/cpu/onednn.hpp"
 
 namespace kiln::cpu {

@@ -6,8 +6,8 @@
 #include <limits>
 
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
-#include "backends/cpu/nn_kernels.hpp"
 #include "ir/nan_minmax.hpp"
 #include "ir/ops/channels_last.hpp"
 #include "ir/ops/window.hpp"

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 
 namespace kiln::cpu {

@@ -1,13 +1,13 @@
-// CPU kernels for the Reduce* ops; registers the rest of the reduction family (index ops, Resize)
-// from their own files.
+// CPU kernels for the Reduce* ops (the reduction family's index and running reductions:
+// reduction_index.cpp).
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
-#include "backends/cpu/reduction_family.hpp"
 #include "ir/nan_minmax.hpp"
 #include "ir/reduce_kind.hpp"
 
@@ -194,8 +194,6 @@ void register_reduction_kernels(CpuKernelRegistry& r) {
         "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}) {
     r.add(op, reduce_kernel);
   }
-  register_index_kernels(r);
-  register_resize_kernels(r);
 }
 
 }  // namespace kiln::cpu

@@ -6,6 +6,7 @@
 
 #include "backends/cpu/broadcast.hpp"
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/shape_kernels.hpp"
 
@@ -214,10 +215,6 @@ void register_shape_kernels(CpuKernelRegistry& r) {
   r.add("Dropout", dropout);
   r.add("DepthToSpace", [](KernelContext& c) { block_rearrange(c, true); });
   r.add("SpaceToDepth", [](KernelContext& c) { block_rearrange(c, false); });
-  register_gather_scatter_kernels(r);
-  register_slice_pad_kernels(r);
-  register_generator_kernels(r);
-  register_rearrange_kernels(r);
 }
 
 }  // namespace kiln::cpu

@@ -1,5 +1,5 @@
-// Shared pieces of the shape family's CPU kernels (shape.cpp, gather_scatter.cpp, slice_pad.cpp,
-// generators.cpp): byte-width dispatch for pure data movement, and index checking.
+// Shared pieces of the data-moving CPU kernels (shape*.cpp, indexing.cpp, generators.cpp):
+// byte-width dispatch for pure data movement, and index checking.
 #pragma once
 
 #include <cstdint>
@@ -8,11 +8,6 @@
 #include "backends/cpu/kernel.hpp"
 
 namespace kiln::cpu {
-
-void register_gather_scatter_kernels(CpuKernelRegistry& r);
-void register_slice_pad_kernels(CpuKernelRegistry& r);
-void register_generator_kernels(CpuKernelRegistry& r);
-void register_rearrange_kernels(CpuKernelRegistry& r);
 
 // Calls f with an unsigned integer type as wide as one element of `t`: ops that only move
 // elements are written once for every dtype.

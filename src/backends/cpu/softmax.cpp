@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "backends/cpu/dispatch.hpp"
+#include "backends/cpu/families.hpp"
 #include "backends/cpu/kernel.hpp"
-#include "backends/cpu/nn_kernels.hpp"
 #include "ir/nan_minmax.hpp"
 
 namespace kiln::cpu {

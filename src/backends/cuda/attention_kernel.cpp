@@ -14,7 +14,7 @@
 #include "backends/cuda/attention.hpp"
 #include "backends/cuda/attention_gemm.hpp"
 #include "backends/cuda/cuda_check.hpp"
-#include "backends/cuda/fused_kernels.hpp"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/lt_tactics.hpp"
 #include "backends/cuda/strided_layout.hpp"
 #include "backends/cuda/tactic.hpp"

@@ -1,10 +1,11 @@
-// The broadcasting binary kernel shared by the binary op families (binary_arith.cu,
-// binary_logic.cu): BinaryKernel<Op> runs Op over inputs 0 and 1 of one type into output 0. Each
-// family is its own .cu file so that their many (op, type) instantiations compile in parallel.
+// The broadcasting binary kernel shared by the elementwise family's binary files
+// (elementwise_binary_arith.cu, elementwise_binary_logic.cu): BinaryKernel<Op> runs Op over inputs
+// 0 and 1 of one type into output 0. Each group is its own .cu file so that their many (op, type)
+// instantiations compile in parallel.
 #pragma once
 
-#include "backends/cuda/elementwise_family.hpp"
 #include "backends/cuda/elementwise_map.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 
 namespace kiln::cuda {
@@ -44,10 +45,5 @@ template <typename Op>
 void add_binary(CudaKernelRegistry& r, const char* name) {
   r.add(name, make_kernel<BinaryKernel<Op>>);
 }
-
-// The families, registered by register_binary_kernels (binary.cu).
-void register_arith_binary_kernels(CudaKernelRegistry& r);  // Add Sub Mul Div Mod PRelu
-void register_logic_binary_kernels(CudaKernelRegistry& r);  // bitwise, logical, comparisons
-void register_pow_kernel(CudaKernelRegistry& r);            // Pow, mixed base/exponent types
 
 }  // namespace kiln::cuda

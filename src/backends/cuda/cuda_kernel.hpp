@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "ir/graph.hpp"
+#include "ir/op_family.hpp"
 
 namespace kiln::cuda {
 
@@ -88,15 +89,18 @@ class CudaKernelRegistry {
   void add(const std::string& op, CudaKernelFactory factory);
   bool has(const std::string& op) const;
   std::unique_ptr<CudaKernel> create(const ir::Node& node) const;
+  // Every kernel's op with the family of the registration function that added it
+  // (cuda_kernel.cpp's table), for the coverage test that holds each kernel to its op's family.
+  std::vector<std::pair<std::string, ir::OpFamily>> families() const;
 
  private:
-  std::vector<std::pair<std::string, CudaKernelFactory>> entries_;
+  struct Entry {
+    std::string op;
+    CudaKernelFactory factory = nullptr;
+    ir::OpFamily family = ir::OpFamily::kElementwise;
+  };
+  std::vector<Entry> entries_;
+  ir::OpFamily registering_ = ir::OpFamily::kElementwise;  // the family whose function is adding
 };
-
-// One registration function per kernel family, each in src/backends/cuda/<family>.cpp.
-void register_data_movement_kernels(CudaKernelRegistry& r);  // Reshape, Transpose, Concat, ...
-void register_elementwise_kernels(CudaKernelRegistry& r);    // unary, binary, Where, Cast, ...
-void register_library_kernels(CudaKernelRegistry& r);        // Conv (cuDNN), MatMul/Gemm (cuBLASLt)
-void register_reduction_kernels(CudaKernelRegistry& r);      // Reduce*, Softmax, norms, pooling
 
 }  // namespace kiln::cuda

@@ -5,10 +5,10 @@
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device_index.cuh"
 #include "backends/cuda/device_types.cuh"
+#include "backends/cuda/families.hpp"
 #include "backends/cuda/kernel_factory.hpp"
 #include "backends/cuda/launch.hpp"
 #include "backends/cuda/reduce_ops.cuh"
-#include "backends/cuda/reduction_family.hpp"
 #include "backends/cuda/row_cache.cuh"
 #include "backends/cuda/row_launch.hpp"
 

@@ -4,7 +4,7 @@
 // past + kv_seq).
 #include <optional>
 
-#include "ir/ops/extra_families.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {

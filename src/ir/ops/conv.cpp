@@ -7,8 +7,8 @@
 #include "ir/flop_shapes.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/channels_last.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/ops/fused_epilogue.hpp"
-#include "ir/ops/nn_families.hpp"
 #include "ir/ops/window.hpp"
 #include "ir/shape_inference.hpp"
 

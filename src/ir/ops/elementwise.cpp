@@ -1,12 +1,12 @@
-// Inference for the elementwise op family: unary math, activations, broadcasting binary and
-// variadic ops, Where, Cast and CastLike. Each op names the element types ONNX allows for it, so a
-// model feeding, say, int32 into Exp is refused at build time with the node named.
+// Inference for the elementwise op family: unary math, activations (Swish, SwiGLU and Shrink
+// too), broadcasting binary and variadic ops, Where, Cast and CastLike. Each op names the element
+// types ONNX allows for it, so a model feeding, say, int32 into Exp is refused at build time with
+// the node named.
 #include <limits>
 #include <map>
 
 #include "ir/op_registry.hpp"
 #include "ir/ops/families.hpp"
-#include "ir/ops/fused_families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -310,6 +310,38 @@ PrecisionTraits keep_fp32(const char* reason) {
 
 constexpr float kFloatMax = std::numeric_limits<float>::max();
 
+void infer_swish(InferenceContext& ctx) {
+  require_float_input(ctx, 0);
+  infer_same_as_first(ctx);
+}
+
+void infer_swiglu(InferenceContext& ctx) {
+  require_float_input(ctx, 0);
+  const TensorType& a = ctx.input(0);
+  const TensorType& b = ctx.input(1);
+  if (b.dtype != a.dtype)
+    ctx.fail("B has dtype ", to_string(b.dtype), ", A has ", to_string(a.dtype));
+  // No broadcasting: A and B have one shape.
+  if (a.shape && b.shape) {
+    bool ok = a.shape->size() == b.shape->size();
+    for (size_t i = 0; ok && i < a.shape->size(); ++i) {
+      const Dim &da = (*a.shape)[i], &db = (*b.shape)[i];
+      ok = !da.known() || !db.known() || da.value == db.value;
+    }
+    if (!ok)
+      ctx.fail("A ", sym_shape_to_string(a.shape), " and B ", sym_shape_to_string(b.shape),
+               " must have the same shape");
+  }
+  ctx.set_output(0, a.dtype, a.shape ? a.shape : b.shape);
+}
+
+void infer_shrink(InferenceContext& ctx) {
+  DataType t = ctx.input(0).dtype;
+  if (t == DataType::kBool || t == DataType::kFloat8E4M3)
+    ctx.fail("input has dtype ", to_string(t), ", which Shrink does not accept");
+  infer_same_as_first(ctx);
+}
+
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
@@ -396,7 +428,22 @@ void register_elementwise_ops(OpRegistry& r) {
       {.precision = {.any_type_inputs = 1u << 0},
        .safe_in_place = false,
        .flops = data_movement_flops()});
-  register_pointwise_ops(r);
+  // Swish and Shrink compute each element from the same element alone, in one pass.
+  r.add({"Swish", 1, 1, 1, 1, infer_swish},
+        {.elementwise = ElementwiseClass::kUnary,
+         .safe_in_place = true,
+         .layout_agnostic = true,
+         .flops = flops_per_output_element(1),
+         .host_fallback = "no CUDA kernel yet: exporters write SiLU as x * Sigmoid(x), which "
+                          "the CUDA backend runs fused"});
+  r.add({"SwiGLU", 2, 2, 1, 1, infer_swiglu},
+        {.host_fallback = "no CUDA kernel yet: exporters write it as its parts"});
+  r.add({"Shrink", 1, 1, 1, 1, infer_shrink},
+        {.elementwise = ElementwiseClass::kUnary,
+         .safe_in_place = true,
+         .layout_agnostic = true,
+         .flops = flops_per_output_element(1),
+         .host_fallback = "no CUDA kernel yet: rare in inference models"});
 }
 
 }  // namespace kiln::ir

@@ -1,9 +1,9 @@
-// Inference for the shape family's ops that make new tensors from a shape or a pattern:
+// Inference for the generators op family, which make new tensors from a shape or a pattern:
 // ConstantOfShape, Range, EyeLike, Trilu.
 #include <cmath>
 
 #include "ir/op_registry.hpp"
-#include "ir/ops/shape_family.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -94,7 +94,7 @@ void infer_trilu(InferenceContext& ctx) {
 
 }  // namespace
 
-void register_generator_ops(OpRegistry& r) {
+void register_generators_ops(OpRegistry& r) {
   constexpr PrecisionTraits kTypeAttribute{.cls = PrecisionClass::kKeepsTypes,
                                            .reason = kTypeIsAnAttribute};
   r.add({"ConstantOfShape", 1, 1, 1, 1, infer_constant_of_shape},

@@ -1,8 +1,9 @@
-// Inference for the image/detection ops of the extra family: RoiAlign, GridSample, AffineGrid,
-// Col2Im, MaxUnpool and CenterCropPad.
+// Inference for the image op family's sampling and detection ops: RoiAlign, GridSample,
+// AffineGrid, Col2Im, MaxUnpool, CenterCropPad and NonMaxSuppression (Resize and Upsample:
+// image_resize.cpp).
 #include <optional>
 
-#include "ir/ops/extra_families.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -270,6 +271,33 @@ void infer_center_crop_pad(InferenceContext& ctx) {
   ctx.set_output(0, x.dtype, out);
 }
 
+void infer_nms(InferenceContext& ctx) {
+  const TensorType& boxes = ctx.input(0);
+  const TensorType& scores = ctx.input(1);
+  if (!is_floating(boxes.dtype) || boxes.dtype != scores.dtype)
+    ctx.fail("boxes and scores must be float tensors of one type, got ", to_string(boxes.dtype),
+             " and ", to_string(scores.dtype));
+  if (boxes.shape &&
+      (boxes.shape->size() != 3 || ((*boxes.shape)[2].known() && (*boxes.shape)[2].value != 4)))
+    ctx.fail("boxes must have shape [batch, boxes, 4], got ", sym_shape_to_string(boxes.shape));
+  if (scores.shape && scores.shape->size() != 3)
+    ctx.fail("scores must have shape [batch, classes, boxes], got ",
+             sym_shape_to_string(scores.shape));
+  if (boxes.shape && scores.shape) {
+    auto same = [](const Dim& a, const Dim& b) { return !a.known() || !b.known() || a == b; };
+    if (!same((*boxes.shape)[0], (*scores.shape)[0]) ||
+        !same((*boxes.shape)[1], (*scores.shape)[2]))
+      ctx.fail("boxes ", sym_shape_to_string(boxes.shape), " and scores ",
+               sym_shape_to_string(scores.shape), " disagree on batch or box count");
+  }
+  if (ctx.has_input(2) && ctx.input(2).dtype != DataType::kInt64)
+    ctx.fail("max_output_boxes_per_class (input 2) must be int64");
+  int64_t cpb = ctx.attrs().get_int("center_point_box", 0);
+  if (cpb != 0 && cpb != 1) ctx.fail("center_point_box must be 0 or 1, got ", cpb);
+  // The number of selected boxes depends on the data: the kernel allocates the output.
+  ctx.set_output(0, DataType::kInt64, SymShape{Dim(), Dim(3)});
+}
+
 }  // namespace
 
 void register_image_ops(OpRegistry& r) {
@@ -289,6 +317,9 @@ void register_image_ops(OpRegistry& r) {
         {.flops = data_movement_flops(), .host_fallback = kRare});
   r.add({"CenterCropPad", 2, 2, 1, 1, infer_center_crop_pad},
         {.flops = data_movement_flops(), .host_fallback = kRare});
+  r.add({"NonMaxSuppression", 2, 5, 1, 1, infer_nms},
+        {.precision = coordinates("box coordinates need FP32"),
+         .host_fallback = kDataDependentShape});
 }
 
 }  // namespace kiln::ir

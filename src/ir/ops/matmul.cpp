@@ -6,8 +6,8 @@
 #include "ir/flop_shapes.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/ops/einsum_equation.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/ops/fused_epilogue.hpp"
-#include "ir/ops/nn_families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {

@@ -1,9 +1,11 @@
-// Inference for the normalization ops: BatchNormalization, LayerNormalization,
-// InstanceNormalization, GroupNormalization, LpNormalization. Outputs keep the input's shape.
+// Inference for the normalization op family: BatchNormalization, LayerNormalization,
+// InstanceNormalization, GroupNormalization, LpNormalization, RMSNormalization, LRN and
+// MeanVarianceNormalization. Outputs keep the input's shape.
+#include <algorithm>
 #include <optional>
 
 #include "ir/op_registry.hpp"
-#include "ir/ops/nn_families.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -139,6 +141,59 @@ void infer_lp_norm(InferenceContext& ctx) {
   ctx.set_output(0, x.dtype, x.shape);
 }
 
+void infer_rms_norm(InferenceContext& ctx) {
+  require_float_input(ctx, 0);
+  require_float_input(ctx, 1);
+  const TensorType& x = ctx.input(0);
+  const TensorType& scale = ctx.input(1);
+  int64_t stash = ctx.attrs().get_int("stash_type", 1);
+  if (stash != 1 && stash != 10 && stash != 11 && stash != 16)
+    ctx.fail("attribute 'stash_type' ", stash, " is not a floating-point ONNX type");
+  if (x.shape) {
+    int64_t axis = normalize_axis(ctx, ctx.attrs().get_int("axis", -1), x.rank());
+    SymShape normalized(x.shape->begin() + axis, x.shape->end());
+    if (scale.shape) {
+      // Scale broadcasts one way, to the normalized dims.
+      const SymShape& s = *scale.shape;
+      bool ok = s.size() <= normalized.size();
+      for (size_t k = 0; ok && k < s.size(); ++k) {
+        const Dim& n = normalized[normalized.size() - s.size() + k];
+        ok = !s[k].known() || s[k].value == 1 || !n.known() || s[k].value == n.value;
+      }
+      if (!ok)
+        ctx.fail("scale of shape ", sym_shape_to_string(s),
+                 " does not broadcast to the normalized shape ", sym_shape_to_string(normalized));
+    }
+  }
+  ctx.set_output(0, scale.dtype, x.shape);
+}
+
+void infer_lrn(InferenceContext& ctx) {
+  require_float_input(ctx, 0);
+  const TensorType& x = ctx.input(0);
+  if (!ctx.attrs().has("size")) ctx.fail("attribute 'size' is required");
+  if (ctx.attrs().get_int("size") <= 0)
+    ctx.fail("attribute 'size' must be positive, got ", ctx.attrs().get_int("size"));
+  if (x.shape && x.shape->size() < 3)
+    ctx.fail("input must have rank 3 or more (N, C, spatial...), got ",
+             sym_shape_to_string(x.shape));
+  ctx.set_output(0, x.dtype, x.shape);
+}
+
+void infer_mvn(InferenceContext& ctx) {
+  require_float_input(ctx, 0);
+  const TensorType& x = ctx.input(0);
+  if (x.shape) {
+    std::vector<int64_t> axes;
+    for (int64_t a : ctx.attrs().get_ints("axes", {0, 2, 3}))
+      axes.push_back(normalize_axis(ctx, a, x.rank()));
+    std::sort(axes.begin(), axes.end());
+    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+      ctx.fail("axes must not repeat an axis");
+  }
+  ctx.set_output(0, x.dtype, x.shape);
+}
+
 }  // namespace
 
 void register_normalization_ops(OpRegistry& r) {
@@ -159,6 +214,15 @@ void register_normalization_ops(OpRegistry& r) {
         {.precision = kStatistics,
          .flops = flops_per_larger_element(3),
          .host_fallback = "no CUDA kernel yet: Lp normalisation is rare in inference models"});
+  r.add({"RMSNormalization", 2, 2, 1, 1, infer_rms_norm}, {.precision = kStatistics});
+  r.add({"LRN", 1, 1, 1, 1, infer_lrn},
+        {.precision = kStatistics,
+         .host_fallback = "no CUDA kernel yet: LRN survives only in early CNNs (AlexNet, "
+                          "GoogLeNet)"});
+  r.add({"MeanVarianceNormalization", 1, 1, 1, 1, infer_mvn},
+        {.precision = kStatistics,
+         .flops = flops_per_larger_element(5),
+         .host_fallback = "no CUDA kernel yet: rare in inference models"});
 }
 
 }  // namespace kiln::ir

@@ -1,10 +1,9 @@
-// Inference for the reduction op family: Reduce*, ArgMax/ArgMin, TopK, CumSum,
-// NonMaxSuppression (Resize/Upsample are registered from here but live in resize.cpp).
+// Inference for the reduction op family: Reduce*, ArgMax/ArgMin, TopK and the running reductions
+// CumSum and CumProd.
 #include <algorithm>
 
 #include "ir/op_registry.hpp"
 #include "ir/ops/families.hpp"
-#include "ir/ops/resize.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
@@ -135,31 +134,20 @@ void infer_cumsum(InferenceContext& ctx) {
   ctx.set_output(0, x.dtype, x.shape);
 }
 
-void infer_nms(InferenceContext& ctx) {
-  const TensorType& boxes = ctx.input(0);
-  const TensorType& scores = ctx.input(1);
-  if (!is_floating(boxes.dtype) || boxes.dtype != scores.dtype)
-    ctx.fail("boxes and scores must be float tensors of one type, got ", to_string(boxes.dtype),
-             " and ", to_string(scores.dtype));
-  if (boxes.shape &&
-      (boxes.shape->size() != 3 || ((*boxes.shape)[2].known() && (*boxes.shape)[2].value != 4)))
-    ctx.fail("boxes must have shape [batch, boxes, 4], got ", sym_shape_to_string(boxes.shape));
-  if (scores.shape && scores.shape->size() != 3)
-    ctx.fail("scores must have shape [batch, classes, boxes], got ",
-             sym_shape_to_string(scores.shape));
-  if (boxes.shape && scores.shape) {
-    auto same = [](const Dim& a, const Dim& b) { return !a.known() || !b.known() || a == b; };
-    if (!same((*boxes.shape)[0], (*scores.shape)[0]) ||
-        !same((*boxes.shape)[1], (*scores.shape)[2]))
-      ctx.fail("boxes ", sym_shape_to_string(boxes.shape), " and scores ",
-               sym_shape_to_string(scores.shape), " disagree on batch or box count");
+void infer_cumprod(InferenceContext& ctx) {
+  const TensorType& x = ctx.input(0);
+  DataType t = x.dtype;
+  if (t == DataType::kBool || t == DataType::kFloat8E4M3 || t == DataType::kInt8 ||
+      t == DataType::kUInt8 || t == DataType::kInt16 || t == DataType::kUInt16)
+    ctx.fail("x has dtype ", to_string(t), "; CumProd takes 32/64-bit integers and floats");
+  DataType at = ctx.input(1).dtype;
+  if (at != DataType::kInt32 && at != DataType::kInt64)
+    ctx.fail("axis (input 1) must be int32 or int64, not ", to_string(at));
+  if (auto axis = ctx.input_ints(1)) {
+    if (axis->size() != 1) ctx.fail("axis (input 1) must hold one value, got ", axis->size());
+    if (x.shape) normalize_axis(ctx, (*axis)[0], x.rank());
   }
-  if (ctx.has_input(2) && ctx.input(2).dtype != DataType::kInt64)
-    ctx.fail("max_output_boxes_per_class (input 2) must be int64");
-  int64_t cpb = ctx.attrs().get_int("center_point_box", 0);
-  if (cpb != 0 && cpb != 1) ctx.fail("center_point_box must be 0 or 1, got ", cpb);
-  // The number of selected boxes depends on the data: the kernel allocates the output.
-  ctx.set_output(0, DataType::kInt64, SymShape{Dim(), Dim(3)});
+  ctx.set_output(0, x.dtype, x.shape);
 }
 
 // Number of elements each output of a reduction sums, or -1 when unknown.
@@ -236,10 +224,10 @@ void register_reduction_ops(OpRegistry& r) {
   r.add({"CumSum", 2, 2, 1, 1, infer_cumsum},
         {.precision = keep_fp32("running sums overflow 16 bits"),
          .flops = flops_per_larger_element(1)});
-  r.add(
-      {"NonMaxSuppression", 2, 5, 1, 1, infer_nms},
-      {.precision = keep_fp32("box coordinates need FP32"), .host_fallback = kDataDependentShape});
-  register_resize_ops(r);
+  r.add({"CumProd", 2, 2, 1, 1, infer_cumprod},
+        {.precision = {.cls = PrecisionClass::kKeepFp32,
+                       .reason = "running products overflow 16 bits"},
+         .host_fallback = "no CUDA kernel yet: rare in inference models"});
 }
 
 }  // namespace kiln::ir

@@ -9,11 +9,6 @@
 
 namespace kiln::ir {
 
-class OpRegistry;
-
-// Registers Resize and Upsample; called from register_reduction_ops.
-void register_resize_ops(OpRegistry& r);
-
 struct ResizeGeometry {
   Shape output;
   std::vector<double> scales;  // one per input dim; 1 for dims not resized

@@ -1,6 +1,6 @@
-// Inference for the layout ops of the shape family: Reshape, Transpose, Flatten, Squeeze,
-// Unsqueeze, Concat, Split, Expand, Tile, Shape, Size, Identity, Dropout, DepthToSpace,
-// SpaceToDepth. Indexing and generator ops live in indexing.cpp and generators.cpp.
+// Inference for the shape op family: Reshape, Transpose, Flatten, Squeeze, Unsqueeze, Concat,
+// Split, Expand, Tile, Shape, Size, Identity, Dropout, DepthToSpace, SpaceToDepth (Slice and Pad:
+// shape_slice_pad.cpp; Rearrange: shape_rearrange.cpp).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -8,29 +8,9 @@
 
 #include "ir/op_registry.hpp"
 #include "ir/ops/families.hpp"
-#include "ir/ops/shape_family.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {
-
-std::optional<std::vector<int64_t>> input_int_list(const InferenceContext& ctx, size_t i,
-                                                   const char* what, bool allow_scalar) {
-  if (!ctx.has_input(i)) return std::nullopt;
-  const TensorType& t = ctx.input(i);
-  if (t.shape && t.shape->size() != 1 && !(allow_scalar && t.shape->empty())) {
-    ctx.fail(what, " (input ", i, ") must be a 1-D tensor, got shape ",
-             sym_shape_to_string(t.shape));
-  }
-  return ctx.input_ints(i);
-}
-
-int64_t known_length(const InferenceContext& ctx, size_t i) {
-  if (!ctx.has_input(i)) return -1;
-  const auto& s = ctx.input(i).shape;
-  if (!s || s->size() != 1 || !(*s)[0].known()) return -1;
-  // Every caller makes an output of this rank.
-  return checked_rank(ctx, (*s)[0].value, cat("input ", i).c_str());
-}
 
 namespace {
 
@@ -492,9 +472,6 @@ void register_shape_ops(OpRegistry& r) {
         kMoves);
   r.add({"SpaceToDepth", 1, 1, 1, 1, [](InferenceContext& c) { infer_block_rearrange(c, false); }},
         kMoves);
-  register_indexing_ops(r);
-  register_generator_ops(r);
-  register_rearrange_ops(r);
 }
 
 }  // namespace kiln::ir

@@ -2,7 +2,7 @@
 // than opset 13 reach here with coerce_2d=1 (set by the importer): the op then runs over all
 // axes from `axis` on, as if the input were flattened to 2-D there.
 #include "ir/op_registry.hpp"
-#include "ir/ops/nn_families.hpp"
+#include "ir/ops/families.hpp"
 #include "ir/shape_inference.hpp"
 
 namespace kiln::ir {

@@ -4,6 +4,7 @@
 // not run.
 #include "core/error.hpp"
 #include "onnx/import_context.hpp"
+#include "onnx/ops/families.hpp"
 
 namespace kiln::onnx {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "onnx/import_context.hpp"
+#include "onnx/ops/families.hpp"
 #include "onnx/tensor_proto.hpp"
 
 namespace kiln::onnx {

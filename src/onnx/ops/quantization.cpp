@@ -3,6 +3,7 @@
 // behaviour), so import only rejects what kiln cannot run.
 #include "core/error.hpp"
 #include "onnx/import_context.hpp"
+#include "onnx/ops/families.hpp"
 #include "onnx/tensor_proto.hpp"
 
 namespace kiln::onnx {

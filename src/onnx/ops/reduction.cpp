@@ -1,9 +1,9 @@
 // ONNX import of the reduction op family: older opsets' attributes become the inputs of the
-// newest form (Reduce* axes, TopK k), and Resize/Upsample are brought to the opset-19 Resize.
+// newest form (Reduce* axes, TopK k).
 #include <string>
 
 #include "onnx/import_context.hpp"
-#include "onnx/ops/resize.hpp"
+#include "onnx/ops/families.hpp"
 
 namespace kiln::onnx {
 namespace {
@@ -31,7 +31,6 @@ void register_reduction_importers(ImporterTable& t) {
     t.add(op, import_reduce);
   }
   t.add("TopK", import_topk);
-  register_resize_importers(t);
 }
 
 }  // namespace kiln::onnx

@@ -1,7 +1,8 @@
 // ONNX import of the shape op family: rewrites every older opset's form (attributes that later
-// became inputs, renamed or deprecated ops) into the newest opset's semantics.
+// became inputs, deprecated forms) into the newest opset's semantics.
 #include "core/error.hpp"
 #include "onnx/import_context.hpp"
+#include "onnx/ops/families.hpp"
 #include "onnx/tensor_proto.hpp"
 
 namespace kiln::onnx {
@@ -58,11 +59,6 @@ void import_concat(ImportContext& ctx, ir::Node& node) {
   if (ctx.opset < 4 && !node.attrs.has("axis")) node.attrs.set("axis", int64_t{1});
 }
 
-// Scatter (opset 9-10) is ScatterElements under its old name.
-void import_scatter(ImportContext&, ir::Node& node) {
-  node.op = "ScatterElements";
-}
-
 // Opset 1-11 Dropout took ratio as an attribute and had no training mode (is_test in 1-6).
 void import_dropout(ImportContext& ctx, ir::Node& node) {
   if (ctx.opset >= 12) return;
@@ -84,15 +80,6 @@ void import_tile(ImportContext& ctx, ir::Node& node) {
     unsupported(node, "Tile before opset 6 (tiles and axis inputs) is not supported");
 }
 
-// EyeLike's dtype attribute is an ONNX type code; kiln's canonical form names the dtype.
-void import_eye_like(ImportContext&, ir::Node& node) {
-  if (!node.attrs.has("dtype")) return;
-  auto code = static_cast<int32_t>(node.attrs.get_int("dtype"));
-  auto dtype = from_onnx_dtype(code);
-  if (!dtype) unsupported(node, "dtype " + onnx_dtype_name(code) + " is not supported by kiln");
-  node.attrs.set("dtype", std::string(to_string(*dtype)));
-}
-
 }  // namespace
 
 void register_shape_importers(ImporterTable& t) {
@@ -103,10 +90,8 @@ void register_shape_importers(ImporterTable& t) {
   t.add("Slice", import_slice);
   t.add("Pad", import_pad);
   t.add("Concat", import_concat);
-  t.add("Scatter", import_scatter);
   t.add("Dropout", import_dropout);
   t.add("Tile", import_tile);
-  t.add("EyeLike", import_eye_like);
 }
 
 }  // namespace kiln::onnx

@@ -1,17 +1,22 @@
 // Walks every op of the op table and holds it to what the rest of kiln relies on: shape inference,
 // a CPU kernel (the reference every backend is tested against), traits that agree with each other,
-// and a CPU kernel that really may write over its input where the table says so. The CUDA side
-// (a kernel or a reasoned host fallback, and a GPU test case) is checked where the CUDA backend is
-// built: tests/unit/backends/cuda/op_table_cuda_coverage_test.cpp.
+// a CPU kernel that really may write over its input where the table says so, and the op family of
+// every CPU kernel and ONNX importer (the one of its op). The CUDA side (a kernel or a reasoned
+// host fallback, its family, and a GPU test case) is checked where the CUDA backend is built:
+// tests/unit/backends/cuda/op_table_cuda_coverage_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
+#include <set>
+#include <string_view>
 
 #include "backends/cpu/kernel.hpp"
 #include "backends/cpu/run_node.hpp"
 #include "ir/op_registry.hpp"
 #include "ir/pointwise_program.hpp"
+#include "onnx/import_context.hpp"
+#include "unit/ir/op_family_check.hpp"
 
 namespace kiln::ir {
 namespace {
@@ -31,6 +36,37 @@ TEST(OpTableCoverage, EveryOpHasInferenceAndACpuKernel) {
     EXPECT_TRUE(cpu::CpuKernelRegistry::instance().has(op->name))
         << op->name << " has no CPU kernel";
   }
+}
+
+// The families are one list (ir/op_family.hpp); each has ops, and each op's family is the one
+// whose registration function added it to the table (op_registry.cpp's table).
+TEST(OpTableCoverage, EveryFamilyHasOpsAndANameOfItsOwn) {
+  std::set<std::string_view> names;
+  for (OpFamily family : kOpFamilies) {
+    std::string_view name = op_family_name(family);
+    EXPECT_FALSE(name.empty());
+    EXPECT_TRUE(names.insert(name).second) << name << " names two families";
+    int ops = 0;
+    for (const OpSchema* op : every_op()) ops += op->family == family ? 1 : 0;
+    EXPECT_GT(ops, 0) << "the " << name << " family has no ops";
+  }
+  EXPECT_EQ(OpRegistry::instance().find("Pointwise")->family, OpFamily::kElementwise);
+  EXPECT_EQ(OpRegistry::instance().find("FusedConv")->family, OpFamily::kConv);
+  EXPECT_EQ(OpRegistry::instance().find("ScaledDotProductAttention")->family, OpFamily::kAttention);
+}
+
+// Each CPU kernel comes from a registration function of its op's family (kernel.cpp's table):
+// the kernels of a family live in src/backends/cpu/<family>*.cpp.
+TEST(OpTableCoverage, EveryCpuKernelIsRegisteredByItsOpsFamily) {
+  EXPECT_EQ(family_mismatches(cpu::CpuKernelRegistry::instance().families(), "the CPU kernel"), "");
+}
+
+// Each ONNX import function comes from a registration function of its op's family
+// (import_context.cpp's table): src/onnx/ops/<family>*.cpp.
+TEST(OpTableCoverage, EveryImporterIsRegisteredByItsOpsFamily) {
+  const auto& registrations = onnx::ImporterTable::instance().families();
+  EXPECT_GT(registrations.size(), 50u);
+  EXPECT_EQ(family_mismatches(registrations, "the ONNX importer"), "");
 }
 
 TEST(OpTableCoverage, TraitsAgreeWithEachOther) {

@@ -1,7 +1,7 @@
 // The op table against the CUDA backend: every op has a CUDA kernel or the table's reasoned
-// host-fallback mark (never both), and at least one case in a GPU case table, whose CPU reference
-// runs on machines without a GPU too. Needs the backend built, not a GPU. The rest of the op table
-// checks are tests/unit/ir/op_table_coverage_test.cpp.
+// host-fallback mark (never both), a kernel registered by its op's family, and at least one case
+// in a GPU case table, whose CPU reference runs on machines without a GPU too. Needs the backend
+// built, not a GPU. The rest of the op table checks are tests/unit/ir/op_table_coverage_test.cpp.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_kernel.hpp"
 #include "ir/op_registry.hpp"
 #include "unit/backends/cuda/gpu_case_table.hpp"
+#include "unit/ir/op_family_check.hpp"
 
 namespace kiln::test {
 namespace {
@@ -25,6 +26,14 @@ TEST(OpTableCudaCoverage, EveryOpHasACudaKernelOrAReasonToRunOnTheHost) {
                                    << "the op table";
     }
   }
+}
+
+// Each CUDA kernel comes from a registration function of its op's family (cuda_kernel.cpp's
+// table): the kernels of a family live in src/backends/cuda/<family>*.cu or .cpp.
+TEST(OpTableCudaCoverage, EveryCudaKernelIsRegisteredByItsOpsFamily) {
+  const auto registrations = cuda::CudaKernelRegistry::instance().families();
+  EXPECT_GT(registrations.size(), 100u);
+  EXPECT_EQ(ir::family_mismatches(registrations, "the CUDA kernel"), "");
 }
 
 TEST(OpTableCudaCoverage, EveryOpHasAGpuTestCase) {

@@ -11,7 +11,7 @@
 namespace kiln::cuda {
 namespace {
 
-// The copy a Transpose of a contiguous `in` by `perm` plans (as layout.cu does).
+// The copy a Transpose of a contiguous `in` by `perm` plans (as shape.cu does).
 StridedCopy transpose_copy(const Shape& in, const std::vector<int64_t>& perm) {
   std::vector<int64_t> in_strides = contiguous_strides(in), src(in.size());
   Shape out(in.size());
