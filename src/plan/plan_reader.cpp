@@ -206,8 +206,14 @@ class GraphDecoder {
     for (size_t i = 0, n = count(m->input_shapes()); i < n; ++i) {
       const fb::InputShape* s = m->input_shapes()->Get(i);
       ir::Value* v = lookup(s->value(), "memory plan input shape");
-      if (!v || plan.input_shapes.count(v->name)) {
-        refuse(source_, "is invalid: its memory plan has a missing or repeated input shape");
+      // An unnamed value could not be written back (the writer names tensors).
+      if (!v || v->name.empty() || plan.input_shapes.count(v->name)) {
+        refuse(source_,
+               "is invalid: its memory plan has a missing, unnamed or repeated input shape");
+      }
+      if (!g.is_graph_input(v)) {
+        refuse(source_, "is invalid: its memory plan gives an input shape for '", v->name,
+               "', which is no input of the graph");
       }
       plan.input_shapes[v->name] = ints<int64_t>(s->dims());
     }
@@ -266,12 +272,20 @@ class GraphDecoder {
     return s->str();
   }
 
+  // The verifier checks a vector's bounds and its length field's alignment, not that 8-byte
+  // elements sit at 8-byte offsets, which a crafted file need not keep: each element is copied
+  // out of the bytes rather than loaded through a misaligned pointer.
   template <typename T, typename S>
   std::vector<T> ints(const fbs::Vector<S>* v) {
     size_t n = count(v);
     std::vector<T> out;
     out.reserve(n);
-    for (size_t i = 0; i < n; ++i) out.push_back(static_cast<T>(v->Get(i)));
+    const uint8_t* bytes = n ? v->Data() : nullptr;
+    for (size_t i = 0; i < n; ++i) {
+      S x;
+      std::memcpy(&x, bytes + i * sizeof(S), sizeof(S));
+      out.push_back(static_cast<T>(fbs::EndianScalar(x)));
+    }
     return out;
   }
 
