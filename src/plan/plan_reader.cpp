@@ -213,7 +213,7 @@ class GraphDecoder {
       }
       if (!g.is_graph_input(v)) {
         refuse(source_, "is invalid: its memory plan gives an input shape for '", v->name,
-               "', which is no input of the graph");
+               "', which is not an input of the graph");
       }
       plan.input_shapes[v->name] = ints<int64_t>(s->dims());
     }
