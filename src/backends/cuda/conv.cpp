@@ -8,7 +8,6 @@
 // layer is the same graph with NHWC strides on x, w (KRSC), y and the residual (conv_plan.cpp).
 #include <algorithm>
 #include <array>
-#include <future>
 #include <optional>
 
 #include "backends/cuda/conv_graph.hpp"
@@ -148,11 +147,6 @@ class ConvKernel final : public CudaKernel {
     }
     for (const Round& round : rounds) {
       if (!candidates.empty()) break;  // the recorded tactic was found
-      // Every fusion level's graph; while searching them all, their plans finalize at once (a
-      // thread per level, each finalizing its configs in parallel too), in the levels' order.
-      std::vector<ConvGraph> level_graphs;
-      std::vector<GraphEpilogue> levels;
-      std::vector<std::future<std::vector<ConvCandidate>>> level_plans;
       for (const GraphEpilogue& fused : fusion_levels()) {
         if (!search_all && !candidates.empty()) break;
         ConvGraph g;
@@ -161,26 +155,11 @@ class ConvKernel final : public CudaKernel {
         } catch (const Error&) {
           continue;  // e.g. cuDNN rejects this fusion pattern outright
         }
-        if (!search_all) {
-          auto found = finalized_conv_plans(handle, g.graph, round.mode, type, allow_tf32,
-                                            round.filtered, fused, limit);
-          for (auto& c : found) candidates.push_back(std::move(c));
-          graphs.push_back(std::move(g));
-          continue;
-        }
-        level_graphs.push_back(std::move(g));
-        levels.push_back(fused);
+        auto found = finalized_conv_plans(handle, g.graph, round.mode, type, allow_tf32,
+                                          round.filtered, fused, limit);
+        for (auto& c : found) candidates.push_back(std::move(c));
+        graphs.push_back(std::move(g));
       }
-      for (size_t i = 0; i < level_graphs.size(); ++i) {
-        level_plans.push_back(std::async(std::launch::async, [&, i] {
-          return finalized_conv_plans(handle, level_graphs[i].graph, round.mode, type, allow_tf32,
-                                      round.filtered, levels[i], limit);
-        }));
-      }
-      for (size_t i = 0; i < level_plans.size(); ++i) {
-        for (auto& c : level_plans[i].get()) candidates.push_back(std::move(c));
-      }
-      for (ConvGraph& g : level_graphs) graphs.push_back(std::move(g));
       if (!candidates.empty()) {
         if (!round.filtered && type == CUDNN_DATA_FLOAT && !allow_tf32) {
           log(Severity::kWarning, cat(ctx.node.describe(), ": cuDNN offers only reduced-precision ",

@@ -2,7 +2,6 @@
 // float tensors) and the search for execution plans that finalize.
 #include "backends/cuda/conv_graph.hpp"
 
-#include <future>
 #include <map>
 
 #include "backends/cuda/cuda_check.hpp"
@@ -289,13 +288,8 @@ std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const Cudn
   KILN_CUDNN_CHECK(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
                                             CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &returned,
                                             raw.data()));
-  // The allowed configs in the heuristic's order, with their engine's global index.
-  struct Allowed {
-    cudnnBackendDescriptor_t config;
-    int64_t engine;
-  };
-  std::vector<Allowed> allowed;
-  for (int64_t i = 0; i < returned; ++i) {
+  std::map<int64_t, int> seen;  // configs of one engine, numbered so each name is unique
+  for (int64_t i = 0; i < returned && out.size() < limit; ++i) {
     CudnnDescriptor engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
     cudnnBackendDescriptor_t engine_raw = engine.get();
     int64_t n = 0;
@@ -308,56 +302,27 @@ std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const Cudn
     cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
                              &index);
     if (target && index != target->engine) continue;  // cannot be the wanted one
-    allowed.push_back({raw[i], index});
-  }
-  // Finalizing a runtime-compiled engine is a compilation on the host: the configs are finalized
-  // in batches of as many as are still wanted, each batch on parallel threads (cuDNN builds the
-  // plans of one handle concurrently, as its frontend's multithreaded build does). The batches
-  // keep the serial order's outcome: the same configs finalized, the same names.
-  std::map<int64_t, int> seen;  // configs of one engine, numbered so each name is unique
-  const size_t wanted_count = target ? 1 : limit;
-  size_t next = 0;
-  while (next < allowed.size() && out.size() < wanted_count) {
-    // A wanted config is found by its ordinal among its engine's plans: one at a time.
-    const size_t batch = target ? 1 : std::min(wanted_count - out.size(), allowed.size() - next);
-    std::vector<std::shared_ptr<CudnnDescriptor>> plans(batch);
-    auto finalize = [&](size_t k) {
-      auto plan = std::make_shared<CudnnDescriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-      cudnnBackendDescriptor_t config = allowed[next + k].config;
-      if (cudnnBackendSetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE,
-                                   1, &handle) == CUDNN_STATUS_SUCCESS &&
-          cudnnBackendSetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                   CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-                                   &config) == CUDNN_STATUS_SUCCESS &&
-          plan->try_finalize() == CUDNN_STATUS_SUCCESS) {
-        plans[k] = std::move(plan);
-      }
-    };
-    if (batch == 1) {
-      finalize(0);
-    } else {
-      std::vector<std::future<void>> running;
-      for (size_t k = 0; k < batch; ++k)
-        running.push_back(std::async(std::launch::async, finalize, k));
-      for (auto& f : running) f.get();
+    auto plan = std::make_shared<CudnnDescriptor>(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+    if (cudnnBackendSetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE,
+                                 1, &handle) != CUDNN_STATUS_SUCCESS ||
+        cudnnBackendSetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
+                                 CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                 &raw[i]) != CUDNN_STATUS_SUCCESS ||
+        plan->try_finalize() != CUDNN_STATUS_SUCCESS) {
+      continue;
     }
-    for (size_t k = 0; k < batch && out.size() < wanted_count; ++k) {
-      if (!plans[k]) continue;
-      const int64_t index = allowed[next + k].engine;
-      ConvCandidate c;
-      c.fused = fused;
-      c.plan = std::move(plans[k]);
-      c.configs = configs;
-      int64_t n = 0;
-      KILN_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan->get(),
-                                                CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                                CUDNN_TYPE_INT64, 1, &n, &c.workspace));
-      const int ordinal = seen[index]++;
-      if (target && ordinal != target->ordinal) continue;
-      c.name = cat(kind, ".eng", index, ".", ordinal);
-      out.push_back(std::move(c));
-    }
-    next += batch;
+    ConvCandidate c;
+    c.fused = fused;
+    c.plan = std::move(plan);
+    c.configs = configs;
+    KILN_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan->get(),
+                                              CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                              CUDNN_TYPE_INT64, 1, &n, &c.workspace));
+    const int ordinal = seen[index]++;
+    if (target && ordinal != target->ordinal) continue;
+    c.name = cat(kind, ".eng", index, ".", ordinal);
+    out.push_back(std::move(c));
+    if (target) break;
   }
   return out;
 }
