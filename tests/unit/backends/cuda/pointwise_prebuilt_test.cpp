@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "kiln/kiln.hpp"
 #include "runtime/engine_impl.hpp"
 
@@ -53,6 +55,43 @@ TEST(PointwisePrebuilt, CudaBuildStoresTheKernelAndThePlanKeepsIt) {
   std::optional<std::vector<char>> kept = stored_pointwise_cubin(*reloaded, source, arch);
   ASSERT_TRUE(kept.has_value());
   EXPECT_EQ(*kept, *cubin);
+}
+
+// Four Pointwise layers of different programs, separated by Softmax (which does not fuse): the
+// build compiles the four programs on parallel threads.
+Network four_programs() {
+  Network net;
+  std::string y = net.add_input("x", DataType::kFloat32, {4, 8});
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"Relu", "Sigmoid"}, {"Tanh", "Neg"}, {"Abs", "Sqrt"}, {"Exp", "Softsign"}};
+  for (const auto& [first, second] : pairs) {
+    y = net.add_layer(first, {y})[0];
+    y = net.add_layer(second, {y})[0];
+    y = net.add_layer("Softmax", {y})[0];
+  }
+  net.mark_output(y);
+  return net;
+}
+
+TEST(PointwisePrebuilt, DistinctProgramsCompiledAtOnceEachGetTheirOwnKernel) {
+  if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this build has no CUDA backend";
+  BuilderConfig config;
+  config.backend = Backend::kCuda;
+  std::unique_ptr<Engine> engine = build_engine(four_programs(), config);
+  std::set<std::string> sources;
+  std::set<std::vector<char>> kernels;
+  for (const auto& n : engine->impl().graph->nodes()) {
+    if (n->op != "Pointwise") continue;
+    ASSERT_TRUE(n->attrs.has(kPointwiseCubinAttr)) << n->describe();
+    const int arch = static_cast<int>(n->attrs.get_int(kPointwiseCubinArchAttr, 0));
+    const std::string source = pointwise_layer_source(*n);
+    std::optional<std::vector<char>> cubin = stored_pointwise_cubin(*n, source, arch);
+    ASSERT_TRUE(cubin.has_value()) << n->describe();
+    sources.insert(source);
+    kernels.insert(*cubin);
+  }
+  EXPECT_EQ(sources.size(), 4u);
+  EXPECT_EQ(kernels.size(), 4u);  // each program its own kernel, none swapped or shared
 }
 
 TEST(PointwisePrebuilt, InterpretedLayersGetNoKernel) {
