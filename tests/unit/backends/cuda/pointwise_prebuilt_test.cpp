@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "kiln/kiln.hpp"
@@ -31,11 +32,18 @@ const ir::Node* pointwise_layer(const Engine& engine) {
   return nullptr;
 }
 
-TEST(PointwisePrebuilt, CudaBuildStoresTheKernelAndThePlanKeepsIt) {
-  if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this build has no CUDA backend";
+// A CUDA build of `net` (on a machine without a GPU, its kernels are compiled for Hopper).
+std::unique_ptr<Engine> cuda_build(const Network& net,
+                                   std::map<std::string, std::string> tactics = {}) {
   BuilderConfig config;
   config.backend = Backend::kCuda;
-  std::unique_ptr<Engine> engine = build_engine(chain(), config);
+  config.tactics = std::move(tactics);
+  return build_engine(net, config);
+}
+
+TEST(PointwisePrebuilt, CudaBuildStoresTheKernelAndThePlanKeepsIt) {
+  if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this build has no CUDA backend";
+  std::unique_ptr<Engine> engine = cuda_build(chain());
   const ir::Node* layer = pointwise_layer(*engine);
   ASSERT_NE(layer, nullptr);
   ASSERT_TRUE(layer->attrs.has(kPointwiseCubinAttr));
@@ -75,9 +83,7 @@ Network four_programs() {
 
 TEST(PointwisePrebuilt, DistinctProgramsCompiledAtOnceEachGetTheirOwnKernel) {
   if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this build has no CUDA backend";
-  BuilderConfig config;
-  config.backend = Backend::kCuda;
-  std::unique_ptr<Engine> engine = build_engine(four_programs(), config);
+  std::unique_ptr<Engine> engine = cuda_build(four_programs());
   std::set<std::string> sources;
   std::set<std::vector<char>> kernels;
   for (const auto& n : engine->impl().graph->nodes()) {
@@ -96,10 +102,7 @@ TEST(PointwisePrebuilt, DistinctProgramsCompiledAtOnceEachGetTheirOwnKernel) {
 
 TEST(PointwisePrebuilt, InterpretedLayersGetNoKernel) {
   if (!backend_built(Backend::kCuda)) GTEST_SKIP() << "this build has no CUDA backend";
-  BuilderConfig config;
-  config.backend = Backend::kCuda;
-  config.tactics["Pointwise"] = "interpret";
-  std::unique_ptr<Engine> engine = build_engine(chain(), config);
+  std::unique_ptr<Engine> engine = cuda_build(chain(), {{"Pointwise", "interpret"}});
   const ir::Node* layer = pointwise_layer(*engine);
   ASSERT_NE(layer, nullptr);
   EXPECT_FALSE(layer->attrs.has(kPointwiseCubinAttr));
