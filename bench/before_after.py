@@ -48,6 +48,24 @@ def bench_once(kiln, onnx_path, precision, cache, args):
         return cell.median_ms, cell.extra.get("build_seconds")
 
 
+def render(rows, batch, precision, rounds):
+    """The markdown table of the rows; fills each complete row's before/after medians."""
+    lines = ["| model | before (ms) | after (ms) | after / before | rounds |",
+             "|---|---:|---:|---:|---|"]
+    for name, row in rows.items():
+        if row.get("error") or not row["before"] or not row["after"]:
+            lines.append(f"| {name} | failed: {row.get('error', 'no rounds')} | | | |")
+            continue
+        b, a = statistics.median(row["before"]), statistics.median(row["after"])
+        row["before_median_ms"], row["after_median_ms"] = b, a
+        pairs = "; ".join(f"{x:.3f}/{y:.3f}" for x, y in zip(row["before"], row["after"]))
+        lines.append(f"| {name} | {b:.3f} | {a:.3f} | {a / b:.3f} | {pairs} |")
+    header = (f"kiln before and after, batch {batch}, {precision}, `kiln bench --backend cuda "
+              f"--graph` GPU compute median per round, median of {rounds} alternating rounds "
+              "(each binary with its own warm timing cache).\n\n")
+    return header + "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", default=["resnet50", "bert_base", "vit_b_16"])
@@ -96,20 +114,7 @@ def main():
             row["error"] = str(e)[:300]
         print(name, row, flush=True)
 
-    lines = ["| model | before (ms) | after (ms) | after / before | rounds |",
-             "|---|---:|---:|---:|---|"]
-    for name, row in rows.items():
-        if row.get("error") or not row["before"] or not row["after"]:
-            lines.append(f"| {name} | failed: {row.get('error', 'no rounds')} | | | |")
-            continue
-        b, a = statistics.median(row["before"]), statistics.median(row["after"])
-        row["before_median_ms"], row["after_median_ms"] = b, a
-        rounds = "; ".join(f"{x:.3f}/{y:.3f}" for x, y in zip(row["before"], row["after"]))
-        lines.append(f"| {name} | {b:.3f} | {a:.3f} | {a / b:.3f} | {rounds} |")
-    header = (f"kiln before and after, batch {args.batch}, {args.precision}, `kiln bench --backend "
-              f"cuda --graph` GPU compute median per round, median of {args.rounds} alternating "
-              "rounds (each binary with its own warm timing cache).\n\n")
-    text = header + "\n".join(lines) + "\n"
+    text = render(rows, args.batch, args.precision, args.rounds)
     open(os.path.join(args.out_dir, "before_after.md"), "w").write(text)
     json.dump(rows, open(os.path.join(args.out_dir, "before_after.json"), "w"), indent=1)
     print(text)
