@@ -39,7 +39,8 @@ SimplifyReport simplify_network(Network& network) {
     for (const ir::Value* v : n->inputs) names.push_back(v ? v->name : "");
     before.emplace_back(n.get(), std::move(names));
   }
-  log(Severity::kInfo, passes::format_pass_records(passes::PassManager(simplify_passes()).run(graph)));
+  log(Severity::kInfo,
+      passes::format_pass_records(passes::PassManager(simplify_passes()).run(graph)));
   network.impl().output_set.clear();  // outputs may now be other (equal) tensors
 
   // Surviving layers are still in the graph (these passes create none, so no address is reused).
