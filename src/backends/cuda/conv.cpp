@@ -102,22 +102,14 @@ class ConvKernel final : public CudaKernel {
     }
     // Loading a plan that stored the tactic's cuDNN plan: read it back, which compiles nothing.
     if (recorded && !tuning) {
-      const std::optional<CandidateName> parsed = parse_candidate_name(recorded_name);
-      for (const GraphEpilogue& fused : fusion_levels()) {
-        if (!parsed || candidate_kind(fused) != parsed->kind) continue;
-        auto plan =
-            stored_cudnn_plan(ctx.node, recorded_name, cudnn_plan_key(ctx.libs->device), handle);
-        if (!plan) break;
-        ConvCandidate c;
-        c.name = recorded_name;
-        c.fused = fused;
-        c.plan = std::move(plan);
-        int64_t n = 0;
-        KILN_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan->get(),
-                                                  CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                                  CUDNN_TYPE_INT64, 1, &n, &c.workspace));
-        candidates.push_back(std::move(c));
-        break;
+      std::optional<GraphEpilogue> fused = fusion_level_of(recorded_name);
+      auto plan = fused ? stored_cudnn_plan(ctx.node, recorded_name,
+                                            cudnn_plan_key(ctx.libs->device), handle)
+                        : nullptr;
+      if (plan) {
+        const int64_t workspace = plan_workspace(*plan);
+        candidates.push_back(
+            ConvCandidate{recorded_name, *fused, std::move(plan), nullptr, workspace});
       }
     }
     if (!known.empty() && candidates.empty()) {
@@ -274,6 +266,16 @@ class ConvKernel final : public CudaKernel {
     add(bias_only);
     add(GraphEpilogue{});
     return levels;
+  }
+
+  // The fusion level whose candidates carry `tactic`'s kind, or nullopt for a name of none.
+  std::optional<GraphEpilogue> fusion_level_of(const std::string& tactic) const {
+    const std::optional<CandidateName> parsed = parse_candidate_name(tactic);
+    if (!parsed) return std::nullopt;
+    for (const GraphEpilogue& fused : fusion_levels()) {
+      if (candidate_kind(fused) == parsed->kind) return fused;
+    }
+    return std::nullopt;
   }
 
   // The epilogue kernel's share when the graph computes `fused`; the bias and residual pointers

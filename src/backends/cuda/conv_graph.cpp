@@ -232,6 +232,13 @@ ConvGraph build_conv_graph(cudnnHandle_t handle, const ConvGeometry& g, cudnnDat
   return cg;
 }
 
+int64_t plan_workspace(const CudnnDescriptor& plan) {
+  int64_t bytes = 0, n = 0;
+  KILN_CUDNN_CHECK(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                            CUDNN_TYPE_INT64, 1, &n, &bytes));
+  return bytes;
+}
+
 std::string candidate_kind(const GraphEpilogue& fused) {
   const std::string prefix = cat(fused.bias ? "b" : "", fused.residual ? "r" : "",
                                  fused.act.kind != ir::ActivationKind::kNone ? "a" : "");
@@ -315,9 +322,7 @@ std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const Cudn
     c.fused = fused;
     c.plan = std::move(plan);
     c.configs = configs;
-    KILN_CUDNN_CHECK(cudnnBackendGetAttribute(c.plan->get(),
-                                              CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                              CUDNN_TYPE_INT64, 1, &n, &c.workspace));
+    c.workspace = plan_workspace(*c.plan);
     const int ordinal = seen[index]++;
     if (target && ordinal != target->ordinal) continue;
     c.name = cat(kind, ".eng", index, ".", ordinal);

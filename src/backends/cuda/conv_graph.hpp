@@ -62,6 +62,9 @@ std::vector<ConvCandidate> finalized_conv_plans(cudnnHandle_t handle, const Cudn
                                                 const GraphEpilogue& fused, size_t limit,
                                                 const std::string* wanted = nullptr);
 
+// The scratch bytes a finalized execution plan needs.
+int64_t plan_workspace(const CudnnDescriptor& plan);
+
 // A candidate name's parts: "<kind>.eng<engine index>.<ordinal among that engine's configs>".
 struct CandidateName {
   std::string kind;
