@@ -211,10 +211,6 @@ class GraphDecoder {
         refuse(source_,
                "is invalid: its memory plan has a missing, unnamed or repeated input shape");
       }
-      if (!g.is_graph_input(v)) {
-        refuse(source_, "is invalid: its memory plan gives an input shape for '", v->name,
-               "', which is not an input of the graph");
-      }
       plan.input_shapes[v->name] = ints<int64_t>(s->dims());
     }
     auto name_of = [&](int32_t idx, const char* what) {
